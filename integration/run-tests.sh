@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test command: installs and starts Docker and Podman (idempotent, see setup-engines.sh),
+# then runs every test — unit, CLI, snapshot and real-engine integration tests — with missing
+# engines treated as failures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+retry() { local n; for n in 1 2 3; do "$@" && return 0; echo "retry $n: $*" >&2; sleep $((n * 5)); done; "$@"; }
+retry bash integration/setup-engines.sh
+export PACTOWN_REQUIRE_ENGINES=1
+# the build machines here reach PyPI/npm through a TLS-intercepting proxy: hand its CA to builds
+if [ -z "${PACTOWN_CA_BUNDLE:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  export PACTOWN_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+fi
+cargo test --locked --all-targets -- --test-threads="${PACTOWN_TEST_THREADS:-4}"

@@ -1,0 +1,112 @@
+//! Command-line interface (clap derive). One file per subcommand turns arguments into typed
+//! requests; the work is done by the library modules.
+mod build;
+mod down;
+mod generate;
+mod graph;
+mod images;
+mod init;
+mod logs;
+mod parse;
+mod restart;
+mod status;
+mod up;
+mod validate;
+
+use crate::error::Error;
+use crate::ui::{Printer, Verbosity};
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// pactown — turn markpact READMEs into running container ecosystems.
+#[derive(Debug, Parser)]
+#[command(name = "pactown", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Print only errors and requested output.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print debug details.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// pactown's subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse one markpact README and show its blocks (or the canonical JSON).
+    Parse(parse::Args),
+    /// Check an ecosystem file and every README it names; report all problems at once.
+    Validate(validate::Args),
+    /// Show the dependency graph (tree, dot, mermaid or json).
+    Graph(graph::Args),
+    /// Scaffold a working two-service ecosystem.
+    Init(init::Args),
+    /// Write an ecosystem file for a folder of markpact READMEs.
+    Generate(generate::Args),
+    /// Build the images of an ecosystem (for CI).
+    Build(build::Args),
+    /// Manage pactown's base images.
+    Images(images::Args),
+    /// Build, start and health-check an ecosystem.
+    Up(up::Args),
+    /// Stop and remove an ecosystem's containers and network.
+    Down(down::Args),
+    /// Show the services of an ecosystem and their health.
+    #[command(alias = "ps")]
+    Status(status::Args),
+    /// Show (and follow) service logs.
+    Logs(logs::Args),
+    /// Restart one or more services.
+    Restart(restart::Args),
+}
+
+/// Parses the command line, runs the command and maps the result to an exit code
+/// (0 ok, 1 error, 2 invalid input or usage, 3 readiness time-out).
+pub async fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { 2 } else { 0 };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let printer = Printer::new(verbosity);
+    match dispatch(cli.command, &printer).await {
+        Ok(code) => code,
+        Err(err) => {
+            match &err {
+                Error::Invalid(diags) => printer.diagnostics(&diags.0),
+                other => printer.error(&other.to_string()),
+            }
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+async fn dispatch(command: Command, printer: &Printer) -> Result<ExitCode, Error> {
+    match command {
+        Command::Parse(args) => parse::run(args, printer),
+        Command::Validate(args) => validate::run(args, printer),
+        Command::Graph(args) => graph::run(args, printer),
+        Command::Init(args) => init::run(args, printer),
+        Command::Generate(args) => generate::run(args, printer),
+        Command::Build(args) => build::run(args, printer).await,
+        Command::Images(args) => images::run(args, printer).await,
+        Command::Up(args) => up::run(args, printer).await,
+        Command::Down(args) => down::run(args, printer).await,
+        Command::Status(args) => status::run(args, printer).await,
+        Command::Logs(args) => logs::run(args, printer).await,
+        Command::Restart(args) => restart::run(args, printer).await,
+    }
+}

@@ -1,0 +1,23 @@
+//! Labels that make the engine the source of truth: every container, network and image pactown
+//! creates carries them, so `status`, `down` and recreate-on-change need no state file.
+
+/// Ecosystem name.
+pub const ECOSYSTEM: &str = "io.pactown.ecosystem";
+/// Service name.
+pub const SERVICE: &str = "io.pactown.service";
+/// Replica number, 1-based.
+pub const REPLICA: &str = "io.pactown.replica";
+/// Hash of everything that shapes the container (image, env, ports…).
+pub const CONFIG_HASH: &str = "io.pactown.config-hash";
+/// Build-context digest of an image.
+pub const CONTEXT_DIGEST: &str = "io.pactown.context-digest";
+/// Runtime of an image (`python`, `node`…).
+pub const RUNTIME: &str = "io.pactown.runtime";
+/// Marks objects managed by pactown.
+pub const MANAGED: &str = "io.pactown.managed";
+/// Tenant name for side-by-side copies of an ecosystem.
+pub const TENANT: &str = "io.pactown.tenant";
+/// The service's health-check path (status probes it).
+pub const HEALTH_PATH: &str = "io.pactown.health-path";
+/// Path of the ecosystem file the container was started from.
+pub const ECOSYSTEM_FILE: &str = "io.pactown.ecosystem-file";

@@ -1,0 +1,322 @@
+//! Container engines behind one small async trait. [`docker`] talks to the Docker Engine API with
+//! bollard; Podman is driven through its API socket. The orchestrator only sees [`Engine`]; the
+//! engine knows containers, images and networks, never ecosystems.
+pub mod labels;
+
+use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Which engine implementation is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// Docker Engine.
+    Docker,
+    /// Podman.
+    Podman,
+}
+
+impl std::fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EngineKind::Docker => "docker",
+            EngineKind::Podman => "podman",
+        })
+    }
+}
+
+/// Errors from an engine, phrased for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No engine answers on the socket tried.
+    #[error("no container engine answers at {socket}: {reason}. {hint}")]
+    Unreachable {
+        /// Socket or URL tried.
+        socket: String,
+        /// What went wrong.
+        reason: String,
+        /// How to start one.
+        hint: String,
+    },
+    /// An object that does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// The object, e.g. `container shop-api-1`.
+        what: String,
+    },
+    /// The engine answered with an error.
+    #[error("{operation} failed: {message}")]
+    Api {
+        /// What pactown asked for.
+        operation: String,
+        /// The engine's message.
+        message: String,
+    },
+}
+
+/// Result alias for engine calls.
+pub type EngineResult<T> = Result<T, EngineError>;
+
+/// Facts about a connected engine.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineInfo {
+    /// Docker or Podman.
+    pub kind: EngineKind,
+    /// Server version string.
+    pub version: String,
+    /// Negotiated API version.
+    pub api_version: String,
+    /// Socket or URL in use.
+    pub endpoint: String,
+}
+
+/// A local image.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageInfo {
+    /// Image id (`sha256:…`).
+    pub id: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Labels of the image.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// An image build request: an in-memory tar with a `Containerfile` at its root.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// Tag to give the result.
+    pub tag: String,
+    /// The build context as an uncompressed tar.
+    pub context: Vec<u8>,
+    /// Name of the Containerfile inside the context.
+    pub containerfile: String,
+    /// Labels to add to the image.
+    pub labels: BTreeMap<String, String>,
+    /// Do not use the layer cache.
+    pub no_cache: bool,
+}
+
+/// One line of build output, streamed while the build runs.
+#[derive(Debug, Clone)]
+pub struct BuildProgress {
+    /// The line as the engine printed it.
+    pub line: String,
+}
+
+/// One step of a finished build (a Containerfile instruction) and whether the cache served it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildStep {
+    /// 1-based step number.
+    pub number: usize,
+    /// The instruction, e.g. `RUN /opt/venv/bin/pip install -r requirements.txt`.
+    pub instruction: String,
+    /// True when the layer came from the cache.
+    pub cached: bool,
+}
+
+/// The result of a successful build.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildOutcome {
+    /// Image id.
+    pub image_id: String,
+    /// Steps with their cache status, in order (the build's own cache report).
+    pub steps: Vec<BuildStep>,
+    /// The full build log.
+    pub log: Vec<String>,
+}
+
+/// A failed build: the step that failed and the log.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct BuildFailure {
+    /// The engine's error message.
+    pub message: String,
+    /// The step that failed, when known.
+    pub step: Option<String>,
+    /// The full build log up to the failure.
+    pub log: Vec<String>,
+}
+
+/// A port published on the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortBinding {
+    /// Port inside the container.
+    pub container_port: u16,
+    /// Host address, normally `127.0.0.1`.
+    pub host_ip: String,
+    /// Host port.
+    pub host_port: u16,
+}
+
+/// Everything needed to create a container.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    /// Container name.
+    pub name: String,
+    /// Image tag or id.
+    pub image: String,
+    /// Environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Network to join.
+    pub network: String,
+    /// DNS aliases on that network.
+    pub aliases: Vec<String>,
+    /// Published ports.
+    pub ports: Vec<PortBinding>,
+    /// Restart the container when it exits (unless stopped).
+    pub restart: bool,
+    /// Run an init process as PID 1 (fast, clean stop).
+    pub init: bool,
+    /// Override the image command.
+    pub command: Option<Vec<String>>,
+    /// Engine-side healthcheck command (exec form), shown by the engine; pactown probes itself.
+    pub healthcheck: Option<Vec<String>>,
+    /// Seconds the engine waits after SIGTERM.
+    pub stop_timeout: Option<u64>,
+}
+
+/// A container as listed by the engine.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerInfo {
+    /// Container id.
+    pub id: String,
+    /// Name without the leading slash.
+    pub name: String,
+    /// Image as given at create time.
+    pub image: String,
+    /// `created`, `running`, `exited`, `restarting`…
+    pub state: String,
+    /// Engine status text (e.g. `Up 3 minutes`).
+    pub status: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Published ports.
+    pub ports: Vec<PortBinding>,
+}
+
+/// Details of one container.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerDetails {
+    /// Summary fields.
+    pub info: ContainerInfo,
+    /// True while running.
+    pub running: bool,
+    /// Exit code of the last run.
+    pub exit_code: Option<i64>,
+    /// True when the kernel OOM-killed it.
+    pub oom_killed: bool,
+    /// How often the engine restarted it.
+    pub restart_count: u64,
+    /// RFC 3339 start time.
+    pub started_at: Option<String>,
+    /// Image id the container runs.
+    pub image_id: String,
+}
+
+/// A line of container output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// True for stderr.
+    pub stderr: bool,
+    /// The line without its newline.
+    pub text: String,
+}
+
+/// A lifecycle event from the engine.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineEvent {
+    /// `container`, `network`, `image`…
+    pub kind: String,
+    /// `start`, `die`, `oom`, `health_status`…
+    pub action: String,
+    /// Object id.
+    pub id: String,
+    /// Object attributes (labels, name, exit code…).
+    pub attributes: BTreeMap<String, String>,
+    /// Unix time in seconds.
+    pub time: i64,
+}
+
+/// Label filter `key=value` (or just `key`) for listing.
+pub type LabelFilter = Vec<String>;
+
+/// What the orchestrator needs from a container engine.
+#[async_trait]
+pub trait Engine: Send + Sync {
+    /// Docker or Podman.
+    fn kind(&self) -> EngineKind;
+
+    /// Checks the engine answers; version facts.
+    async fn info(&self) -> EngineResult<EngineInfo>;
+
+    /// Looks up a local image by tag or id.
+    async fn image(&self, reference: &str) -> EngineResult<Option<ImageInfo>>;
+
+    /// Builds an image, calling `progress` for each output line.
+    async fn build(
+        &self,
+        request: BuildRequest,
+        progress: &(dyn Fn(BuildProgress) + Send + Sync),
+    ) -> EngineResult<Result<BuildOutcome, BuildFailure>>;
+
+    /// Imports a root file system tarball (optionally gzip-compressed) as an image.
+    async fn import_image(
+        &self,
+        tarball: Vec<u8>,
+        tag: &str,
+        changes: &[String],
+    ) -> EngineResult<()>;
+
+    /// Creates the network if it does not exist.
+    async fn ensure_network(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> EngineResult<()>;
+
+    /// Removes a network (no error if it is gone).
+    async fn remove_network(&self, name: &str) -> EngineResult<()>;
+
+    /// Names of networks carrying all the given labels.
+    async fn list_networks(&self, labels: &LabelFilter) -> EngineResult<Vec<String>>;
+
+    /// Creates a container; returns its id.
+    async fn create_container(&self, spec: &ContainerSpec) -> EngineResult<String>;
+
+    /// Starts a container.
+    async fn start_container(&self, id: &str) -> EngineResult<()>;
+
+    /// Stops a container, waiting at most `timeout` before killing it.
+    async fn stop_container(&self, id: &str, timeout: Duration) -> EngineResult<()>;
+
+    /// Removes a container (forcefully; no error if it is gone).
+    async fn remove_container(&self, id: &str) -> EngineResult<()>;
+
+    /// Kills a container with a signal (tests, `restart`).
+    async fn kill_container(&self, id: &str, signal: &str) -> EngineResult<()>;
+
+    /// Containers (running or not) carrying all the given labels.
+    async fn list_containers(&self, labels: &LabelFilter) -> EngineResult<Vec<ContainerInfo>>;
+
+    /// Inspects one container.
+    async fn inspect_container(&self, id: &str) -> EngineResult<ContainerDetails>;
+
+    /// Output of a container: the last `tail` lines (all when `None`), then new ones if `follow`.
+    async fn logs(
+        &self,
+        id: &str,
+        tail: Option<usize>,
+        follow: bool,
+    ) -> EngineResult<BoxStream<'static, EngineResult<LogLine>>>;
+
+    /// Lifecycle events of objects carrying all the given labels, from now on.
+    async fn events(
+        &self,
+        labels: &LabelFilter,
+    ) -> EngineResult<BoxStream<'static, EngineResult<EngineEvent>>>;
+}

@@ -1,0 +1,60 @@
+//! The top-level error of pactown commands and its exit code.
+use crate::diagnostic::Diagnostics;
+
+/// Everything a command can fail with. Library modules have their own error types; this one
+/// wraps them at the command boundary and decides the exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Invalid README or ecosystem file (exit code 2).
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    /// A container engine failed or is not reachable.
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+    /// An image build failed.
+    #[error(transparent)]
+    Build(#[from] crate::build::BuildError),
+    /// A service did not become healthy in time (exit code 3).
+    #[error("{0}")]
+    Readiness(String),
+    /// A file-system problem, with what was being done.
+    #[error("{context}: {source}")]
+    Io {
+        /// What pactown was doing.
+        context: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Anything else, already phrased for the user.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// Exit code documented in README: 1 error, 2 invalid input/usage, 3 readiness time-out.
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Invalid(_) => 2,
+            Error::Readiness(_) => 3,
+            _ => 1,
+        }
+    }
+
+    /// Wraps an IO error with what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl From<Diagnostics> for Error {
+    fn from(d: Diagnostics) -> Self {
+        Error::Invalid(d)
+    }
+}
+
+/// Result alias for command-level code.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
