@@ -15,6 +15,7 @@ pub mod error;
 pub mod graph;
 pub mod markpact;
 pub mod orchestrator;
+pub mod project;
 pub mod ui;
 
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity};
