@@ -3,6 +3,7 @@
 //! (set by `.ci/run`), which turns a missing engine into a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr, clippy::print_stdout)]
 
+#[allow(dead_code)]
 mod common;
 mod engine_docker;
 mod images;
