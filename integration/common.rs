@@ -42,3 +42,47 @@ pub fn unique(prefix: &str) -> String {
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Path of the Podman API socket used by the tests (`CONTAINER_HOST` when it is a unix URL).
+pub fn podman_socket() -> PathBuf {
+    std::env::var("CONTAINER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/run/podman/podman.sock"))
+}
+
+/// Whether Podman's API socket answers; panics when it does not but engines are required.
+pub fn podman_available() -> bool {
+    let ok = std::os::unix::net::UnixStream::connect(podman_socket()).is_ok();
+    if !ok && engines_required() {
+        panic!(
+            "PACTOWN_REQUIRE_ENGINES=1 but no Podman socket at {}",
+            podman_socket().display()
+        );
+    }
+    if !ok {
+        eprintln!("skipping: no Podman engine");
+    }
+    ok
+}
+
+/// The engines reachable here, each connected through `pactown::engine::connect` (Docker
+/// first). Missing ones are skipped, or fail the test under `PACTOWN_REQUIRE_ENGINES=1`.
+pub async fn engines() -> Vec<std::sync::Arc<dyn pactown::engine::Engine>> {
+    use pactown::config::EngineChoice;
+    let mut out = Vec::new();
+    for (choice, available) in [
+        (EngineChoice::Docker, docker_available as fn() -> bool),
+        (EngineChoice::Podman, podman_available as fn() -> bool),
+    ] {
+        if !available() {
+            continue;
+        }
+        match pactown::engine::connect(choice).await {
+            Ok(engine) => out.push(engine),
+            Err(err) if engines_required() => panic!("{choice:?}: {err}"),
+            Err(err) => eprintln!("skipping {choice:?}: {err}"),
+        }
+    }
+    out
+}

@@ -7,6 +7,9 @@
 //! - Podman reads the import `changes` only as repeated query parameters, while bollard joins
 //!   them with newlines (which Docker accepts): the import request is rewritten to repeat them;
 //! - log frames may split a line from its newline: output is buffered by line;
+//! - Podman reports container states Docker's API does not know (`stopped` between exit and
+//!   cleanup, `configured`, `initialized`): such replies are mapped to `exited` / `created` and
+//!   read again instead of failing;
 //! - health checks are never scheduled on Podman here; pactown probes health itself.
 use super::build_log::{successfully_built, LineBuffer, StepParser};
 use super::connect::describe_connect_error;
@@ -121,6 +124,57 @@ impl DockerEngine {
             Err(err) => Err(self.api(format!("inspect image {reference}"), &err)),
         }
     }
+}
+
+/// Podman-only container states → the Docker state that means the same.
+fn docker_state(state: &str) -> Option<&'static str> {
+    match state {
+        "stopped" => Some("exited"),
+        "configured" | "initialized" => Some("created"),
+        "unknown" => Some("dead"),
+        _ => None,
+    }
+}
+
+fn fix_state_field(value: &mut serde_json::Value, field: &str) {
+    if let Some(slot) = value.get_mut(field) {
+        if let Some(mapped) = slot.as_str().and_then(docker_state) {
+            *slot = serde_json::Value::String(mapped.to_string());
+        }
+    }
+}
+
+/// Inspect reply: `State.Status`.
+fn fix_inspect_states(value: &mut serde_json::Value) {
+    if let Some(state) = value.get_mut("State") {
+        fix_state_field(state, "Status");
+    }
+}
+
+/// List reply: each item's `State`.
+fn fix_list_states(value: &mut serde_json::Value) {
+    if let Some(items) = value.as_array_mut() {
+        for item in items {
+            fix_state_field(item, "State");
+        }
+    }
+}
+
+/// When a reply did not fit bollard's types, repairs the raw JSON with `fix` and reads it again;
+/// otherwise hands back the original error.
+fn reread<T: serde::de::DeserializeOwned>(
+    err: BollardError,
+    fix: fn(&mut serde_json::Value),
+) -> Result<T, BollardError> {
+    if let BollardError::JsonDataError { contents, .. } = &err {
+        if let Ok(mut value) = serde_json::from_str::<serde_json::Value>(contents) {
+            fix(&mut value);
+            if let Ok(typed) = serde_json::from_value(value) {
+                return Ok(typed);
+            }
+        }
+    }
+    Err(err)
 }
 
 fn status(err: &BollardError) -> Option<u16> {
@@ -661,11 +715,13 @@ impl Engine for DockerEngine {
             .all(true)
             .filters(&label_filters(labels))
             .build();
-        let list = self
-            .client
-            .list_containers(Some(options))
-            .await
-            .map_err(|e| self.api("list containers", &e))?;
+        let list: Vec<bollard::models::ContainerSummary> =
+            match self.client.list_containers(Some(options)).await {
+                Ok(list) => list,
+                Err(err) => {
+                    reread(err, fix_list_states).map_err(|e| self.api("list containers", &e))?
+                }
+            };
         let mut out: Vec<ContainerInfo> = list
             .into_iter()
             .map(|c| {
@@ -709,13 +765,17 @@ impl Engine for DockerEngine {
     }
 
     async fn inspect_container(&self, id: &str) -> EngineResult<ContainerDetails> {
-        let c = self.client.inspect_container(id, None).await.map_err(|e| {
-            self.api_or_missing(
-                &format!("inspect container {id}"),
-                &format!("container {id}"),
-                &e,
-            )
-        })?;
+        let c: bollard::models::ContainerInspectResponse =
+            match self.client.inspect_container(id, None).await {
+                Ok(c) => c,
+                Err(err) => reread(err, fix_inspect_states).map_err(|e| {
+                    self.api_or_missing(
+                        &format!("inspect container {id}"),
+                        &format!("container {id}"),
+                        &e,
+                    )
+                })?,
+            };
         let state = c.state.unwrap_or_default();
         let config = c.config.unwrap_or_default();
         let state_text = state.status.map(|s| s.to_string()).unwrap_or_default();
@@ -758,13 +818,16 @@ impl Engine for DockerEngine {
         follow: bool,
     ) -> EngineResult<BoxStream<'static, EngineResult<LogLine>>> {
         // A follow stream yields nothing until output arrives, so check the container first.
-        self.client.inspect_container(id, None).await.map_err(|e| {
-            self.api_or_missing(
-                &format!("read logs of {id}"),
-                &format!("container {id}"),
-                &e,
-            )
-        })?;
+        match self.inspect_container(id).await {
+            Ok(_) => {}
+            Err(EngineError::Api { message, .. }) => {
+                return Err(EngineError::Api {
+                    operation: format!("read logs of {id}"),
+                    message,
+                })
+            }
+            Err(other) => return Err(other),
+        }
         let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
         let options = LogsOptionsBuilder::default()
             .stdout(true)
@@ -856,6 +919,30 @@ mod tests {
             out.uri().query(),
             Some("fromSrc=-&repo=a%3A1&changes=CMD+%5B%22bash%22%5D&changes=ENV+A%3D1")
         );
+    }
+
+    #[test]
+    fn podman_states_are_read_as_docker_states() {
+        let raw = r#"{"Id":"abc","State":{"Status":"stopped","Running":false,"ExitCode":0}}"#;
+        let err = BollardError::JsonDataError {
+            message: "unknown variant `stopped`".into(),
+            contents: raw.into(),
+            column: 0,
+        };
+        let c: bollard::models::ContainerInspectResponse = reread(err, fix_inspect_states).unwrap();
+        assert_eq!(
+            c.state.unwrap().status.unwrap().to_string(),
+            "exited".to_string()
+        );
+        let raw = r#"[{"Id":"a","State":"configured"},{"Id":"b","State":"running"}]"#;
+        let err = BollardError::JsonDataError {
+            message: String::new(),
+            contents: raw.into(),
+            column: 0,
+        };
+        let list: Vec<bollard::models::ContainerSummary> = reread(err, fix_list_states).unwrap();
+        let states: Vec<String> = list.iter().map(|c| c.state.unwrap().to_string()).collect();
+        assert_eq!(states, vec!["created", "running"]);
     }
 
     #[test]
