@@ -545,6 +545,8 @@ async fn published_port_logs_events_and_lifecycle() {
         let filter = vec![format!("{TEST_LABEL}={run}")];
         let mut events = engine.events(&filter).await.unwrap();
 
+        // Every field is set; the update stays so new fields do not break this test.
+        #[allow(clippy::needless_update)]
         let spec = ContainerSpec {
             name: format!("{run}-api"),
             image: PYTHON_IMAGE.into(),

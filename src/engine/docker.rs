@@ -592,7 +592,7 @@ impl Engine for DockerEngine {
         let host_config = HostConfig {
             port_bindings: (!bindings.is_empty()).then_some(bindings),
             network_mode: network.clone(),
-            restart_policy: spec.restart.then(|| RestartPolicy {
+            restart_policy: spec.restart.then_some(RestartPolicy {
                 name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
                 maximum_retry_count: None,
             }),
