@@ -314,6 +314,33 @@ async fn build_reports_cache_on_rebuild() {
         );
         assert_ne!(third.image_id, first.image_id, "{kind}");
 
+        // Code-only edit: the dependency layers stay cached, only the COPY is redone.
+        let with_copy = format!("{edited}COPY app.txt /app/app.txt\n");
+        let code = |text: &str| BuildRequest {
+            context: tar_of(&[("Containerfile", &with_copy), ("app.txt", text)]),
+            ..build_request(&tag, &with_copy)
+        };
+        engine.build(code("v1\n"), &|_| {}).await.unwrap().unwrap();
+        let started = Instant::now();
+        let code_only = engine.build(code("v2\n"), &|_| {}).await.unwrap().unwrap();
+        eprintln!("{kind}: code-only rebuild took {:.2?}", started.elapsed());
+        let cached: Vec<(String, bool)> = code_only
+            .steps
+            .iter()
+            .take(4)
+            .map(|s| (s.instruction.clone(), s.cached))
+            .collect();
+        assert_eq!(
+            cached,
+            vec![
+                ("FROM debian:bookworm-slim".to_string(), true),
+                (format!("RUN echo {run} > /marker"), true),
+                ("RUN echo edited > /second".to_string(), true),
+                ("COPY app.txt /app/app.txt".to_string(), false),
+            ],
+            "{kind}"
+        );
+
         // no_cache rebuilds every step.
         let mut request = build_request(&tag, &containerfile);
         request.no_cache = true;
