@@ -55,7 +55,8 @@ impl Drop for Cleanup {
                 }
                 if !images.is_empty() {
                     let raw = raw_client(&*engine).await;
-                    for i in &images {
+                    // Newest first, so an image goes before the ones it was built on.
+                    for i in images.iter().rev() {
                         let _ = raw
                             .remove_image(
                                 i,
@@ -238,6 +239,7 @@ async fn build_reports_cache_on_rebuild() {
             .unwrap()
             .unwrap_or_else(|f| panic!("{kind}: {f}\n{}", f.log.join("\n")));
         assert_eq!(*lines.lock().unwrap(), first.log, "{kind}: progress = log");
+        cleanup.images.push(first.image_id.clone());
         let summary = |steps: &[pactown::engine::BuildStep]| {
             steps
                 .iter()
@@ -312,6 +314,7 @@ async fn build_reports_cache_on_rebuild() {
             "{kind}: {:?}",
             third.steps
         );
+        cleanup.images.push(third.image_id.clone());
         assert_ne!(third.image_id, first.image_id, "{kind}");
 
         // Code-only edit: the dependency layers stay cached, only the COPY is redone.
@@ -320,9 +323,11 @@ async fn build_reports_cache_on_rebuild() {
             context: tar_of(&[("Containerfile", &with_copy), ("app.txt", text)]),
             ..build_request(&tag, &with_copy)
         };
-        engine.build(code("v1\n"), &|_| {}).await.unwrap().unwrap();
+        let v1 = engine.build(code("v1\n"), &|_| {}).await.unwrap().unwrap();
+        cleanup.images.push(v1.image_id);
         let started = Instant::now();
         let code_only = engine.build(code("v2\n"), &|_| {}).await.unwrap().unwrap();
+        cleanup.images.push(code_only.image_id.clone());
         eprintln!("{kind}: code-only rebuild took {:.2?}", started.elapsed());
         let cached: Vec<(String, bool)> = code_only
             .steps
@@ -345,6 +350,7 @@ async fn build_reports_cache_on_rebuild() {
         let mut request = build_request(&tag, &containerfile);
         request.no_cache = true;
         let fourth = engine.build(request, &|_| {}).await.unwrap().unwrap();
+        cleanup.images.push(fourth.image_id.clone());
         assert!(
             fourth.steps.iter().skip(1).all(|s| !s.cached),
             "{kind}: {:?}",
