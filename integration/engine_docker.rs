@@ -647,6 +647,46 @@ async fn published_port_logs_events_and_lifecycle() {
             started.elapsed()
         );
 
+        // What the engine recorded from the spec: exec-form healthcheck, init, restart policy,
+        // stop timeout, env and the network alias.
+        let raw = raw_client(&*engine)
+            .await
+            .inspect_container(&id, None)
+            .await
+            .unwrap();
+        let config = raw.config.unwrap();
+        assert_eq!(
+            config.healthcheck.and_then(|h| h.test),
+            Some(vec![
+                "CMD".to_string(),
+                "python3".into(),
+                "-c".into(),
+                "print(1)".into()
+            ]),
+            "{kind}"
+        );
+        assert!(config
+            .env
+            .unwrap_or_default()
+            .contains(&"PYTHONUNBUFFERED=1".to_string()));
+        assert_eq!(config.stop_timeout, Some(5), "{kind}");
+        let host = raw.host_config.unwrap();
+        assert_eq!(host.init, Some(true), "{kind}");
+        assert_eq!(
+            host.restart_policy.and_then(|r| r.name),
+            Some(bollard::models::RestartPolicyNameEnum::UNLESS_STOPPED),
+            "{kind}"
+        );
+        let endpoints = raw
+            .network_settings
+            .and_then(|n| n.networks)
+            .unwrap_or_default();
+        let aliases = endpoints
+            .get(&network)
+            .and_then(|e| e.aliases.clone())
+            .unwrap_or_default();
+        assert!(aliases.contains(&"api".to_string()), "{kind}: {aliases:?}");
+
         // Listing by label sees it with its port.
         let listed = engine.list_containers(&filter).await.unwrap();
         assert_eq!(listed.len(), 1, "{kind}: {listed:?}");
