@@ -1,25 +1,31 @@
 //! Ecosystem files (`*.pactown.yaml`, spec §12): YAML → validated [`Ecosystem`].
+//!
+//! The YAML is read into a small positioned tree (yaml-rust2 marked events) so that every
+//! diagnostic names the file, line and column of the key or value it is about. All problems are
+//! collected and reported at once, sorted by line.
 mod model;
+mod read;
+pub mod rules;
+mod yaml;
 
 pub use model::{
     BuildSettings, DependsOn, Ecosystem, EngineChoice, ReadmeSource, RegistryConfig, ServiceSpec,
 };
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Parses an ecosystem file's text. `path` is used for diagnostics and to resolve README paths.
 ///
 /// # Errors
-/// Every problem found, each naming the file, line and column.
+/// Every problem found, each naming the file, line and column, sorted by line.
 pub fn parse(path: &Path, text: &str) -> Result<Ecosystem, Diagnostics> {
-    let _ = text;
-    Err(Diagnostics::single(Diagnostic::error(
-        Code::InvalidYaml,
-        path,
-        0,
-        "config not written yet",
-    )))
+    let partial = parse_partial(path, text);
+    match partial.ecosystem {
+        Some(eco) if !partial.diagnostics.has_errors() => Ok(eco),
+        _ => Err(partial.diagnostics),
+    }
 }
 
 /// Reads and parses an ecosystem file.
@@ -27,8 +33,53 @@ pub fn parse(path: &Path, text: &str) -> Result<Ecosystem, Diagnostics> {
 /// # Errors
 /// An `Io` diagnostic when the file cannot be read, else as [`parse`].
 pub fn load(path: &Path) -> Result<Ecosystem, Diagnostics> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(path, &text),
+    let text = read_text(path)?;
+    parse(path, &text)
+}
+
+/// The outcome of reading an ecosystem file without giving up at the first error: used by
+/// [`crate::project::load`] to also check the graph and the READMEs of a file that has errors.
+#[derive(Debug, Clone)]
+pub struct Partial {
+    /// The model, when the YAML had a usable shape; values with errors got their defaults.
+    pub ecosystem: Option<Ecosystem>,
+    /// All diagnostics, sorted.
+    pub diagnostics: Diagnostics,
+    /// Services whose `readme:` (or default README path) is invalid and must not be read.
+    pub bad_readmes: BTreeSet<String>,
+}
+
+/// Parses like [`parse`] but returns the (defaulted) model next to the diagnostics.
+#[must_use]
+pub fn parse_partial(path: &Path, text: &str) -> Partial {
+    let read = read::read(path, text);
+    let mut diagnostics = Diagnostics(read.diagnostics);
+    diagnostics.sort();
+    Partial {
+        ecosystem: read.ecosystem,
+        diagnostics,
+        bad_readmes: read.bad_readmes,
+    }
+}
+
+/// Reads an ecosystem file's text.
+///
+/// # Errors
+/// An `Io` diagnostic naming the file.
+pub fn read_text(path: &Path) -> Result<String, Diagnostics> {
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Ok(text),
+            Err(err) => Err(Diagnostics::single(
+                Diagnostic::error(
+                    Code::InvalidYaml,
+                    path,
+                    0,
+                    format!("the ecosystem file is not UTF-8 ({err})"),
+                )
+                .with_hint("save the file as UTF-8"),
+            )),
+        },
         Err(err) => Err(Diagnostics::single(
             Diagnostic::error(
                 Code::Io,
