@@ -6,6 +6,7 @@
 mod model;
 mod read;
 pub mod rules;
+pub mod scaffold;
 mod yaml;
 
 pub use model::{
@@ -88,6 +89,70 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostics> {
                 format!("cannot read ecosystem file: {err}"),
             )
             .with_hint("pass the path of a *.pactown.yaml file"),
+        )),
+    }
+}
+
+/// The ecosystem file a command should use: `given` itself when it is a file; otherwise the only
+/// `*.pactown.yaml` (or `pactown.yaml`) in `given` (a folder) or in the current folder.
+///
+/// # Errors
+/// An `Io` diagnostic when there is no such file or several, with a hint listing them.
+pub fn resolve_file(given: Option<&Path>) -> Result<std::path::PathBuf, Diagnostics> {
+    let dir = match given {
+        Some(p) if !p.is_dir() => return Ok(p.to_path_buf()),
+        Some(p) => p.to_path_buf(),
+        None => std::path::PathBuf::from("."),
+    };
+    let mut found: Vec<std::path::PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                        n == "pactown.yaml"
+                            || n.ends_with(".pactown.yaml")
+                            || n.ends_with(".pactown.yml")
+                    })
+            })
+            .map(|p| {
+                if given.is_none() {
+                    p.strip_prefix(".").map(Path::to_path_buf).unwrap_or(p)
+                } else {
+                    p
+                }
+            })
+            .collect(),
+        Err(err) => {
+            return Err(Diagnostics::single(Diagnostic::error(
+                Code::Io,
+                &dir,
+                0,
+                format!("cannot list folder: {err}"),
+            )))
+        }
+    };
+    found.sort();
+    match found.len() {
+        1 => Ok(found.swap_remove(0)),
+        0 => Err(Diagnostics::single(
+            Diagnostic::error(Code::Io, &dir, 0, "no ecosystem file (*.pactown.yaml) here")
+                .with_hint(
+                    "pass the file's path, or create one with `pactown init` or `pactown generate`",
+                ),
+        )),
+        _ => Err(Diagnostics::single(
+            Diagnostic::error(Code::Io, &dir, 0, "several ecosystem files here").with_hint(
+                format!(
+                    "pass one of: {}",
+                    found
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
         )),
     }
 }

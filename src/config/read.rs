@@ -67,7 +67,13 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn hint(&mut self, code: Code, node: &Node, message: impl Into<String>, hint: impl Into<String>) {
+    fn hint(
+        &mut self,
+        code: Code,
+        node: &Node,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         self.diags.push(
             Diagnostic::error(code, self.file, node.line, message)
                 .with_column(node.col)
@@ -362,7 +368,9 @@ pub(crate) fn read(path: &Path, text: &str) -> Read {
             ),
             Kind::Map(list) => {
                 for (index, (key, body)) in list.iter().enumerate() {
-                    if let Some(svc) = read_service(&mut cx, &eco, index, key, body, &mut bad_readmes) {
+                    if let Some(svc) =
+                        read_service(&mut cx, &eco, index, key, body, &mut bad_readmes)
+                    {
                         eco.services.push(svc);
                     }
                 }
@@ -537,7 +545,8 @@ fn read_service(
                     continue;
                 }
                 if let Some(h) = cx.nonempty(&what, value) {
-                    if h.starts_with('/') && !h.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    if h.starts_with('/') && !h.chars().any(|c| c.is_whitespace() || c.is_control())
+                    {
                         svc.health_check = Some(h);
                     } else {
                         cx.hint(
@@ -731,16 +740,22 @@ fn read_depends(cx: &mut Ctx<'_>, what: &str, node: &Node) -> Vec<DependsOn> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     for item in items {
         let dep = match &item.kind {
-            Kind::Scalar { text, .. } => read_dep_name(cx, what, text, item).map(|(name, version)| DependsOn {
-                name,
-                version,
-                env_var: None,
-                endpoint: None,
-                line: item.line,
-            }),
+            Kind::Scalar { text, .. } => {
+                read_dep_name(cx, what, text, item).map(|(name, version)| DependsOn {
+                    name,
+                    version,
+                    env_var: None,
+                    endpoint: None,
+                    line: item.line,
+                })
+            }
             Kind::Map(_) => read_dep_map(cx, what, item),
             _ => {
-                cx.wrong_type(what, "a list of service names or {name, env_var, endpoint} mappings", item);
+                cx.wrong_type(
+                    what,
+                    "a list of service names or {name, env_var, endpoint} mappings",
+                    item,
+                );
                 None
             }
         };
@@ -749,7 +764,10 @@ fn read_depends(cx: &mut Ctx<'_>, what: &str, node: &Node) -> Vec<DependsOn> {
             cx.hint(
                 Code::InvalidValue,
                 item,
-                format!("`{}` is listed twice in `{what}` (first on line {line})", dep.name),
+                format!(
+                    "`{}` is listed twice in `{what}` (first on line {line})",
+                    dep.name
+                ),
                 "remove the duplicate entry",
             );
             continue;
@@ -761,7 +779,12 @@ fn read_depends(cx: &mut Ctx<'_>, what: &str, node: &Node) -> Vec<DependsOn> {
 }
 
 /// `db` or `db@1.2`.
-fn read_dep_name(cx: &mut Ctx<'_>, what: &str, text: &str, node: &Node) -> Option<(String, Option<String>)> {
+fn read_dep_name(
+    cx: &mut Ctx<'_>,
+    what: &str,
+    text: &str,
+    node: &Node,
+) -> Option<(String, Option<String>)> {
     let (name, version) = match text.split_once('@') {
         Some((n, v)) => (n.trim(), Some(v.trim())),
         None => (text.trim(), None),
@@ -791,7 +814,10 @@ fn read_dep_map(cx: &mut Ctx<'_>, what: &str, node: &Node) -> Option<DependsOn> 
     for (k, _, value) in entries {
         let w = format!("{what}.{k}");
         match k {
-            "name" => match cx.nonempty(&w, value).and_then(|t| read_dep_name(cx, what, &t, value)) {
+            "name" => match cx
+                .nonempty(&w, value)
+                .and_then(|t| read_dep_name(cx, what, &t, value))
+            {
                 Some((n, v)) => {
                     dep.name = n;
                     dep.version = v;

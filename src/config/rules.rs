@@ -132,10 +132,9 @@ pub fn normalize_path(path: &str) -> Result<String, (Code, &'static str)> {
         if segment == ".." {
             return Err((Code::PathTraversal, "it has a `..` segment"));
         }
-        if !segment
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '@' | '=' | ',' | '-'))
-        {
+        if !segment.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '@' | '=' | ',' | '-')
+        }) {
             return Err((
                 Code::InvalidPath,
                 "a segment has characters outside A-Z a-z 0-9 . _ + @ = , -",
@@ -147,7 +146,10 @@ pub fn normalize_path(path: &str) -> Result<String, (Code, &'static str)> {
 
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
 #[must_use]
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(2);
     let lower = word.to_ascii_lowercase();
     candidates
@@ -192,10 +194,16 @@ mod tests {
         assert_eq!(normalize_path("").unwrap_err().0, Code::InvalidPath);
         assert_eq!(normalize_path("/etc/x").unwrap_err().0, Code::AbsolutePath);
         assert_eq!(normalize_path("C:x").unwrap_err().0, Code::AbsolutePath);
-        assert_eq!(normalize_path("a b/README.md").unwrap_err().0, Code::InvalidPath);
+        assert_eq!(
+            normalize_path("a b/README.md").unwrap_err().0,
+            Code::InvalidPath
+        );
         assert_eq!(normalize_path("a//b").unwrap_err().0, Code::InvalidPath);
         assert_eq!(normalize_path("a/./b").unwrap_err().0, Code::InvalidPath);
-        assert_eq!(normalize_path("../x/README.md").unwrap_err().0, Code::PathTraversal);
+        assert_eq!(
+            normalize_path("../x/README.md").unwrap_err().0,
+            Code::PathTraversal
+        );
         assert_eq!(normalize_path("a/../b").unwrap_err().0, Code::PathTraversal);
         assert_eq!(normalize_path("a/b~c").unwrap_err().0, Code::InvalidPath);
     }

@@ -143,7 +143,9 @@ impl Builder {
         self.nodes = self.nodes.saturating_add(node.size);
         if self.nodes > MAX_NODES {
             self.fatal = Some(YamlError {
-                message: format!("document too large (more than {MAX_NODES} nodes once aliases are expanded)"),
+                message: format!(
+                    "document too large (more than {MAX_NODES} nodes once aliases are expanded)"
+                ),
                 line: node.line,
                 col: node.col,
             });
@@ -283,10 +285,7 @@ impl MarkedEventReceiver for Builder {
                         entries,
                         ..
                     }) => {
-                        let size = 1 + entries
-                            .iter()
-                            .map(|(k, v)| k.size + v.size)
-                            .sum::<usize>();
+                        let size = 1 + entries.iter().map(|(k, v)| k.size + v.size).sum::<usize>();
                         (
                             Node {
                                 kind: Kind::Map(entries),
