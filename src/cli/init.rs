@@ -24,10 +24,12 @@ pub struct Args {
 pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let name = match &args.name {
         Some(n) if rules::is_service_name(n) => n.clone(),
-        Some(n) => return Err(Error::Other(format!(
+        Some(n) => {
+            return Err(Error::Other(format!(
             "`{n}` is not a valid ecosystem name; use lowercase letters, digits and `-`, e.g. `{}`",
             rules::sanitize_name(n)
-        ))),
+        )))
+        }
         None => rules::sanitize_name(&folder_name(&args.dir)),
     };
     if args.base_port < 1024 || args.base_port > 65_533 {

@@ -3,6 +3,7 @@
 //! The YAML is read into a small positioned tree (yaml-rust2 marked events) so that every
 //! diagnostic names the file, line and column of the key or value it is about. All problems are
 //! collected and reported at once, sorted by line.
+pub mod generate;
 mod model;
 mod read;
 pub mod rules;
