@@ -82,11 +82,17 @@ impl Ctx<'_> {
     }
 
     fn wrong_type(&mut self, what: &str, expected: &str, node: &Node) {
+        // Key paths are quoted; descriptions ("the ecosystem file") are not.
+        let what = if what.contains(' ') {
+            what.to_string()
+        } else {
+            format!("`{what}`")
+        };
         self.hint(
             Code::InvalidYaml,
             node,
-            format!("`{what}` must be {expected}, found {}", node.type_name()),
-            format!("write `{what}` as {expected}"),
+            format!("{what} must be {expected}, found {}", node.type_name()),
+            format!("write {what} as {expected}"),
         );
     }
 

@@ -92,8 +92,9 @@ pub(crate) struct YamlError {
 /// are returned as errors next to the tree (the first occurrence is kept).
 pub(crate) fn parse(text: &str) -> Result<(Option<Node>, Vec<YamlError>), YamlError> {
     let mut builder = Builder::default();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut parser = Parser::new_from_str(text);
-    if let Err(err) = parser.load(&mut builder, false) {
+    if let Err(err) = parser.load(&mut builder, true) {
         let mark = err.marker();
         return Err(YamlError {
             message: err.info().to_string(),
@@ -132,7 +133,6 @@ struct Builder {
     duplicates: Vec<YamlError>,
     fatal: Option<YamlError>,
     nodes: usize,
-    done: bool,
 }
 
 impl Builder {
@@ -205,14 +205,17 @@ fn leaf(kind: Kind, mark: Marker) -> Node {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
-        if self.done || self.fatal.is_some() {
+        if self.fatal.is_some() {
             return;
         }
         match ev {
-            Event::DocumentEnd => {
-                if self.root.is_some() {
-                    self.done = true;
-                }
+            Event::DocumentEnd => {}
+            Event::DocumentStart if self.root.is_some() => {
+                self.fatal = Some(YamlError {
+                    message: "the file holds more than one YAML document (`---`)".into(),
+                    line: mark.line().max(1),
+                    col: mark.col() + 1,
+                });
             }
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
             Event::Alias(id) => match self.anchors.get(&id).cloned() {
@@ -368,6 +371,14 @@ mod tests {
         assert_eq!(entries[1].1.line, 2);
         assert!(matches!(entries[1].1.kind, Kind::Map(_)));
         assert_eq!(entries[2].1.kind, Kind::Null);
+    }
+
+    #[test]
+    fn one_document_only_and_bom_is_ignored() {
+        let err = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(parse("\u{feff}a: 1\n").unwrap().0.is_some());
+        assert!(parse("---\na: 1\n...\n").unwrap().0.is_some());
     }
 
     #[test]
