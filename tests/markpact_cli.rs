@@ -11,6 +11,7 @@ fn fixture(name: &str) -> String {
         .to_string()
 }
 
+#[allow(clippy::unwrap_used)] // a test helper: a missing binary fails the test
 fn pactown() -> Command {
     let mut cmd = Command::cargo_bin("pactown").unwrap();
     cmd.env("NO_COLOR", "1");

@@ -1,4 +1,6 @@
 //! One test per conformance case of markpact-spec §16.
+// Test helpers outside #[test] fns panic on purpose to fail the calling test.
+#![allow(clippy::panic)]
 use pactown::markpact::{self, Markpact, Runtime, TestMode};
 use pactown::Code;
 use serde_json::json;

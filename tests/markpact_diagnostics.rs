@@ -1,4 +1,6 @@
 //! One test (at least) per diagnostic code the markpact parser and validator emit
+// Test helpers outside #[test] fns panic on purpose to fail the calling test.
+#![allow(clippy::panic)]
 //! (markpact-spec §13): each asserts the code and the line.
 use pactown::markpact::{self, Limits, Markpact};
 use pactown::{Code, Diagnostic, Severity};
@@ -422,7 +424,7 @@ fn unknown_kind() {
 #[test]
 fn unknown_attribute() {
     assert_eq!(
-        warnings(&format!("```python markpact:file path=main.py owner=me\n```\n\n```bash markpact:run path=x\npython3 main.py\n```\n")),
+        warnings("```python markpact:file path=main.py owner=me\n```\n\n```bash markpact:run path=x\npython3 main.py\n```\n"),
         [(Code::UnknownAttribute, 1), (Code::UnknownAttribute, 4)]
     );
 }
