@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
     match &result {
         Ok(doc) => {
             for f in &doc.files {
-                assert_eq!(markpact::validate_path(&f.path, 255).ok().as_deref(), Some(f.path.as_str()));
+                assert_eq!(
+                    markpact::validate_path(&f.path, 255).ok().as_deref(),
+                    Some(f.path.as_str())
+                );
             }
             let _ = markpact::validate(doc);
             let _ = markpact::missing_env(doc, &|_| false);
@@ -23,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
         Err(diags) => {
             assert!(diags.has_errors());
             let lines: Vec<usize> = diags.0.iter().map(|d| d.line).collect();
-            assert!(lines.windows(2).all(|w| w[0] <= w[1]), "unsorted: {lines:?}");
+            assert!(
+                lines.windows(2).all(|w| w[0] <= w[1]),
+                "unsorted: {lines:?}"
+            );
         }
     }
     let json = markpact::canonical_json(&result);
