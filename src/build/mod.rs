@@ -113,5 +113,8 @@ pub async fn build_services(
     events: &(dyn Fn(BuildEvent) + Send + Sync),
 ) -> Result<Vec<ServiceImage>, BuildError> {
     let _ = (engine, eco, docs, services, opts, events);
-    Err(BuildError::Plan { service: String::new(), message: "not written yet".into() })
+    Err(BuildError::Plan {
+        service: String::new(),
+        message: "not written yet".into(),
+    })
 }

@@ -1,6 +1,7 @@
 //! Container engines behind one small async trait. [`docker`] talks to the Docker Engine API with
 //! bollard; Podman is driven through its API socket. The orchestrator only sees [`Engine`]; the
 //! engine knows containers, images and networks, never ecosystems.
+pub mod fake;
 pub mod labels;
 
 use async_trait::async_trait;
