@@ -18,7 +18,10 @@ pub fn docker_socket() -> PathBuf {
 pub fn docker_available() -> bool {
     let ok = std::os::unix::net::UnixStream::connect(docker_socket()).is_ok();
     if !ok && engines_required() {
-        panic!("PACTOWN_REQUIRE_ENGINES=1 but no Docker socket at {}", docker_socket().display());
+        panic!(
+            "PACTOWN_REQUIRE_ENGINES=1 but no Docker socket at {}",
+            docker_socket().display()
+        );
     }
     if !ok {
         eprintln!("skipping: no Docker engine");

@@ -1,7 +1,13 @@
 //! Real-engine tests: they drive a real dockerd (and Podman), build real images and send real
 //! HTTP requests to 127.0.0.1. Without an engine they skip, unless `PACTOWN_REQUIRE_ENGINES=1`
 //! (set by `.ci/run`), which turns a missing engine into a failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    clippy::print_stdout
+)]
 
 #[allow(dead_code)]
 mod common;
