@@ -136,13 +136,7 @@ pub async fn connect(
 async fn connect_engine(
     choice: crate::config::EngineChoice,
 ) -> Result<std::sync::Arc<dyn crate::engine::Engine>, crate::engine::EngineError> {
-    // replaced by `crate::engine::connect(choice)` once the engine branch is merged
-    let _ = choice;
-    Err(crate::engine::EngineError::Unreachable {
-        socket: "unix:///var/run/docker.sock".into(),
-        reason: "engine support is not merged into this build yet".into(),
-        hint: "build from main".into(),
-    })
+    crate::engine::connect(choice).await
 }
 
 #[cfg(test)]
