@@ -106,20 +106,23 @@ async fn dependant_starts_when_its_own_deps_are_healthy_not_when_a_slow_sibling_
     let slow = &report.outcomes["slow"];
     let api = &report.outcomes["api"];
     let web = &report.outcomes["web"];
-    let api_created = engine.call_time("create", &name("api")).unwrap();
-    // api was created after db became healthy…
+    let api_created = engine.call_time("start", &name("api")).unwrap();
+    // api was started after db became healthy…
     assert!(api_created >= db.healthy_at.unwrap());
     // …and before the slow sibling was healthy (a level barrier would wait for it)
     assert!(api_created < slow.healthy_at.unwrap());
     assert!(api.healthy_at.unwrap() < slow.healthy_at.unwrap());
     // web needs both, so it waits for the slow one
-    let web_created = engine.call_time("create", &name("web")).unwrap();
+    let web_created = engine.call_time("start", &name("web")).unwrap();
     assert!(web_created >= slow.healthy_at.unwrap());
     assert!(web_created >= api.healthy_at.unwrap());
     assert!(web.began.unwrap() >= slow.healthy_at.unwrap());
+    // containers are created up front; only the start waits for the dependencies
+    let web_pre = engine.call_time("create", &name("web")).unwrap();
+    assert!(web_pre < db.healthy_at.unwrap());
     // independent services start together
-    let db_created = engine.call_time("create", &name("db")).unwrap();
-    let slow_created = engine.call_time("create", &name("slow")).unwrap();
+    let db_created = engine.call_time("start", &name("db")).unwrap();
+    let slow_created = engine.call_time("start", &name("slow")).unwrap();
     let gap = if db_created > slow_created {
         db_created - slow_created
     } else {
@@ -176,8 +179,8 @@ async fn a_failing_service_stops_its_dependants_and_leaves_the_rest() {
     );
     assert_eq!(report.outcomes["other"].status, ServiceStatus::Healthy);
     assert_eq!(report.outcomes["cache"].status, ServiceStatus::Healthy);
-    assert!(engine.call_time("create", &name("api")).is_none());
-    assert!(engine.call_time("create", &name("web")).is_none());
+    assert!(engine.call_time("start", &name("api")).is_none());
+    assert!(engine.call_time("start", &name("web")).is_none());
     // nothing was removed: the failed container stays for inspection
     assert!(engine.calls().iter().all(|c| c.op != "remove"));
     assert_eq!(report.failures().len(), 1);

@@ -1,5 +1,5 @@
-//! Per-service scheduling: one tokio task per service waits for exactly its own dependencies to
-//! be healthy, then creates/starts its replicas (a [`Semaphore`] caps concurrent creates) and
+//! Per-service scheduling: one tokio task per service creates its containers at once, waits for
+//! exactly its own dependencies to be healthy, then starts its replicas (a [`Semaphore`] caps concurrent creates) and
 //! waits for them to be healthy. A slow service holds back only its own dependants; a failed one
 //! stops its dependants (transitively) and leaves everything else running for inspection.
 use super::health::{wait_healthy, HealthProbe, ProbeTarget, WaitError};
@@ -296,6 +296,26 @@ async fn run_service(
         healthy_at: None,
         ready_in: None,
     };
+    // create (or recreate) the containers right away, while the dependencies are still
+    // starting: only the start has to wait for them
+    let mut to_start = Vec::new();
+    for (replica, action) in actions {
+        match prepare(shared, d, replica, action, &mut outcome).await {
+            Ok((state, start)) => {
+                if start {
+                    to_start.push(state.id.clone());
+                }
+                outcome.replicas.push(state);
+            }
+            Err(e) => {
+                outcome.status = ServiceStatus::Failed(e.to_string());
+                shared
+                    .printer
+                    .error(&format!("{}: could not create: {e}", d.name));
+                return outcome;
+            }
+        }
+    }
     for (name, mut rx) in deps {
         let phase = rx
             .wait_for(|p| *p != Phase::Pending)
@@ -316,18 +336,19 @@ async fn run_service(
     }
     let began = Instant::now();
     outcome.began = Some(began);
-
-    for (replica, action) in actions {
-        match apply(shared, d, replica, action, &mut outcome).await {
-            Ok(state) => outcome.replicas.push(state),
-            Err(e) => {
-                outcome.status = ServiceStatus::Failed(e.to_string());
-                shared
-                    .printer
-                    .error(&format!("{}: could not start: {e}", d.name));
-                return outcome;
-            }
+    for id in to_start {
+        let _permit = shared.creates.acquire().await.ok();
+        if let Err(e) = shared.engine.start_container(&id).await {
+            outcome.status = ServiceStatus::Failed(e.to_string());
+            shared
+                .printer
+                .error(&format!("{}: could not start: {e}", d.name));
+            return outcome;
         }
+        outcome.changed = true;
+        shared
+            .printer
+            .debug(&format!("{}: started {id:.12}", d.name));
     }
 
     let targets: Vec<ProbeTarget> = outcome
@@ -384,37 +405,39 @@ async fn run_service(
     outcome
 }
 
-async fn apply(
+/// Gets a replica ready to start: the state and whether it still needs a start.
+async fn prepare(
     shared: &Shared,
     d: &DesiredService,
     replica: u32,
     action: ReplicaAction,
     outcome: &mut ServiceOutcome,
-) -> Result<ReplicaState, EngineError> {
+) -> Result<(ReplicaState, bool), EngineError> {
     match action {
-        ReplicaAction::Keep { id, host_port } => Ok(ReplicaState {
-            replica,
-            id,
-            host_port,
-        }),
-        ReplicaAction::Start { id, host_port } => {
-            let _permit = shared.creates.acquire().await.ok();
-            shared.engine.start_container(&id).await?;
-            outcome.changed = true;
-            Ok(ReplicaState {
+        ReplicaAction::Keep { id, host_port } => Ok((
+            ReplicaState {
                 replica,
                 id,
                 host_port,
-            })
-        }
+            },
+            false,
+        )),
+        ReplicaAction::Start { id, host_port } => Ok((
+            ReplicaState {
+                replica,
+                id,
+                host_port,
+            },
+            true,
+        )),
         ReplicaAction::Recreate { old_id } => {
             let _permit = shared.creates.acquire().await.ok();
             shared.engine.remove_container(&old_id).await?;
-            create(shared, d, replica, outcome).await
+            create(shared, d, replica, outcome).await.map(|s| (s, true))
         }
         ReplicaAction::Create => {
             let _permit = shared.creates.acquire().await.ok();
-            create(shared, d, replica, outcome).await
+            create(shared, d, replica, outcome).await.map(|s| (s, true))
         }
     }
 }
@@ -449,10 +472,9 @@ async fn create(
     let spec = container_spec(shared, d, replica, host_port);
     let id = shared.engine.create_container(&spec).await?;
     outcome.changed = true;
-    shared.engine.start_container(&id).await?;
     shared
         .printer
-        .debug(&format!("{}: started {}", d.name, spec.name));
+        .debug(&format!("{}: created {}", d.name, spec.name));
     Ok(ReplicaState {
         replica,
         id,
