@@ -57,7 +57,7 @@ for i, s in enumerate(status["services"]):
     services[s["service"]] = svc
 json.dump({"version": "2.4", "services": services}, open(f"{work}/compose.json", "w"), indent=2)
 PY
-"$PACTOWN" down "$ECO" --engine docker --timeout 2 >/dev/null
+"$PACTOWN" down "$ECO" --engine docker --timeout 2 >/dev/null 2>&1
 
 URLS_COMPOSE="http://127.0.0.1:9100/health http://127.0.0.1:9101/health http://127.0.0.1:9102/health http://127.0.0.1:9103/"
 wait_all() { for u in $URLS_COMPOSE; do until curl -fs -o /dev/null "$u"; do sleep 0.05; done; done; }
@@ -69,7 +69,7 @@ for i in $(seq "$RUNS"); do
   P_UP+=("$(secs "$PACTOWN" up "$ECO" -d --engine docker)")
   P_NOOP+=("$(secs "$PACTOWN" up "$ECO" -d --engine docker)")
   P_ST+=("$(secs "$PACTOWN" status "$ECO" --engine docker)")
-  "$PACTOWN" down "$ECO" --engine docker --timeout 2 >/dev/null
+  "$PACTOWN" down "$ECO" --engine docker --timeout 2 >/dev/null 2>&1
 
   s=$(now); compose up -d >/dev/null 2>&1; wait_all; C_UP+=("$(echo "$(now) - $s" | bc -l)")
   C_NOOP+=("$(secs compose up -d)")
