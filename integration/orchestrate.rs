@@ -279,3 +279,49 @@ fn a_cycle_or_a_bad_readme_fails_before_anything_starts() {
     let o = pactown(&["down", f, "--engine", "docker"]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+#[test]
+fn replicas_share_one_alias_and_all_get_probed() {
+    if !common::docker_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("replicas");
+    let file = polyglot_copy(tmp.path(), &name);
+    let f = file.to_str().unwrap();
+    let _guard = Down(file.clone(), name.clone());
+    // own port range (tests run in parallel) and two API replicas
+    let yaml = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("port: 81", "port: 83")
+        .replace(
+            "    health_check: /health\n    timeout: 60\n    env:",
+            "    health_check: /health\n    timeout: 60\n    replicas: 2\n    env:",
+        );
+    assert!(yaml.contains("replicas: 2"));
+    std::fs::write(&file, yaml).unwrap();
+
+    let o = pactown(&["up", f, "-d", "--engine", "docker", "--timeout", "120"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let st = status_json(f);
+    let api = service(&st, "api");
+    assert_eq!(api["running"], 2, "{api}");
+    assert_eq!(api["desired"], 2, "{api}");
+    assert_eq!(api["state"], "running", "{api}");
+    for n in 1..=2 {
+        let c = format!("{name}-api-{n}");
+        let aliases = docker(&[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.Aliases}}{{end}}",
+            &c,
+        ]);
+        assert!(aliases.contains("api"), "{c}: {aliases}");
+        let port = api["replicas"][n - 1]["host_port"].as_u64().unwrap();
+        assert_eq!(http_get(&format!("http://127.0.0.1:{port}/health")).0, 200);
+    }
+    // web reaches "api" (either replica) through the shared alias
+    let web = service(&st, "web")["url"].as_str().unwrap().to_string();
+    let (code, body) = http_get(&format!("{web}/api-items"));
+    assert_eq!(code, 200, "{body}");
+}
