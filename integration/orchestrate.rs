@@ -1,1 +1,327 @@
-//! Integration tests: orchestrate.
+//! Integration tests: the orchestrator against a real dockerd, driven through the `pactown`
+//! binary on a copy of `examples/polyglot` with a unique ecosystem name. Every test brings its
+//! ecosystem down in a guard, even when it fails.
+use crate::common;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn pactown(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pactown"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run pactown")
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Copies a folder recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A copy of the polyglot example under a unique ecosystem name.
+fn polyglot_copy(dir: &Path, name: &str) -> PathBuf {
+    copy_dir(&common::repo_root().join("examples/polyglot"), dir);
+    let file = dir.join("polyglot.pactown.yaml");
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        yaml.replace("name: polyglot", &format!("name: {name}")),
+    )
+    .unwrap();
+    file
+}
+
+/// Runs `pactown down` when dropped.
+struct Down(PathBuf, String);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let o = pactown(&[
+            "down",
+            self.0.to_str().unwrap(),
+            "--name",
+            &self.1,
+            "--engine",
+            "docker",
+            "--timeout",
+            "2",
+        ]);
+        if !o.status.success() {
+            eprintln!("cleanup failed: {}", text(&o));
+        }
+    }
+}
+
+fn labelled(kind: &str, name: &str) -> Vec<String> {
+    let filter = format!("label=io.pactown.ecosystem={name}");
+    let out = match kind {
+        "container" => docker(&["ps", "-aq", "--filter", &filter]),
+        _ => docker(&["network", "ls", "-q", "--filter", &filter]),
+    };
+    out.lines()
+        .map(str::to_string)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// `name id` of every container of the ecosystem, sorted.
+fn container_ids(name: &str) -> Vec<String> {
+    let filter = format!("label=io.pactown.ecosystem={name}");
+    let mut v: Vec<String> = docker(&[
+        "ps",
+        "-a",
+        "--no-trunc",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.Names}} {{.ID}}",
+    ])
+    .lines()
+    .map(str::to_string)
+    .collect();
+    v.sort();
+    v
+}
+
+fn status_json(file: &str) -> serde_json::Value {
+    let o = pactown(&["status", file, "--json", "--engine", "docker"]);
+    assert!(o.status.success(), "{}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", text(&o)))
+}
+
+fn service<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {status}"))
+}
+
+/// GET over plain HTTP/1.0 with std only; (status, body).
+fn http_get(url: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let status = buf.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn polyglot_comes_up_talks_restarts_is_idempotent_and_goes_down() {
+    if !common::docker_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("poly");
+    let file = polyglot_copy(tmp.path(), &name);
+    let f = file.to_str().unwrap();
+    let guard = Down(file.clone(), name.clone());
+
+    // 1. up -d: builds what is missing, starts by dependencies, returns when all are healthy
+    let o = pactown(&["up", f, "-d", "--engine", "docker", "--timeout", "120"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // 2. status --json matches reality
+    let st = status_json(f);
+    assert_eq!(st["ecosystem"], name.as_str());
+    assert_eq!(st["engine"], "docker");
+    for s in ["api", "web", "gateway", "site"] {
+        let row = service(&st, s);
+        assert_eq!(row["running"], 1, "{row}");
+        assert_eq!(row["desired"], 1, "{row}");
+        assert_eq!(row["state"], "running", "{row}");
+        assert_eq!(row["health"]["healthy"], true, "{row}");
+        let url = row["url"].as_str().unwrap();
+        let (code, _) = http_get(&format!(
+            "{url}{}",
+            if s == "site" { "/" } else { "/health" }
+        ));
+        assert_eq!(code, 200, "{s} at {url}");
+    }
+    let running = container_ids(&name);
+    assert_eq!(running.len(), 4, "{running:?}");
+    assert!(running
+        .iter()
+        .any(|l| l.starts_with(&format!("{name}-web-1 "))));
+
+    // 3. web reaches the API through its injected URL (container DNS on the ecosystem network)
+    let web = service(&st, "web")["url"].as_str().unwrap().to_string();
+    let (code, body) = http_get(&format!("{web}/api-items"));
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["api_url"], "http://api:8100", "{v}");
+    assert_eq!(v["api"]["items"][0]["name"], "apple", "{v}");
+    let gw = service(&st, "gateway")["url"].as_str().unwrap().to_string();
+    let (code, body) = http_get(&format!("{gw}/web/api-items"));
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("banana"), "{body}");
+
+    // 4. no-op second up recreates nothing
+    let t = Instant::now();
+    let o = pactown(&["up", f, "-d", "--engine", "docker"]);
+    let noop = t.elapsed();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(container_ids(&name), running, "no-op up changed containers");
+    eprintln!("no-op up took {noop:?}");
+    assert!(noop < Duration::from_secs(3), "no-op up took {noop:?}");
+
+    // 5. the process dies → the restart policy brings the container back, status counts it
+    let api = format!("{name}-api-1");
+    docker(&["exec", &api, "sh", "-c", "kill -TERM 1"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = status_json(f);
+        let row = service(&st, "api");
+        if row["restarts"].as_u64().unwrap_or(0) >= 1 && row["health"]["healthy"] == true {
+            break;
+        }
+        assert!(Instant::now() < deadline, "api did not come back: {row}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // same container, restarted in place
+    assert_eq!(container_ids(&name), running);
+
+    // 6. restart command
+    let o = pactown(&["restart", f, "web", "--engine", "docker"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(http_get(&format!("{web}/health")).0, 200);
+
+    // 7. down leaves nothing with our labels
+    drop(guard);
+    assert!(labelled("container", &name).is_empty());
+    assert!(labelled("network", &name).is_empty());
+}
+
+#[test]
+fn a_cycle_or_a_bad_readme_fails_before_anything_starts() {
+    if !common::docker_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("broken");
+    let file = polyglot_copy(tmp.path(), &name);
+    let f = file.to_str().unwrap();
+    let _guard = Down(file.clone(), name.clone());
+
+    // a cycle: api depends on gateway, which depends on api
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    let cyclic = yaml.replace(
+        "    env:\n      ITEMS:",
+        "    depends_on:\n      - gateway\n    env:\n      ITEMS:",
+    );
+    assert_ne!(cyclic, yaml);
+    std::fs::write(&file, &cyclic).unwrap();
+    let o = pactown(&["up", f, "-d", "--engine", "docker"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("CircularDependency"),
+        "{}",
+        text(&o)
+    );
+    assert!(labelled("container", &name).is_empty());
+    assert!(labelled("network", &name).is_empty());
+
+    // a bad README: an unclosed fence
+    std::fs::write(&file, &yaml).unwrap();
+    let readme = tmp.path().join("web/README.md");
+    let mut text_ = std::fs::read_to_string(&readme).unwrap();
+    text_.push_str("\n```bash markpact:run\nnode other.js\n");
+    std::fs::write(&readme, text_).unwrap();
+    let o = pactown(&["up", f, "-d", "--engine", "docker"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("README.md"),
+        "{}",
+        text(&o)
+    );
+    assert!(labelled("container", &name).is_empty());
+
+    // down still works on the broken project (only the name is needed)
+    let o = pactown(&["down", f, "--engine", "docker"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn replicas_share_one_alias_and_all_get_probed() {
+    if !common::docker_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("replicas");
+    let file = polyglot_copy(tmp.path(), &name);
+    let f = file.to_str().unwrap();
+    let _guard = Down(file.clone(), name.clone());
+    // own port range (tests run in parallel) and two API replicas
+    let yaml = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("port: 81", "port: 83")
+        .replace(
+            "    health_check: /health\n    timeout: 60\n    env:",
+            "    health_check: /health\n    timeout: 60\n    replicas: 2\n    env:",
+        );
+    assert!(yaml.contains("replicas: 2"));
+    std::fs::write(&file, yaml).unwrap();
+
+    let o = pactown(&["up", f, "-d", "--engine", "docker", "--timeout", "120"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let st = status_json(f);
+    let api = service(&st, "api");
+    assert_eq!(api["running"], 2, "{api}");
+    assert_eq!(api["desired"], 2, "{api}");
+    assert_eq!(api["state"], "running", "{api}");
+    for n in 1..=2 {
+        let c = format!("{name}-api-{n}");
+        let aliases = docker(&[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.Aliases}}{{end}}",
+            &c,
+        ]);
+        assert!(aliases.contains("api"), "{c}: {aliases}");
+        let port = api["replicas"][n - 1]["host_port"].as_u64().unwrap();
+        assert_eq!(http_get(&format!("http://127.0.0.1:{port}/health")).0, 200);
+    }
+    // web reaches "api" (either replica) through the shared alias
+    let web = service(&st, "web")["url"].as_str().unwrap().to_string();
+    let (code, body) = http_get(&format!("{web}/api-items"));
+    assert_eq!(code, 200, "{body}");
+}

@@ -1,14 +1,62 @@
-//! `pactown restart`.
+//! `pactown restart`: stop and start services, then wait until they are healthy again.
+use crate::config::EngineChoice;
 use crate::error::Error;
+use crate::orchestrator::{self, restart::RestartOptions, HttpProbe};
 use crate::ui::Printer;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Arguments of `pactown restart`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The ecosystem file.
+    pub file: PathBuf,
+    /// Services to restart.
+    #[arg(required = true)]
+    pub services: Vec<String>,
+    /// Seconds each service may take to become healthy again (default: its `timeout:`).
+    #[arg(long, value_name = "S")]
+    pub timeout: Option<u64>,
+    /// Container engine.
+    #[arg(long, env = "PACTOWN_ENGINE", value_enum)]
+    pub engine: Option<EngineChoice>,
+}
 
 /// Runs `pactown restart`.
+///
+/// # Errors
+/// Unknown service, engine and readiness errors.
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let _ = (args, printer);
-    Err(Error::Other("not implemented yet".into()))
+    let target = orchestrator::target(Some(&args.file), None)?;
+    let engine = orchestrator::connect(args.engine, target.ecosystem.as_ref()).await?;
+    let eco = target.ecosystem.as_ref();
+    let mut timeout = 60;
+    let mut ports = std::collections::BTreeMap::new();
+    for s in &args.services {
+        if let Some(spec) = eco.and_then(|e| e.service(s)) {
+            timeout = spec.timeout;
+            ports.insert(s.clone(), spec.port);
+        } else if eco.is_some() {
+            return Err(Error::Other(format!(
+                "`{s}` is not a service of {}",
+                args.file.display()
+            )));
+        }
+    }
+    let opts = RestartOptions {
+        stop_timeout: Duration::from_secs(10),
+        timeout: Duration::from_secs(args.timeout.unwrap_or(timeout)),
+        ports,
+    };
+    orchestrator::restart::restart(
+        engine.as_ref(),
+        &HttpProbe,
+        &target.name,
+        &args.services,
+        &opts,
+        printer,
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,14 +1,47 @@
-//! `pactown status`.
+//! `pactown status` (alias `ps`): what runs, from the engine's labels, with health probed now.
+use crate::config::EngineChoice;
 use crate::error::Error;
+use crate::orchestrator::{self, status::render_table, HttpProbe};
 use crate::ui::Printer;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `pactown status`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The ecosystem file (default: the only *.pactown.yaml in the current folder).
+    pub file: Option<PathBuf>,
+    /// The ecosystem name, when the file cannot be read.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Container engine.
+    #[arg(long, env = "PACTOWN_ENGINE", value_enum)]
+    pub engine: Option<EngineChoice>,
+}
 
 /// Runs `pactown status`.
+///
+/// # Errors
+/// No ecosystem name; engine errors.
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let _ = (args, printer);
-    Err(Error::Other("not implemented yet".into()))
+    let target = orchestrator::target(args.file.as_deref(), args.name.as_deref())?;
+    let engine = orchestrator::connect(args.engine, target.ecosystem.as_ref()).await?;
+    let report = orchestrator::status(
+        engine.as_ref(),
+        &HttpProbe,
+        &target.name,
+        target.ecosystem.as_ref(),
+    )
+    .await?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| Error::Other(format!("cannot write JSON: {e}")))?;
+        printer.out(&text);
+    } else {
+        printer.out(&render_table(&report));
+    }
+    Ok(ExitCode::SUCCESS)
 }

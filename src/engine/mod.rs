@@ -5,6 +5,7 @@
 pub mod build_log;
 pub mod connect;
 pub mod docker;
+pub mod fake;
 pub mod labels;
 
 pub use connect::{connect, connect_to};

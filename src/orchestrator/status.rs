@@ -1,0 +1,345 @@
+//! `status`: the ecosystem as the engine sees it (found by labels, so it works from any shell
+//! and after a crash), with a health probe of every service made now.
+use super::health::{HealthProbe, ProbeOutcome, ProbeTarget};
+use super::plan::host_port_of;
+use crate::config::Ecosystem;
+use crate::engine::{labels, ContainerDetails, Engine, EngineError, EngineKind};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Health of a service as probed now.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthNow {
+    /// True when the probe succeeded.
+    pub healthy: bool,
+    /// Probe latency in milliseconds (when healthy).
+    pub latency_ms: Option<f64>,
+    /// HTTP status (when probed over HTTP and answered).
+    pub http_status: Option<u16>,
+    /// Why it is unhealthy.
+    pub detail: Option<String>,
+}
+
+/// One container of a service.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaStatus {
+    /// Replica number.
+    pub replica: u32,
+    /// Container name.
+    pub name: String,
+    /// Container id.
+    pub id: String,
+    /// Engine state.
+    pub state: String,
+    /// Published host port.
+    pub host_port: Option<u16>,
+    /// Restarts done by the engine's restart policy.
+    pub restarts: u64,
+    /// Seconds since it started (when running).
+    pub uptime_seconds: Option<u64>,
+}
+
+/// One service.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceStatusRow {
+    /// Service name.
+    pub service: String,
+    /// Running replicas.
+    pub running: usize,
+    /// Replicas asked for (from the ecosystem file when readable, else the containers found).
+    pub desired: u32,
+    /// `running`, `partial`, `exited`, `restarting`, `absent`…
+    pub state: String,
+    /// `http://127.0.0.1:<port>` of the first replica.
+    pub url: Option<String>,
+    /// Health probed now (first running replica).
+    pub health: Option<HealthNow>,
+    /// Image the containers run.
+    pub image: Option<String>,
+    /// Uptime of the longest-running replica, seconds.
+    pub uptime_seconds: Option<u64>,
+    /// Restarts summed over replicas.
+    pub restarts: u64,
+    /// The containers.
+    pub replicas: Vec<ReplicaStatus>,
+}
+
+/// The whole ecosystem.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// Ecosystem name.
+    pub ecosystem: String,
+    /// Engine in use.
+    pub engine: EngineKind,
+    /// Services: those of the file first (YAML order), then any others found by label.
+    pub services: Vec<ServiceStatusRow>,
+}
+
+/// Collects the status: one list call, then inspects and probes in parallel.
+///
+/// # Errors
+/// Engine errors.
+pub async fn status(
+    engine: &dyn Engine,
+    probe: &dyn HealthProbe,
+    ecosystem: &str,
+    file: Option<&Ecosystem>,
+) -> Result<StatusReport, EngineError> {
+    let containers = engine
+        .list_containers(&super::ecosystem_filter(ecosystem))
+        .await?;
+    let details: Vec<Option<ContainerDetails>> = futures_util::future::join_all(
+        containers
+            .iter()
+            .map(|c| async { engine.inspect_container(&c.id).await.ok() }),
+    )
+    .await;
+    let now = now_unix();
+
+    let mut order: Vec<String> = file
+        .map(|e| e.services.iter().map(|s| s.name.clone()).collect())
+        .unwrap_or_default();
+    let mut by_service: BTreeMap<String, Vec<(usize, ReplicaStatus)>> = BTreeMap::new();
+    for (i, (c, d)) in containers.iter().zip(&details).enumerate() {
+        let service = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
+        if !order.contains(&service) {
+            order.push(service.clone());
+        }
+        let port = file.and_then(|e| e.service(&service)).map_or(0, |s| s.port);
+        let running = d.as_ref().map_or(c.state == "running", |d| d.running);
+        let uptime = d
+            .as_ref()
+            .filter(|_| running)
+            .and_then(|d| d.started_at.as_deref())
+            .and_then(parse_rfc3339)
+            .map(|t| now.saturating_sub(t));
+        by_service.entry(service).or_default().push((
+            i,
+            ReplicaStatus {
+                replica: c
+                    .labels
+                    .get(labels::REPLICA)
+                    .and_then(|r| r.parse().ok())
+                    .unwrap_or(1),
+                name: c.name.clone(),
+                id: c.id.clone(),
+                state: c.state.clone(),
+                host_port: host_port_of(c, port),
+                restarts: d.as_ref().map_or(0, |d| d.restart_count),
+                uptime_seconds: uptime,
+            },
+        ));
+    }
+
+    let mut rows = Vec::new();
+    let mut probes = Vec::new();
+    for service in order {
+        let mut reps = by_service.remove(&service).unwrap_or_default();
+        reps.sort_by_key(|(_, r)| r.replica);
+        let first_idx = reps.first().map(|(i, _)| *i);
+        let replicas: Vec<ReplicaStatus> = reps.into_iter().map(|(_, r)| r).collect();
+        let desired = file
+            .and_then(|e| e.service(&service))
+            .map_or(u32::try_from(replicas.len()).unwrap_or(u32::MAX), |s| {
+                s.replicas
+            });
+        let running = replicas.iter().filter(|r| r.state == "running").count();
+        let state = if replicas.is_empty() {
+            "absent".to_string()
+        } else if running == replicas.len() && running as u64 >= u64::from(desired) {
+            "running".to_string()
+        } else if running > 0 {
+            "partial".to_string()
+        } else {
+            replicas
+                .first()
+                .map_or_else(|| "absent".to_string(), |r| r.state.clone())
+        };
+        let first_running = replicas.iter().find(|r| r.state == "running");
+        let target = first_running.and_then(|r| {
+            r.host_port.map(|p| ProbeTarget {
+                container_id: r.id.clone(),
+                host_port: p,
+                path: first_idx
+                    .and_then(|i| containers.get(i))
+                    .and_then(|c| c.labels.get(labels::HEALTH_PATH).cloned()),
+            })
+        });
+        probes.push(target);
+        rows.push(ServiceStatusRow {
+            url: replicas
+                .first()
+                .and_then(|r| r.host_port)
+                .map(|p| format!("http://127.0.0.1:{p}")),
+            image: first_idx
+                .and_then(|i| containers.get(i))
+                .map(|c| c.image.clone()),
+            uptime_seconds: replicas.iter().filter_map(|r| r.uptime_seconds).max(),
+            restarts: replicas.iter().map(|r| r.restarts).sum(),
+            service,
+            running,
+            desired,
+            state,
+            health: None,
+            replicas,
+        });
+    }
+    let results = futures_util::future::join_all(probes.iter().map(|t| async move {
+        match t {
+            Some(t) => Some(probe.probe(t, Duration::from_secs(2)).await),
+            None => None,
+        }
+    }))
+    .await;
+    for (row, r) in rows.iter_mut().zip(results) {
+        row.health = r.map(|r| match r {
+            ProbeOutcome::Healthy { latency, status } => HealthNow {
+                healthy: true,
+                latency_ms: Some((latency.as_secs_f64() * 10_000.0).round() / 10.0),
+                http_status: status,
+                detail: None,
+            },
+            ProbeOutcome::Unhealthy(reason) => HealthNow {
+                healthy: false,
+                latency_ms: None,
+                http_status: None,
+                detail: Some(reason),
+            },
+        });
+    }
+    Ok(StatusReport {
+        ecosystem: ecosystem.to_string(),
+        engine: engine.kind(),
+        services: rows,
+    })
+}
+
+/// The report as a text table.
+#[must_use]
+pub fn render_table(report: &StatusReport) -> String {
+    let header = [
+        "SERVICE", "REPLICAS", "STATE", "URL", "HEALTH", "IMAGE", "UPTIME", "RESTARTS",
+    ];
+    let mut rows: Vec<[String; 8]> = vec![header.map(str::to_string)];
+    for s in &report.services {
+        let health = match &s.health {
+            Some(h) if h.healthy => format!("healthy {:.1}ms", h.latency_ms.unwrap_or(0.0)),
+            Some(_) => "unhealthy".to_string(),
+            None => "-".to_string(),
+        };
+        rows.push([
+            s.service.clone(),
+            format!("{}/{}", s.running, s.desired),
+            s.state.clone(),
+            s.url.clone().unwrap_or_else(|| "-".into()),
+            health,
+            s.image.clone().unwrap_or_else(|| "-".into()),
+            s.uptime_seconds.map_or_else(|| "-".into(), human_duration),
+            s.restarts.to_string(),
+        ]);
+    }
+    let mut widths = [0usize; 8];
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in &rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(widths.iter())
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "ecosystem {} on {}",
+        report.ecosystem, report.engine
+    ));
+    out
+}
+
+/// `3s`, `4m12s`, `2h05m`, `3d04h`.
+#[must_use]
+pub fn human_duration(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s if s < 86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        s => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Seconds since the epoch of an RFC 3339 time (`2024-05-01T10:00:00.123Z`, `…+02:00`).
+#[must_use]
+pub fn parse_rfc3339(s: &str) -> Option<u64> {
+    let (date, rest) = s.split_once('T')?;
+    let mut d = date.split('-');
+    let year: i64 = d.next()?.parse().ok()?;
+    let month: i64 = d.next()?.parse().ok()?;
+    let day: i64 = d.next()?.parse().ok()?;
+    let time_end = rest.find(['Z', '+', '-']).unwrap_or(rest.len());
+    let (time, zone) = rest.split_at(time_end);
+    let mut t = time.split(':');
+    let hour: i64 = t.next()?.parse().ok()?;
+    let minute: i64 = t.next()?.parse().ok()?;
+    let second: i64 = t.next()?.split('.').next()?.parse().ok()?;
+    let offset = match zone.chars().next() {
+        Some(sign @ ('+' | '-')) => {
+            let (h, m) = zone.get(1..)?.split_once(':')?;
+            let o = h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60;
+            if sign == '+' {
+                o
+            } else {
+                -o
+            }
+        }
+        _ => 0,
+    };
+    // days from civil (Howard Hinnant)
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    u64::try_from(secs).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_engine_times() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:10Z"), Some(10));
+        assert_eq!(
+            parse_rfc3339("2024-05-01T10:00:00.123456789Z"),
+            Some(1_714_557_600)
+        );
+        assert_eq!(
+            parse_rfc3339("2024-05-01T12:00:00+02:00"),
+            Some(1_714_557_600)
+        );
+        assert_eq!(parse_rfc3339("0001-01-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("garbage"), None);
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_duration(5), "5s");
+        assert_eq!(human_duration(252), "4m12s");
+        assert_eq!(human_duration(7500), "2h05m");
+    }
+}

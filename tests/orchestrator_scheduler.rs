@@ -1,0 +1,494 @@
+//! Scheduling logic of the orchestrator against the in-memory fake engine: per-service start
+//! order, failure propagation, idempotence and recreate-only-what-changed. Real behaviour is
+//! proven in `integration/orchestrate.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use async_trait::async_trait;
+use pactown::engine::fake::{Behaviour, FakeEngine};
+use pactown::engine::{labels, Engine};
+use pactown::orchestrator::{
+    deploy, DeployOptions, DesiredService, HealthProbe, ProbeOutcome, ProbeTarget, ServiceStatus,
+};
+use pactown::ui::{Printer, Verbosity};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Health as the fake engine models it (by container id, not by port).
+struct FakeProbe(Arc<FakeEngine>);
+
+#[async_trait]
+impl HealthProbe for FakeProbe {
+    async fn probe(&self, target: &ProbeTarget, _timeout: Duration) -> ProbeOutcome {
+        match self.0.health(&target.container_id) {
+            Ok(()) => ProbeOutcome::Healthy {
+                latency: Duration::from_millis(1),
+                status: Some(200),
+            },
+            Err(e) => ProbeOutcome::Unhealthy(e),
+        }
+    }
+}
+
+const ECO: &str = "shop";
+const NET: &str = "pactown-shop";
+
+fn svc(name: &str, deps: &[&str], port: u16) -> DesiredService {
+    svc_env(name, deps, port, BTreeMap::new())
+}
+
+fn svc_env(name: &str, deps: &[&str], port: u16, env: BTreeMap<String, String>) -> DesiredService {
+    DesiredService::new(
+        name,
+        &format!("img-{name}"),
+        &format!("sha256:{name}"),
+        env,
+        port,
+        1,
+        true,
+        Some("/health".into()),
+        Duration::from_secs(5),
+        deps.iter().map(|d| (*d).to_string()).collect(),
+    )
+}
+
+fn ready_after(engine: &FakeEngine, name: &str, ms: u64) {
+    engine.set_behaviour(
+        &format!("img-{name}"),
+        Behaviour {
+            ready_after: Duration::from_millis(ms),
+            ..Behaviour::default()
+        },
+    );
+}
+
+fn opts() -> DeployOptions {
+    DeployOptions {
+        check_ports: false,
+        ..DeployOptions::default()
+    }
+}
+
+async fn setup() -> (Arc<FakeEngine>, Arc<dyn HealthProbe>) {
+    let engine = Arc::new(FakeEngine::new());
+    engine.ensure_network(NET, &BTreeMap::new()).await.unwrap();
+    let probe: Arc<dyn HealthProbe> = Arc::new(FakeProbe(Arc::clone(&engine)));
+    (engine, probe)
+}
+
+fn quiet() -> Printer {
+    Printer::new(Verbosity::Quiet)
+}
+
+fn name(service: &str) -> String {
+    format!("{ECO}-{service}-1")
+}
+
+#[tokio::test]
+async fn dependant_starts_when_its_own_deps_are_healthy_not_when_a_slow_sibling_is() {
+    let (engine, probe) = setup().await;
+    // db is fast, slow is slow and unrelated, api depends on db only
+    ready_after(&engine, "db", 50);
+    ready_after(&engine, "slow", 1500);
+    ready_after(&engine, "api", 50);
+    let desired = vec![
+        svc("db", &[], 41000),
+        svc("slow", &[], 41001),
+        svc("api", &["db"], 41002),
+        svc("web", &["api", "slow"], 41003),
+    ];
+    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &quiet())
+        .await
+        .unwrap();
+    assert!(report.all_healthy(), "{report:?}");
+
+    let db = &report.outcomes["db"];
+    let slow = &report.outcomes["slow"];
+    let api = &report.outcomes["api"];
+    let web = &report.outcomes["web"];
+    let api_created = engine.call_time("start", &name("api")).unwrap();
+    // api was started after db became healthy…
+    assert!(api_created >= db.healthy_at.unwrap());
+    // …and before the slow sibling was healthy (a level barrier would wait for it)
+    assert!(api_created < slow.healthy_at.unwrap());
+    assert!(api.healthy_at.unwrap() < slow.healthy_at.unwrap());
+    // web needs both, so it waits for the slow one
+    let web_created = engine.call_time("start", &name("web")).unwrap();
+    assert!(web_created >= slow.healthy_at.unwrap());
+    assert!(web_created >= api.healthy_at.unwrap());
+    assert!(web.began.unwrap() >= slow.healthy_at.unwrap());
+    // containers are created up front; only the start waits for the dependencies
+    let web_pre = engine.call_time("create", &name("web")).unwrap();
+    assert!(web_pre < db.healthy_at.unwrap());
+    // independent services start together
+    let db_created = engine.call_time("start", &name("db")).unwrap();
+    let slow_created = engine.call_time("start", &name("slow")).unwrap();
+    let gap = if db_created > slow_created {
+        db_created - slow_created
+    } else {
+        slow_created - db_created
+    };
+    assert!(
+        gap < Duration::from_millis(40),
+        "independent creates {gap:?} apart"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_service_stops_its_dependants_and_leaves_the_rest() {
+    let (engine, probe) = setup().await;
+    engine.set_behaviour(
+        "img-db",
+        Behaviour {
+            ready_after: Duration::from_secs(60),
+            exit_after: Some(Duration::from_millis(80)),
+            log: vec!["Traceback: boom".into()],
+            ..Behaviour::default()
+        },
+    );
+    ready_after(&engine, "cache", 30);
+    ready_after(&engine, "api", 30);
+    ready_after(&engine, "web", 30);
+    ready_after(&engine, "other", 30);
+    let desired = vec![
+        svc("db", &[], 41010),
+        svc("cache", &[], 41011),
+        svc("api", &["db", "cache"], 41012),
+        svc("web", &["api"], 41013),
+        svc("other", &["cache"], 41014),
+    ];
+    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &quiet())
+        .await
+        .unwrap();
+    assert!(
+        matches!(report.outcomes["db"].status, ServiceStatus::Failed(ref m) if m.contains("exited")),
+        "{:?}",
+        report.outcomes["db"].status
+    );
+    assert_eq!(
+        report.outcomes["api"].status,
+        ServiceStatus::Skipped {
+            dependency: "db".into()
+        }
+    );
+    assert_eq!(
+        report.outcomes["web"].status,
+        ServiceStatus::Skipped {
+            dependency: "api".into()
+        }
+    );
+    assert_eq!(report.outcomes["other"].status, ServiceStatus::Healthy);
+    assert_eq!(report.outcomes["cache"].status, ServiceStatus::Healthy);
+    assert!(engine.call_time("start", &name("api")).is_none());
+    assert!(engine.call_time("start", &name("web")).is_none());
+    // nothing was removed: the failed container stays for inspection
+    assert!(engine.calls().iter().all(|c| c.op != "remove"));
+    assert_eq!(report.failures().len(), 1);
+    // up's error path shows the failing service's logs
+    let lines = pactown::orchestrator::up::last_log_lines(
+        engine.as_ref(),
+        &report.outcomes["db"].replicas[0].id,
+        30,
+    )
+    .await;
+    assert!(lines.iter().any(|l| l.contains("Traceback")), "{lines:?}");
+}
+
+#[tokio::test]
+async fn a_health_time_out_is_reported_as_such() {
+    let (engine, probe) = setup().await;
+    engine.set_behaviour(
+        "img-api",
+        Behaviour {
+            never_ready: true,
+            ..Behaviour::default()
+        },
+    );
+    let mut desired = vec![svc("api", &[], 41020)];
+    desired[0].timeout = Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &quiet())
+        .await
+        .unwrap();
+    assert!(matches!(
+        report.outcomes["api"].status,
+        ServiceStatus::TimedOut(_)
+    ));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let err = pactown::orchestrator::up::check(engine.as_ref(), &report, &quiet())
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 3, "{err}");
+}
+
+#[tokio::test]
+async fn second_deploy_with_nothing_changed_touches_nothing() {
+    let (engine, probe) = setup().await;
+    for s in ["db", "api"] {
+        ready_after(&engine, s, 10);
+    }
+    let desired = || vec![svc("db", &[], 41030), svc("api", &["db"], 41031)];
+    let first = deploy(
+        engine.clone(),
+        probe.clone(),
+        ECO,
+        NET,
+        desired(),
+        opts(),
+        &quiet(),
+    )
+    .await
+    .unwrap();
+    assert!(first.all_healthy());
+    let ids: Vec<String> = first
+        .outcomes
+        .values()
+        .map(|o| o.replicas[0].id.clone())
+        .collect();
+    engine.clear_calls();
+
+    let second = deploy(engine.clone(), probe, ECO, NET, desired(), opts(), &quiet())
+        .await
+        .unwrap();
+    assert!(second.plan.is_noop());
+    assert!(second.all_healthy());
+    assert!(second.outcomes.values().all(|o| !o.changed));
+    let ids2: Vec<String> = second
+        .outcomes
+        .values()
+        .map(|o| o.replicas[0].id.clone())
+        .collect();
+    assert_eq!(ids, ids2);
+    let mutating: Vec<_> = engine
+        .calls()
+        .into_iter()
+        .filter(|c| c.op != "list")
+        .map(|c| format!("{} {}", c.op, c.target))
+        .collect();
+    assert!(mutating.is_empty(), "no-op deploy called {mutating:?}");
+    // exactly one list call: the no-op path asks the engine as little as possible
+    assert_eq!(engine.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn only_the_changed_service_is_recreated() {
+    let (engine, probe) = setup().await;
+    for s in ["db", "api", "web"] {
+        ready_after(&engine, s, 10);
+    }
+    let desired = |level: &str| {
+        let mut env = BTreeMap::new();
+        env.insert("LOG_LEVEL".to_string(), level.to_string());
+        vec![
+            svc("db", &[], 41040),
+            svc_env("api", &["db"], 41041, env),
+            svc("web", &["api"], 41042),
+        ]
+    };
+    let first = deploy(
+        engine.clone(),
+        probe.clone(),
+        ECO,
+        NET,
+        desired("info"),
+        opts(),
+        &quiet(),
+    )
+    .await
+    .unwrap();
+    assert!(first.all_healthy());
+    engine.clear_calls();
+    let second = deploy(
+        engine.clone(),
+        probe,
+        ECO,
+        NET,
+        desired("debug"),
+        opts(),
+        &quiet(),
+    )
+    .await
+    .unwrap();
+    assert!(second.all_healthy());
+    let touched: Vec<String> = engine
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c.op, "create" | "remove" | "start" | "stop"))
+        .map(|c| format!("{} {}", c.op, c.target))
+        .collect();
+    assert_eq!(
+        touched,
+        vec![
+            format!("remove {}", name("api")),
+            format!("create {}", name("api")),
+            format!("start {}", name("api")),
+        ]
+    );
+    assert_ne!(
+        first.outcomes["api"].replicas[0].id,
+        second.outcomes["api"].replicas[0].id
+    );
+    assert_eq!(
+        first.outcomes["db"].replicas[0].id,
+        second.outcomes["db"].replicas[0].id
+    );
+    assert_eq!(
+        first.outcomes["web"].replicas[0].id,
+        second.outcomes["web"].replicas[0].id
+    );
+    let spec = engine.spec_of(&name("api")).unwrap();
+    assert_eq!(spec.env["LOG_LEVEL"], "debug");
+}
+
+#[tokio::test]
+async fn containers_get_names_aliases_labels_ports_and_init() {
+    let (engine, probe) = setup().await;
+    ready_after(&engine, "api", 10);
+    let mut d = svc("api", &[], 41050);
+    d = DesiredService::new(
+        &d.name,
+        &d.image,
+        &d.image_id,
+        d.env.clone(),
+        d.port,
+        3,
+        true,
+        d.health_path.clone(),
+        d.timeout,
+        vec![],
+    );
+    let report = deploy(
+        engine.clone(),
+        probe,
+        ECO,
+        NET,
+        vec![d.clone()],
+        opts(),
+        &quiet(),
+    )
+    .await
+    .unwrap();
+    assert!(report.all_healthy());
+    assert_eq!(report.outcomes["api"].replicas.len(), 3);
+    let mut host_ports = Vec::new();
+    for n in 1..=3 {
+        let spec = engine.spec_of(&format!("{ECO}-api-{n}")).unwrap();
+        assert_eq!(spec.aliases, vec!["api".to_string()]);
+        assert_eq!(spec.network, NET);
+        assert!(spec.init);
+        assert!(spec.restart);
+        assert_eq!(spec.labels[labels::ECOSYSTEM], ECO);
+        assert_eq!(spec.labels[labels::SERVICE], "api");
+        assert_eq!(spec.labels[labels::REPLICA], n.to_string());
+        assert_eq!(spec.labels[labels::CONFIG_HASH], d.config_hash);
+        assert_eq!(spec.labels[labels::HEALTH_PATH], "/health");
+        assert_eq!(spec.labels[labels::MANAGED], "true");
+        assert_eq!(spec.ports[0].container_port, 41050);
+        assert_eq!(spec.ports[0].host_ip, "127.0.0.1");
+        host_ports.push(spec.ports[0].host_port);
+    }
+    assert_eq!(host_ports[0], 41050);
+    host_ports.dedup();
+    assert_eq!(host_ports.len(), 3, "replicas need distinct host ports");
+
+    // scale down to 1: surplus replicas are removed, replica 1 recreated (hash includes replicas)
+    let one = DesiredService::new(
+        &d.name,
+        &d.image,
+        &d.image_id,
+        d.env.clone(),
+        d.port,
+        1,
+        true,
+        d.health_path.clone(),
+        d.timeout,
+        vec![],
+    );
+    let probe2: Arc<dyn HealthProbe> = Arc::new(FakeProbe(Arc::clone(&engine)));
+    let report = deploy(
+        engine.clone(),
+        probe2,
+        ECO,
+        NET,
+        vec![one],
+        opts(),
+        &quiet(),
+    )
+    .await
+    .unwrap();
+    assert!(report.all_healthy());
+    assert_eq!(report.removed, 2);
+    let left = engine
+        .list_containers(&vec![format!("{}={ECO}", labels::ECOSYSTEM)])
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+}
+
+#[tokio::test]
+async fn busy_host_port_moves_to_the_next_free_one() {
+    let (engine, probe) = setup().await;
+    ready_after(&engine, "api", 10);
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = held.local_addr().unwrap().port();
+    let report = deploy(
+        engine.clone(),
+        probe,
+        ECO,
+        NET,
+        vec![svc("api", &[], busy)],
+        DeployOptions::default(),
+        &quiet(),
+    )
+    .await
+    .unwrap();
+    let o = &report.outcomes["api"];
+    assert_eq!(o.moved_ports.len(), 1);
+    let used = o.replicas[0].host_port.unwrap();
+    assert_ne!(used, busy);
+    assert!(used > busy);
+    assert_eq!(
+        engine.spec_of(&name("api")).unwrap().ports[0].container_port,
+        busy
+    );
+}
+
+#[tokio::test]
+async fn down_removes_everything_with_the_ecosystem_label() {
+    let (engine, probe) = setup().await;
+    // the network created by setup() has no labels; give the real one its label
+    engine
+        .ensure_network(
+            "pactown-other",
+            &BTreeMap::from([(labels::ECOSYSTEM.to_string(), "other".to_string())]),
+        )
+        .await
+        .unwrap();
+    let net_labels = BTreeMap::from([(labels::ECOSYSTEM.to_string(), ECO.to_string())]);
+    engine
+        .ensure_network("pactown-shop2", &net_labels)
+        .await
+        .unwrap();
+    ready_after(&engine, "api", 10);
+    deploy(
+        engine.clone(),
+        probe,
+        ECO,
+        "pactown-shop2",
+        vec![svc("api", &[], 41060)],
+        opts(),
+        &quiet(),
+    )
+    .await
+    .unwrap();
+    let r = pactown::orchestrator::down(engine.as_ref(), ECO, Duration::from_secs(1), &quiet())
+        .await
+        .unwrap();
+    assert_eq!(r.containers, vec![name("api")]);
+    assert_eq!(r.networks, vec!["pactown-shop2".to_string()]);
+    let filter = vec![format!("{}={ECO}", labels::ECOSYSTEM)];
+    assert!(engine.list_containers(&filter).await.unwrap().is_empty());
+    assert!(engine.list_networks(&filter).await.unwrap().is_empty());
+    // other ecosystems are untouched
+    assert!(engine.networks().contains(&"pactown-other".to_string()));
+}
