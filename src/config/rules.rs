@@ -87,8 +87,8 @@ pub fn parse_registry_ref(text: &str) -> Option<(Option<&str>, &str, Option<&str
         None => (None, rest),
     };
     let ok = is_registry_word(name)
-        && ns.map_or(true, is_registry_word)
-        && version.map_or(true, is_registry_word);
+        && ns.is_none_or(is_registry_word)
+        && version.is_none_or(is_registry_word);
     ok.then_some((ns, name, version))
 }
 
