@@ -156,7 +156,11 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
                     let size = row["size"]
                         .as_u64()
                         .map_or_else(|| "-".to_string(), |s| format!("{:.1} MB", s as f64 / 1e6));
-                    let present = if row["present"] == true { "present" } else { "missing" };
+                    let present = if row["present"] == true {
+                        "present"
+                    } else {
+                        "missing"
+                    };
                     printer.out(&format!(
                         "{:<8} {:<36} {present:<8} {size}",
                         row["base"].as_str().unwrap_or(""),

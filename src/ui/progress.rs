@@ -31,7 +31,9 @@ impl BuildProgressView {
 
     fn with_bar(&self, service: &str, f: impl FnOnce(&ProgressBar)) {
         let Some(multi) = &self.multi else { return };
-        let Ok(mut bars) = self.bars.lock() else { return };
+        let Ok(mut bars) = self.bars.lock() else {
+            return;
+        };
         let bar = bars.entry(service.to_string()).or_insert_with(|| {
             let bar = multi.add(ProgressBar::new_spinner());
             bar.set_style(
