@@ -146,10 +146,10 @@ fn run_script_stays_data() {
         assert!(!cf.contains(needle), "{needle} leaked into:\n{cf}");
     }
     assert_eq!(cf.lines().filter(|l| l.starts_with("CMD ")).count(), 1);
-    assert!(cf.ends_with("CMD [\"/bin/sh\", \"/pactown/run.sh\"]\n"));
+    assert!(cf.contains("\nCMD [\"/bin/sh\", \"/app/.markpact/run.sh\"]\n"));
     let run = entries(&prepared.context.tar)
         .into_iter()
-        .find(|(p, _)| p == "pactown/run.sh")
+        .find(|(p, _)| p == "app/.markpact/run.sh")
         .unwrap();
     assert_eq!(run.1, format!("{evil}\n").into_bytes());
 }
@@ -166,7 +166,7 @@ fn build_script_stays_data() {
     assert!(prepared
         .context
         .containerfile
-        .contains("RUN [\"/bin/sh\", \"/pactown/build.sh\"]"));
+        .contains("RUN [\"/bin/sh\", \"/app/.markpact/build.sh\"]"));
 }
 
 #[test]
