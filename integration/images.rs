@@ -255,3 +255,44 @@ async fn php_builtin_server_builds_and_runs() {
 async fn static_site_is_served_without_run_block() {
     build_run_probe("static-site", "/").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_install_reports_service_step_and_log() {
+    let Some(engine) = engine().await else { return };
+    let service = common::unique("it-fail");
+    let readme = "```python markpact:deps\npactown-no-such-package-xyz==0.0.1\n```\n\n\
+                  ```python markpact:file path=main.py\nprint(1)\n```\n\n\
+                  ```bash markpact:run\npython3 main.py\n```\n";
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!("name: {service}\nservices:\n  {service}:\n    readme: README.md\n");
+    let eco_path = dir.path().join("eco.pactown.yaml");
+    std::fs::write(&eco_path, &yaml).unwrap();
+    let eco = pactown::config::parse(&eco_path, &yaml).unwrap_or_else(|d| panic!("{d}"));
+    let doc = markpact::parse(Path::new("README.md"), readme.as_bytes()).unwrap();
+    let docs = BTreeMap::from([(service.clone(), doc)]);
+    let opts = BuildOptions {
+        ca_bundle: ca_bundle(),
+        ..BuildOptions::default()
+    };
+    let err = build::build_services(engine.as_ref(), &eco, &docs, &[], &opts, &|_| {})
+        .await
+        .unwrap_err();
+    match err {
+        build::BuildError::Failed {
+            service: failed,
+            step,
+            log_tail,
+            ..
+        } => {
+            assert_eq!(failed, service);
+            assert!(step.unwrap_or_default().contains("pip install"));
+            assert!(
+                log_tail
+                    .iter()
+                    .any(|l| l.contains("pactown-no-such-package-xyz")),
+                "{log_tail:#?}"
+            );
+        }
+        other => panic!("unexpected error: {other}"),
+    }
+}

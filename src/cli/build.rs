@@ -39,13 +39,9 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let project = crate::project::load(&file)?;
     printer.diagnostics(&project.warnings);
     let eco = &project.ecosystem;
-    let ca_bundle = args
-        .ca_bundle
-        .filter(|p| !p.as_os_str().is_empty())
-        .or_else(|| eco.build.ca_bundle.clone());
     let opts = BuildOptions {
         no_cache: args.no_cache,
-        ca_bundle,
+        ca_bundle: BuildOptions::resolve_ca_bundle(args.ca_bundle, eco),
         jobs: args.jobs.unwrap_or(0),
     };
     let choice = args.engine.or(eco.engine).unwrap_or_default();
