@@ -95,7 +95,7 @@ fn print_failure(err: &BuildError, printer: &Printer) {
     }
     printer.info(&format!("build log of the failing step ({who}):"));
     for line in lines {
-        printer.info(&format!("  {who} | {line}"));
+        printer.info(&format!("  {who} | {}", console::strip_ansi_codes(line)));
     }
 }
 

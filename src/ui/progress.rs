@@ -59,12 +59,14 @@ impl BuildProgressView {
     /// A line of build output.
     pub fn line(&self, service: &str, line: &str) {
         if self.multi.is_some() {
-            let short: String = line.trim().chars().take(100).collect();
+            let plain = console::strip_ansi_codes(line);
+            let short: String = plain.trim().chars().take(100).collect();
             if !short.is_empty() {
                 self.with_bar(service, |b| b.set_message(short));
             }
         } else {
-            self.printer.debug(&format!("{service} | {line}"));
+            self.printer
+                .debug(&format!("{service} | {}", console::strip_ansi_codes(line)));
         }
     }
 
