@@ -1,1 +1,298 @@
-//! Integration tests: images.
+//! Real-engine tests of `build`: each runtime's fixture README (tests/fixtures/build/) is built
+//! into an image on dockerd, run with the port published on 127.0.0.1, and must answer HTTP 200
+//! on its health path. Python and Node also prove the cache: after a code-only change the
+//! dependency-install step comes from the cache (per the build's own step report), and an
+//! identical README builds nothing.
+use crate::common;
+use pactown::build::{self, BuildOptions, ServiceImage};
+use pactown::engine::{ContainerSpec, Engine, PortBinding};
+use pactown::markpact::{self, Markpact};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn engine() -> Option<Arc<dyn Engine>> {
+    if !common::docker_available() {
+        return None;
+    }
+    let url = format!("unix://{}", common::docker_socket().display());
+    Some(
+        pactown::engine::connect_to(&url)
+            .await
+            .expect("connect to dockerd"),
+    )
+}
+
+fn ca_bundle() -> Option<PathBuf> {
+    std::env::var_os("PACTOWN_CA_BUNDLE")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from("/etc/ssl/certs/ca-certificates.crt")))
+        .filter(|p| p.exists())
+}
+
+fn fixture(case: &str) -> String {
+    std::fs::read_to_string(
+        common::repo_root()
+            .join("tests/fixtures/build")
+            .join(case)
+            .join("README.md"),
+    )
+    .unwrap()
+}
+
+/// Builds one service from README text through `build::build_services`.
+async fn build(engine: &dyn Engine, service: &str, readme: &str) -> ServiceImage {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: {service}\nservices:\n  {service}:\n    readme: README.md\n    port: 8000\n"
+    );
+    let eco_path = dir.path().join("eco.pactown.yaml");
+    std::fs::write(&eco_path, &yaml).unwrap();
+    std::fs::write(dir.path().join("README.md"), readme).unwrap();
+    let eco = pactown::config::parse(&eco_path, &yaml).unwrap_or_else(|d| panic!("{d}"));
+    let doc: Markpact = markpact::parse(Path::new("README.md"), readme.as_bytes())
+        .unwrap_or_else(|d| panic!("{d}"));
+    let docs = BTreeMap::from([(service.to_string(), doc)]);
+    let opts = BuildOptions {
+        ca_bundle: ca_bundle(),
+        ..BuildOptions::default()
+    };
+    let events = |_e: build::BuildEvent| {};
+    let mut images = build::build_services(engine, &eco, &docs, &[], &opts, &events)
+        .await
+        .unwrap_or_else(|e| {
+            if let build::BuildError::Failed { log_tail, .. } = &e {
+                eprintln!("{}", log_tail.join("\n"));
+            }
+            panic!("{e}")
+        });
+    assert_eq!(images.len(), 1);
+    images.remove(0)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.0 GET; the status code, or None when nothing answers.
+async fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut stream = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect(("127.0.0.1", port)),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let req = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.ok()?;
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    text.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs the image with the port published on 127.0.0.1 and waits for 200 on `path`.
+async fn run_and_probe(engine: &dyn Engine, image: &ServiceImage, path: &str) {
+    let port = free_port();
+    let name = common::unique(&format!("pactown-itest-{}", image.service));
+    let spec = ContainerSpec {
+        name: name.clone(),
+        image: image.tag.clone(),
+        env: BTreeMap::from([
+            ("PORT".to_string(), "8000".to_string()),
+            ("MARKPACT_PORT".to_string(), "8000".to_string()),
+        ]),
+        ports: vec![PortBinding {
+            container_port: 8000,
+            host_ip: "127.0.0.1".into(),
+            host_port: port,
+        }],
+        init: true,
+        ..ContainerSpec::default()
+    };
+    let id = engine.create_container(&spec).await.unwrap();
+    engine.start_container(&id).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = None;
+    while Instant::now() < deadline {
+        last = http_status(port, path).await;
+        if last == Some(200) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    if last != Some(200) {
+        let mut logs = engine.logs(&id, Some(50), false).await.unwrap();
+        let mut text = String::new();
+        while let Some(Ok(line)) = futures_util::StreamExt::next(&mut logs).await {
+            text.push_str(&line.text);
+            text.push('\n');
+        }
+        let _ = engine.remove_container(&id).await;
+        panic!(
+            "{} never answered 200 on {path} (last: {last:?}); logs:\n{text}",
+            image.tag
+        );
+    }
+    engine.remove_container(&id).await.unwrap();
+}
+
+fn remove_images(tags: &[&str]) {
+    let _ = std::process::Command::new("docker")
+        .arg("rmi")
+        .arg("--force")
+        .args(tags)
+        .output();
+}
+
+/// Builds, runs and probes one runtime, then checks an identical README builds nothing.
+async fn build_run_probe(case: &str, path: &str) {
+    let Some(engine) = engine().await else { return };
+    let service = common::unique(&format!("it-{case}"));
+    // a unique service name gives a new tag, so a real build runs (its layers may be cached)
+    let readme = fixture(case);
+    let image = build(engine.as_ref(), &service, &readme).await;
+    assert!(!image.cached);
+    assert!(image
+        .tag
+        .starts_with(&format!("pactown/{}-", image.runtime)));
+    run_and_probe(engine.as_ref(), &image, path).await;
+    // identical README → no build
+    let again = build(engine.as_ref(), &service, &readme).await;
+    assert!(again.cached, "identical README rebuilt: {again:?}");
+    assert_eq!(again.tag, image.tag);
+    assert!(again.steps.is_empty());
+    remove_images(&[&image.tag]);
+}
+
+/// Builds once, then again after a code-only change, and checks the install step was cached.
+async fn code_change_keeps_deps(case: &str, code_path: &str, install_marker: &str, path: &str) {
+    let Some(engine) = engine().await else { return };
+    let service = common::unique(&format!("it-{case}"));
+    let original = fixture(case);
+    let code_line = format!("markpact:file path={code_path}\n");
+    assert!(original.contains(&code_line), "{case}: no {code_path}");
+    let marker = |n: u32| {
+        let comment = if code_path.ends_with(".py") {
+            "#"
+        } else {
+            "//"
+        };
+        original.replacen(
+            &code_line,
+            &format!("{code_line}{comment} {service} v{n}\n"),
+            1,
+        )
+    };
+    let first = build(engine.as_ref(), &service, &marker(1)).await;
+    assert!(!first.cached);
+    run_and_probe(engine.as_ref(), &first, path).await;
+
+    let second = build(engine.as_ref(), &service, &marker(2)).await;
+    assert!(!second.cached);
+    assert_ne!(second.tag, first.tag);
+    let install = second
+        .steps
+        .iter()
+        .find(|s| s.instruction.contains(install_marker))
+        .unwrap_or_else(|| panic!("no install step in {:?}", second.steps));
+    assert!(
+        install.cached,
+        "install step rebuilt after a code-only change: {install:?}"
+    );
+    let code_copy = second
+        .steps
+        .iter()
+        .find(|s| s.instruction.contains("\"app/\""))
+        .unwrap_or_else(|| panic!("no code step in {:?}", second.steps));
+    assert!(
+        !code_copy.cached,
+        "code layer came from the cache: {code_copy:?}"
+    );
+    run_and_probe(engine.as_ref(), &second, path).await;
+
+    let third = build(engine.as_ref(), &service, &marker(2)).await;
+    assert!(third.cached);
+    assert_eq!(third.tag, second.tag);
+    remove_images(&[&first.tag, &second.tag]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_fastapi_builds_runs_and_caches_deps() {
+    code_change_keeps_deps("python-fastapi", "main.py", "pip install", "/health").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn node_express_builds_runs_and_caches_deps() {
+    code_change_keeps_deps("node-express", "server.js", "npm install", "/health").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_stdlib_builds_and_runs() {
+    build_run_probe("go-http", "/health").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_std_builds_and_runs() {
+    build_run_probe("rust-std", "/health").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn php_builtin_server_builds_and_runs() {
+    build_run_probe("php-builtin", "/health").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn static_site_is_served_without_run_block() {
+    build_run_probe("static-site", "/").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_install_reports_service_step_and_log() {
+    let Some(engine) = engine().await else { return };
+    let service = common::unique("it-fail");
+    let readme = "```python markpact:deps\npactown-no-such-package-xyz==0.0.1\n```\n\n\
+                  ```python markpact:file path=main.py\nprint(1)\n```\n\n\
+                  ```bash markpact:run\npython3 main.py\n```\n";
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!("name: {service}\nservices:\n  {service}:\n    readme: README.md\n");
+    let eco_path = dir.path().join("eco.pactown.yaml");
+    std::fs::write(&eco_path, &yaml).unwrap();
+    let eco = pactown::config::parse(&eco_path, &yaml).unwrap_or_else(|d| panic!("{d}"));
+    let doc = markpact::parse(Path::new("README.md"), readme.as_bytes()).unwrap();
+    let docs = BTreeMap::from([(service.clone(), doc)]);
+    let opts = BuildOptions {
+        ca_bundle: ca_bundle(),
+        ..BuildOptions::default()
+    };
+    let err = build::build_services(engine.as_ref(), &eco, &docs, &[], &opts, &|_| {})
+        .await
+        .unwrap_err();
+    match err {
+        build::BuildError::Failed {
+            service: failed,
+            step,
+            log_tail,
+            ..
+        } => {
+            assert_eq!(failed, service);
+            assert!(step.unwrap_or_default().contains("pip install"));
+            assert!(
+                log_tail
+                    .iter()
+                    .any(|l| l.contains("pactown-no-such-package-xyz")),
+                "{log_tail:#?}"
+            );
+        }
+        other => panic!("unexpected error: {other}"),
+    }
+}

@@ -3,8 +3,8 @@
 //! uid/gid 0 without user names, mode 0755 for directories and 0644 for files. The same plan
 //! gives byte-identical tar bytes and therefore the same digest and image tag.
 //!
-//! Layout: `Containerfile`, `deps/…` (dependency manifests), `app/…` (the service's files),
-//! `pactown/run.sh`, `pactown/build.sh`, `pactown/ca.crt`.
+//! Layout: `Containerfile`, `deps/…` (dependency manifests), `app/…` (the service's files plus
+//! `app/.markpact/run.sh` and `app/.markpact/build.sh`), `pactown/ca.crt`.
 use crate::build::cache_key;
 use crate::build::containerfile::{
     self, CONTEXT_APP, CONTEXT_BUILD, CONTEXT_CA, CONTEXT_DEPS, CONTEXT_RUN,

@@ -23,7 +23,7 @@ use crate::markpact::{Markpact, Runtime};
 use context::BuildContext;
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -95,6 +95,17 @@ pub struct BuildOptions {
     pub ca_bundle: Option<PathBuf>,
     /// Parallel builds (default: number of cores).
     pub jobs: usize,
+}
+
+impl BuildOptions {
+    /// The CA bundle to use, by precedence: the command line / `PACTOWN_CA_BUNDLE` value
+    /// (`flag`, an empty path counts as unset), else `build.ca_bundle` of the ecosystem file; off
+    /// when neither is set.
+    #[must_use]
+    pub fn resolve_ca_bundle(flag: Option<PathBuf>, eco: &Ecosystem) -> Option<PathBuf> {
+        flag.filter(|p| !p.as_os_str().is_empty())
+            .or_else(|| eco.build.ca_bundle.clone())
+    }
 }
 
 /// Progress of a build run, for the UI to show.
@@ -417,8 +428,36 @@ pub fn failing_step_log(failure: &BuildFailure) -> Vec<String> {
     lines.iter().skip(skip).cloned().collect()
 }
 
-/// The runtimes whose base image a set of services needs.
-#[must_use]
-pub fn runtimes_of(prepared: &[PreparedService]) -> BTreeSet<Runtime> {
-    prepared.iter().map(|p| p.plan.runtime).collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failing_step_log_starts_at_the_last_step() {
+        let failure = BuildFailure {
+            message: "exit 1".into(),
+            step: Some("RUN pip install".into()),
+            log: vec![
+                "Step 1/3 : FROM x".into(),
+                " ---> abc".into(),
+                "Step 2/3 : RUN pip install -r requirements.txt".into(),
+                "ERROR: No matching distribution".into(),
+            ],
+        };
+        assert_eq!(
+            failing_step_log(&failure),
+            vec![
+                "Step 2/3 : RUN pip install -r requirements.txt".to_string(),
+                "ERROR: No matching distribution".to_string()
+            ]
+        );
+        let long = BuildFailure {
+            message: String::new(),
+            step: None,
+            log: (0..500).map(|i| i.to_string()).collect(),
+        };
+        let tail = failing_step_log(&long);
+        assert_eq!(tail.len(), LOG_TAIL_LINES);
+        assert_eq!(tail.last().map(String::as_str), Some("499"));
+    }
 }

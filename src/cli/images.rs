@@ -1,14 +1,174 @@
-//! `pactown images`.
+//! `pactown images`: pactown's base images (`bootstrap` makes `debian:bookworm-slim` without a
+//! registry, `build` prepares the per-runtime bases, `list` shows them).
+use crate::build::{base, bootstrap};
+use crate::config::EngineChoice;
 use crate::error::Error;
+use crate::markpact::Runtime;
 use crate::ui::Printer;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `pactown images`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ImagesCommand,
+}
+
+/// Subcommands of `pactown images`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ImagesCommand {
+    /// Create `debian:bookworm-slim` offline with debootstrap (needs root and debootstrap).
+    Bootstrap {
+        /// Container engine.
+        #[arg(long, value_enum, env = "PACTOWN_ENGINE", default_value = "auto")]
+        engine: EngineChoice,
+        /// Folder for the cached root file system tarball (default ~/.cache/pactown/base).
+        #[arg(long, value_name = "DIR")]
+        cache: Option<PathBuf>,
+        /// Import again even when the image exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Build the per-runtime base images (default: all runtimes).
+    Build {
+        /// Runtimes to build.
+        #[arg(value_enum)]
+        runtimes: Vec<RuntimeArg>,
+        /// Container engine.
+        #[arg(long, value_enum, env = "PACTOWN_ENGINE", default_value = "auto")]
+        engine: EngineChoice,
+    },
+    /// Show the base images and whether they exist in the engine.
+    List {
+        /// Container engine.
+        #[arg(long, value_enum, env = "PACTOWN_ENGINE", default_value = "auto")]
+        engine: EngineChoice,
+        /// Print JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A runtime name on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RuntimeArg {
+    /// Python.
+    Python,
+    /// Node.js.
+    Node,
+    /// Go.
+    Go,
+    /// Rust.
+    Rust,
+    /// PHP.
+    Php,
+    /// Static files.
+    Static,
+}
+
+impl From<RuntimeArg> for Runtime {
+    fn from(r: RuntimeArg) -> Self {
+        match r {
+            RuntimeArg::Python => Runtime::Python,
+            RuntimeArg::Node => Runtime::Node,
+            RuntimeArg::Go => Runtime::Go,
+            RuntimeArg::Rust => Runtime::Rust,
+            RuntimeArg::Php => Runtime::Php,
+            RuntimeArg::Static => Runtime::Static,
+        }
+    }
+}
 
 /// Runs `pactown images`.
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let _ = (args, printer);
-    Err(Error::Other("not implemented yet".into()))
+    match args.command {
+        ImagesCommand::Bootstrap {
+            engine,
+            cache,
+            force,
+        } => {
+            let engine = crate::engine::connect(engine).await?;
+            if !force && engine.image(base::DEBIAN_IMAGE).await?.is_some() {
+                printer.info(&format!(
+                    "{} is present in {}",
+                    base::DEBIAN_IMAGE,
+                    engine.kind()
+                ));
+                return Ok(ExitCode::SUCCESS);
+            }
+            let cache = cache.unwrap_or_else(bootstrap::default_cache_dir);
+            let log = |line: String| printer.info(&line);
+            let tarball = bootstrap::rootfs_tarball(&cache, &log)
+                .await
+                .map_err(|e| Error::Other(e.to_string()))?;
+            bootstrap::import(engine.as_ref(), &tarball)
+                .await
+                .map_err(|e| Error::Other(e.to_string()))?;
+            printer.info(&format!(
+                "imported {} into {}",
+                base::DEBIAN_IMAGE,
+                engine.kind()
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        ImagesCommand::Build { runtimes, engine } => {
+            let engine = crate::engine::connect(engine).await?;
+            let runtimes: Vec<Runtime> = if runtimes.is_empty() {
+                Runtime::ALL.to_vec()
+            } else {
+                runtimes.into_iter().map(Runtime::from).collect()
+            };
+            for rt in runtimes {
+                let log = |line: String| printer.debug(&format!("base-{rt} | {line}"));
+                let built = crate::build::ensure_base(engine.as_ref(), rt, &log).await?;
+                let state = if built { "built" } else { "present" };
+                printer.info(&format!("{}: {state}", base::base_tag(rt)));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ImagesCommand::List { engine, json } => {
+            let engine = crate::engine::connect(engine).await?;
+            let mut rows = Vec::new();
+            let mut tags: Vec<(String, String)> =
+                vec![("debian".to_string(), base::DEBIAN_IMAGE.to_string())];
+            tags.extend(
+                Runtime::ALL
+                    .iter()
+                    .map(|rt| (rt.to_string(), base::base_tag(*rt))),
+            );
+            for (name, tag) in tags {
+                let info = engine.image(&tag).await?;
+                rows.push(serde_json::json!({
+                    "base": name,
+                    "tag": tag,
+                    "present": info.is_some(),
+                    "id": info.as_ref().map(|i| i.id.clone()),
+                    "size": info.as_ref().map(|i| i.size),
+                }));
+            }
+            if json {
+                printer.out(&serde_json::to_string_pretty(&rows).unwrap_or_default());
+            } else {
+                for row in &rows {
+                    #[allow(clippy::cast_precision_loss)]
+                    let size = row["size"]
+                        .as_u64()
+                        .map_or_else(|| "-".to_string(), |s| format!("{:.1} MB", s as f64 / 1e6));
+                    let present = if row["present"] == true {
+                        "present"
+                    } else {
+                        "missing"
+                    };
+                    printer.out(&format!(
+                        "{:<8} {:<36} {present:<8} {size}",
+                        row["base"].as_str().unwrap_or(""),
+                        row["tag"].as_str().unwrap_or("")
+                    ));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

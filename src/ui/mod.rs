@@ -2,6 +2,8 @@
 //! (progress, warnings, errors) on stderr. Progress bars draw only when stderr is a terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod progress;
+
 use crate::diagnostic::{Diagnostic, Severity};
 use std::io::{IsTerminal, Write};
 
