@@ -260,7 +260,7 @@ fn trim(root: &Path, mirror: &str) -> Result<(), BootstrapError> {
     })?;
     // docs: keep only copyright files; locales: keep locale.alias
     remove_matching(&root.join("usr/share/doc"), &|p| {
-        p.file_name().map_or(true, |n| n != "copyright")
+        p.file_name().is_none_or(|n| n != "copyright")
     })?;
     empty_dir(&root.join("usr/share/locale"), &|p| {
         p.file_name().is_some_and(|n| n == "locale.alias")
