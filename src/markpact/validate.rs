@@ -1,0 +1,212 @@
+//! Validation for starting a service (spec §6, §9, §10).
+use super::model::{Markpact, Runtime};
+use crate::diagnostic::{Code, Diagnostic};
+
+/// See [`super::validate`].
+pub(crate) fn validate(doc: &Markpact) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let path = &doc.path;
+    if doc.run.is_none() && doc.runtime != Runtime::Static {
+        out.push(
+            Diagnostic::error(
+                Code::MissingRun,
+                path,
+                0,
+                format!("no `markpact:run` block; a {} service needs one", doc.runtime),
+            )
+            .with_hint("add a ```` ```bash markpact:run ```` block that starts the service on port ${MARKPACT_PORT:-8000}"),
+        );
+    }
+    let unsupported = |line: usize, what: String| {
+        Diagnostic::error(Code::UnsupportedDependencies, path, line, what).with_hint(
+            "third-party Go, Rust and PHP packages cannot be fetched in the build; use the standard library only",
+        )
+    };
+    if matches!(doc.runtime, Runtime::Go | Runtime::Rust | Runtime::Php) {
+        for dep in &doc.deps {
+            out.push(unsupported(
+                dep.line,
+                format!(
+                    "{} dependency `{}` cannot be installed",
+                    doc.runtime, dep.spec
+                ),
+            ));
+        }
+    }
+    for block in doc
+        .blocks
+        .iter()
+        .filter(|b| b.kind == "deps" && b.scope.as_deref() == Some("system"))
+    {
+        out.push(
+            Diagnostic::error(
+                Code::UnsupportedDependencies,
+                path,
+                block.line,
+                "`system` dependencies (apt packages) are not supported in v1",
+            )
+            .with_hint("remove the `markpact:deps system` block"),
+        );
+    }
+    match doc.runtime {
+        Runtime::Go => {
+            if let Some(f) = doc.file("go.mod") {
+                if go_mod_requires(&f.contents) {
+                    out.push(unsupported(
+                        f.line,
+                        "go.mod has a `require` directive".into(),
+                    ));
+                }
+            }
+        }
+        Runtime::Rust => {
+            if let Some(f) = doc.file("Cargo.toml") {
+                if cargo_has_dependencies(&f.contents) {
+                    out.push(unsupported(
+                        f.line,
+                        "Cargo.toml has a non-empty `[dependencies]` table".into(),
+                    ));
+                }
+            }
+        }
+        Runtime::Php => {
+            if let Some(f) = doc.file("composer.json") {
+                for name in composer_requires(&f.contents) {
+                    out.push(unsupported(
+                        f.line,
+                        format!("composer.json requires `{name}`"),
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some(target) = doc.block("target") {
+        let platform = target_platform(&target.body);
+        if platform != "web" {
+            out.push(
+                Diagnostic::error(
+                    Code::UnsupportedTarget,
+                    path,
+                    target.line,
+                    format!("target platform `{platform}` is not supported; pactown runs web services only"),
+                )
+                .with_hint("use `platform: web` or remove the target block"),
+            );
+        }
+    }
+    out
+}
+
+/// The `platform` of a target body (default `web`).
+pub(crate) fn target_platform(body: &str) -> String {
+    serde_yaml::from_str::<serde_yaml::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("platform")
+                .and_then(|p| p.as_str().map(str::to_string))
+        })
+        .unwrap_or_else(|| "web".to_string())
+}
+
+fn go_mod_requires(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.split("//").next().unwrap_or("").trim();
+        l == "require"
+            || l.starts_with("require ")
+            || l.starts_with("require\t")
+            || l.starts_with("require(")
+    })
+}
+
+fn cargo_has_dependencies(text: &str) -> bool {
+    let mut in_deps = false;
+    for line in text.lines() {
+        let l = line.split('#').next().unwrap_or("").trim();
+        if l.starts_with('[') {
+            let header = l.trim_start_matches('[').trim_end_matches(']').trim();
+            if header.starts_with("dependencies.") {
+                return true;
+            }
+            in_deps = header == "dependencies";
+        } else if in_deps && !l.is_empty() {
+            return true;
+        }
+    }
+    false
+}
+
+fn composer_requires(text: &str) -> Vec<String> {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Vec::new();
+    };
+    value
+        .get("require")
+        .and_then(serde_json::Value::as_object)
+        .map(|m| {
+            m.keys()
+                .filter(|k| *k != "php" && !k.starts_with("ext-"))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// See [`super::missing_env`].
+pub(crate) fn missing_env(doc: &Markpact, provided: &dyn Fn(&str) -> bool) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for file in doc
+        .files
+        .iter()
+        .filter(|f| f.path == ".env.example" || f.path == ".env.sample")
+    {
+        for line in file.contents.lines() {
+            let l = line.trim();
+            let l = l.strip_prefix("export ").unwrap_or(l).trim_start();
+            let Some((name, _)) = l.split_once('=') else {
+                continue;
+            };
+            let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if valid && !provided(name) {
+                out.push(
+                    Diagnostic::error(
+                        Code::MissingEnv,
+                        &doc.path,
+                        file.line,
+                        format!("variable `{name}` declared in {} is not set", file.path),
+                    )
+                    .with_hint(format!(
+                        "set `{name}` in the service's `env:` in the ecosystem file"
+                    )),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests() {
+        assert!(go_mod_requires("module x\n\nrequire github.com/a/b v1\n"));
+        assert!(go_mod_requires("module x\nrequire (\n)\n"));
+        assert!(!go_mod_requires("module x\ngo 1.19\n// require x\n"));
+        assert!(!cargo_has_dependencies(
+            "[package]\nname=\"x\"\n[dependencies]\n\n# none\n"
+        ));
+        assert!(cargo_has_dependencies("[dependencies]\nserde = \"1\"\n"));
+        assert!(cargo_has_dependencies(
+            "[dependencies.serde]\nversion = \"1\"\n"
+        ));
+        assert_eq!(
+            composer_requires(r#"{"require":{"php":">=8","ext-json":"*","monolog/monolog":"2"}}"#),
+            ["monolog/monolog"]
+        );
+        assert_eq!(target_platform("platform: desktop\n"), "desktop");
+        assert_eq!(target_platform(""), "web");
+    }
+}
