@@ -1,6 +1,31 @@
-//! From README to image: providers turn a parsed README into a [`BuildPlan`]-like plan, a pure
-//! renderer writes the Containerfile, the context is a deterministic tar, and the image tag is the
-//! context digest.
+//! From README to image. A provider turns a parsed README into a [`BuildPlan`] (plain data), the
+//! pure renderer [`containerfile::render`] writes the Containerfile, [`context::pack`] makes a
+//! deterministic tar, and the image tag is derived from the tar's digest ([`cache_key`]): the same
+//! README bytes give the same tag, so an existing tag means nothing needs building. Base images
+//! per runtime come from the recipes in `images/` ([`base`]); `debian:bookworm-slim` itself can be
+//! made without a registry ([`bootstrap`]).
+//!
+//! This module emits [`BuildEvent`]s and never prints; the CLI decides how to show them.
+pub mod base;
+pub mod bootstrap;
+pub mod cache_key;
+pub mod containerfile;
+pub mod context;
+pub mod provider;
+
+pub use provider::{plan, BuildPlan, PlanError, PlanFile, PlanOptions};
+
+use crate::config::Ecosystem;
+use crate::engine::{
+    labels, BuildFailure, BuildProgress, BuildRequest, BuildStep, Engine, EngineError,
+};
+use crate::markpact::{Markpact, Runtime};
+use context::BuildContext;
+use futures_util::{StreamExt, TryStreamExt};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Instant;
 
 /// Errors of planning or running builds.
 #[derive(Debug, thiserror::Error)]
@@ -14,7 +39,8 @@ pub enum BuildError {
         step: Option<String>,
         /// The engine's message.
         message: String,
-        /// Last lines of the build log.
+        /// The log of the failing step (from its `Step N/M` line on, at most
+        /// [`LOG_TAIL_LINES`] lines).
         log_tail: Vec<String>,
     },
     /// The README cannot be built (unsupported runtime feature…).
@@ -33,14 +59,32 @@ pub enum BuildError {
         /// The IO error.
         source: std::io::Error,
     },
+    /// A base image's build failed.
+    #[error("base image {tag} failed to build: {message}")]
+    Base {
+        /// The base image tag.
+        tag: String,
+        /// The engine's message.
+        message: String,
+        /// The log of the failing step.
+        log_tail: Vec<String>,
+    },
+    /// `debian:bookworm-slim` is missing, so no base image can be built.
+    #[error(
+        "image {image} is not present in the engine and no registry is used; \
+         run `pactown images bootstrap` to create it"
+    )]
+    MissingDebian {
+        /// The missing image.
+        image: String,
+    },
+    /// The engine failed outside a build (lookup, connection).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
 }
 
-use crate::config::Ecosystem;
-use crate::engine::{BuildStep, Engine};
-use crate::markpact::Markpact;
-use serde::Serialize;
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+/// At most this many lines of a failing step's log are kept.
+pub const LOG_TAIL_LINES: usize = 200;
 
 /// Options of a build run.
 #[derive(Debug, Clone, Default)]
@@ -63,7 +107,7 @@ pub enum BuildEvent {
         /// Target tag.
         tag: String,
     },
-    /// A line of build output.
+    /// A line of build output (base-image builds report under the first service needing them).
     Line {
         /// Service name.
         service: String,
@@ -84,11 +128,13 @@ pub enum BuildEvent {
 pub struct ServiceImage {
     /// Service name.
     pub service: String,
+    /// Runtime of the service.
+    pub runtime: Runtime,
     /// `pactown/<runtime>-<service>:<12 hex of the context digest>`.
     pub tag: String,
     /// Engine image id.
     pub image_id: String,
-    /// sha256 of the build-context tar.
+    /// sha256 of the build-context tar (`sha256:<hex>`).
     pub context_digest: String,
     /// Image size in bytes.
     pub size: u64,
@@ -100,7 +146,69 @@ pub struct ServiceImage {
     pub steps: Vec<BuildStep>,
 }
 
-/// Builds (or finds) the image of each named service, in parallel up to `opts.jobs`.
+/// A service ready to be built: its plan, packed context and tag.
+#[derive(Debug, Clone)]
+pub struct PreparedService {
+    /// Service name.
+    pub service: String,
+    /// The plan.
+    pub plan: BuildPlan,
+    /// The packed context.
+    pub context: BuildContext,
+    /// Target tag.
+    pub tag: String,
+}
+
+/// Plans and packs one service (pure apart from the bytes given).
+///
+/// # Errors
+/// [`BuildError::Plan`] when the README cannot be built.
+pub fn prepare(
+    doc: &Markpact,
+    service: &str,
+    ca: Option<&[u8]>,
+) -> Result<PreparedService, BuildError> {
+    let plan_error = |message: String| BuildError::Plan {
+        service: service.to_string(),
+        message,
+    };
+    let plan = provider::plan(
+        doc,
+        service,
+        &PlanOptions {
+            ca_bundle: ca.is_some(),
+        },
+    )
+    .map_err(|e| plan_error(e.message))?;
+    let context = context::pack(&plan, ca).map_err(|e| plan_error(e.to_string()))?;
+    let tag = cache_key::image_tag(plan.runtime, service, &context.digest);
+    Ok(PreparedService {
+        service: service.to_string(),
+        plan,
+        context,
+        tag,
+    })
+}
+
+/// Labels of a service image.
+#[must_use]
+pub fn image_labels(prepared: &PreparedService) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (labels::MANAGED.to_string(), "true".to_string()),
+        (labels::SERVICE.to_string(), prepared.service.clone()),
+        (
+            labels::RUNTIME.to_string(),
+            prepared.plan.runtime.to_string(),
+        ),
+        (
+            labels::CONTEXT_DIGEST.to_string(),
+            prepared.context.digest.clone(),
+        ),
+    ])
+}
+
+/// Builds (or finds) the image of each named service (all services when `services` is empty), in
+/// parallel up to `opts.jobs`. Base images are built first when missing.
 ///
 /// # Errors
 /// The first failing service's [`BuildError`].
@@ -112,9 +220,205 @@ pub async fn build_services(
     opts: &BuildOptions,
     events: &(dyn Fn(BuildEvent) + Send + Sync),
 ) -> Result<Vec<ServiceImage>, BuildError> {
-    let _ = (engine, eco, docs, services, opts, events);
-    Err(BuildError::Plan {
-        service: String::new(),
-        message: "not written yet".into(),
-    })
+    let names: Vec<String> = if services.is_empty() {
+        eco.services.iter().map(|s| s.name.clone()).collect()
+    } else {
+        services.to_vec()
+    };
+    let ca = match &opts.ca_bundle {
+        Some(path) => Some(std::fs::read(path).map_err(|source| BuildError::Io {
+            context: format!("cannot read CA bundle {}", path.display()),
+            source,
+        })?),
+        None => None,
+    };
+    let mut prepared = Vec::with_capacity(names.len());
+    for name in &names {
+        let Some(doc) = docs.get(name) else {
+            let known: Vec<&str> = eco.services.iter().map(|s| s.name.as_str()).collect();
+            return Err(BuildError::Plan {
+                service: name.clone(),
+                message: format!(
+                    "no such service in {} (services: {})",
+                    eco.file.display(),
+                    known.join(", ")
+                ),
+            });
+        };
+        prepared.push(prepare(doc, name, ca.as_deref())?);
+    }
+    let jobs = if opts.jobs == 0 {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    } else {
+        opts.jobs
+    };
+
+    // base images: one per runtime in use, reported under the first service that needs it
+    let mut runtimes: BTreeMap<Runtime, String> = BTreeMap::new();
+    for p in &prepared {
+        runtimes
+            .entry(p.plan.runtime)
+            .or_insert_with(|| p.service.clone());
+    }
+    futures_util::stream::iter(runtimes)
+        .map(|(runtime, service)| async move {
+            ensure_base(engine, runtime, &|line| {
+                events(BuildEvent::Line {
+                    service: service.clone(),
+                    line,
+                });
+            })
+            .await
+        })
+        .buffer_unordered(jobs)
+        .try_collect::<Vec<bool>>()
+        .await?;
+
+    let mut results: Vec<(usize, ServiceImage)> =
+        futures_util::stream::iter(prepared.iter().enumerate())
+            .map(|(i, p)| async move { build_one(engine, p, opts, events).await.map(|r| (i, r)) })
+            .buffer_unordered(jobs)
+            .try_collect()
+            .await?;
+    results.sort_by_key(|(i, _)| *i);
+    Ok(results.into_iter().map(|(_, r)| r).collect())
+}
+
+/// Makes sure the base image of a runtime exists, building it from its recipe when missing.
+/// Returns true when it was built.
+///
+/// # Errors
+/// [`BuildError::MissingDebian`] when `debian:bookworm-slim` is absent, [`BuildError::Base`] when
+/// the recipe fails.
+pub async fn ensure_base(
+    engine: &dyn Engine,
+    runtime: Runtime,
+    log: &(dyn Fn(String) + Send + Sync),
+) -> Result<bool, BuildError> {
+    let tag = base::base_tag(runtime);
+    if engine.image(&tag).await?.is_some() {
+        return Ok(false);
+    }
+    if engine.image(base::DEBIAN_IMAGE).await?.is_none() {
+        return Err(BuildError::MissingDebian {
+            image: base::DEBIAN_IMAGE.to_string(),
+        });
+    }
+    log(format!("building base image {tag}"));
+    let tar = context::containerfile_only(base::recipe(runtime)).map_err(|e| BuildError::Base {
+        tag: tag.clone(),
+        message: e.to_string(),
+        log_tail: Vec::new(),
+    })?;
+    let request = BuildRequest {
+        tag: tag.clone(),
+        context: tar,
+        containerfile: context::CONTAINERFILE.to_string(),
+        labels: BTreeMap::from([
+            (labels::MANAGED.to_string(), "true".to_string()),
+            (labels::RUNTIME.to_string(), runtime.to_string()),
+        ]),
+        no_cache: false,
+    };
+    let progress = |p: BuildProgress| log(p.line);
+    match engine.build(request, &progress).await? {
+        Ok(_) => {
+            log(format!("base image {tag} ready"));
+            Ok(true)
+        }
+        Err(failure) => Err(BuildError::Base {
+            tag,
+            message: failure.message.clone(),
+            log_tail: failing_step_log(&failure),
+        }),
+    }
+}
+
+async fn build_one(
+    engine: &dyn Engine,
+    prepared: &PreparedService,
+    opts: &BuildOptions,
+    events: &(dyn Fn(BuildEvent) + Send + Sync),
+) -> Result<ServiceImage, BuildError> {
+    let start = Instant::now();
+    let service = prepared.service.clone();
+    events(BuildEvent::Started {
+        service: service.clone(),
+        tag: prepared.tag.clone(),
+    });
+    let image = |image_id: String, size: u64, cached: bool, steps: Vec<BuildStep>| ServiceImage {
+        service: service.clone(),
+        runtime: prepared.plan.runtime,
+        tag: prepared.tag.clone(),
+        image_id,
+        context_digest: prepared.context.digest.clone(),
+        size,
+        cached,
+        seconds: start.elapsed().as_secs_f64(),
+        steps,
+    };
+    if !opts.no_cache {
+        if let Some(info) = engine.image(&prepared.tag).await? {
+            events(BuildEvent::Finished {
+                service: service.clone(),
+                cached: true,
+            });
+            return Ok(image(info.id, info.size, true, Vec::new()));
+        }
+    }
+    let request = BuildRequest {
+        tag: prepared.tag.clone(),
+        context: prepared.context.tar.clone(),
+        containerfile: context::CONTAINERFILE.to_string(),
+        labels: image_labels(prepared),
+        no_cache: opts.no_cache,
+    };
+    let progress = |p: BuildProgress| {
+        events(BuildEvent::Line {
+            service: service.clone(),
+            line: p.line,
+        });
+    };
+    match engine.build(request, &progress).await? {
+        Ok(outcome) => {
+            let size = engine
+                .image(&prepared.tag)
+                .await?
+                .map_or(0, |info| info.size);
+            events(BuildEvent::Finished {
+                service: service.clone(),
+                cached: false,
+            });
+            Ok(image(outcome.image_id, size, false, outcome.steps))
+        }
+        Err(failure) => Err(BuildError::Failed {
+            service: service.clone(),
+            step: failure.step.clone(),
+            message: failure.message.clone(),
+            log_tail: failing_step_log(&failure),
+        }),
+    }
+}
+
+/// The log of the failing step: from the last `Step N/M` (Docker) or `STEP N/M` (Podman) line to
+/// the end, at most [`LOG_TAIL_LINES`] lines.
+#[must_use]
+pub fn failing_step_log(failure: &BuildFailure) -> Vec<String> {
+    let start = failure
+        .log
+        .iter()
+        .rposition(|l| {
+            let t = l.trim_start();
+            t.starts_with("Step ") || t.starts_with("STEP ")
+        })
+        .unwrap_or(0);
+    let lines = failure.log.get(start..).unwrap_or_default();
+    let skip = lines.len().saturating_sub(LOG_TAIL_LINES);
+    lines.iter().skip(skip).cloned().collect()
+}
+
+/// The runtimes whose base image a set of services needs.
+#[must_use]
+pub fn runtimes_of(prepared: &[PreparedService]) -> BTreeSet<Runtime> {
+    prepared.iter().map(|p| p.plan.runtime).collect()
 }

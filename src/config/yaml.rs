@@ -237,13 +237,26 @@ impl MarkedEventReceiver for Builder {
                     .as_ref()
                     .is_some_and(|t| t.handle == "tag:yaml.org,2002:" && t.suffix == "str");
                 let plain = style == TScalarStyle::Plain && !tagged_str;
+                let empty = plain && text.is_empty();
                 let kind = if plain && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL")
                 {
                     Kind::Null
                 } else {
                     Kind::Scalar { text, plain }
                 };
-                self.push_node(leaf(kind, mark), anchor);
+                let mut node = leaf(kind, mark);
+                if empty {
+                    // An empty value is reported at the next token; point at its key instead.
+                    if let Some(Frame::Map {
+                        pending_key: Some(key),
+                        ..
+                    }) = self.stack.last()
+                    {
+                        node.line = key.line;
+                        node.col = key.col;
+                    }
+                }
+                self.push_node(node, anchor);
             }
             Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
                 anchor,

@@ -1,7 +1,14 @@
 //! Container engines behind one small async trait. [`docker`] talks to the Docker Engine API with
 //! bollard; Podman is driven through its API socket. The orchestrator only sees [`Engine`]; the
-//! engine knows containers, images and networks, never ecosystems.
+//! engine knows containers, images and networks, never ecosystems. [`connect()`] finds a running
+//! engine ([`connect`](mod@connect) module: sockets tried, version negotiation).
+pub mod build_log;
+pub mod connect;
+pub mod docker;
 pub mod labels;
+
+pub use connect::{connect, connect_to};
+pub use docker::DockerEngine;
 
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;

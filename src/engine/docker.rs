@@ -1,0 +1,882 @@
+//! [`Engine`] over the Docker Engine API with bollard. The same code drives Podman through the
+//! Docker-compatible API on its socket; [`DockerEngine::kind`] says which one answered, and the
+//! few Podman differences are handled here:
+//!
+//! - images built through the compat API are stored as `docker.io/library/NAME:TAG` (or
+//!   `docker.io/NS/NAME:TAG`); [`Engine::image`] also looks under those names;
+//! - Podman reads the import `changes` only as repeated query parameters, while bollard joins
+//!   them with newlines (which Docker accepts): the import request is rewritten to repeat them;
+//! - log frames may split a line from its newline: output is buffered by line;
+//! - health checks are never scheduled on Podman here; pactown probes health itself.
+use super::build_log::{successfully_built, LineBuffer, StepParser};
+use super::connect::describe_connect_error;
+use super::{
+    BuildFailure, BuildOutcome, BuildProgress, BuildRequest, ContainerDetails, ContainerInfo,
+    ContainerSpec, Engine, EngineError, EngineEvent, EngineInfo, EngineKind, EngineResult,
+    ImageInfo, LabelFilter, LogLine, PortBinding,
+};
+use async_trait::async_trait;
+use bollard::container::LogOutput;
+use bollard::errors::Error as BollardError;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkCreateRequest,
+    NetworkingConfig, PortBinding as ApiPortBinding, PortMap, RestartPolicy, RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    EventsOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
+};
+use bollard::{body_full, BollardRequest, Docker};
+use futures_util::stream::{self, BoxStream, StreamExt};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Duration;
+
+/// A Docker or Podman engine reached through the Docker Engine API.
+pub struct DockerEngine {
+    client: Docker,
+    kind: EngineKind,
+    endpoint: String,
+    /// Serializes network creation: Docker 20.10 happily creates two networks of one name.
+    network_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for DockerEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DockerEngine")
+            .field("kind", &self.kind)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DockerEngine {
+    /// Wraps a connected client whose API version has been negotiated.
+    #[must_use]
+    pub fn new(client: Docker, kind: EngineKind, endpoint: String) -> Self {
+        Self {
+            client,
+            kind,
+            endpoint,
+            network_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The address this engine was reached at.
+    #[must_use]
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn api(&self, operation: impl Into<String>, err: &BollardError) -> EngineError {
+        EngineError::Api {
+            operation: operation.into(),
+            message: self.message(err),
+        }
+    }
+
+    fn message(&self, err: &BollardError) -> String {
+        match err {
+            BollardError::DockerResponseServerError { message, .. } => message.trim().to_string(),
+            BollardError::DockerStreamError { error } => error.trim().to_string(),
+            BollardError::JsonSerdeError { .. } => {
+                format!(
+                    "unexpected reply from {} at {}: {err}",
+                    self.kind, self.endpoint
+                )
+            }
+            other => format!(
+                "{} at {}: {}",
+                self.kind,
+                self.endpoint,
+                describe_connect_error(other)
+            ),
+        }
+    }
+
+    /// Maps 404 to [`EngineError::NotFound`], anything else to [`EngineError::Api`].
+    fn api_or_missing(&self, operation: &str, what: &str, err: &BollardError) -> EngineError {
+        if status(err) == Some(404) {
+            EngineError::NotFound {
+                what: what.to_string(),
+            }
+        } else {
+            self.api(operation, err)
+        }
+    }
+
+    async fn inspect_image(&self, reference: &str) -> EngineResult<Option<ImageInfo>> {
+        match self.client.inspect_image(reference).await {
+            Ok(image) => Ok(Some(ImageInfo {
+                id: image.id.unwrap_or_default(),
+                size: image.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+                labels: image
+                    .config
+                    .and_then(|c| c.labels)
+                    .map(|l| l.into_iter().collect())
+                    .unwrap_or_default(),
+            })),
+            Err(err) if status(&err) == Some(404) => Ok(None),
+            Err(err) => Err(self.api(format!("inspect image {reference}"), &err)),
+        }
+    }
+}
+
+fn status(err: &BollardError) -> Option<u16> {
+    match err {
+        BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+fn to_hash(map: &BTreeMap<String, String>) -> HashMap<String, String> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn to_btree(map: Option<HashMap<String, String>>) -> BTreeMap<String, String> {
+    map.map(|m| m.into_iter().collect()).unwrap_or_default()
+}
+
+fn label_filters(labels: &LabelFilter) -> HashMap<String, Vec<String>> {
+    let mut filters = HashMap::new();
+    if !labels.is_empty() {
+        filters.insert("label".to_string(), labels.clone());
+    }
+    filters
+}
+
+/// Names Podman may have stored a compat-API image under: `x:1` → `docker.io/library/x:1`,
+/// `ns/x:1` → `docker.io/ns/x:1`. Empty when the reference already names a registry.
+fn podman_aliases(reference: &str) -> Vec<String> {
+    if reference.starts_with("sha256:") {
+        return Vec::new();
+    }
+    match reference.split_once('/') {
+        None => vec![format!("docker.io/library/{reference}")],
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            Vec::new()
+        }
+        Some(_) => vec![
+            format!("docker.io/{reference}"),
+            format!("localhost/{reference}"),
+        ],
+    }
+}
+
+/// Rewrites `/images/create?...&changes=A%0AB` into `changes=A&changes=B`: bollard joins the
+/// changes with newlines, Docker splits them again, Podman only reads repeated parameters.
+fn repeat_changes(mut request: BollardRequest) -> BollardRequest {
+    let uri = request.uri().to_string();
+    let Some((base, query)) = uri.split_once('?') else {
+        return request;
+    };
+    if !query.contains("changes=") {
+        return request;
+    }
+    let mut parts = Vec::new();
+    for pair in query.split('&') {
+        if let Some(value) = pair.strip_prefix("changes=") {
+            let value = value.replace("%0a", "%0A");
+            parts.extend(
+                value
+                    .split("%0A")
+                    .filter(|v| !v.is_empty())
+                    .map(|v| format!("changes={v}")),
+            );
+        } else {
+            parts.push(pair.to_string());
+        }
+    }
+    if let Ok(new_uri) = format!("{base}?{}", parts.join("&")).parse() {
+        *request.uri_mut() = new_uri;
+    }
+    request
+}
+
+fn parse_port_key(key: &str) -> Option<u16> {
+    key.split('/').next().and_then(|p| p.parse().ok())
+}
+
+fn ports_from_map(map: Option<PortMap>) -> Vec<PortBinding> {
+    let mut ports = Vec::new();
+    for (key, bindings) in map.unwrap_or_default() {
+        let Some(container_port) = parse_port_key(&key) else {
+            continue;
+        };
+        for b in bindings.unwrap_or_default() {
+            let Some(host_port) = b.host_port.as_deref().and_then(|p| p.parse().ok()) else {
+                continue;
+            };
+            ports.push(PortBinding {
+                container_port,
+                host_ip: b.host_ip.unwrap_or_default(),
+                host_port,
+            });
+        }
+    }
+    ports.sort_by(|a, b| {
+        (a.container_port, &a.host_ip, a.host_port).cmp(&(
+            b.container_port,
+            &b.host_ip,
+            b.host_port,
+        ))
+    });
+    ports.dedup();
+    ports
+}
+
+struct LogState {
+    inner: BoxStream<'static, Result<LogOutput, BollardError>>,
+    stdout: LineBuffer,
+    stderr: LineBuffer,
+    queue: VecDeque<EngineResult<LogLine>>,
+    done: bool,
+    operation: String,
+    engine: String,
+}
+
+impl LogState {
+    fn flush(&mut self) {
+        if let Some(text) = self.stdout.finish() {
+            self.queue.push_back(Ok(LogLine {
+                stderr: false,
+                text,
+            }));
+        }
+        if let Some(text) = self.stderr.finish() {
+            self.queue.push_back(Ok(LogLine { stderr: true, text }));
+        }
+    }
+}
+
+async fn next_log_line(mut st: LogState) -> Option<(EngineResult<LogLine>, LogState)> {
+    loop {
+        if let Some(item) = st.queue.pop_front() {
+            return Some((item, st));
+        }
+        if st.done {
+            return None;
+        }
+        match st.inner.next().await {
+            Some(Ok(output)) => {
+                let (is_err, bytes) = match output {
+                    LogOutput::StdErr { message } => (true, message),
+                    LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                        (false, message)
+                    }
+                    LogOutput::StdIn { .. } => continue,
+                };
+                let buffer = if is_err {
+                    &mut st.stderr
+                } else {
+                    &mut st.stdout
+                };
+                for text in buffer.push_bytes(&bytes) {
+                    st.queue.push_back(Ok(LogLine {
+                        stderr: is_err,
+                        text,
+                    }));
+                }
+            }
+            Some(Err(err)) => {
+                st.flush();
+                let message = match &err {
+                    BollardError::DockerResponseServerError { message, .. } => message.clone(),
+                    other => format!("{}: {}", st.engine, describe_connect_error(other)),
+                };
+                st.queue.push_back(Err(EngineError::Api {
+                    operation: st.operation.clone(),
+                    message,
+                }));
+                st.done = true;
+            }
+            None => {
+                st.flush();
+                st.done = true;
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Engine for DockerEngine {
+    fn kind(&self) -> EngineKind {
+        self.kind
+    }
+
+    async fn info(&self) -> EngineResult<EngineInfo> {
+        let version = self
+            .client
+            .version()
+            .await
+            .map_err(|e| self.api("read engine version", &e))?;
+        Ok(EngineInfo {
+            kind: self.kind,
+            version: version.version.unwrap_or_default(),
+            api_version: self.client.client_version().to_string(),
+            endpoint: self.endpoint.clone(),
+        })
+    }
+
+    async fn image(&self, reference: &str) -> EngineResult<Option<ImageInfo>> {
+        if let Some(found) = self.inspect_image(reference).await? {
+            return Ok(Some(found));
+        }
+        if self.kind == EngineKind::Podman {
+            for alias in podman_aliases(reference) {
+                if let Some(found) = self.inspect_image(&alias).await? {
+                    return Ok(Some(found));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn build(
+        &self,
+        request: BuildRequest,
+        progress: &(dyn Fn(BuildProgress) + Send + Sync),
+    ) -> EngineResult<Result<BuildOutcome, BuildFailure>> {
+        let labels = to_hash(&request.labels);
+        let options = BuildImageOptionsBuilder::default()
+            .dockerfile(&request.containerfile)
+            .t(&request.tag)
+            .labels(&labels)
+            .nocache(request.no_cache)
+            .rm(true)
+            .forcerm(true)
+            .build();
+        let mut stream =
+            self.client
+                .build_image(options, None, Some(body_full(request.context.into())));
+
+        let mut lines = LineBuffer::new();
+        let mut steps = StepParser::new();
+        let mut log: Vec<String> = Vec::new();
+        let mut image_id: Option<String> = None;
+        let mut short_id: Option<String> = None;
+        let mut take = |line: String, log: &mut Vec<String>, steps: &mut StepParser| {
+            steps.line(&line);
+            if let Some(id) = successfully_built(&line) {
+                short_id = Some(id);
+            }
+            progress(BuildProgress { line: line.clone() });
+            log.push(line);
+        };
+
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    for text in [info.stream, info.status].into_iter().flatten() {
+                        for line in lines.push(&text) {
+                            take(line, &mut log, &mut steps);
+                        }
+                    }
+                    if let Some(id) = info.aux.and_then(|a| a.id) {
+                        image_id = Some(id);
+                    }
+                }
+                Err(err @ BollardError::DockerStreamError { .. })
+                | Err(err @ BollardError::DockerResponseServerError { .. }) => {
+                    if let Some(rest) = lines.finish() {
+                        take(rest, &mut log, &mut steps);
+                    }
+                    let message = self.message(&err);
+                    for line in message.lines() {
+                        progress(BuildProgress {
+                            line: line.to_string(),
+                        });
+                        log.push(line.to_string());
+                    }
+                    return Ok(Err(BuildFailure {
+                        message,
+                        step: steps.current().map(|s| s.instruction.clone()),
+                        log,
+                    }));
+                }
+                Err(err) => return Err(self.api(format!("build image {}", request.tag), &err)),
+            }
+        }
+        if let Some(rest) = lines.finish() {
+            take(rest, &mut log, &mut steps);
+        }
+
+        let image_id = match image_id {
+            Some(id) => id,
+            None => match self.image(&request.tag).await? {
+                Some(image) => image.id,
+                None => {
+                    return Ok(Err(BuildFailure {
+                        message: format!(
+                            "the build ended without an image tagged {} (last id seen: {})",
+                            request.tag,
+                            short_id.as_deref().unwrap_or("none")
+                        ),
+                        step: None,
+                        log,
+                    }))
+                }
+            },
+        };
+        Ok(Ok(BuildOutcome {
+            image_id,
+            steps: steps.finish(),
+            log,
+        }))
+    }
+
+    async fn import_image(
+        &self,
+        tarball: Vec<u8>,
+        tag: &str,
+        changes: &[String],
+    ) -> EngineResult<()> {
+        let client = self.client.clone().with_request_modifier(repeat_changes);
+        let options = CreateImageOptionsBuilder::default()
+            .from_src("-")
+            .repo(tag)
+            .changes(changes.to_vec())
+            .build();
+        let mut stream = client.create_image(Some(options), Some(body_full(tarball.into())), None);
+        while let Some(item) = stream.next().await {
+            item.map_err(|e| self.api(format!("import image {tag}"), &e))?;
+        }
+        Ok(())
+    }
+
+    async fn ensure_network(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> EngineResult<()> {
+        let _guard = self.network_lock.lock().await;
+        match self.client.inspect_network(name, None).await {
+            Ok(_) => return Ok(()),
+            Err(err) if status(&err) == Some(404) => {}
+            Err(err) => return Err(self.api(format!("inspect network {name}"), &err)),
+        }
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".to_string()),
+            labels: Some(to_hash(labels)),
+            ..Default::default()
+        };
+        match self.client.create_network(request).await {
+            Ok(created) => {
+                // Docker 20.10 creates a second network of the same name (with a warning) when
+                // another process won the race: drop ours, keep the first.
+                if created.warning.contains("already exists") {
+                    match self.client.remove_network(&created.id).await {
+                        Ok(()) => {}
+                        Err(err) if status(&err) == Some(404) => {}
+                        Err(err) => {
+                            return Err(self.api(format!("remove duplicate network {name}"), &err))
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Err(err) if status(&err) == Some(409) || self.message(&err).contains("already") => {
+                Ok(())
+            }
+            Err(err) => Err(self.api(format!("create network {name}"), &err)),
+        }
+    }
+
+    async fn remove_network(&self, name: &str) -> EngineResult<()> {
+        match self.client.remove_network(name).await {
+            Ok(()) => Ok(()),
+            Err(err) if status(&err) == Some(404) => Ok(()),
+            Err(err) => Err(self.api(format!("remove network {name}"), &err)),
+        }
+    }
+
+    async fn list_networks(&self, labels: &LabelFilter) -> EngineResult<Vec<String>> {
+        let options = ListNetworksOptionsBuilder::default()
+            .filters(&label_filters(labels))
+            .build();
+        let networks = self
+            .client
+            .list_networks(Some(options))
+            .await
+            .map_err(|e| self.api("list networks", &e))?;
+        let mut names: Vec<String> = networks.into_iter().filter_map(|n| n.name).collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> EngineResult<String> {
+        let mut exposed = Vec::new();
+        let mut bindings: PortMap = HashMap::new();
+        for port in &spec.ports {
+            let key = format!("{}/tcp", port.container_port);
+            if !exposed.contains(&key) {
+                exposed.push(key.clone());
+            }
+            let host_ip = if port.host_ip.is_empty() {
+                "127.0.0.1".to_string()
+            } else {
+                port.host_ip.clone()
+            };
+            let host_port = if port.host_port == 0 {
+                String::new()
+            } else {
+                port.host_port.to_string()
+            };
+            bindings
+                .entry(key)
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(ApiPortBinding {
+                    host_ip: Some(host_ip),
+                    host_port: Some(host_port),
+                });
+        }
+        let network = (!spec.network.is_empty()).then(|| spec.network.clone());
+        let host_config = HostConfig {
+            port_bindings: (!bindings.is_empty()).then_some(bindings),
+            network_mode: network.clone(),
+            restart_policy: spec.restart.then(|| RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            init: spec.init.then_some(true),
+            ..Default::default()
+        };
+        let networking_config = network.map(|net| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                net,
+                EndpointSettings {
+                    aliases: (!spec.aliases.is_empty()).then(|| spec.aliases.clone()),
+                    ..Default::default()
+                },
+            )])),
+        });
+        let healthcheck = spec.healthcheck.as_ref().map(|cmd| HealthConfig {
+            test: Some(
+                std::iter::once("CMD".to_string())
+                    .chain(cmd.iter().cloned())
+                    .collect(),
+            ),
+            interval: Some(5_000_000_000),
+            timeout: Some(5_000_000_000),
+            retries: Some(3),
+            start_period: None,
+            start_interval: None,
+        });
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(to_hash(&spec.labels)),
+            exposed_ports: (!exposed.is_empty()).then_some(exposed),
+            cmd: spec.command.clone(),
+            healthcheck,
+            stop_timeout: spec
+                .stop_timeout
+                .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+            host_config: Some(host_config),
+            networking_config,
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&spec.name)
+            .build();
+        let created = self
+            .client
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| {
+                if status(&e) == Some(404) {
+                    EngineError::NotFound {
+                        what: format!("image {} (for container {})", spec.image, spec.name),
+                    }
+                } else {
+                    self.api(format!("create container {}", spec.name), &e)
+                }
+            })?;
+        Ok(created.id)
+    }
+
+    async fn start_container(&self, id: &str) -> EngineResult<()> {
+        self.client.start_container(id, None).await.map_err(|e| {
+            self.api_or_missing(
+                &format!("start container {id}"),
+                &format!("container {id}"),
+                &e,
+            )
+        })
+    }
+
+    async fn stop_container(&self, id: &str, timeout: Duration) -> EngineResult<()> {
+        let secs = i32::try_from(timeout.as_secs()).unwrap_or(i32::MAX);
+        let options = StopContainerOptionsBuilder::default().t(secs).build();
+        self.client
+            .stop_container(id, Some(options))
+            .await
+            .map_err(|e| {
+                self.api_or_missing(
+                    &format!("stop container {id}"),
+                    &format!("container {id}"),
+                    &e,
+                )
+            })
+    }
+
+    async fn remove_container(&self, id: &str) -> EngineResult<()> {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        match self.client.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(err) if status(&err) == Some(404) => Ok(()),
+            // "removal of container … is already in progress"
+            Err(err) if status(&err) == Some(409) && self.message(&err).contains("in progress") => {
+                Ok(())
+            }
+            Err(err) => Err(self.api(format!("remove container {id}"), &err)),
+        }
+    }
+
+    async fn kill_container(&self, id: &str, signal: &str) -> EngineResult<()> {
+        let options = KillContainerOptionsBuilder::default()
+            .signal(signal)
+            .build();
+        self.client
+            .kill_container(id, Some(options))
+            .await
+            .map_err(|e| {
+                self.api_or_missing(
+                    &format!("kill container {id}"),
+                    &format!("container {id}"),
+                    &e,
+                )
+            })
+    }
+
+    async fn list_containers(&self, labels: &LabelFilter) -> EngineResult<Vec<ContainerInfo>> {
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&label_filters(labels))
+            .build();
+        let list = self
+            .client
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| self.api("list containers", &e))?;
+        let mut out: Vec<ContainerInfo> = list
+            .into_iter()
+            .map(|c| {
+                let mut ports: Vec<PortBinding> = c
+                    .ports
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|p| {
+                        Some(PortBinding {
+                            container_port: p.private_port,
+                            host_ip: p.ip.unwrap_or_default(),
+                            host_port: p.public_port.filter(|port| *port != 0)?,
+                        })
+                    })
+                    .collect();
+                ports.sort_by(|a, b| {
+                    (a.container_port, &a.host_ip, a.host_port).cmp(&(
+                        b.container_port,
+                        &b.host_ip,
+                        b.host_port,
+                    ))
+                });
+                ports.dedup();
+                ContainerInfo {
+                    id: c.id.unwrap_or_default(),
+                    name: c
+                        .names
+                        .and_then(|n| n.into_iter().next())
+                        .map(|n| n.trim_start_matches('/').to_string())
+                        .unwrap_or_default(),
+                    image: c.image.unwrap_or_default(),
+                    state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                    status: c.status.unwrap_or_default(),
+                    labels: to_btree(c.labels),
+                    ports,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    async fn inspect_container(&self, id: &str) -> EngineResult<ContainerDetails> {
+        let c = self.client.inspect_container(id, None).await.map_err(|e| {
+            self.api_or_missing(
+                &format!("inspect container {id}"),
+                &format!("container {id}"),
+                &e,
+            )
+        })?;
+        let state = c.state.unwrap_or_default();
+        let config = c.config.unwrap_or_default();
+        let state_text = state.status.map(|s| s.to_string()).unwrap_or_default();
+        let running = state.running.unwrap_or(false);
+        let status = match (&state_text[..], state.exit_code) {
+            ("exited", Some(code)) => format!("exited ({code})"),
+            _ => state_text.clone(),
+        };
+        Ok(ContainerDetails {
+            info: ContainerInfo {
+                id: c.id.unwrap_or_default(),
+                name: c
+                    .name
+                    .map(|n| n.trim_start_matches('/').to_string())
+                    .unwrap_or_default(),
+                image: config.image.unwrap_or_default(),
+                state: state_text,
+                status,
+                labels: to_btree(config.labels),
+                ports: ports_from_map(c.network_settings.and_then(|n| n.ports)),
+            },
+            running,
+            exit_code: state.exit_code,
+            oom_killed: state.oom_killed.unwrap_or(false),
+            restart_count: c
+                .restart_count
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0),
+            started_at: state
+                .started_at
+                .filter(|s| !s.is_empty() && !s.starts_with("0001-01-01")),
+            image_id: c.image.unwrap_or_default(),
+        })
+    }
+
+    async fn logs(
+        &self,
+        id: &str,
+        tail: Option<usize>,
+        follow: bool,
+    ) -> EngineResult<BoxStream<'static, EngineResult<LogLine>>> {
+        // A follow stream yields nothing until output arrives, so check the container first.
+        self.client.inspect_container(id, None).await.map_err(|e| {
+            self.api_or_missing(
+                &format!("read logs of {id}"),
+                &format!("container {id}"),
+                &e,
+            )
+        })?;
+        let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .follow(follow)
+            .tail(&tail)
+            .build();
+        let inner = self.client.logs(id, Some(options)).boxed();
+        let state = LogState {
+            inner,
+            stdout: LineBuffer::new(),
+            stderr: LineBuffer::new(),
+            queue: VecDeque::new(),
+            done: false,
+            operation: format!("read logs of {id}"),
+            engine: format!("{} at {}", self.kind, self.endpoint),
+        };
+        Ok(stream::unfold(state, next_log_line).boxed())
+    }
+
+    async fn events(
+        &self,
+        labels: &LabelFilter,
+    ) -> EngineResult<BoxStream<'static, EngineResult<EngineEvent>>> {
+        let mut filters = label_filters(labels);
+        filters.insert("type".to_string(), vec!["container".to_string()]);
+        // The request is sent on first poll; `since` = now keeps events between this call and
+        // that poll (both engines replay them).
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let since = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
+        let options = EventsOptionsBuilder::default()
+            .since(&since)
+            .filters(&filters)
+            .build();
+        let engine = format!("{} at {}", self.kind, self.endpoint);
+        let events = self
+            .client
+            .events(Some(options))
+            .map(move |item| match item {
+                Ok(msg) => {
+                    let actor = msg.actor.unwrap_or_default();
+                    Ok(EngineEvent {
+                        kind: msg.typ.map(|t| t.to_string()).unwrap_or_default(),
+                        action: msg.action.unwrap_or_default(),
+                        id: actor.id.unwrap_or_default(),
+                        attributes: to_btree(actor.attributes),
+                        time: msg.time.unwrap_or(0),
+                    })
+                }
+                Err(err) => Err(EngineError::Api {
+                    operation: "watch engine events".to_string(),
+                    message: match &err {
+                        BollardError::DockerResponseServerError { message, .. } => message.clone(),
+                        other => format!("{engine}: {}", describe_connect_error(other)),
+                    },
+                }),
+            });
+        Ok(events.boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn podman_alias_names() {
+        assert_eq!(podman_aliases("x:1"), vec!["docker.io/library/x:1"]);
+        assert_eq!(
+            podman_aliases("pactown/x:1"),
+            vec!["docker.io/pactown/x:1", "localhost/pactown/x:1"]
+        );
+        assert!(podman_aliases("docker.io/library/x:1").is_empty());
+        assert!(podman_aliases("localhost/x:1").is_empty());
+        assert!(podman_aliases("sha256:abc").is_empty());
+    }
+
+    #[test]
+    fn changes_are_repeated() {
+        let request = BollardRequest::new(bollard::body_full(bytes::Bytes::new()));
+        let mut request = request;
+        *request.uri_mut() = "http://localhost/v1.41/images/create?fromSrc=-&repo=a%3A1&changes=CMD+%5B%22bash%22%5D%0AENV+A%3D1"
+            .parse()
+            .unwrap();
+        let out = repeat_changes(request);
+        assert_eq!(
+            out.uri().query(),
+            Some("fromSrc=-&repo=a%3A1&changes=CMD+%5B%22bash%22%5D&changes=ENV+A%3D1")
+        );
+    }
+
+    #[test]
+    fn port_map_is_read() {
+        let map: PortMap = HashMap::from([
+            (
+                "8000/tcp".to_string(),
+                Some(vec![ApiPortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some("49153".into()),
+                }]),
+            ),
+            ("9000/tcp".to_string(), None),
+        ]);
+        assert_eq!(
+            ports_from_map(Some(map)),
+            vec![PortBinding {
+                container_port: 8000,
+                host_ip: "127.0.0.1".into(),
+                host_port: 49153
+            }]
+        );
+    }
+}
