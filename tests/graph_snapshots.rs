@@ -4,12 +4,19 @@ use assert_cmd::Command;
 fn graph(format: &str) -> String {
     let out = Command::cargo_bin("pactown")
         .unwrap()
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/eco/shop"))
+        .current_dir(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/eco/shop"
+        ))
         .args(["graph", "shop.pactown.yaml", "--format", format])
         .env_remove("PACTOWN_FILE")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -32,8 +39,14 @@ fn mermaid() {
 fn json() {
     let text = graph("json");
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(value["order"], serde_json::json!(["db", "api", "worker", "web"]));
-    assert_eq!(value["services"]["api"]["env"]["DATABASE_URL"], "http://db:8100");
+    assert_eq!(
+        value["order"],
+        serde_json::json!(["db", "api", "worker", "web"])
+    );
+    assert_eq!(
+        value["services"]["api"]["env"]["DATABASE_URL"],
+        "http://db:8100"
+    );
     insta::assert_snapshot!("graph_json", text);
 }
 
@@ -41,7 +54,10 @@ fn json() {
 fn default_format_is_tree() {
     let out = Command::cargo_bin("pactown")
         .unwrap()
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/eco/shop"))
+        .current_dir(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/eco/shop"
+        ))
         .arg("graph")
         .env_remove("PACTOWN_FILE")
         .output()

@@ -235,7 +235,10 @@ fn labels_for(eco: &Ecosystem, svc: &ServiceSpec) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".to_string(), svc.name.clone()),
         ("app.kubernetes.io/part-of".to_string(), eco.name.clone()),
-        ("app.kubernetes.io/managed-by".to_string(), "pactown".to_string()),
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            "pactown".to_string(),
+        ),
     ])
 }
 
@@ -306,10 +309,7 @@ pub fn to_documents(eco: &Ecosystem, images: &ImageMap) -> Result<Vec<Document>,
                                 config_map_ref: NameRef { name: env_name },
                             }],
                             readiness_probe: probe(1, timing.retries),
-                            liveness_probe: probe(
-                                timing.start_period,
-                                timing.retries,
-                            ),
+                            liveness_probe: probe(timing.start_period, timing.retries),
                             security_context: SecurityContext {
                                 allow_privilege_escalation: false,
                                 capabilities: Capabilities {

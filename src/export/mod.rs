@@ -323,13 +323,17 @@ pub fn write_atomically(dir: &Path, files: &[GeneratedFile]) -> Result<(), Expor
         }
         let had_old = dir.exists();
         if had_old {
-            std::fs::rename(dir, &old).map_err(io(format!("cannot move {} aside", dir.display())))?;
+            std::fs::rename(dir, &old)
+                .map_err(io(format!("cannot move {} aside", dir.display())))?;
         }
         if let Err(e) = std::fs::rename(&tmp, dir) {
             if had_old {
                 let _ = std::fs::rename(&old, dir);
             }
-            return Err(io(format!("cannot move the new files into {}", dir.display()))(e));
+            return Err(io(format!(
+                "cannot move the new files into {}",
+                dir.display()
+            ))(e));
         }
         if had_old {
             let _ = std::fs::remove_dir_all(&old);

@@ -150,10 +150,16 @@ mod tests {
             p.files[0].0,
             PathBuf::from("/home/u/.config/containers/systemd/e-a.container")
         );
-        assert_eq!(p.files[1].0, PathBuf::from("/home/u/.config/systemd/user/e.target"));
+        assert_eq!(
+            p.files[1].0,
+            PathBuf::from("/home/u/.config/systemd/user/e.target")
+        );
         assert_eq!(p.commands[1], ["systemctl", "--user", "start", "e.target"]);
         let s = plan(&units, Scope::System, Path::new("/root"), "e.target", false);
         assert!(s.commands.is_empty() && s.skipped_commands.is_some());
-        assert_eq!(s.files[0].0, PathBuf::from("/etc/containers/systemd/e-a.container"));
+        assert_eq!(
+            s.files[0].0,
+            PathBuf::from("/etc/containers/systemd/e-a.container")
+        );
     }
 }

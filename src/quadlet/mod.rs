@@ -73,6 +73,9 @@ pub struct QuadletOptions {
     /// Registry prefix added to image references without one (`localhost` for images built on
     /// the same host by the Podman CLI).
     pub image_prefix: String,
+    /// Target that starts the units at boot/login: `default.target` (rootless) or
+    /// `multi-user.target` (system).
+    pub wanted_by: String,
 }
 
 impl Default for QuadletOptions {
@@ -82,6 +85,7 @@ impl Default for QuadletOptions {
             memory_max: "1G".into(),
             pids_limit: 2048,
             image_prefix: "localhost".into(),
+            wanted_by: "default.target".into(),
         }
     }
 }
@@ -109,8 +113,8 @@ fn container_base(eco: &Ecosystem, svc: &ServiceSpec, replica: u32) -> String {
 /// Adds `prefix/` to an image reference whose first component is not a registry host.
 fn qualify(image: &str, prefix: &str) -> String {
     let first = image.split('/').next().unwrap_or_default();
-    let has_host = image.contains('/')
-        && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_host =
+        image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     if has_host || prefix.is_empty() {
         image.to_string()
     } else {
@@ -154,7 +158,10 @@ pub fn to_units(
     }];
     let mut all_services = Vec::new();
     for svc in &eco.services {
-        let image = qualify(export::service_image(images, &svc.name)?, &opts.image_prefix);
+        let image = qualify(
+            export::service_image(images, &svc.name)?,
+            &opts.image_prefix,
+        );
         let env = export::service_env(eco, svc)?;
         let health_path = export::health_path(svc)?;
         let timing = export::health_timing(svc);
@@ -225,7 +232,7 @@ pub fn to_units(
                     memory_max: Some(opts.memory_max.clone()),
                 },
                 install: InstallSection {
-                    wanted_by: vec!["default.target".into(), target.clone()],
+                    wanted_by: vec![opts.wanted_by.clone(), target.clone()],
                 },
             };
             unit.downgrade(opts.podman_version)?;
@@ -244,7 +251,7 @@ pub fn to_units(
             description: format!("pactown ecosystem {}", eco.name),
             wants: all_services.clone(),
             after: all_services,
-            wanted_by: vec!["default.target".into()],
+            wanted_by: vec![opts.wanted_by.clone()],
         }
         .render()?,
     });
@@ -257,8 +264,14 @@ mod tests {
 
     #[test]
     fn qualifies_bare_references_only() {
-        assert_eq!(qualify("pactown/python-a:1", "localhost"), "localhost/pactown/python-a:1");
-        assert_eq!(qualify("docker.io/pactown/a:1", "localhost"), "docker.io/pactown/a:1");
+        assert_eq!(
+            qualify("pactown/python-a:1", "localhost"),
+            "localhost/pactown/python-a:1"
+        );
+        assert_eq!(
+            qualify("docker.io/pactown/a:1", "localhost"),
+            "docker.io/pactown/a:1"
+        );
         assert_eq!(qualify("localhost/a:1", "localhost"), "localhost/a:1");
         assert_eq!(qualify("reg:5000/a:1", "localhost"), "reg:5000/a:1");
         assert_eq!(qualify("a:1", ""), "a:1");

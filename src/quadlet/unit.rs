@@ -332,13 +332,17 @@ impl ContainerUnit {
             w.raw("NetworkAlias", a)?;
         }
         for (k, v) in &c.environment {
-            w.word("Environment", &pair(k, v)).map_err(|e| rekey(e, &format!("env.{k}")))?;
+            w.word("Environment", &pair(k, v))
+                .map_err(|e| rekey(e, &format!("env.{k}")))?;
         }
         for (k, v) in &c.label {
             w.word("Label", &pair(k, v))?;
         }
         for p in &c.publish_port {
-            w.raw("PublishPort", &format!("127.0.0.1:{}:{}", p.host, p.container))?;
+            w.raw(
+                "PublishPort",
+                &format!("127.0.0.1:{}:{}", p.host, p.container),
+            )?;
         }
         if let Some(argv) = &c.health_cmd {
             let json = serde_json::to_string(argv).map_err(|e| ExportError::Serialize {
@@ -505,14 +509,20 @@ mod tests {
         assert_eq!(u.comments.len(), 1);
         let text = u.render().unwrap();
         assert!(!text.contains("Notify="), "{text}");
-        assert!(text.contains("PodmanArgs=\"--network-alias\" \"api\""), "{text}");
+        assert!(
+            text.contains("PodmanArgs=\"--network-alias\" \"api\""),
+            "{text}"
+        );
     }
 
     #[test]
     fn downgrade_keeps_health_wait_from_4_7() {
         let mut u = sample();
         u.downgrade(PodmanVersion::new(4, 9)).unwrap();
-        assert!(u.container.podman_args.contains(&"--sdnotify=healthy".to_string()));
+        assert!(u
+            .container
+            .podman_args
+            .contains(&"--sdnotify=healthy".to_string()));
         assert!(u.comments.is_empty());
         let mut new = sample();
         new.downgrade(PodmanVersion::new(5, 2)).unwrap();
@@ -534,6 +544,9 @@ mod tests {
         let mut u = sample();
         u.container.environment = vec![("BAD".into(), "a\0b".into())];
         let err = u.render().unwrap_err().to_string();
-        assert!(err.contains("service `api`") && err.contains("env.BAD"), "{err}");
+        assert!(
+            err.contains("service `api`") && err.contains("env.BAD"),
+            "{err}"
+        );
     }
 }

@@ -79,7 +79,10 @@ mod tests {
 
     #[test]
     fn parses_and_orders() {
-        assert_eq!("4.9.3".parse::<PodmanVersion>(), Ok(PodmanVersion::new(4, 9)));
+        assert_eq!(
+            "4.9.3".parse::<PodmanVersion>(),
+            Ok(PodmanVersion::new(4, 9))
+        );
         assert_eq!("5".parse::<PodmanVersion>(), Ok(PodmanVersion::new(5, 0)));
         assert!("five".parse::<PodmanVersion>().is_err());
         assert!("1.2.3.4".parse::<PodmanVersion>().is_err());
