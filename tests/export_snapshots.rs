@@ -8,13 +8,19 @@ use pactown::quadlet::{self, PodmanVersion, QuadletOptions};
 use std::path::Path;
 
 fn shop() -> (pactown::config::Ecosystem, ImageMap) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eco/shop/shop.pactown.yaml");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eco/shop/shop.pactown.yaml");
     let project = pactown::project::load(&path).unwrap();
     let images = project
         .ecosystem
         .services
         .iter()
-        .map(|s| (s.name.clone(), format!("pactown/python-{}:0123456789ab", s.name)))
+        .map(|s| {
+            (
+                s.name.clone(),
+                format!("pactown/python-{}:0123456789ab", s.name),
+            )
+        })
         .collect();
     (project.ecosystem, images)
 }
@@ -29,7 +35,10 @@ fn quadlet_units() {
         insta::assert_snapshot!(format!("quadlet_{}", unit.name), unit.contents);
     }
     // deterministic
-    assert_eq!(units, quadlet::to_units(&eco, &images, &QuadletOptions::default()).unwrap());
+    assert_eq!(
+        units,
+        quadlet::to_units(&eco, &images, &QuadletOptions::default()).unwrap()
+    );
 }
 
 #[test]
@@ -38,11 +47,19 @@ fn quadlet_downgrades() {
     for (version, system) in [("4.4", false), ("4.9", false), ("5.2", true)] {
         let opts = QuadletOptions {
             podman_version: version.parse::<PodmanVersion>().unwrap(),
-            wanted_by: if system { "multi-user.target" } else { "default.target" }.into(),
+            wanted_by: if system {
+                "multi-user.target"
+            } else {
+                "default.target"
+            }
+            .into(),
             ..QuadletOptions::default()
         };
         let units = quadlet::to_units(&eco, &images, &opts).unwrap();
-        let api = units.iter().find(|u| u.name == "shop-api.container").unwrap();
+        let api = units
+            .iter()
+            .find(|u| u.name == "shop-api.container")
+            .unwrap();
         insta::assert_snapshot!(format!("quadlet_api_podman_{version}"), api.contents);
     }
 }
