@@ -603,12 +603,39 @@ fn kube_play_runs_the_ecosystem_healthy() {
         .arg(&file));
     let result = std::panic::catch_unwind(|| {
         assert!(ok, "podman kube play failed:\n{log}");
-        // Podman here has no systemd timers: run the health checks on demand (see engines README)
-        let containers = ["api-pod-api", "web-pod-web"];
+        // Podman names a Deployment's containers `<name>-pod[-N]-<container>` (4.3: `-pod-0-`)
+        let (_, names) = run(Command::new("podman").args(["ps", "--format", "{{.Names}}"]));
+        let find = |svc: &str| {
+            names
+                .lines()
+                .find(|n| n.starts_with(&format!("{svc}-pod")) && n.ends_with(&format!("-{svc}")))
+                .unwrap_or_else(|| panic!("no container for {svc} in {names}"))
+                .to_string()
+        };
+        let (api, web) = (find("api"), find("web"));
+        // Podman here has no systemd timers, and `kube play` rewrites exec probes into one
+        // space-joined `/bin/sh` string (which breaks any `bash -c SCRIPT`), so run the
+        // manifest's own probe argv in each container until it passes.
+        let docs = export::kube::to_documents(&eco, &images).unwrap();
+        let probe_of = |svc: &str| {
+            docs.iter()
+                .find_map(|d| match d {
+                    export::kube::Document::Deployment(dep) if dep.metadata.name == svc => Some(
+                        dep.spec.template.spec.containers[0]
+                            .readiness_probe
+                            .exec
+                            .command
+                            .clone(),
+                    ),
+                    _ => None,
+                })
+                .unwrap()
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
-        for c in containers {
+        for (svc, c) in [("api", &api), ("web", &web)] {
+            let probe = probe_of(svc);
             loop {
-                let (ok, out) = run(Command::new("podman").args(["healthcheck", "run", c]));
+                let (ok, out) = run(Command::new("podman").arg("exec").arg(c).args(&probe));
                 if ok {
                     break;
                 }
@@ -616,13 +643,20 @@ fn kube_play_runs_the_ecosystem_healthy() {
                 std::thread::sleep(Duration::from_millis(500));
             }
         }
+        // web reaches api through the network (Podman resolves the pod name, not the Service)
+        let (ok, out) = run(Command::new("podman")
+            .args(["exec", &web, "bash", "-c"])
+            .arg(format!(
+                "exec 3<>/dev/tcp/{}/{} && echo reached",
+                api.trim_end_matches("-api"),
+                port_base() + 10
+            )));
+        assert!(ok && out.contains("reached"), "{out}");
         // the ConfigMap reached the container verbatim, dependency URL included
-        let (ok, out) =
-            run(Command::new("podman").args(["exec", "api-pod-api", "printenv", "GREETING"]));
+        let (ok, out) = run(Command::new("podman").args(["exec", &api, "printenv", "GREETING"]));
         assert!(ok, "{out}");
         assert_eq!(out.trim_end(), "100% $HOME \"x\"");
-        let (ok, out) =
-            run(Command::new("podman").args(["exec", "web-pod-web", "printenv", "API_URL"]));
+        let (ok, out) = run(Command::new("podman").args(["exec", &web, "printenv", "API_URL"]));
         assert!(
             ok && out.trim() == format!("http://api:{}", port_base() + 10),
             "{out}"
