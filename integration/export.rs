@@ -668,3 +668,82 @@ fn kube_play_runs_the_ecosystem_healthy() {
         std::panic::resume_unwind(e);
     }
 }
+
+#[test]
+fn registry_units_in_quadlet_folder_generate() {
+    let Some(bin) = quadlet_bin() else { return };
+    let dir = crate::common::repo_root().join("quadlet");
+    let out = Command::new(&bin)
+        .arg("-dryrun")
+        .env("QUADLET_UNIT_DIRS", &dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let registry = stdout
+        .split("---pactown-registry.service---")
+        .nth(1)
+        .expect("pactown-registry.service generated");
+    let argv = exec_start(registry);
+    assert_eq!(
+        argv[argv.len() - 9..argv.len() - 1],
+        [
+            "localhost/pactown:latest",
+            "registry",
+            "serve",
+            "--bind",
+            "0.0.0.0:8800",
+            "--storage",
+            "/data",
+            "--token-file"
+        ]
+    );
+    assert!(flag_values(&argv, "--publish").contains(&"127.0.0.1:8800:8800"));
+    assert!(flag_values(&argv, "-v").contains(&"pactown-registry:/data:Z"));
+    assert!(
+        argv.contains(&"--read-only".to_string())
+            && argv.contains(&"--sdnotify=healthy".to_string())
+    );
+    assert!(stdout.contains("---pactown-registry-volume.service---"));
+}
+
+#[test]
+fn cli_refuses_hostile_yaml_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("api")).unwrap();
+    std::fs::write(
+        dir.path().join("api/README.md"),
+        "# api\n\n```python markpact:file path=main.py\nprint(1)\n```\n\n```bash markpact:run\npython3 main.py\n```\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("bad.pactown.yaml"),
+        "name: bad\nservices:\n  api:\n    port: 8001\n    health_check: \"/a%h\"\n",
+    )
+    .unwrap();
+    let out_dir = dir.path().join("units");
+    let out = Command::new(env!("CARGO_BIN_EXE_pactown"))
+        .args(["export", "quadlet"])
+        .arg(dir.path().join("bad.pactown.yaml"))
+        .arg("-o")
+        .arg(&out_dir)
+        .args(["--image", "api=pactown/python-api:1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("api") && stderr.contains("health_check"),
+        "{stderr}"
+    );
+    assert!(!out_dir.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "no temporary files left"
+    );
+}
