@@ -183,7 +183,7 @@ fn split_exec(line: &str) -> Vec<String> {
             if c == b'\\' {
                 i += 1;
                 let e = *b.get(i).expect("trailing backslash");
-                let mut push_char = |u: u32, word: &mut Vec<u8>| {
+                let push_char = |u: u32, word: &mut Vec<u8>| {
                     let ch = char::from_u32(u).expect("valid code point");
                     let mut buf = [0; 4];
                     word.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
