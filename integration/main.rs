@@ -12,5 +12,6 @@
 #[allow(dead_code)]
 mod common;
 mod engine_docker;
+mod export;
 mod images;
 mod orchestrate;

@@ -14,6 +14,10 @@ pub enum Error {
     /// An image build failed.
     #[error(transparent)]
     Build(#[from] crate::build::BuildError),
+    /// An export could not be generated or written (exit code 2 for values that cannot be
+    /// expressed, 1 otherwise).
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
     /// A service did not become healthy in time (exit code 3).
     #[error("{0}")]
     Readiness(String),
@@ -37,6 +41,11 @@ impl Error {
         match self {
             Error::Invalid(_) => 2,
             Error::Readiness(_) => 3,
+            Error::Export(
+                crate::export::ExportError::Unsafe { .. }
+                | crate::export::ExportError::Unsupported { .. }
+                | crate::export::ExportError::MissingImage { .. },
+            ) => 2,
             _ => 1,
         }
     }

@@ -12,10 +12,12 @@ pub mod config;
 pub mod diagnostic;
 pub mod engine;
 pub mod error;
+pub mod export;
 pub mod graph;
 pub mod markpact;
 pub mod orchestrator;
 pub mod project;
+pub mod quadlet;
 pub mod ui;
 
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity};

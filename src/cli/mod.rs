@@ -2,12 +2,14 @@
 //! requests; the work is done by the library modules.
 mod build;
 mod down;
+mod export;
 mod generate;
 mod graph;
 mod images;
 mod init;
 mod logs;
 mod parse;
+mod quadlet;
 mod restart;
 mod status;
 mod up;
@@ -61,6 +63,10 @@ pub enum Command {
     Logs(logs::Args),
     /// Restart one or more services.
     Restart(restart::Args),
+    /// Write deployment files: Quadlet units, a Compose file or Kubernetes manifests.
+    Export(export::Args),
+    /// Install an ecosystem as rootless Quadlet units and start it under systemd.
+    Quadlet(quadlet::Args),
 }
 
 /// Parses the command line, runs the command and maps the result to an exit code
@@ -108,5 +114,7 @@ async fn dispatch(command: Command, printer: &Printer) -> Result<ExitCode, Error
         Command::Status(args) => status::run(args, printer).await,
         Command::Logs(args) => logs::run(args, printer).await,
         Command::Restart(args) => restart::run(args, printer).await,
+        Command::Export(args) => export::run(args, printer),
+        Command::Quadlet(args) => quadlet::run(args, printer).await,
     }
 }

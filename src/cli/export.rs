@@ -1,0 +1,175 @@
+//! `pactown export quadlet|compose|kube`: deployment files for an ecosystem. Images are named by
+//! the tags the build would give them (`pactown/<runtime>-<service>:<digest>`), computed from the
+//! READMEs without building; `--image SERVICE=REF` overrides one.
+use crate::error::Error;
+use crate::export::{self, ImageMap};
+use crate::project::Project;
+use crate::quadlet::{self, PodmanVersion, QuadletOptions};
+use crate::ui::Printer;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Arguments of `pactown export`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The format to export.
+    #[command(subcommand)]
+    pub format: Format,
+}
+
+/// Export formats.
+#[derive(Debug, clap::Subcommand)]
+pub enum Format {
+    /// Podman Quadlet units (one `.network`, one `.container` per service/replica, a `.target`).
+    Quadlet(QuadletArgs),
+    /// A Compose file.
+    Compose(FileArgs),
+    /// Kubernetes Deployments, Services and ConfigMaps.
+    Kube(FileArgs),
+}
+
+/// Inputs shared by every format.
+#[derive(Debug, clap::Args)]
+pub struct Common {
+    /// The ecosystem file (default: the only `*.pactown.yaml` in the current folder).
+    #[arg(env = "PACTOWN_FILE")]
+    pub file: Option<PathBuf>,
+    /// Use this image for a service instead of its build tag (repeatable): `SERVICE=REF`.
+    #[arg(long = "image", value_name = "SERVICE=REF")]
+    pub images: Vec<String>,
+    /// CA bundle the images are built with (it is part of the build context, hence of the tag).
+    #[arg(long, env = "PACTOWN_CA_BUNDLE")]
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// Arguments of `pactown export quadlet`.
+#[derive(Debug, clap::Args)]
+pub struct QuadletArgs {
+    /// Shared inputs.
+    #[command(flatten)]
+    pub common: Common,
+    /// Folder to write the units to (replaced as a whole, never left half-written).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Units for a user's rootless systemd (`WantedBy=default.target`, the default).
+    #[arg(long, conflicts_with = "system")]
+    pub user: bool,
+    /// Units for the system instance (`WantedBy=multi-user.target`).
+    #[arg(long)]
+    pub system: bool,
+    /// Podman version on the deployment host; keys it lacks are rewritten or dropped.
+    #[arg(long, default_value_t = PodmanVersion::DEFAULT)]
+    pub podman_version: PodmanVersion,
+}
+
+/// Arguments of `pactown export compose|kube`.
+#[derive(Debug, clap::Args)]
+pub struct FileArgs {
+    /// Shared inputs.
+    #[command(flatten)]
+    pub common: Common,
+    /// File to write (default: stdout).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Loads the project named on the command line.
+pub(crate) fn load(file: Option<&Path>) -> Result<Project, Error> {
+    let file = crate::config::resolve_file(file)?;
+    Ok(crate::project::load(&file)?)
+}
+
+/// The CA bundle bytes: the flag / `PACTOWN_CA_BUNDLE`, else the file's `build.ca_bundle`.
+pub(crate) fn ca_bytes(project: &Project, flag: Option<&Path>) -> Result<Option<Vec<u8>>, Error> {
+    let path = flag.or(project.ecosystem.build.ca_bundle.as_deref());
+    match path {
+        Some(p) => std::fs::read(p)
+            .map(Some)
+            .map_err(|e| Error::io(format!("cannot read CA bundle {}", p.display()), e)),
+        None => Ok(None),
+    }
+}
+
+/// Each service's image: its build tag (from [`crate::build::prepare`], no build runs) unless
+/// `--image` names one.
+pub(crate) fn planned_images(
+    project: &Project,
+    ca: Option<&[u8]>,
+    overrides: &[String],
+) -> Result<ImageMap, Error> {
+    let mut images = ImageMap::new();
+    for o in overrides {
+        let Some((svc, image)) = o.split_once('=') else {
+            return Err(Error::Other(format!("--image `{o}`: expected SERVICE=REF")));
+        };
+        if project.ecosystem.service(svc).is_none() {
+            return Err(Error::Other(format!(
+                "--image `{o}`: no service `{svc}` in {}",
+                project.ecosystem.file.display()
+            )));
+        }
+        images.insert(svc.to_string(), image.to_string());
+    }
+    for svc in &project.ecosystem.services {
+        if images.contains_key(&svc.name) {
+            continue;
+        }
+        let Some(doc) = project.docs.get(&svc.name) else {
+            return Err(Error::Other(format!(
+                "service `{}`: its README comes from the registry; pull it first or pass --image {}=REF",
+                svc.name, svc.name
+            )));
+        };
+        let prepared = crate::build::prepare(doc, &svc.name, ca)?;
+        images.insert(svc.name.clone(), prepared.tag);
+    }
+    Ok(images)
+}
+
+/// Runs `pactown export`.
+pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
+    match args.format {
+        Format::Quadlet(a) => {
+            let project = load(a.common.file.as_deref())?;
+            let ca = ca_bytes(&project, a.common.ca_bundle.as_deref())?;
+            let images = planned_images(&project, ca.as_deref(), &a.common.images)?;
+            let opts = QuadletOptions {
+                podman_version: a.podman_version,
+                wanted_by: if a.system {
+                    "multi-user.target".into()
+                } else {
+                    "default.target".into()
+                },
+                ..QuadletOptions::default()
+            };
+            let units = quadlet::to_units(&project.ecosystem, &images, &opts)?;
+            let files: Vec<export::GeneratedFile> = units.iter().map(Into::into).collect();
+            export::write_atomically(&a.output, &files)?;
+            for u in &units {
+                printer.info(&format!("wrote {}", a.output.join(&u.name).display()));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Format::Compose(a) => write_one(a, printer, export::compose::render),
+        Format::Kube(a) => write_one(a, printer, export::kube::render),
+    }
+}
+
+fn write_one(
+    a: FileArgs,
+    printer: &Printer,
+    render: fn(&crate::config::Ecosystem, &ImageMap) -> Result<String, export::ExportError>,
+) -> Result<ExitCode, Error> {
+    let project = load(a.common.file.as_deref())?;
+    let ca = ca_bytes(&project, a.common.ca_bundle.as_deref())?;
+    let images = planned_images(&project, ca.as_deref(), &a.common.images)?;
+    let text = render(&project.ecosystem, &images)?;
+    match &a.output {
+        Some(path) => {
+            export::write_file_atomically(path, &text)?;
+            printer.info(&format!("wrote {}", path.display()));
+        }
+        None => printer.out(text.trim_end_matches('\n')),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,362 @@
+//! Kubernetes export: per service a ConfigMap with its environment (injected dependency URLs
+//! included), a Deployment (replicas from the file, exec-form probes, dropped capabilities) and a
+//! Service named like the service, so `http://<dep>:<port>` resolves in a cluster. Built from
+//! serde structs. The environment reaches the container through `envFrom`, where Kubernetes does
+//! no `$(VAR)` expansion, so values need no escaping.
+use super::{check_names, health_argv, health_path, health_timing, service_env, service_image};
+use super::{ExportError, ImageMap};
+use crate::config::{Ecosystem, ServiceSpec};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Object metadata.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Metadata {
+    /// Name.
+    pub name: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A ConfigMap.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigMap {
+    /// `v1`.
+    pub api_version: String,
+    /// `ConfigMap`.
+    pub kind: String,
+    /// Metadata.
+    pub metadata: Metadata,
+    /// Data.
+    pub data: BTreeMap<String, String>,
+}
+
+/// A Deployment.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    /// `apps/v1`.
+    pub api_version: String,
+    /// `Deployment`.
+    pub kind: String,
+    /// Metadata.
+    pub metadata: Metadata,
+    /// Spec.
+    pub spec: DeploymentSpec,
+}
+
+/// Deployment spec.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DeploymentSpec {
+    /// Replicas.
+    pub replicas: u32,
+    /// Selector.
+    pub selector: Selector,
+    /// Pod template.
+    pub template: PodTemplate,
+}
+
+/// Label selector.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Selector {
+    /// Labels to match.
+    pub match_labels: BTreeMap<String, String>,
+}
+
+/// Pod template.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PodTemplate {
+    /// Metadata.
+    pub metadata: Metadata,
+    /// Pod spec.
+    pub spec: PodSpec,
+}
+
+/// Pod spec.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec {
+    /// Restart policy (`Always`, the only value a Deployment accepts).
+    pub restart_policy: String,
+    /// Containers.
+    pub containers: Vec<Container>,
+}
+
+/// A container.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    /// Name.
+    pub name: String,
+    /// Image.
+    pub image: String,
+    /// `IfNotPresent` (images are built locally).
+    pub image_pull_policy: String,
+    /// Ports.
+    pub ports: Vec<ContainerPort>,
+    /// Environment sources.
+    pub env_from: Vec<EnvFrom>,
+    /// Readiness probe.
+    pub readiness_probe: Probe,
+    /// Liveness probe.
+    pub liveness_probe: Probe,
+    /// Security context.
+    pub security_context: SecurityContext,
+    /// Resources.
+    pub resources: Resources,
+}
+
+/// A container port.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerPort {
+    /// Port in the container.
+    pub container_port: u16,
+    /// Host port (bound on 127.0.0.1), single-replica services only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_port: Option<u16>,
+    /// Host IP.
+    #[serde(rename = "hostIP", skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<String>,
+}
+
+/// `envFrom` entry.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvFrom {
+    /// ConfigMap reference.
+    pub config_map_ref: NameRef,
+}
+
+/// A reference by name.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NameRef {
+    /// Name.
+    pub name: String,
+}
+
+/// An exec probe.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Probe {
+    /// Command.
+    pub exec: ExecAction,
+    /// Delay before the first probe.
+    pub initial_delay_seconds: u64,
+    /// Interval.
+    pub period_seconds: u64,
+    /// Timeout.
+    pub timeout_seconds: u64,
+    /// Failures before acting.
+    pub failure_threshold: u64,
+}
+
+/// Exec action.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ExecAction {
+    /// argv.
+    pub command: Vec<String>,
+}
+
+/// Security context.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityContext {
+    /// `false`.
+    pub allow_privilege_escalation: bool,
+    /// Capabilities.
+    pub capabilities: Capabilities,
+}
+
+/// Capabilities.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Dropped.
+    pub drop: Vec<String>,
+}
+
+/// Resources.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Resources {
+    /// Limits.
+    pub limits: BTreeMap<String, String>,
+}
+
+/// A Service.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeService {
+    /// `v1`.
+    pub api_version: String,
+    /// `Service`.
+    pub kind: String,
+    /// Metadata.
+    pub metadata: Metadata,
+    /// Spec.
+    pub spec: ServiceSpecK,
+}
+
+/// Service spec.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ServiceSpecK {
+    /// Selector.
+    pub selector: BTreeMap<String, String>,
+    /// Ports.
+    pub ports: Vec<ServicePort>,
+}
+
+/// Service port.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePort {
+    /// Name.
+    pub name: String,
+    /// Port.
+    pub port: u16,
+    /// Target port.
+    pub target_port: u16,
+}
+
+/// One document of the output.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Document {
+    /// A ConfigMap.
+    ConfigMap(ConfigMap),
+    /// A Deployment.
+    Deployment(Deployment),
+    /// A Service.
+    Service(KubeService),
+}
+
+fn labels_for(eco: &Ecosystem, svc: &ServiceSpec) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), svc.name.clone()),
+        ("app.kubernetes.io/part-of".to_string(), eco.name.clone()),
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            "pactown".to_string(),
+        ),
+    ])
+}
+
+/// Maps an ecosystem to Kubernetes objects (pure): per service a ConfigMap, a Deployment and a
+/// Service, in YAML order.
+///
+/// # Errors
+/// [`ExportError::Unsafe`] naming the service and key; [`ExportError::MissingImage`].
+pub fn to_documents(eco: &Ecosystem, images: &ImageMap) -> Result<Vec<Document>, ExportError> {
+    check_names(eco)?;
+    let mut docs = Vec::new();
+    for svc in &eco.services {
+        let env = service_env(eco, svc)?;
+        let labels = labels_for(eco, svc);
+        let selector = BTreeMap::from([("app.kubernetes.io/name".to_string(), svc.name.clone())]);
+        let timing = health_timing(svc);
+        let command = health_argv(svc.port, health_path(svc)?);
+        let probe = |initial: u64, failures: u64| Probe {
+            exec: ExecAction {
+                command: command.clone(),
+            },
+            initial_delay_seconds: initial,
+            period_seconds: timing.interval,
+            timeout_seconds: timing.timeout,
+            failure_threshold: failures,
+        };
+        let env_name = format!("{}-env", svc.name);
+        docs.push(Document::ConfigMap(ConfigMap {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            metadata: Metadata {
+                name: env_name.clone(),
+                labels: labels.clone(),
+            },
+            data: env,
+        }));
+        let single = svc.replicas == 1;
+        docs.push(Document::Deployment(Deployment {
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            metadata: Metadata {
+                name: svc.name.clone(),
+                labels: labels.clone(),
+            },
+            spec: DeploymentSpec {
+                replicas: svc.replicas,
+                selector: Selector {
+                    match_labels: selector.clone(),
+                },
+                template: PodTemplate {
+                    metadata: Metadata {
+                        name: svc.name.clone(),
+                        labels: labels.clone(),
+                    },
+                    spec: PodSpec {
+                        // Deployments only allow `Always`; `auto_restart: false` has no equivalent here.
+                        restart_policy: "Always".into(),
+                        containers: vec![Container {
+                            name: svc.name.clone(),
+                            image: service_image(images, &svc.name)?.to_string(),
+                            image_pull_policy: "IfNotPresent".into(),
+                            ports: vec![ContainerPort {
+                                container_port: svc.port,
+                                host_port: single.then_some(svc.port),
+                                host_ip: single.then(|| "127.0.0.1".to_string()),
+                            }],
+                            env_from: vec![EnvFrom {
+                                config_map_ref: NameRef { name: env_name },
+                            }],
+                            readiness_probe: probe(1, timing.retries),
+                            liveness_probe: probe(timing.start_period, timing.retries),
+                            security_context: SecurityContext {
+                                allow_privilege_escalation: false,
+                                capabilities: Capabilities {
+                                    drop: vec!["ALL".into()],
+                                },
+                            },
+                            resources: Resources {
+                                limits: BTreeMap::from([("memory".to_string(), "1Gi".to_string())]),
+                            },
+                        }],
+                    },
+                },
+            },
+        }));
+        docs.push(Document::Service(KubeService {
+            api_version: "v1".into(),
+            kind: "Service".into(),
+            metadata: Metadata {
+                name: svc.name.clone(),
+                labels,
+            },
+            spec: ServiceSpecK {
+                selector,
+                ports: vec![ServicePort {
+                    name: "http".into(),
+                    port: svc.port,
+                    target_port: svc.port,
+                }],
+            },
+        }));
+    }
+    Ok(docs)
+}
+
+/// Renders the multi-document YAML (pure).
+///
+/// # Errors
+/// As [`to_documents`], or [`ExportError::Serialize`].
+pub fn render(eco: &Ecosystem, images: &ImageMap) -> Result<String, ExportError> {
+    let mut out = String::new();
+    for doc in to_documents(eco, images)? {
+        let text = serde_yaml::to_string(&doc).map_err(|e| ExportError::Serialize {
+            what: "Kubernetes manifest".into(),
+            message: e.to_string(),
+        })?;
+        out.push_str("---\n");
+        out.push_str(&text);
+    }
+    Ok(out)
+}

@@ -1,0 +1,373 @@
+//! Deploy exports: the same ecosystem rendered as Quadlet units ([`crate::quadlet`]), a Compose
+//! file ([`compose`]) or Kubernetes manifests ([`kube`]).
+//!
+//! Every generator is pure (`&Ecosystem` + image map → files, no IO) and builds its output from
+//! typed structs. Values that come from a README or the ecosystem file are checked here first:
+//! anything that cannot be expressed safely in the target format is an [`ExportError::Unsafe`]
+//! naming the service and the key. [`write_atomically`] puts a generated file set in place
+//! without ever leaving a half-written directory.
+pub mod compose;
+pub mod kube;
+
+use crate::config::{Ecosystem, ServiceSpec};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Image reference per service name (the tag the build module gives each service).
+pub type ImageMap = BTreeMap<String, String>;
+
+/// Longest environment value pactown exports (systemd's line limit is far larger; this keeps
+/// units readable and rejects accidental file dumps).
+pub const MAX_ENV_VALUE: usize = 32 * 1024;
+
+/// Errors of the exporters.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A value cannot be expressed safely in the output format.
+    #[error("service `{service}`, key `{key}`: {reason}")]
+    Unsafe {
+        /// Service name (or `(ecosystem)` for ecosystem-level keys).
+        service: String,
+        /// The key, e.g. `env.API_TOKEN` or `health_check`.
+        key: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// No image was given for a service.
+    #[error("service `{service}` has no image; build it first (`pactown build`)")]
+    MissingImage {
+        /// Service name.
+        service: String,
+    },
+    /// The requested Podman version cannot run what the ecosystem needs.
+    #[error("Podman {version}: {reason}")]
+    Unsupported {
+        /// The target version.
+        version: String,
+        /// What is missing.
+        reason: String,
+    },
+    /// A YAML document could not be serialized.
+    #[error("cannot serialize {what}: {message}")]
+    Serialize {
+        /// What was being written.
+        what: String,
+        /// The serializer's message.
+        message: String,
+    },
+    /// Writing the output failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The IO error.
+        source: std::io::Error,
+    },
+}
+
+impl ExportError {
+    pub(crate) fn unsafe_value(service: &str, key: &str, reason: impl Into<String>) -> Self {
+        ExportError::Unsafe {
+            service: service.to_string(),
+            key: key.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// One generated file: a name (no directories) and its contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedFile {
+    /// File name, e.g. `shop-api.container`.
+    pub name: String,
+    /// Full text.
+    pub contents: String,
+}
+
+/// Label of ecosystem-level keys in [`ExportError::Unsafe`].
+pub const ECOSYSTEM_KEY_OWNER: &str = "(ecosystem)";
+
+/// Checks the names every exporter turns into engine, DNS or file names: the ecosystem name,
+/// the network name and each service name.
+///
+/// # Errors
+/// [`ExportError::Unsafe`] naming the first bad name.
+pub fn check_names(eco: &Ecosystem) -> Result<(), ExportError> {
+    if !crate::config::rules::is_resource_name(&eco.name) {
+        return Err(ExportError::unsafe_value(
+            ECOSYSTEM_KEY_OWNER,
+            "name",
+            format!(
+                "`{}` cannot be used in unit, container and file names; use letters, digits, `_`, `.` and `-` (at most 63 characters)",
+                eco.name.escape_debug()
+            ),
+        ));
+    }
+    let network = eco.network_name();
+    if !crate::config::rules::is_resource_name(&network) {
+        return Err(ExportError::unsafe_value(
+            ECOSYSTEM_KEY_OWNER,
+            "network",
+            format!(
+                "`{}` is not a valid network name; use letters, digits, `_`, `.` and `-`",
+                network.escape_debug()
+            ),
+        ));
+    }
+    for svc in &eco.services {
+        if !crate::config::rules::is_service_name(&svc.name) {
+            return Err(ExportError::unsafe_value(
+                &svc.name.escape_debug().to_string(),
+                "name",
+                "service names must match [a-z0-9][a-z0-9-]* (at most 63 characters): they become DNS names and unit names",
+            ));
+        }
+        if svc.replicas == 0 {
+            return Err(ExportError::unsafe_value(
+                &svc.name,
+                "replicas",
+                "must be at least 1",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The environment of a service as exported: the injected variables (dependency URLs, port,
+/// names) then the service's own `env`, each name and value checked.
+///
+/// # Errors
+/// [`ExportError::Unsafe`] for a name that is not `[A-Za-z_][A-Za-z0-9_]*`, a value with a NUL
+/// byte or C1 control character, or a value longer than [`MAX_ENV_VALUE`].
+pub fn service_env(
+    eco: &Ecosystem,
+    svc: &ServiceSpec,
+) -> Result<BTreeMap<String, String>, ExportError> {
+    let env = crate::graph::injected_env(eco, svc);
+    for (name, value) in &env {
+        let key = format!("env.{}", name.escape_debug());
+        if !crate::config::rules::is_env_name(name) {
+            return Err(ExportError::unsafe_value(
+                &svc.name,
+                &key,
+                "variable names must match [A-Za-z_][A-Za-z0-9_]*",
+            ));
+        }
+        check_env_value(&svc.name, &key, value)?;
+    }
+    Ok(env)
+}
+
+/// Checks one environment value: no NUL (the kernel cannot pass it), no C1 control characters
+/// (they do not survive systemd's escaping as UTF-8), at most [`MAX_ENV_VALUE`] bytes.
+///
+/// # Errors
+/// [`ExportError::Unsafe`] naming the service and key.
+pub fn check_env_value(service: &str, key: &str, value: &str) -> Result<(), ExportError> {
+    if value.len() > MAX_ENV_VALUE {
+        return Err(ExportError::unsafe_value(
+            service,
+            key,
+            format!(
+                "value is {} bytes; at most {MAX_ENV_VALUE} are exported",
+                value.len()
+            ),
+        ));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|&c| c == '\0' || ('\u{80}'..='\u{9f}').contains(&c))
+    {
+        return Err(ExportError::unsafe_value(
+            service,
+            key,
+            format!(
+                "value contains the control character U+{:04X}, which cannot be passed safely; remove it",
+                u32::from(c)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The health-check path of a service, checked: it must start with `/` and use only URL path
+/// characters that need no escaping in any output format (`A-Z a-z 0-9 - . _ ~ / ? = & + ,`).
+///
+/// # Errors
+/// [`ExportError::Unsafe`] naming the service and `health_check`.
+pub fn health_path(svc: &ServiceSpec) -> Result<Option<&str>, ExportError> {
+    let Some(path) = svc.health_check.as_deref() else {
+        return Ok(None);
+    };
+    let ok = path.starts_with('/')
+        && path.len() <= 1024
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~/?=&+,".contains(c));
+    if ok {
+        Ok(Some(path))
+    } else {
+        Err(ExportError::unsafe_value(
+            &svc.name,
+            "health_check",
+            format!(
+                "`{}` is not a plain URL path; use `/` followed by letters, digits and `-._~/?=&+,`",
+                path.escape_debug()
+            ),
+        ))
+    }
+}
+
+/// The image of a service from the map, checked to be a plain image reference
+/// (`[a-z0-9./_:@-]`, no whitespace or shell characters).
+///
+/// # Errors
+/// [`ExportError::MissingImage`] or [`ExportError::Unsafe`] (key `image`).
+pub fn service_image<'a>(images: &'a ImageMap, service: &str) -> Result<&'a str, ExportError> {
+    let image = images
+        .get(service)
+        .ok_or_else(|| ExportError::MissingImage {
+            service: service.to_string(),
+        })?;
+    let ok = !image.is_empty()
+        && image.len() <= 255
+        && image
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && image
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "./_:@-".contains(c));
+    if ok {
+        Ok(image)
+    } else {
+        Err(ExportError::unsafe_value(
+            service,
+            "image",
+            format!("`{}` is not a valid image reference", image.escape_debug()),
+        ))
+    }
+}
+
+/// The shell-free health probe every exporter uses: bash's `/dev/tcp` (bash is in every pactown
+/// image, curl is not). With a path it sends an HTTP/1.0 GET and requires a 2xx/3xx status line;
+/// without one it only opens the TCP connection. The returned argv is exec form.
+#[must_use]
+pub fn health_argv(port: u16, path: Option<&str>) -> Vec<String> {
+    let script = match path {
+        Some(path) => format!(
+            "exec 3<>/dev/tcp/127.0.0.1/{port} && printf 'GET {path} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' [23][0-9][0-9]'"
+        ),
+        None => format!("exec 3<>/dev/tcp/127.0.0.1/{port}"),
+    };
+    vec!["/bin/bash".into(), "-c".into(), script]
+}
+
+/// Health-check timing shared by the exporters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthTiming {
+    /// Seconds between probes.
+    pub interval: u64,
+    /// Seconds a probe may take.
+    pub timeout: u64,
+    /// Failures before unhealthy.
+    pub retries: u64,
+    /// Grace period in seconds (the service's `timeout`).
+    pub start_period: u64,
+}
+
+/// Timing for a service: probe every 2 s, 3 s per probe, and enough retries to cover the
+/// service's start-up `timeout`.
+#[must_use]
+pub fn health_timing(svc: &ServiceSpec) -> HealthTiming {
+    HealthTiming {
+        interval: 2,
+        timeout: 3,
+        retries: 3,
+        start_period: svc.timeout.max(1),
+    }
+}
+
+/// Writes `files` into `dir` as one step: everything goes to a fresh temporary folder next to
+/// `dir` first, and only when every file is written is the folder renamed into place (an
+/// existing `dir` is moved aside and removed afterwards). A failure leaves `dir` untouched.
+///
+/// # Errors
+/// [`ExportError::Io`] with the path involved.
+pub fn write_atomically(dir: &Path, files: &[GeneratedFile]) -> Result<(), ExportError> {
+    let io = |context: String| move |source| ExportError::Io { context, source };
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(io(format!("cannot create {}", parent.display())))?;
+    let base = dir
+        .file_name()
+        .map_or_else(|| "export".into(), |n| n.to_string_lossy().into_owned());
+    let stamp = std::process::id();
+    let tmp = parent.join(format!(".{base}.pactown-tmp-{stamp}"));
+    let old = parent.join(format!(".{base}.pactown-old-{stamp}"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = (|| {
+        std::fs::create_dir(&tmp).map_err(io(format!("cannot create {}", tmp.display())))?;
+        for file in files {
+            if file.name.contains('/') || file.name.starts_with('.') || file.name.is_empty() {
+                return Err(ExportError::Io {
+                    context: format!("refusing to write file name `{}`", file.name),
+                    source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+                });
+            }
+            let path = tmp.join(&file.name);
+            std::fs::write(&path, &file.contents)
+                .map_err(io(format!("cannot write {}", path.display())))?;
+        }
+        let had_old = dir.exists();
+        if had_old {
+            std::fs::rename(dir, &old)
+                .map_err(io(format!("cannot move {} aside", dir.display())))?;
+        }
+        if let Err(e) = std::fs::rename(&tmp, dir) {
+            if had_old {
+                let _ = std::fs::rename(&old, dir);
+            }
+            return Err(io(format!(
+                "cannot move the new files into {}",
+                dir.display()
+            ))(e));
+        }
+        if had_old {
+            let _ = std::fs::remove_dir_all(&old);
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+/// Writes one file atomically (temporary file next to it, then rename).
+///
+/// # Errors
+/// [`ExportError::Io`].
+pub fn write_file_atomically(path: &Path, contents: &str) -> Result<(), ExportError> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map_or_else(|| "export".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = parent.join(format!(".{name}.pactown-tmp-{}", std::process::id()));
+    std::fs::write(&tmp, contents).map_err(|source| ExportError::Io {
+        context: format!("cannot write {}", tmp.display()),
+        source,
+    })?;
+    std::fs::rename(&tmp, path).map_err(|source| {
+        let _ = std::fs::remove_file(&tmp);
+        ExportError::Io {
+            context: format!("cannot write {}", path.display()),
+            source,
+        }
+    })
+}

@@ -1,0 +1,279 @@
+//! Quadlet export: an ecosystem as rootless systemd units run by Podman.
+//!
+//! [`to_units`] is pure: it maps the ecosystem and each service's image to typed units
+//! ([`unit`]), applies the target Podman's limits ([`unit::ContainerUnit::downgrade`]) and
+//! serializes them deterministically. [`install`] does the IO (`pactown quadlet install`).
+//!
+//! Per ecosystem `eco` with services `svc`:
+//! - `eco.network` — the ecosystem's network (`NetworkName=` from the file, default
+//!   `pactown-eco`);
+//! - `eco-svc.container` (or `eco-svc-N.container` per replica when `replicas > 1`) — the
+//!   service's image on that network with the DNS alias `svc`, the injected and own environment,
+//!   `PublishPort=127.0.0.1:PORT:PORT` (first replica), a curl-free health check,
+//!   `Notify=healthy` (so systemd waits for health before starting dependants, which
+//!   `Requires=`/`After=` every replica of their dependencies), `Restart=` from `auto_restart`,
+//!   `DropCapability=ALL`, `NoNewPrivileges=true`, a PID limit and `MemoryMax=`;
+//! - `eco.target` — a plain systemd target that wants every container service (installed next
+//!   to the user's systemd units, not in the Quadlet folder).
+pub mod escape;
+pub mod install;
+pub mod unit;
+pub mod version;
+
+pub use version::PodmanVersion;
+
+use crate::config::{Ecosystem, ServiceSpec};
+use crate::engine::labels;
+use crate::export::{self, ExportError, GeneratedFile, ImageMap};
+use unit::{
+    ContainerSection, ContainerUnit, InstallSection, NetworkUnit, Notify, PublishPort, Restart,
+    ServiceSection, TargetUnit, UnitSection,
+};
+
+/// What a generated file is, which decides where `install` puts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitKind {
+    /// A Quadlet `.container` file.
+    Container,
+    /// A Quadlet `.network` file.
+    Network,
+    /// A plain systemd `.target`.
+    Target,
+}
+
+/// One generated unit file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitFile {
+    /// What it is.
+    pub kind: UnitKind,
+    /// File name, e.g. `shop-api.container`.
+    pub name: String,
+    /// Full text.
+    pub contents: String,
+}
+
+impl From<&UnitFile> for GeneratedFile {
+    fn from(u: &UnitFile) -> Self {
+        GeneratedFile {
+            name: u.name.clone(),
+            contents: u.contents.clone(),
+        }
+    }
+}
+
+/// Options of the Quadlet export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuadletOptions {
+    /// Target Podman version (keys it lacks are rewritten or dropped).
+    pub podman_version: PodmanVersion,
+    /// `MemoryMax=` of each container service.
+    pub memory_max: String,
+    /// PID limit of each container.
+    pub pids_limit: u32,
+    /// Registry prefix added to image references without one (`localhost` for images built on
+    /// the same host by the Podman CLI).
+    pub image_prefix: String,
+    /// Target that starts the units at boot/login: `default.target` (rootless) or
+    /// `multi-user.target` (system).
+    pub wanted_by: String,
+}
+
+impl Default for QuadletOptions {
+    fn default() -> Self {
+        Self {
+            podman_version: PodmanVersion::DEFAULT,
+            memory_max: "1G".into(),
+            pids_limit: 2048,
+            image_prefix: "localhost".into(),
+            wanted_by: "default.target".into(),
+        }
+    }
+}
+
+/// Name of the systemd service Quadlet generates for a container unit of one replica.
+#[must_use]
+pub fn service_unit_name(eco: &Ecosystem, svc: &ServiceSpec, replica: u32) -> String {
+    format!("{}.service", container_base(eco, svc, replica))
+}
+
+/// Name of the ecosystem's target unit.
+#[must_use]
+pub fn target_name(eco: &Ecosystem) -> String {
+    format!("{}.target", eco.name)
+}
+
+fn container_base(eco: &Ecosystem, svc: &ServiceSpec, replica: u32) -> String {
+    if svc.replicas > 1 {
+        format!("{}-{}-{replica}", eco.name, svc.name)
+    } else {
+        format!("{}-{}", eco.name, svc.name)
+    }
+}
+
+/// Adds `prefix/` to an image reference whose first component is not a registry host.
+fn qualify(image: &str, prefix: &str) -> String {
+    let first = image.split('/').next().unwrap_or_default();
+    let has_host =
+        image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    if has_host || prefix.is_empty() {
+        image.to_string()
+    } else {
+        format!("{prefix}/{image}")
+    }
+}
+
+/// Maps an ecosystem to its Quadlet units (pure: no IO). `images` gives each service's image
+/// reference. Files come in a fixed order: the network, the containers in YAML order, the target.
+///
+/// # Errors
+/// [`ExportError::Unsafe`] naming the service and key of a value that cannot be expressed;
+/// [`ExportError::MissingImage`]; [`ExportError::Unsupported`] for a Podman without Quadlet.
+pub fn to_units(
+    eco: &Ecosystem,
+    images: &ImageMap,
+    opts: &QuadletOptions,
+) -> Result<Vec<UnitFile>, ExportError> {
+    export::check_names(eco)?;
+    let eco_labels = |svc: Option<&str>| {
+        let mut l = vec![
+            (labels::MANAGED.to_string(), "true".to_string()),
+            (labels::ECOSYSTEM.to_string(), eco.name.clone()),
+        ];
+        if let Some(s) = svc {
+            l.push((labels::SERVICE.to_string(), s.to_string()));
+        }
+        l
+    };
+    let network_file = format!("{}.network", eco.name);
+    let target = target_name(eco);
+    let mut files = vec![UnitFile {
+        kind: UnitKind::Network,
+        name: network_file.clone(),
+        contents: NetworkUnit {
+            description: format!("pactown ecosystem {} network", eco.name),
+            network_name: eco.network_name(),
+            label: eco_labels(None),
+        }
+        .render()?,
+    }];
+    let mut all_services = Vec::new();
+    for svc in &eco.services {
+        let image = qualify(
+            export::service_image(images, &svc.name)?,
+            &opts.image_prefix,
+        );
+        let env = export::service_env(eco, svc)?;
+        let health_path = export::health_path(svc)?;
+        let timing = export::health_timing(svc);
+        let mut requires = Vec::new();
+        for dep in &svc.depends_on {
+            let Some(d) = eco.service(&dep.name) else {
+                return Err(ExportError::unsafe_value(
+                    &svc.name,
+                    "depends_on",
+                    format!("`{}` is not a service of this ecosystem", dep.name),
+                ));
+            };
+            for r in 1..=d.replicas {
+                requires.push(service_unit_name(eco, d, r));
+            }
+        }
+        for replica in 1..=svc.replicas {
+            let base = container_base(eco, svc, replica);
+            let mut label = eco_labels(Some(&svc.name));
+            label.push((labels::REPLICA.to_string(), replica.to_string()));
+            let mut unit = ContainerUnit {
+                service: svc.name.clone(),
+                comments: Vec::new(),
+                unit: UnitSection {
+                    description: format!(
+                        "pactown ecosystem {} service {} (replica {replica})",
+                        eco.name, svc.name
+                    ),
+                    requires: requires.clone(),
+                    after: requires.clone(),
+                    part_of: vec![target.clone()],
+                },
+                container: ContainerSection {
+                    image: image.clone(),
+                    container_name: base.clone(),
+                    pull: Some("never".into()),
+                    network: vec![network_file.clone()],
+                    network_alias: vec![svc.name.clone()],
+                    environment: env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    label,
+                    publish_port: if replica == 1 {
+                        vec![PublishPort {
+                            host: svc.port,
+                            container: svc.port,
+                        }]
+                    } else {
+                        Vec::new()
+                    },
+                    health_cmd: Some(export::health_argv(svc.port, health_path)),
+                    health_interval: Some(timing.interval),
+                    health_timeout: Some(timing.timeout),
+                    health_retries: Some(timing.retries),
+                    health_start_period: Some(timing.start_period),
+                    notify: Notify::Healthy,
+                    pids_limit: Some(opts.pids_limit),
+                    drop_capability: vec!["ALL".into()],
+                    no_new_privileges: true,
+                    podman_args: Vec::new(),
+                },
+                service_section: ServiceSection {
+                    restart: if svc.auto_restart {
+                        Restart::Always
+                    } else {
+                        Restart::No
+                    },
+                    restart_sec: Some(2),
+                    timeout_start_sec: Some(svc.timeout.saturating_add(30)),
+                    memory_max: Some(opts.memory_max.clone()),
+                },
+                install: InstallSection {
+                    wanted_by: vec![opts.wanted_by.clone(), target.clone()],
+                },
+            };
+            unit.downgrade(opts.podman_version)?;
+            all_services.push(format!("{base}.service"));
+            files.push(UnitFile {
+                kind: UnitKind::Container,
+                name: format!("{base}.container"),
+                contents: unit.render()?,
+            });
+        }
+    }
+    files.push(UnitFile {
+        kind: UnitKind::Target,
+        name: target,
+        contents: TargetUnit {
+            description: format!("pactown ecosystem {}", eco.name),
+            wants: all_services.clone(),
+            after: all_services,
+            wanted_by: vec![opts.wanted_by.clone()],
+        }
+        .render()?,
+    });
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::qualify;
+
+    #[test]
+    fn qualifies_bare_references_only() {
+        assert_eq!(
+            qualify("pactown/python-a:1", "localhost"),
+            "localhost/pactown/python-a:1"
+        );
+        assert_eq!(
+            qualify("docker.io/pactown/a:1", "localhost"),
+            "docker.io/pactown/a:1"
+        );
+        assert_eq!(qualify("localhost/a:1", "localhost"), "localhost/a:1");
+        assert_eq!(qualify("reg:5000/a:1", "localhost"), "reg:5000/a:1");
+        assert_eq!(qualify("a:1", ""), "a:1");
+    }
+}

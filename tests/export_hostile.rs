@@ -1,0 +1,406 @@
+//! Hostile values through every exporter: each is either refused with an error naming the
+//! service and key, or reads back as exactly the intended value. (The Quadlet round trip through
+//! the real `quadlet` generator is in `integration/export.rs`; here the unit text itself is
+//! decoded the way Quadlet and systemd read it.)
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use pactown::config::{DependsOn, Ecosystem, ReadmeSource, ServiceSpec};
+use pactown::export::{self, ExportError, ImageMap};
+use pactown::quadlet::{self, PodmanVersion, QuadletOptions};
+use std::collections::BTreeMap;
+
+#[derive(serde::Deserialize)]
+struct Hostile {
+    name: String,
+    value: String,
+    refused: bool,
+}
+
+fn hostile() -> Vec<Hostile> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/export/hostile.json"
+    ))
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn service(name: &str, port: u16, env: BTreeMap<String, String>, deps: &[&str]) -> ServiceSpec {
+    ServiceSpec {
+        name: name.into(),
+        index: 0,
+        line: 1,
+        readme: ReadmeSource::Local {
+            relative: format!("{name}/README.md"),
+            path: format!("{name}/README.md").into(),
+        },
+        port,
+        health_check: Some("/health".into()),
+        timeout: 30,
+        replicas: 1,
+        auto_restart: true,
+        env,
+        depends_on: deps
+            .iter()
+            .map(|d| DependsOn {
+                name: (*d).into(),
+                version: None,
+                env_var: None,
+                endpoint: None,
+                line: 1,
+            })
+            .collect(),
+        target: "web".into(),
+        framework: None,
+        build_cmd: None,
+        build_targets: Vec::new(),
+    }
+}
+
+fn ecosystem(services: Vec<ServiceSpec>) -> Ecosystem {
+    Ecosystem {
+        file: "hostile.pactown.yaml".into(),
+        dir: ".".into(),
+        name: "hostile".into(),
+        version: "0.1.0".into(),
+        description: None,
+        base_port: 8000,
+        sandbox_root: ".".into(),
+        network: None,
+        registry: None,
+        build: Default::default(),
+        engine: None,
+        services,
+    }
+}
+
+fn one(value: &str) -> Ecosystem {
+    ecosystem(vec![service(
+        "api",
+        8001,
+        BTreeMap::from([("HOSTILE".to_string(), value.to_string())]),
+        &[],
+    )])
+}
+
+fn images(eco: &Ecosystem) -> ImageMap {
+    eco.services
+        .iter()
+        .map(|s| {
+            (
+                s.name.clone(),
+                format!("pactown/python-{}:0123456789ab", s.name),
+            )
+        })
+        .collect()
+}
+
+fn assert_names(err: &ExportError, service: &str, key: &str) {
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("service `{service}`")) && text.contains(key),
+        "error should name service `{service}` and key `{key}`: {text}"
+    );
+}
+
+/// Reads one double-quoted word of a Quadlet word-list key the way Quadlet does (unquote,
+/// C-unescape), then undoes systemd's `%%` and `$$`; fails on any other `%`/`$` use.
+fn decode_unit_word(word: &str) -> String {
+    let inner = word
+        .strip_prefix('"')
+        .and_then(|w| w.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("not a quoted word: {word}"));
+    let mut bytes = Vec::new();
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next().unwrap() {
+                'n' => bytes.push(b'\n'),
+                't' => bytes.push(b'\t'),
+                'r' => bytes.push(b'\r'),
+                '\\' => bytes.push(b'\\'),
+                '"' => bytes.push(b'"'),
+                'x' => {
+                    let h: String = [chars.next().unwrap(), chars.next().unwrap()]
+                        .iter()
+                        .collect();
+                    bytes.push(u8::from_str_radix(&h, 16).unwrap());
+                }
+                other => panic!("unexpected escape \\{other} in {word}"),
+            },
+            '"' => panic!("unescaped quote inside {word}"),
+            '%' => {
+                assert_eq!(chars.next(), Some('%'), "lone % in {word}");
+                bytes.push(b'%');
+            }
+            '$' => {
+                assert_eq!(chars.next(), Some('$'), "lone $ in {word}");
+                bytes.push(b'$');
+            }
+            c => {
+                let mut buf = [0; 4];
+                bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn there_are_at_least_thirty_hostile_values() {
+    assert!(hostile().len() >= 30);
+}
+
+#[test]
+fn quadlet_environment_is_refused_or_exact() {
+    for h in hostile() {
+        let eco = one(&h.value);
+        let result = quadlet::to_units(&eco, &images(&eco), &QuadletOptions::default());
+        if h.refused {
+            let err = result.expect_err(&h.name);
+            assert_names(&err, "api", "env.HOSTILE");
+            continue;
+        }
+        let units = result.unwrap_or_else(|e| panic!("{}: {e}", h.name));
+        let unit = units
+            .iter()
+            .find(|u| u.name == "hostile-api.container")
+            .unwrap();
+        let lines: Vec<&str> = unit
+            .contents
+            .lines()
+            .filter(|l| l.starts_with("Environment=\"HOSTILE="))
+            .collect();
+        assert_eq!(lines.len(), 1, "{}: {}", h.name, unit.contents);
+        let decoded = decode_unit_word(lines[0].strip_prefix("Environment=").unwrap());
+        assert_eq!(decoded, format!("HOSTILE={}", h.value), "{}", h.name);
+        // the value never breaks the file's structure
+        assert!(
+            !unit.contents.lines().any(|l| l.starts_with("ExecStart")),
+            "{}",
+            h.name
+        );
+        assert_eq!(
+            unit.contents.lines().filter(|l| *l == "[Service]").count(),
+            1,
+            "{}: {}",
+            h.name,
+            unit.contents
+        );
+    }
+}
+
+#[test]
+fn compose_environment_is_refused_or_exact() {
+    for h in hostile() {
+        let eco = one(&h.value);
+        let result = export::compose::render(&eco, &images(&eco));
+        if h.refused {
+            assert_names(&result.expect_err(&h.name), "api", "env.HOSTILE");
+            continue;
+        }
+        let text = result.unwrap();
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let got = doc["services"]["api"]["environment"]["HOSTILE"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: {text}", h.name));
+        // every `$` is doubled (Compose interpolation), nothing else changes
+        assert!(!got.replace("$$", "").contains('$'), "{}", h.name);
+        assert_eq!(got.replace("$$", "$"), h.value, "{}", h.name);
+    }
+}
+
+#[test]
+fn kube_environment_is_refused_or_exact() {
+    for h in hostile() {
+        let eco = one(&h.value);
+        let result = export::kube::render(&eco, &images(&eco));
+        if h.refused {
+            assert_names(&result.expect_err(&h.name), "api", "env.HOSTILE");
+            continue;
+        }
+        let text = result.unwrap();
+        let docs: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&text)
+            .map(|d| serde::Deserialize::deserialize(d).unwrap())
+            .collect();
+        let cm = docs.iter().find(|d| d["kind"] == "ConfigMap").unwrap();
+        assert_eq!(
+            cm["data"]["HOSTILE"].as_str(),
+            Some(h.value.as_str()),
+            "{}",
+            h.name
+        );
+    }
+}
+
+#[test]
+fn hostile_names_are_refused_with_service_and_key() {
+    let ok = || one("v");
+    let opts = QuadletOptions::default();
+    let cases: Vec<(Ecosystem, &str, &str)> = vec![
+        (
+            {
+                let mut e = ok();
+                e.services[0].name = "api;rm -rf".into();
+                e
+            },
+            "api;rm -rf",
+            "name",
+        ),
+        (
+            {
+                let mut e = ok();
+                e.services[0].name = "Api".into();
+                e
+            },
+            "Api",
+            "name",
+        ),
+        (
+            {
+                let mut e = ok();
+                e.services[0].env.insert("BAD-KEY".into(), "x".into());
+                e
+            },
+            "api",
+            "env.BAD-KEY",
+        ),
+        (
+            {
+                let mut e = ok();
+                e.services[0].env.insert("A B".into(), "x".into());
+                e
+            },
+            "api",
+            "env.A B",
+        ),
+        (
+            {
+                let mut e = ok();
+                e.services[0].health_check = Some("/x y".into());
+                e
+            },
+            "api",
+            "health_check",
+        ),
+        (
+            {
+                let mut e = ok();
+                e.services[0].health_check = Some("/%h".into());
+                e
+            },
+            "api",
+            "health_check",
+        ),
+        (
+            {
+                let mut e = ok();
+                e.services[0].health_check = Some("/a'\"];x".into());
+                e
+            },
+            "api",
+            "health_check",
+        ),
+        (
+            {
+                let mut e = ok();
+                e.network = Some("net work".into());
+                e
+            },
+            "(ecosystem)",
+            "network",
+        ),
+        (
+            {
+                let mut e = ok();
+                e.name = "a/../b".into();
+                e
+            },
+            "(ecosystem)",
+            "name",
+        ),
+        (
+            {
+                let mut e = ok();
+                e.name = "shop\n[Service]".into();
+                e
+            },
+            "(ecosystem)",
+            "name",
+        ),
+    ];
+    for (eco, service, key) in cases {
+        let imgs = images(&eco);
+        assert_names(
+            &quadlet::to_units(&eco, &imgs, &opts).unwrap_err(),
+            service,
+            key,
+        );
+        assert_names(
+            &export::compose::render(&eco, &imgs).unwrap_err(),
+            service,
+            key,
+        );
+        assert_names(
+            &export::kube::render(&eco, &imgs).unwrap_err(),
+            service,
+            key,
+        );
+    }
+    // an unsafe image reference
+    let eco = ok();
+    let imgs = ImageMap::from([("api".to_string(), "x:1 --privileged".to_string())]);
+    assert_names(
+        &quadlet::to_units(&eco, &imgs, &opts).unwrap_err(),
+        "api",
+        "image",
+    );
+    // a missing image
+    let err = quadlet::to_units(&eco, &ImageMap::new(), &opts).unwrap_err();
+    assert!(matches!(err, ExportError::MissingImage { .. }), "{err}");
+}
+
+#[test]
+fn too_old_podman_is_refused() {
+    let eco = one("v");
+    let opts = QuadletOptions {
+        podman_version: PodmanVersion::new(4, 3),
+        ..QuadletOptions::default()
+    };
+    let err = quadlet::to_units(&eco, &images(&eco), &opts).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Quadlet first shipped in Podman 4.4"),
+        "{err}"
+    );
+}
+
+#[test]
+fn write_atomically_leaves_nothing_half_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("units");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("old.container"), "old").unwrap();
+    let bad = vec![
+        export::GeneratedFile {
+            name: "good.container".into(),
+            contents: "x".into(),
+        },
+        export::GeneratedFile {
+            name: "../escape".into(),
+            contents: "y".into(),
+        },
+    ];
+    assert!(export::write_atomically(&out, &bad).is_err());
+    // the old set is intact, no temporary folder is left
+    assert_eq!(
+        std::fs::read_to_string(out.join("old.container")).unwrap(),
+        "old"
+    );
+    assert!(!out.join("good.container").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1);
+    // a good set replaces the folder as a whole
+    export::write_atomically(&out, &bad[..1]).unwrap();
+    assert!(out.join("good.container").exists() && !out.join("old.container").exists());
+}
