@@ -52,6 +52,8 @@ codes! {
     NestedBlockIgnored, UnknownScope, ScopeMismatch, EmptyDeps, CaseCollision,
     /// An explicit endpoint points at localhost, which is wrong across containers.
     LocalhostEndpoint,
+    /// A service README comes from a registry and was not checked locally.
+    RegistryReadme,
 }
 
 impl fmt::Display for Code {

@@ -1,10 +1,10 @@
 //! A loaded project: the ecosystem file, its dependency graph and every service's parsed README.
-use crate::config::Ecosystem;
-use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::graph::DependencyGraph;
-use crate::markpact::Markpact;
-use std::collections::BTreeMap;
-use std::path::Path;
+use crate::config::{self, Ecosystem, ReadmeSource};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::graph::{self, DependencyGraph};
+use crate::markpact::{self, Markpact};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 
 /// Everything `validate`, `build` and `up` need before touching an engine.
 #[derive(Debug, Clone)]
@@ -19,12 +19,120 @@ pub struct Project {
     pub warnings: Vec<Diagnostic>,
 }
 
+impl Project {
+    /// Number of distinct local README files that were parsed.
+    #[must_use]
+    pub fn readme_count(&self) -> usize {
+        let mut paths: Vec<&Path> = self.docs.values().map(|d| d.path.as_path()).collect();
+        paths.sort();
+        paths.dedup();
+        paths.len()
+    }
+}
+
 /// Loads and validates an ecosystem file and every README it names, reporting all problems at
 /// once (errors sorted by file and line).
 ///
 /// # Errors
-/// Every error found; nothing is written.
+/// Every error found (with the warnings next to them); nothing is written.
 pub fn load(path: &Path) -> Result<Project, Diagnostics> {
-    let _ = path;
-    Err(Diagnostics::default())
+    let text = config::read_text(path)?;
+    let partial = config::parse_partial(path, &text);
+    let mut diags = partial.diagnostics.0;
+    let Some(eco) = partial.ecosystem else {
+        return Err(finish(diags));
+    };
+
+    let graph = match graph::resolve(&eco) {
+        Ok(g) => Some(g),
+        Err(d) => {
+            diags.extend(d.0);
+            None
+        }
+    };
+    diags.extend(graph::endpoint_warnings(&eco));
+    let envs = graph::injected_env_all(&eco);
+
+    // Parse each distinct README once, even when several services share it.
+    let mut parsed: HashMap<PathBuf, Option<Markpact>> = HashMap::new();
+    let mut docs = BTreeMap::new();
+    for svc in &eco.services {
+        if svc.target != "web" {
+            diags.push(
+                Diagnostic::error(
+                    Code::UnsupportedTarget,
+                    &eco.file,
+                    svc.line,
+                    format!(
+                        "service `{}` has target `{}`; pactown runs web services only",
+                        svc.name, svc.target
+                    ),
+                )
+                .with_hint("remove `target:` or set it to `web`"),
+            );
+        }
+        if partial.bad_readmes.contains(&svc.name) {
+            continue;
+        }
+        let readme = match &svc.readme {
+            ReadmeSource::Local { path, .. } => path,
+            ReadmeSource::Registry {
+                namespace,
+                name,
+                version,
+            } => {
+                diags.push(
+                    Diagnostic::warning(
+                        Code::RegistryReadme,
+                        &eco.file,
+                        svc.line,
+                        format!(
+                            "README of `{}` comes from the registry ({namespace}/{name}@{version}) and was not checked",
+                            svc.name
+                        ),
+                    )
+                    .with_hint("pull it to a local folder to validate it offline"),
+                );
+                continue;
+            }
+        };
+        let first_time = !parsed.contains_key(readme);
+        let entry =
+            parsed
+                .entry(readme.clone())
+                .or_insert_with(|| match markpact::parse_file(readme) {
+                    Ok(doc) => Some(doc),
+                    Err(d) => {
+                        diags.extend(d.0);
+                        None
+                    }
+                });
+        let Some(doc) = entry else { continue };
+        if first_time {
+            diags.extend(doc.warnings.iter().cloned());
+            diags.extend(markpact::validate(doc));
+        }
+        if let Some(env) = envs.get(&svc.name) {
+            diags.extend(markpact::missing_env(doc, &|name| env.contains_key(name)));
+        }
+        docs.insert(svc.name.clone(), doc.clone());
+    }
+
+    let all = finish(diags);
+    match graph {
+        Some(graph) if !all.has_errors() => Ok(Project {
+            ecosystem: eco,
+            graph,
+            docs,
+            warnings: all.0,
+        }),
+        _ => Err(all),
+    }
+}
+
+fn finish(diags: Vec<Diagnostic>) -> Diagnostics {
+    let mut d = Diagnostics(diags);
+    d.sort();
+    d.0.dedup();
+    d
 }

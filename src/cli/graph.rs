@@ -1,14 +1,49 @@
 //! `pactown graph`.
 use crate::error::Error;
+use crate::graph::render;
 use crate::ui::Printer;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// Output formats of `pactown graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// A tree of services and their dependencies, for people.
+    #[default]
+    Tree,
+    /// Graphviz DOT (`a -> b`: a depends on b).
+    Dot,
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// Services, start order, levels and injected environment as JSON.
+    Json,
+}
 
 /// Arguments of `pactown graph`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The ecosystem file (default: the only `*.pactown.yaml` in the current folder).
+    #[arg(env = "PACTOWN_FILE")]
+    pub file: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Format::Tree)]
+    pub format: Format,
+}
 
-/// Runs `pactown graph`.
+/// Runs `pactown graph`: reads the ecosystem file only (READMEs are not parsed) and prints the
+/// dependency graph on stdout.
 pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let _ = (args, printer);
-    Err(Error::Other("not implemented yet".into()))
+    let file = crate::config::resolve_file(args.file.as_deref())?;
+    let eco = crate::config::load(&file)?;
+    let graph = crate::graph::resolve(&eco)?;
+    printer.diagnostics(&crate::graph::endpoint_warnings(&eco));
+    let text = match args.format {
+        Format::Tree => render::tree(&eco, &graph),
+        Format::Dot => render::dot(&eco, &graph),
+        Format::Mermaid => render::mermaid(&eco, &graph),
+        Format::Json => serde_json::to_string_pretty(&render::json(&eco, &graph))
+            .map_err(|e| Error::Other(format!("cannot encode the graph as JSON: {e}")))?,
+    };
+    printer.out(text.trim_end_matches('\n'));
+    Ok(ExitCode::SUCCESS)
 }

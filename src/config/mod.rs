@@ -1,25 +1,33 @@
 //! Ecosystem files (`*.pactown.yaml`, spec §12): YAML → validated [`Ecosystem`].
+//!
+//! The YAML is read into a small positioned tree (yaml-rust2 marked events) so that every
+//! diagnostic names the file, line and column of the key or value it is about. All problems are
+//! collected and reported at once, sorted by line.
+pub mod generate;
 mod model;
+mod read;
+pub mod rules;
+pub mod scaffold;
+mod yaml;
 
 pub use model::{
     BuildSettings, DependsOn, Ecosystem, EngineChoice, ReadmeSource, RegistryConfig, ServiceSpec,
 };
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Parses an ecosystem file's text. `path` is used for diagnostics and to resolve README paths.
 ///
 /// # Errors
-/// Every problem found, each naming the file, line and column.
+/// Every problem found, each naming the file, line and column, sorted by line.
 pub fn parse(path: &Path, text: &str) -> Result<Ecosystem, Diagnostics> {
-    let _ = text;
-    Err(Diagnostics::single(Diagnostic::error(
-        Code::InvalidYaml,
-        path,
-        0,
-        "config not written yet",
-    )))
+    let partial = parse_partial(path, text);
+    match partial.ecosystem {
+        Some(eco) if !partial.diagnostics.has_errors() => Ok(eco),
+        _ => Err(partial.diagnostics),
+    }
 }
 
 /// Reads and parses an ecosystem file.
@@ -27,8 +35,53 @@ pub fn parse(path: &Path, text: &str) -> Result<Ecosystem, Diagnostics> {
 /// # Errors
 /// An `Io` diagnostic when the file cannot be read, else as [`parse`].
 pub fn load(path: &Path) -> Result<Ecosystem, Diagnostics> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(path, &text),
+    let text = read_text(path)?;
+    parse(path, &text)
+}
+
+/// The outcome of reading an ecosystem file without giving up at the first error: used by
+/// [`crate::project::load`] to also check the graph and the READMEs of a file that has errors.
+#[derive(Debug, Clone)]
+pub struct Partial {
+    /// The model, when the YAML had a usable shape; values with errors got their defaults.
+    pub ecosystem: Option<Ecosystem>,
+    /// All diagnostics, sorted.
+    pub diagnostics: Diagnostics,
+    /// Services whose `readme:` (or default README path) is invalid and must not be read.
+    pub bad_readmes: BTreeSet<String>,
+}
+
+/// Parses like [`parse`] but returns the (defaulted) model next to the diagnostics.
+#[must_use]
+pub fn parse_partial(path: &Path, text: &str) -> Partial {
+    let read = read::read(path, text);
+    let mut diagnostics = Diagnostics(read.diagnostics);
+    diagnostics.sort();
+    Partial {
+        ecosystem: read.ecosystem,
+        diagnostics,
+        bad_readmes: read.bad_readmes,
+    }
+}
+
+/// Reads an ecosystem file's text.
+///
+/// # Errors
+/// An `Io` diagnostic naming the file.
+pub fn read_text(path: &Path) -> Result<String, Diagnostics> {
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Ok(text),
+            Err(err) => Err(Diagnostics::single(
+                Diagnostic::error(
+                    Code::InvalidYaml,
+                    path,
+                    0,
+                    format!("the ecosystem file is not UTF-8 ({err})"),
+                )
+                .with_hint("save the file as UTF-8"),
+            )),
+        },
         Err(err) => Err(Diagnostics::single(
             Diagnostic::error(
                 Code::Io,
@@ -37,6 +90,70 @@ pub fn load(path: &Path) -> Result<Ecosystem, Diagnostics> {
                 format!("cannot read ecosystem file: {err}"),
             )
             .with_hint("pass the path of a *.pactown.yaml file"),
+        )),
+    }
+}
+
+/// The ecosystem file a command should use: `given` itself when it is a file; otherwise the only
+/// `*.pactown.yaml` (or `pactown.yaml`) in `given` (a folder) or in the current folder.
+///
+/// # Errors
+/// An `Io` diagnostic when there is no such file or several, with a hint listing them.
+pub fn resolve_file(given: Option<&Path>) -> Result<std::path::PathBuf, Diagnostics> {
+    let dir = match given {
+        Some(p) if !p.is_dir() => return Ok(p.to_path_buf()),
+        Some(p) => p.to_path_buf(),
+        None => std::path::PathBuf::from("."),
+    };
+    let mut found: Vec<std::path::PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                        n == "pactown.yaml"
+                            || n.ends_with(".pactown.yaml")
+                            || n.ends_with(".pactown.yml")
+                    })
+            })
+            .map(|p| {
+                if given.is_none() {
+                    p.strip_prefix(".").map(Path::to_path_buf).unwrap_or(p)
+                } else {
+                    p
+                }
+            })
+            .collect(),
+        Err(err) => {
+            return Err(Diagnostics::single(Diagnostic::error(
+                Code::Io,
+                &dir,
+                0,
+                format!("cannot list folder: {err}"),
+            )))
+        }
+    };
+    found.sort();
+    match found.len() {
+        1 => Ok(found.swap_remove(0)),
+        0 => Err(Diagnostics::single(
+            Diagnostic::error(Code::Io, &dir, 0, "no ecosystem file (*.pactown.yaml) here")
+                .with_hint(
+                    "pass the file's path, or create one with `pactown init` or `pactown generate`",
+                ),
+        )),
+        _ => Err(Diagnostics::single(
+            Diagnostic::error(Code::Io, &dir, 0, "several ecosystem files here").with_hint(
+                format!(
+                    "pass one of: {}",
+                    found
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
         )),
     }
 }

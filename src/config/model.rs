@@ -152,3 +152,19 @@ impl Ecosystem {
             .unwrap_or_else(|| format!("pactown-{}", self.name))
     }
 }
+
+impl ReadmeSource {
+    /// How the README is written in the ecosystem file: the relative path, or
+    /// `registry:NAMESPACE/NAME@VERSION`.
+    #[must_use]
+    pub fn label(&self) -> String {
+        match self {
+            ReadmeSource::Local { relative, .. } => relative.clone(),
+            ReadmeSource::Registry {
+                namespace,
+                name,
+                version,
+            } => format!("registry:{namespace}/{name}@{version}"),
+        }
+    }
+}

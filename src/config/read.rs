@@ -1,0 +1,899 @@
+//! Turns the positioned YAML tree into an [`Ecosystem`], applying defaults and collecting every
+//! problem (spec §12) instead of stopping at the first.
+use super::model::{
+    BuildSettings, DependsOn, Ecosystem, EngineChoice, ReadmeSource, RegistryConfig, ServiceSpec,
+};
+use super::rules;
+use super::yaml::{self, Kind, Node};
+use crate::diagnostic::{Code, Diagnostic};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Keys of the top-level mapping.
+pub(crate) const TOP_KEYS: &[&str] = &[
+    "name",
+    "version",
+    "description",
+    "base_port",
+    "sandbox_root",
+    "network",
+    "registry",
+    "build",
+    "engine",
+    "services",
+];
+/// Keys of `registry:`.
+pub(crate) const REGISTRY_KEYS: &[&str] = &["url", "namespace"];
+/// Keys of `build:`.
+pub(crate) const BUILD_KEYS: &[&str] = &["ca_bundle"];
+/// Keys of a service. `sandbox_path` is accepted for compatibility with the reference and ignored.
+pub(crate) const SERVICE_KEYS: &[&str] = &[
+    "readme",
+    "port",
+    "health_check",
+    "timeout",
+    "replicas",
+    "auto_restart",
+    "env",
+    "depends_on",
+    "target",
+    "framework",
+    "build_cmd",
+    "build_targets",
+    "sandbox_path",
+];
+/// Keys of a `depends_on` mapping entry.
+pub(crate) const DEPENDS_KEYS: &[&str] = &["name", "env_var", "endpoint"];
+
+/// Default registry URL when `registry:` omits `url`.
+const DEFAULT_REGISTRY_URL: &str = "http://localhost:8800";
+
+/// The result of reading a file: the model when the document had a usable shape (possibly with
+/// errors in some values, which then got defaults), every diagnostic, and the services whose
+/// `readme:` is invalid (so the project loader does not also try to read them).
+#[derive(Debug, Clone)]
+pub(crate) struct Read {
+    /// The model, `None` when the YAML is unusable.
+    pub ecosystem: Option<Ecosystem>,
+    /// Errors and warnings, unsorted.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Names of services whose README location is invalid.
+    pub bad_readmes: BTreeSet<String>,
+}
+
+struct Ctx<'a> {
+    file: &'a Path,
+    diags: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn hint(
+        &mut self,
+        code: Code,
+        node: &Node,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.diags.push(
+            Diagnostic::error(code, self.file, node.line, message)
+                .with_column(node.col)
+                .with_hint(hint),
+        );
+    }
+
+    fn wrong_type(&mut self, what: &str, expected: &str, node: &Node) {
+        self.hint(
+            Code::InvalidYaml,
+            node,
+            format!("`{what}` must be {expected}, found {}", node.type_name()),
+            format!("write `{what}` as {expected}"),
+        );
+    }
+
+    /// A mapping's entries, reporting unknown keys with a did-you-mean hint.
+    fn entries<'n>(
+        &mut self,
+        what: &str,
+        node: &'n Node,
+        known: &[&str],
+    ) -> Option<Vec<(&'n str, &'n Node, &'n Node)>> {
+        let Kind::Map(entries) = &node.kind else {
+            self.wrong_type(what, "a mapping", node);
+            return None;
+        };
+        let mut out = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let Some(text) = key.scalar() else {
+                self.wrong_type(&format!("a key of `{what}`"), "a plain word", key);
+                continue;
+            };
+            if known.contains(&text) {
+                out.push((text, key, value));
+            } else {
+                let hint = match rules::did_you_mean(text, known.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`? Known keys: {}", known.join(", ")),
+                    None => format!("known keys of `{what}`: {}", known.join(", ")),
+                };
+                self.hint(
+                    Code::UnknownKey,
+                    key,
+                    format!("unknown key `{text}` in `{what}`"),
+                    hint,
+                );
+            }
+        }
+        Some(out)
+    }
+
+    /// Any non-null scalar as text (numbers and booleans keep their spelling).
+    fn string(&mut self, what: &str, node: &Node) -> Option<String> {
+        match &node.kind {
+            Kind::Scalar { text, .. } => Some(text.clone()),
+            _ => {
+                self.wrong_type(what, "a string", node);
+                None
+            }
+        }
+    }
+
+    /// A non-empty string.
+    fn nonempty(&mut self, what: &str, node: &Node) -> Option<String> {
+        let s = self.string(what, node)?;
+        if s.trim().is_empty() {
+            self.hint(
+                Code::InvalidValue,
+                node,
+                format!("`{what}` is empty"),
+                format!("give `{what}` a value or remove the key"),
+            );
+            return None;
+        }
+        Some(s)
+    }
+
+    /// A plain integer.
+    fn integer(&mut self, what: &str, node: &Node) -> Option<i64> {
+        match &node.kind {
+            Kind::Scalar { text, plain: true } => {
+                if let Ok(n) = text.parse::<i64>() {
+                    return Some(n);
+                }
+                self.wrong_type(what, "a whole number", node);
+                None
+            }
+            _ => {
+                self.wrong_type(what, "a whole number", node);
+                None
+            }
+        }
+    }
+
+    /// A plain boolean.
+    fn boolean(&mut self, what: &str, node: &Node) -> Option<bool> {
+        if let Kind::Scalar { text, plain: true } = &node.kind {
+            if let Some(b) = yaml::parse_bool(text) {
+                return Some(b);
+            }
+        }
+        self.wrong_type(what, "true or false", node);
+        None
+    }
+
+    /// A port in 1024..=65535; `InvalidPort` otherwise.
+    fn port(&mut self, what: &str, node: &Node) -> Option<u16> {
+        let n = self.integer(what, node)?;
+        match u16::try_from(n) {
+            Ok(p) if p >= 1024 => Some(p),
+            _ => {
+                self.hint(
+                    Code::InvalidPort,
+                    node,
+                    format!("`{what}` {n} is not a usable port"),
+                    "use a port between 1024 and 65535",
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Reads a whole ecosystem file.
+pub(crate) fn read(path: &Path, text: &str) -> Read {
+    let mut cx = Ctx {
+        file: path,
+        diags: Vec::new(),
+    };
+    let mut bad_readmes = BTreeSet::new();
+    let root = match yaml::parse(text) {
+        Ok((root, dups)) => {
+            for d in dups {
+                cx.diags.push(
+                    Diagnostic::error(Code::InvalidYaml, path, d.line, d.message)
+                        .with_column(d.col)
+                        .with_hint("each key may appear once; remove or merge the duplicate"),
+                );
+            }
+            root
+        }
+        Err(e) => {
+            cx.diags.push(
+                Diagnostic::error(
+                    Code::InvalidYaml,
+                    path,
+                    e.line,
+                    format!("invalid YAML: {}", e.message),
+                )
+                .with_column(e.col)
+                .with_hint("fix the YAML syntax at this position (indentation, quotes, brackets)"),
+            );
+            return Read {
+                ecosystem: None,
+                diagnostics: cx.diags,
+                bad_readmes,
+            };
+        }
+    };
+    let Some(root) = root else {
+        cx.diags.push(
+            Diagnostic::error(Code::InvalidYaml, path, 1, "the ecosystem file is empty")
+                .with_hint("start from `pactown init` or add `name:` and `services:`"),
+        );
+        return Read {
+            ecosystem: None,
+            diagnostics: cx.diags,
+            bad_readmes,
+        };
+    };
+    let Some(entries) = cx.entries("the ecosystem file", &root, TOP_KEYS) else {
+        return Read {
+            ecosystem: None,
+            diagnostics: cx.diags,
+            bad_readmes,
+        };
+    };
+
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut eco = Ecosystem {
+        file: path.to_path_buf(),
+        dir: dir.clone(),
+        name: "unnamed-ecosystem".into(),
+        version: "0.1.0".into(),
+        description: None,
+        base_port: 8000,
+        sandbox_root: join(&dir, ".pactown-sandboxes"),
+        network: None,
+        registry: None,
+        build: BuildSettings::default(),
+        engine: None,
+        services: Vec::new(),
+    };
+    let mut services_node = None;
+    for (key, key_node, value) in entries {
+        match key {
+            "name" => {
+                if let Some(name) = cx.nonempty("name", value) {
+                    if rules::is_resource_name(&name) {
+                        eco.name = name;
+                    } else {
+                        cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            format!("ecosystem name `{name}` cannot be used in network and container names"),
+                            format!(
+                                "use letters, digits, `_`, `.` and `-`, starting with a letter or digit, e.g. `{}`",
+                                rules::sanitize_name(&name)
+                            ),
+                        );
+                    }
+                }
+            }
+            "version" => {
+                if let Some(v) = cx.nonempty("version", value) {
+                    eco.version = v;
+                }
+            }
+            "description" => {
+                if !matches!(value.kind, Kind::Null) {
+                    eco.description = cx.string("description", value);
+                }
+            }
+            "base_port" => {
+                if let Some(p) = cx.port("base_port", value) {
+                    eco.base_port = p;
+                }
+            }
+            "sandbox_root" => {
+                if let Some(s) = cx.nonempty("sandbox_root", value) {
+                    eco.sandbox_root = join(&dir, &s);
+                }
+            }
+            "network" => {
+                if let Some(n) = cx.nonempty("network", value) {
+                    if rules::is_resource_name(&n) {
+                        eco.network = Some(n);
+                    } else {
+                        cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            format!("network name `{n}` is not a valid engine network name"),
+                            "use letters, digits, `_`, `.` and `-`, starting with a letter or digit",
+                        );
+                    }
+                }
+            }
+            "registry" => eco.registry = read_registry(&mut cx, value),
+            "build" => eco.build = read_build(&mut cx, &dir, value),
+            "engine" => {
+                if let Some(s) = cx.string("engine", value) {
+                    match s.as_str() {
+                        "auto" => eco.engine = Some(EngineChoice::Auto),
+                        "docker" => eco.engine = Some(EngineChoice::Docker),
+                        "podman" => eco.engine = Some(EngineChoice::Podman),
+                        other => cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            format!("unknown engine `{other}`"),
+                            "use `auto`, `docker` or `podman`",
+                        ),
+                    }
+                }
+            }
+            "services" => services_node = Some((key_node, value)),
+            _ => {}
+        }
+    }
+
+    match services_node {
+        None => cx.hint(
+            Code::InvalidValue,
+            &root,
+            "the ecosystem file has no `services:`",
+            "add a `services:` mapping with one entry per README",
+        ),
+        Some((key_node, value)) => match &value.kind {
+            Kind::Map(list) if list.is_empty() => cx.hint(
+                Code::InvalidValue,
+                key_node,
+                "`services` is empty",
+                "add one entry per service README",
+            ),
+            Kind::Null => cx.hint(
+                Code::InvalidValue,
+                key_node,
+                "`services` is empty",
+                "add one entry per service README",
+            ),
+            Kind::Map(list) => {
+                for (index, (key, body)) in list.iter().enumerate() {
+                    if let Some(svc) =
+                        read_service(&mut cx, &eco, index, key, body, &mut bad_readmes)
+                    {
+                        eco.services.push(svc);
+                    }
+                }
+                check_ports(&mut cx, &eco, list);
+            }
+            _ => cx.wrong_type("services", "a mapping of service names", value),
+        },
+    }
+
+    Read {
+        ecosystem: Some(eco),
+        diagnostics: cx.diags,
+        bad_readmes,
+    }
+}
+
+/// `dir.join(rel)`, leaving `rel` alone when `dir` is the current folder.
+fn join(dir: &Path, rel: &str) -> PathBuf {
+    if dir == Path::new(".") {
+        PathBuf::from(rel)
+    } else {
+        dir.join(rel)
+    }
+}
+
+fn read_registry(cx: &mut Ctx<'_>, node: &Node) -> Option<RegistryConfig> {
+    let entries = cx.entries("registry", node, REGISTRY_KEYS)?;
+    let mut reg = RegistryConfig {
+        url: DEFAULT_REGISTRY_URL.into(),
+        namespace: "default".into(),
+    };
+    for (key, _, value) in entries {
+        match key {
+            "url" => {
+                if let Some(url) = cx.nonempty("registry.url", value) {
+                    if url.starts_with("http://") || url.starts_with("https://") {
+                        reg.url = url;
+                    } else {
+                        cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            format!("registry url `{url}` is not an http(s) URL"),
+                            "write it as http://HOST:PORT",
+                        );
+                    }
+                }
+            }
+            "namespace" => {
+                if let Some(ns) = cx.nonempty("registry.namespace", value) {
+                    if rules::is_registry_word(&ns) {
+                        reg.namespace = ns;
+                    } else {
+                        cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            format!("registry namespace `{ns}` is not valid"),
+                            "use lowercase letters, digits, `.`, `_` and `-`",
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(reg)
+}
+
+fn read_build(cx: &mut Ctx<'_>, dir: &Path, node: &Node) -> BuildSettings {
+    let mut build = BuildSettings::default();
+    if matches!(node.kind, Kind::Null) {
+        return build;
+    }
+    let Some(entries) = cx.entries("build", node, BUILD_KEYS) else {
+        return build;
+    };
+    for (key, _, value) in entries {
+        if key == "ca_bundle" {
+            if let Some(p) = cx.nonempty("build.ca_bundle", value) {
+                build.ca_bundle = Some(if Path::new(&p).is_absolute() {
+                    PathBuf::from(p)
+                } else {
+                    join(dir, &p)
+                });
+            }
+        }
+    }
+    build
+}
+
+#[allow(clippy::too_many_lines)]
+fn read_service(
+    cx: &mut Ctx<'_>,
+    eco: &Ecosystem,
+    index: usize,
+    key: &Node,
+    body: &Node,
+    bad_readmes: &mut BTreeSet<String>,
+) -> Option<ServiceSpec> {
+    let Some(name) = key.scalar().map(str::to_string) else {
+        cx.wrong_type("a service name", "a plain word", key);
+        return None;
+    };
+    if !rules::is_service_name(&name) {
+        let suggestion = rules::sanitize_name(&name);
+        cx.hint(
+            Code::InvalidValue,
+            key,
+            format!("service name `{name}` is not valid: it becomes a DNS and container name"),
+            format!(
+                "use lowercase letters, digits and `-`, starting with a letter or digit, at most 63 characters, e.g. `{suggestion}`"
+            ),
+        );
+    }
+    let default_port = u32::from(eco.base_port) + u32::try_from(index).unwrap_or(u32::MAX);
+    let mut svc = ServiceSpec {
+        name: name.clone(),
+        index,
+        line: key.line,
+        readme: ReadmeSource::Local {
+            relative: format!("{name}/README.md"),
+            path: join(&eco.dir, &format!("{name}/README.md")),
+        },
+        port: u16::try_from(default_port).unwrap_or(0),
+        health_check: None,
+        timeout: 60,
+        replicas: 1,
+        auto_restart: true,
+        env: BTreeMap::new(),
+        depends_on: Vec::new(),
+        target: "web".into(),
+        framework: None,
+        build_cmd: None,
+        build_targets: Vec::new(),
+    };
+    let mut explicit_port = false;
+    let mut readme_set = false;
+    let entries = if matches!(body.kind, Kind::Null) {
+        Vec::new()
+    } else {
+        let what = format!("services.{name}");
+        match cx.entries(&what, body, SERVICE_KEYS) {
+            Some(e) => e,
+            None => return Some(svc),
+        }
+    };
+    for (k, _, value) in entries {
+        let what = format!("services.{name}.{k}");
+        match k {
+            "readme" => {
+                readme_set = true;
+                match cx.nonempty(&what, value) {
+                    Some(text) => match read_readme(cx, eco, &text, value) {
+                        Some(src) => svc.readme = src,
+                        None => {
+                            bad_readmes.insert(name.clone());
+                        }
+                    },
+                    None => {
+                        bad_readmes.insert(name.clone());
+                    }
+                }
+            }
+            "port" => {
+                explicit_port = true;
+                match cx.port(&what, value) {
+                    Some(p) => svc.port = p,
+                    None => svc.port = 0,
+                }
+            }
+            "health_check" => {
+                if matches!(value.kind, Kind::Null) {
+                    continue;
+                }
+                if let Some(h) = cx.nonempty(&what, value) {
+                    if h.starts_with('/') && !h.chars().any(|c| c.is_whitespace() || c.is_control())
+                    {
+                        svc.health_check = Some(h);
+                    } else {
+                        cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            format!("health check `{h}` is not an HTTP path"),
+                            "write a path starting with `/`, e.g. `/health`",
+                        );
+                    }
+                }
+            }
+            "timeout" => {
+                if let Some(t) = cx.integer(&what, value) {
+                    match u64::try_from(t) {
+                        Ok(t) if (1..=86_400).contains(&t) => svc.timeout = t,
+                        _ => cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            format!("timeout {t} is out of range"),
+                            "give the seconds to become healthy, between 1 and 86400",
+                        ),
+                    }
+                }
+            }
+            "replicas" => {
+                if let Some(r) = cx.integer(&what, value) {
+                    match u32::try_from(r) {
+                        Ok(r) if (1..=100).contains(&r) => svc.replicas = r,
+                        _ => cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            format!("replicas {r} is out of range"),
+                            "use a number of containers between 1 and 100",
+                        ),
+                    }
+                }
+            }
+            "auto_restart" => {
+                if let Some(b) = cx.boolean(&what, value) {
+                    svc.auto_restart = b;
+                }
+            }
+            "env" => svc.env = read_env(cx, &what, value),
+            "depends_on" => svc.depends_on = read_depends(cx, &what, value),
+            "target" => {
+                if let Some(t) = cx.nonempty(&what, value) {
+                    if matches!(t.as_str(), "web" | "desktop" | "mobile") {
+                        svc.target = t;
+                    } else {
+                        cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            format!("unknown target `{t}`"),
+                            "use `web` (the only target pactown runs), `desktop` or `mobile`",
+                        );
+                    }
+                }
+            }
+            "framework" => {
+                if !matches!(value.kind, Kind::Null) {
+                    svc.framework = cx.string(&what, value);
+                }
+            }
+            "build_cmd" => {
+                if !matches!(value.kind, Kind::Null) {
+                    svc.build_cmd = cx.string(&what, value);
+                }
+            }
+            "build_targets" => match &value.kind {
+                Kind::Null => {}
+                Kind::Seq(items) => {
+                    for item in items {
+                        if let Some(s) = cx.nonempty(&what, item) {
+                            svc.build_targets.push(s);
+                        }
+                    }
+                }
+                _ => cx.wrong_type(&what, "a list of strings", value),
+            },
+            // Accepted for compatibility with the reference; pactown runs in containers.
+            _ => {}
+        }
+    }
+    if !explicit_port && default_port > 65_535 {
+        cx.hint(
+            Code::InvalidPort,
+            key,
+            format!("service `{name}` would get port {default_port} (base_port + position), above 65535"),
+            "lower `base_port` or give the service an explicit `port:`",
+        );
+        svc.port = 0;
+    }
+    if !readme_set && !rules::is_service_name(&name) {
+        bad_readmes.insert(name.clone());
+    }
+    Some(svc)
+}
+
+fn read_readme(cx: &mut Ctx<'_>, eco: &Ecosystem, text: &str, node: &Node) -> Option<ReadmeSource> {
+    if let Some(rest) = text.strip_prefix("registry:") {
+        return match rules::parse_registry_ref(rest) {
+            Some((ns, name, version)) => Some(ReadmeSource::Registry {
+                namespace: ns.map_or_else(
+                    || {
+                        eco.registry
+                            .as_ref()
+                            .map_or_else(|| "default".to_string(), |r| r.namespace.clone())
+                    },
+                    str::to_string,
+                ),
+                name: name.to_string(),
+                version: version.unwrap_or("latest").to_string(),
+            }),
+            None => {
+                cx.hint(
+                    Code::InvalidValue,
+                    node,
+                    format!("registry README `{text}` is not of the form registry:NAMESPACE/NAME@VERSION"),
+                    "write e.g. `registry:default/api@1.0.0`",
+                );
+                None
+            }
+        };
+    }
+    match rules::normalize_path(text) {
+        Ok(relative) => {
+            let path = join(&eco.dir, &relative);
+            Some(ReadmeSource::Local { relative, path })
+        }
+        Err((code, why)) => {
+            cx.hint(
+                code,
+                node,
+                format!("README path `{text}` is not allowed: {why}"),
+                "give a path relative to the ecosystem file's folder, inside it, e.g. `api/README.md`",
+            );
+            None
+        }
+    }
+}
+
+fn read_env(cx: &mut Ctx<'_>, what: &str, node: &Node) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    let Kind::Map(entries) = &node.kind else {
+        if !matches!(node.kind, Kind::Null) {
+            cx.wrong_type(what, "a mapping of NAME: value", node);
+        }
+        return env;
+    };
+    for (k, v) in entries {
+        let Some(name) = k.scalar() else {
+            cx.wrong_type(what, "a mapping of NAME: value", k);
+            continue;
+        };
+        if !rules::is_env_name(name) {
+            cx.hint(
+                Code::InvalidValue,
+                k,
+                format!("`{name}` is not a valid environment variable name"),
+                "use letters, digits and `_`, not starting with a digit (e.g. LOG_LEVEL)",
+            );
+            continue;
+        }
+        match &v.kind {
+            Kind::Scalar { text, .. } => {
+                env.insert(name.to_string(), text.clone());
+            }
+            Kind::Null => cx.hint(
+                Code::InvalidValue,
+                v,
+                format!("environment variable `{name}` has no value"),
+                format!("write `{name}: \"\"` for an empty value, or remove it"),
+            ),
+            _ => cx.wrong_type(&format!("{what}.{name}"), "a string, number or boolean", v),
+        }
+    }
+    env
+}
+
+fn read_depends(cx: &mut Ctx<'_>, what: &str, node: &Node) -> Vec<DependsOn> {
+    let mut out: Vec<DependsOn> = Vec::new();
+    let items: Vec<&Node> = match &node.kind {
+        Kind::Null => return out,
+        Kind::Seq(items) => items.iter().collect(),
+        Kind::Scalar { .. } => vec![node],
+        Kind::Map(_) => {
+            cx.wrong_type(what, "a list", node);
+            return out;
+        }
+    };
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for item in items {
+        let dep = match &item.kind {
+            Kind::Scalar { text, .. } => {
+                read_dep_name(cx, what, text, item).map(|(name, version)| DependsOn {
+                    name,
+                    version,
+                    env_var: None,
+                    endpoint: None,
+                    line: item.line,
+                })
+            }
+            Kind::Map(_) => read_dep_map(cx, what, item),
+            _ => {
+                cx.wrong_type(
+                    what,
+                    "a list of service names or {name, env_var, endpoint} mappings",
+                    item,
+                );
+                None
+            }
+        };
+        let Some(dep) = dep else { continue };
+        if let Some(line) = seen.get(&dep.name) {
+            cx.hint(
+                Code::InvalidValue,
+                item,
+                format!(
+                    "`{}` is listed twice in `{what}` (first on line {line})",
+                    dep.name
+                ),
+                "remove the duplicate entry",
+            );
+            continue;
+        }
+        seen.insert(dep.name.clone(), dep.line);
+        out.push(dep);
+    }
+    out
+}
+
+/// `db` or `db@1.2`.
+fn read_dep_name(
+    cx: &mut Ctx<'_>,
+    what: &str,
+    text: &str,
+    node: &Node,
+) -> Option<(String, Option<String>)> {
+    let (name, version) = match text.split_once('@') {
+        Some((n, v)) => (n.trim(), Some(v.trim())),
+        None => (text.trim(), None),
+    };
+    if name.is_empty() || version.is_some_and(str::is_empty) {
+        cx.hint(
+            Code::InvalidValue,
+            node,
+            format!("`{text}` in `{what}` is not a service reference"),
+            "write the service name, optionally with a version: `db` or `db@1.2`",
+        );
+        return None;
+    }
+    Some((name.to_string(), version.map(str::to_string)))
+}
+
+fn read_dep_map(cx: &mut Ctx<'_>, what: &str, node: &Node) -> Option<DependsOn> {
+    let entries = cx.entries(what, node, DEPENDS_KEYS)?;
+    let mut dep = DependsOn {
+        name: String::new(),
+        version: None,
+        env_var: None,
+        endpoint: None,
+        line: node.line,
+    };
+    let mut ok = true;
+    for (k, _, value) in entries {
+        let w = format!("{what}.{k}");
+        match k {
+            "name" => match cx
+                .nonempty(&w, value)
+                .and_then(|t| read_dep_name(cx, what, &t, value))
+            {
+                Some((n, v)) => {
+                    dep.name = n;
+                    dep.version = v;
+                }
+                None => ok = false,
+            },
+            "env_var" => {
+                if let Some(v) = cx.nonempty(&w, value) {
+                    if rules::is_env_name(&v) {
+                        dep.env_var = Some(v);
+                    } else {
+                        cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            format!("`{v}` is not a valid environment variable name"),
+                            "use letters, digits and `_`, not starting with a digit (e.g. DB_URL)",
+                        );
+                    }
+                }
+            }
+            "endpoint" => {
+                if let Some(v) = cx.nonempty(&w, value) {
+                    if v.chars().any(char::is_whitespace) {
+                        cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            format!("endpoint `{v}` contains whitespace"),
+                            "write a URL such as http://db:5432",
+                        );
+                    } else {
+                        dep.endpoint = Some(v);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if dep.name.is_empty() {
+        if ok {
+            cx.hint(
+                Code::InvalidValue,
+                node,
+                format!("an entry of `{what}` has no `name`"),
+                "add `name: SERVICE` to the entry",
+            );
+        }
+        return None;
+    }
+    Some(dep)
+}
+
+/// `PortConflict` for every service whose port another service already uses.
+fn check_ports(cx: &mut Ctx<'_>, eco: &Ecosystem, list: &[(Node, Node)]) {
+    let mut used: HashMap<u16, &ServiceSpec> = HashMap::new();
+    for svc in &eco.services {
+        if svc.port == 0 {
+            continue;
+        }
+        let Some((key, _)) = list.get(svc.index) else {
+            continue;
+        };
+        match used.get(&svc.port) {
+            Some(first) => {
+                cx.hint(
+                    Code::PortConflict,
+                    key,
+                    format!(
+                        "services `{}` (line {}) and `{}` both use port {}",
+                        first.name, first.line, svc.name, svc.port
+                    ),
+                    "give one of them a different explicit `port:` (auto ports are base_port + position, counting every service)",
+                );
+            }
+            None => {
+                used.insert(svc.port, svc);
+            }
+        }
+    }
+}
