@@ -16,6 +16,7 @@ pub mod graph;
 pub mod markpact;
 pub mod orchestrator;
 pub mod project;
+pub mod registry;
 pub mod ui;
 
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity};

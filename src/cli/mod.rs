@@ -8,6 +8,9 @@ mod images;
 mod init;
 mod logs;
 mod parse;
+mod publish;
+mod pull;
+mod registry;
 mod restart;
 mod status;
 mod up;
@@ -61,6 +64,12 @@ pub enum Command {
     Logs(logs::Args),
     /// Restart one or more services.
     Restart(restart::Args),
+    /// Run a markpact registry (`registry serve`).
+    Registry(registry::Args),
+    /// Publish the services' READMEs to a registry.
+    Publish(publish::Args),
+    /// Pull `registry:` READMEs into .pactown/vendor and pin them in pactown.lock.
+    Pull(pull::Args),
 }
 
 /// Parses the command line, runs the command and maps the result to an exit code
@@ -108,5 +117,8 @@ async fn dispatch(command: Command, printer: &Printer) -> Result<ExitCode, Error
         Command::Status(args) => status::run(args, printer).await,
         Command::Logs(args) => logs::run(args, printer).await,
         Command::Restart(args) => restart::run(args, printer).await,
+        Command::Registry(args) => registry::run(args, printer).await,
+        Command::Publish(args) => publish::run(args, printer).await,
+        Command::Pull(args) => pull::run(args, printer).await,
     }
 }
