@@ -114,29 +114,19 @@ fn expand_braced(inner: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Option
 /// `PORT=N` / `PORT:-N` found in the script, tried in that order.
 #[must_use]
 pub fn guess_port(run: &str) -> Option<u16> {
-    let finders: [&dyn Fn(&str) -> Option<u16>; 4] = [
-        &|s| {
-            after_each(s, "--port", |r| {
-                port_at(
-                    r.strip_prefix(['=', ' ', '\t'])?
-                        .trim_start()
-                        .strip_prefix("${MARKPACT_PORT:-")?,
-                )
-            })
-        },
-        &|s| {
-            after_each(s, "--port", |r| {
-                port_at(r.strip_prefix(['=', ' ', '\t'])?.trim_start())
-            })
-        },
-        &|s| after_each(s, ":", port_at),
-        &|s| {
-            after_each(s, "PORT", |r| {
-                port_at(r.strip_prefix('=').or_else(|| r.strip_prefix(":-"))?)
-            })
-        },
-    ];
-    finders.iter().find_map(|f| f(run))
+    fn after_port(r: &str) -> Option<&str> {
+        Some(r.strip_prefix(['=', ' ', '\t'])?.trim_start())
+    }
+    after_each(run, "--port", |r| {
+        port_at(after_port(r)?.strip_prefix("${MARKPACT_PORT:-")?)
+    })
+    .or_else(|| after_each(run, "--port", |r| port_at(after_port(r)?)))
+    .or_else(|| after_each(run, ":", port_at))
+    .or_else(|| {
+        after_each(run, "PORT", |r| {
+            port_at(r.strip_prefix('=').or_else(|| r.strip_prefix(":-"))?)
+        })
+    })
 }
 
 /// Applies `f` to the text after each occurrence of `needle`, returning the first hit.

@@ -707,24 +707,26 @@ fn interpret(ctx: &mut Ctx<'_>, found: Found<'_>, limits: &Limits) -> Option<Mar
         }
     };
 
+    let manifest_line = |name: &str| files.iter().find(|f| f.path == name).map(|f| f.line);
+    let package_json = manifest_line("package.json");
+    let requirements_txt = manifest_line("requirements.txt");
     let mut deps = Vec::with_capacity(dep_entries);
     for block in deps_blocks {
         let scope = block.scope.unwrap_or(runtime);
         if !block.entries.is_empty() {
             let manifest = match scope {
-                Runtime::Node => Some("package.json"),
-                Runtime::Python => Some("requirements.txt"),
+                Runtime::Node => package_json.map(|l| ("package.json", l)),
+                Runtime::Python => requirements_txt.map(|l| ("requirements.txt", l)),
                 _ => None,
             };
-            if let Some(m) = manifest.and_then(|m| files.iter().find(|f| f.path == m)) {
+            if let Some((name, line)) = manifest {
                 ctx.error(
                     Code::ManifestConflict,
                     block.line,
                     format!(
-                        "{scope} deps block and a `{}` file block (line {}) both declare dependencies",
-                        m.path, m.line
+                        "this {scope} deps block and the `{name}` file block (line {line}) both declare dependencies"
                     ),
-                    format!("list the dependencies in one place: either this deps block or `{}`", m.path),
+                    format!("list the dependencies in one place: either this deps block or `{name}`"),
                 );
             }
         }
