@@ -40,7 +40,7 @@ pub fn load(path: &Path) -> Result<Project, Diagnostics> {
     let partial = config::parse_partial(path, &text);
     let mut diags = partial.diagnostics.0;
     let Some(eco) = partial.ecosystem else {
-        return Err(finish(diags));
+        return Err(finish(path, diags));
     };
 
     let graph = match graph::resolve(&eco) {
@@ -118,7 +118,7 @@ pub fn load(path: &Path) -> Result<Project, Diagnostics> {
         docs.insert(svc.name.clone(), doc.clone());
     }
 
-    let all = finish(diags);
+    let all = finish(path, diags);
     match graph {
         Some(graph) if !all.has_errors() => Ok(Project {
             ecosystem: eco,
@@ -130,9 +130,19 @@ pub fn load(path: &Path) -> Result<Project, Diagnostics> {
     }
 }
 
-fn finish(diags: Vec<Diagnostic>) -> Diagnostics {
+/// Sorted for reading: the ecosystem file's own problems first, then each README's, each by
+/// line (errors before warnings on a line).
+fn finish(eco_file: &Path, diags: Vec<Diagnostic>) -> Diagnostics {
     let mut d = Diagnostics(diags);
-    d.sort();
+    d.0.sort_by(|a, b| {
+        (a.file != eco_file, &a.file, a.line, a.severity, a.column).cmp(&(
+            b.file != eco_file,
+            &b.file,
+            b.line,
+            b.severity,
+            b.column,
+        ))
+    });
     d.0.dedup();
     d
 }

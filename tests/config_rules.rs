@@ -1,4 +1,5 @@
 //! Every rule of the ecosystem file (spec §12) through `config::parse`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use pactown::config::{self, DependsOn, EngineChoice, ReadmeSource};
 use pactown::{Code, Diagnostics};
 use std::path::{Path, PathBuf};
@@ -93,7 +94,10 @@ services:
     assert_eq!(eco.network_name(), "shop-net");
     assert_eq!(eco.engine, Some(EngineChoice::Podman));
     let reg = eco.registry.as_ref().unwrap();
-    assert_eq!((reg.url.as_str(), reg.namespace.as_str()), ("http://localhost:8800", "team"));
+    assert_eq!(
+        (reg.url.as_str(), reg.namespace.as_str()),
+        ("http://localhost:8800", "team")
+    );
     assert_eq!(eco.build.ca_bundle, Some(PathBuf::from("eco/certs/ca.pem")));
 
     let db = eco.service("db").unwrap();
@@ -107,10 +111,20 @@ services:
     assert_eq!(db.port, 9100);
     assert_eq!(db.health_check.as_deref(), Some("/health"));
     assert_eq!((db.timeout, db.replicas, db.auto_restart), (30, 2, false));
-    let env: Vec<(&str, &str)> = db.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let env: Vec<(&str, &str)> = db
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     assert_eq!(
         env,
-        [("DEBUG", "true"), ("LOG_LEVEL", "info"), ("QUOTED", "007"), ("RATIO", "0.5"), ("WORKERS", "4")]
+        [
+            ("DEBUG", "true"),
+            ("LOG_LEVEL", "info"),
+            ("QUOTED", "007"),
+            ("RATIO", "0.5"),
+            ("WORKERS", "4")
+        ]
     );
     assert_eq!(db.framework.as_deref(), Some("fastapi"));
     assert_eq!(db.build_cmd.as_deref(), Some("make"));
@@ -120,12 +134,22 @@ services:
     assert_eq!(api.port, 9001, "auto port = base_port + position");
     assert_eq!(
         api.readme,
-        ReadmeSource::Registry { namespace: "team".into(), name: "api".into(), version: "1.0.0".into() }
+        ReadmeSource::Registry {
+            namespace: "team".into(),
+            name: "api".into(),
+            version: "1.0.0".into()
+        }
     );
     assert_eq!(
         api.depends_on,
         [
-            DependsOn { name: "db".into(), version: Some("1.2".into()), env_var: None, endpoint: None, line: 29 },
+            DependsOn {
+                name: "db".into(),
+                version: Some("1.2".into()),
+                env_var: None,
+                endpoint: None,
+                line: 29
+            },
             DependsOn {
                 name: "cache".into(),
                 version: None,
@@ -136,16 +160,25 @@ services:
         ]
     );
     let cache = eco.service("cache").unwrap();
-    assert_eq!(cache.depends_on.len(), 1, "a single string is one dependency");
+    assert_eq!(
+        cache.depends_on.len(),
+        1,
+        "a single string is one dependency"
+    );
     assert_eq!(cache.depends_on[0].name, "db");
 }
 
 #[test]
 fn registry_readme_defaults() {
-    let eco = parse("registry: {namespace: acme}\nservices:\n  api:\n    readme: registry:api\n").unwrap();
+    let eco = parse("registry: {namespace: acme}\nservices:\n  api:\n    readme: registry:api\n")
+        .unwrap();
     assert_eq!(
         eco.services[0].readme,
-        ReadmeSource::Registry { namespace: "acme".into(), name: "api".into(), version: "latest".into() }
+        ReadmeSource::Registry {
+            namespace: "acme".into(),
+            name: "api".into(),
+            version: "latest".into()
+        }
     );
     let d = errors("services:\n  api:\n    readme: registry:a/b/c\n");
     assert_eq!(codes(&d), [(Code::InvalidValue, 3)]);
@@ -164,12 +197,23 @@ fn invalid_yaml_names_line_and_column() {
 
 #[test]
 fn wrong_types_are_invalid_yaml_at_the_value() {
-    let d = errors("services:\n  api:\n    port: high\n    auto_restart: sometimes\n    env: [A=1]\n");
-    assert_eq!(codes(&d), [(Code::InvalidYaml, 3), (Code::InvalidYaml, 4), (Code::InvalidYaml, 5)]);
+    let d =
+        errors("services:\n  api:\n    port: high\n    auto_restart: sometimes\n    env: [A=1]\n");
+    assert_eq!(
+        codes(&d),
+        [
+            (Code::InvalidYaml, 3),
+            (Code::InvalidYaml, 4),
+            (Code::InvalidYaml, 5)
+        ]
+    );
     assert_eq!(d.0[0].column, Some(11));
     assert!(d.0[0].message.contains("whole number"), "{}", d.0[0]);
     assert!(errors("- a\n- b\n").0[0].message.contains("mapping"));
-    assert_eq!(codes(&errors("services:\n  api:\n    port: \"8001\"\n")), [(Code::InvalidYaml, 3)]);
+    assert_eq!(
+        codes(&errors("services:\n  api:\n    port: \"8001\"\n")),
+        [(Code::InvalidYaml, 3)]
+    );
 }
 
 #[test]
@@ -183,8 +227,14 @@ fn duplicate_keys_are_errors() {
 fn empty_file_and_missing_services() {
     assert_eq!(codes(&errors("")), [(Code::InvalidYaml, 1)]);
     assert_eq!(codes(&errors("name: x\n")), [(Code::InvalidValue, 1)]);
-    assert_eq!(codes(&errors("name: x\nservices: {}\n")), [(Code::InvalidValue, 2)]);
-    assert_eq!(codes(&errors("name: x\nservices:\n")), [(Code::InvalidValue, 2)]);
+    assert_eq!(
+        codes(&errors("name: x\nservices: {}\n")),
+        [(Code::InvalidValue, 2)]
+    );
+    assert_eq!(
+        codes(&errors("name: x\nservices:\n")),
+        [(Code::InvalidValue, 2)]
+    );
 }
 
 #[test]
@@ -193,15 +243,37 @@ fn unknown_keys_have_did_you_mean_hints() {
     let d = errors(text);
     assert_eq!(
         codes(&d),
-        [(Code::UnknownKey, 2), (Code::UnknownKey, 5), (Code::UnknownKey, 6), (Code::UnknownKey, 10), (Code::UnknownKey, 11)]
+        [
+            (Code::UnknownKey, 2),
+            (Code::UnknownKey, 5),
+            (Code::UnknownKey, 6),
+            (Code::UnknownKey, 10),
+            (Code::UnknownKey, 11)
+        ]
     );
     let hints: Vec<&str> = d.0.iter().map(|d| d.hint.as_deref().unwrap()).collect();
-    assert!(hints[0].contains("did you mean `base_port`?"), "{}", hints[0]);
-    assert!(hints[1].contains("did you mean `depends_on`?"), "{}", hints[1]);
-    assert!(hints[2].contains("did you mean `health_check`?"), "{}", hints[2]);
+    assert!(
+        hints[0].contains("did you mean `base_port`?"),
+        "{}",
+        hints[0]
+    );
+    assert!(
+        hints[1].contains("did you mean `depends_on`?"),
+        "{}",
+        hints[1]
+    );
+    assert!(
+        hints[2].contains("did you mean `health_check`?"),
+        "{}",
+        hints[2]
+    );
     assert!(hints[3].contains("did you mean `env_var`?"), "{}", hints[3]);
     assert!(!hints[4].contains("did you mean"), "{}", hints[4]);
-    assert!(hints[4].contains("readme"), "lists the known keys: {}", hints[4]);
+    assert!(
+        hints[4].contains("readme"),
+        "lists the known keys: {}",
+        hints[4]
+    );
     assert_eq!(d.0[1].column, Some(5));
     assert!(d.0[1].message.contains("`depend_on`") && d.0[1].message.contains("services.api"));
 }
@@ -209,8 +281,15 @@ fn unknown_keys_have_did_you_mean_hints() {
 #[test]
 fn service_names_must_be_dns_labels() {
     let d = errors("services:\n  My_API:\n    port: 9001\n  ok-1: {}\n  -bad: {}\n");
-    assert_eq!(codes(&d), [(Code::InvalidValue, 2), (Code::InvalidValue, 5)]);
-    assert!(d.0[0].hint.as_deref().unwrap().contains("`my-api`"), "{}", d.0[0]);
+    assert_eq!(
+        codes(&d),
+        [(Code::InvalidValue, 2), (Code::InvalidValue, 5)]
+    );
+    assert!(
+        d.0[0].hint.as_deref().unwrap().contains("`my-api`"),
+        "{}",
+        d.0[0]
+    );
     let long = format!("services:\n  {}: {{}}\n", "a".repeat(64));
     assert_eq!(codes(&errors(&long)), [(Code::InvalidValue, 2)]);
 }
@@ -242,8 +321,18 @@ fn invalid_values() {
 
 #[test]
 fn invalid_ports() {
-    let d = errors("base_port: 80\nservices:\n  a:\n    port: 80\n  b:\n    port: 70000\n  c:\n    port: -1\n");
-    assert_eq!(codes(&d), [(Code::InvalidPort, 1), (Code::InvalidPort, 4), (Code::InvalidPort, 6), (Code::InvalidPort, 8)]);
+    let d = errors(
+        "base_port: 80\nservices:\n  a:\n    port: 80\n  b:\n    port: 70000\n  c:\n    port: -1\n",
+    );
+    assert_eq!(
+        codes(&d),
+        [
+            (Code::InvalidPort, 1),
+            (Code::InvalidPort, 4),
+            (Code::InvalidPort, 6),
+            (Code::InvalidPort, 8)
+        ]
+    );
     assert!(d.0[1].hint.as_deref().unwrap().contains("1024"));
     // Auto-assigned ports past 65535.
     let d = errors("base_port: 65535\nservices:\n  a: {}\n  b: {}\n");
@@ -258,7 +347,10 @@ fn port_conflicts_name_both_services() {
     let d = errors("services:\n  api:\n    port: 8001\n  web: {}\n");
     assert_eq!(codes(&d), [(Code::PortConflict, 4)]);
     let msg = &d.0[0].message;
-    assert!(msg.contains("`api`") && msg.contains("`web`") && msg.contains("8001"), "{msg}");
+    assert!(
+        msg.contains("`api`") && msg.contains("`web`") && msg.contains("8001"),
+        "{msg}"
+    );
     assert!(msg.contains("line 2"), "{msg}");
 }
 
@@ -285,7 +377,12 @@ fn all_problems_are_reported_at_once_and_sorted() {
     let d = errors(text);
     assert_eq!(
         codes(&d),
-        [(Code::InvalidValue, 3), (Code::InvalidPort, 4), (Code::UnknownKey, 5), (Code::PortConflict, 8)]
+        [
+            (Code::InvalidValue, 3),
+            (Code::InvalidPort, 4),
+            (Code::UnknownKey, 5),
+            (Code::PortConflict, 8)
+        ]
     );
     for diag in &d.0 {
         assert_eq!(diag.file, PathBuf::from("eco/shop.pactown.yaml"));

@@ -1,4 +1,5 @@
 //! Dependency graph: order, levels, cycles, unknown services and injected environment.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use pactown::config::{self, Ecosystem};
 use pactown::graph::{self, injected_env};
 use pactown::Code;
@@ -16,7 +17,10 @@ fn order_follows_dependencies_with_ties_in_yaml_order() {
     let g = graph::resolve(&e).unwrap();
     // Whenever several services are ready, the one earliest in the YAML goes first.
     assert_eq!(g.order, ["auth", "db", "api", "web", "docs"]);
-    assert_eq!(g.levels, vec![vec!["auth", "db", "docs"], vec!["api"], vec!["web"]]);
+    assert_eq!(
+        g.levels,
+        vec![vec!["auth", "db", "docs"], vec!["api"], vec!["web"]]
+    );
     assert_eq!(g.dependencies_of("web"), ["api", "auth"]);
     assert_eq!(g.dependants_of("db"), ["api"]);
     assert_eq!(g.dependants_of("auth"), ["web"]);
@@ -33,7 +37,11 @@ fn cycles_are_named_in_order() {
     let d = graph::resolve(&e).unwrap_err();
     assert_eq!(d.0.len(), 1, "{d}");
     assert_eq!(d.0[0].code, Code::CircularDependency);
-    assert!(d.0[0].message.ends_with("a -> b -> c -> a"), "{}", d.0[0].message);
+    assert!(
+        d.0[0].message.ends_with("a -> b -> c -> a"),
+        "{}",
+        d.0[0].message
+    );
     assert_eq!(d.0[0].line, 3, "points at a's depends_on entry for b");
     assert!(d.to_string().starts_with("shop.pactown.yaml:3"), "{d}");
 }
@@ -43,12 +51,20 @@ fn self_dependency_and_two_cycles() {
     let e = eco("services:\n  a:\n    depends_on: [a]\n  b:\n    depends_on: [c]\n  c:\n    depends_on: [b]\n");
     let d = graph::resolve(&e).unwrap_err();
     let msgs: Vec<&str> = d.0.iter().map(|d| d.message.as_str()).collect();
-    assert_eq!(msgs, ["circular dependency: a -> a", "circular dependency: b -> c -> b"]);
+    assert_eq!(
+        msgs,
+        [
+            "circular dependency: a -> a",
+            "circular dependency: b -> c -> b"
+        ]
+    );
 }
 
 #[test]
 fn unknown_services_suggest_a_name() {
-    let e = eco("services:\n  api:\n    depends_on:\n      - databse\n      - name: zzz\n  database: {}\n");
+    let e = eco(
+        "services:\n  api:\n    depends_on:\n      - databse\n      - name: zzz\n  database: {}\n",
+    );
     let d = graph::resolve(&e).unwrap_err();
     let got: Vec<(Code, usize)> = d.0.iter().map(|d| (d.code, d.line)).collect();
     assert_eq!(got, [(Code::UnknownService, 4), (Code::UnknownService, 5)]);
@@ -114,7 +130,11 @@ fn deep_chain_is_linear_and_does_not_overflow() {
     let g = graph::resolve(&e).unwrap();
     let _ = graph::injected_env_all(&e);
     let _ = graph::render::tree(&e, &g);
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(g.levels.len(), n);
     assert_eq!(g.order.first().map(String::as_str), Some("s0"));
     assert_eq!(g.order.last().map(String::as_str), Some("s4999"));
@@ -127,7 +147,9 @@ fn long_cycle_is_found_without_recursion() {
     text = text.replace("  s0:\n", "  s0:\n    depends_on: [head]\n");
     let d = graph::resolve(&eco(&text)).unwrap_err();
     assert_eq!(d.0.len(), 1);
-    assert!(d.0[0].message.starts_with("circular dependency: s0 -> head -> s2999 -> s2998"));
+    assert!(d.0[0]
+        .message
+        .starts_with("circular dependency: s0 -> head -> s2999 -> s2998"));
     assert!(d.0[0].message.ends_with("s1 -> s0"));
 }
 

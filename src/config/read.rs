@@ -111,7 +111,7 @@ impl Ctx<'_> {
                 out.push((text, key, value));
             } else {
                 let hint = match rules::did_you_mean(text, known.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`? Known keys: {}", known.join(", ")),
+                    Some(s) => format!("did you mean `{s}`?"),
                     None => format!("known keys of `{what}`: {}", known.join(", ")),
                 };
                 self.hint(
@@ -133,6 +133,15 @@ impl Ctx<'_> {
                 self.wrong_type(what, "a string", node);
                 None
             }
+        }
+    }
+
+    /// A string, or `None` for a null value.
+    fn optional_string(&mut self, what: &str, node: &Node) -> Option<String> {
+        if matches!(node.kind, Kind::Null) {
+            None
+        } else {
+            self.string(what, node)
         }
     }
 
@@ -295,11 +304,7 @@ pub(crate) fn read(path: &Path, text: &str) -> Read {
                     eco.version = v;
                 }
             }
-            "description" => {
-                if !matches!(value.kind, Kind::Null) {
-                    eco.description = cx.string("description", value);
-                }
-            }
+            "description" => eco.description = cx.optional_string("description", value),
             "base_port" => {
                 if let Some(p) = cx.port("base_port", value) {
                     eco.base_port = p;
@@ -605,16 +610,8 @@ fn read_service(
                     }
                 }
             }
-            "framework" => {
-                if !matches!(value.kind, Kind::Null) {
-                    svc.framework = cx.string(&what, value);
-                }
-            }
-            "build_cmd" => {
-                if !matches!(value.kind, Kind::Null) {
-                    svc.build_cmd = cx.string(&what, value);
-                }
-            }
+            "framework" => svc.framework = cx.optional_string(&what, value),
+            "build_cmd" => svc.build_cmd = cx.optional_string(&what, value),
             "build_targets" => match &value.kind {
                 Kind::Null => {}
                 Kind::Seq(items) => {
