@@ -301,7 +301,8 @@ async fn auth_is_required_and_scoped() {
         "forbidden",
     );
     assert_error(
-        &s.delete(Some(TEAM_ONLY), "/v1/artifacts/team/nothing").await,
+        &s.delete(Some(TEAM_ONLY), "/v1/artifacts/team/nothing")
+            .await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
@@ -348,12 +349,7 @@ async fn bad_requests_get_json_4xx() {
     )
     .await;
     assert_error(&got, StatusCode::BAD_REQUEST, "invalid_json");
-    let got = json_of(
-        post_raw(Some("text/plain"), b"{}".to_vec())
-            .await
-            .unwrap(),
-    )
-    .await;
+    let got = json_of(post_raw(Some("text/plain"), b"{}".to_vec()).await.unwrap()).await;
     assert_error(
         &got,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -438,7 +434,11 @@ async fn bad_requests_get_json_4xx() {
         StatusCode::NOT_FOUND,
         "not_found",
     );
-    assert_error(&s.get("/nope").await, StatusCode::NOT_FOUND, "unknown_route");
+    assert_error(
+        &s.get("/nope").await,
+        StatusCode::NOT_FOUND,
+        "unknown_route",
+    );
     assert_error(
         &s.get("/v1/artifacts/a/b/c/d/e").await,
         StatusCode::NOT_FOUND,
@@ -461,7 +461,10 @@ async fn bad_requests_get_json_4xx() {
         "invalid_query",
     );
     let (st, _) = s.get("/v1/artifacts/%FF%FE/api").await;
-    assert!(st == StatusCode::BAD_REQUEST || st == StatusCode::NOT_FOUND, "{st}");
+    assert!(
+        st == StatusCode::BAD_REQUEST || st == StatusCode::NOT_FOUND,
+        "{st}"
+    );
     s.stop().await;
 }
 
@@ -472,7 +475,11 @@ async fn rate_limit_answers_429_with_retry_after() {
         assert_eq!(s.get("/health").await.0, StatusCode::OK);
     }
     let r = s.http.get(s.url("/v1/artifacts")).send().await.unwrap();
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry >= 1, "{retry}");
     assert_error(
         &json_of(r).await,
@@ -497,12 +504,7 @@ async fn openapi_matches_router() {
             .replace("{version}", "latest");
         for (method, op) in item.as_object().unwrap() {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let r = s
-                .http
-                .request(m, s.url(&concrete))
-                .send()
-                .await
-                .unwrap();
+            let r = s.http.request(m, s.url(&concrete)).send().await.unwrap();
             let status = r.status();
             let (_, v) = json_of(r).await;
             assert!(

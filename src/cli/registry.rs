@@ -65,7 +65,8 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             tokens
         }
         None => {
-            printer.warn("no --token-file: the registry is read-only (publish and delete answer 403)");
+            printer
+                .warn("no --token-file: the registry is read-only (publish and delete answer 403)");
             Tokens::read_only()
         }
     };
@@ -75,7 +76,9 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             args.rate_limit
         )));
     }
-    let storage = args.storage.unwrap_or_else(crate::registry::default_storage);
+    let storage = args
+        .storage
+        .unwrap_or_else(crate::registry::default_storage);
     let running = server::start(ServeConfig {
         bind: args.bind,
         storage: storage.clone(),

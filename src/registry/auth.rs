@@ -102,7 +102,7 @@ impl Tokens {
             let (Some(token), Some(scope), None) = (words.next(), words.next(), words.next())
             else {
                 return Err(bad(
-                    "expected `TOKEN namespace[,namespace…]` or `TOKEN *`".into(),
+                    "expected `TOKEN namespace[,namespace…]` or `TOKEN *`".into()
                 ));
             };
             if token.chars().count() < MIN_TOKEN_CHARS {

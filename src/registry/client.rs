@@ -321,9 +321,8 @@ impl Client {
         check_word("namespace", namespace)?;
         check_word("name", name)?;
         let url = format!("{}/v1/artifacts/{namespace}/{name}", self.base);
-        let _: (serde_json::Value, _) = self
-            .send(self.authed(self.http.delete(&url)), &url)
-            .await?;
+        let _: (serde_json::Value, _) =
+            self.send(self.authed(self.http.delete(&url)), &url).await?;
         Ok(())
     }
 }

@@ -59,7 +59,11 @@ pub enum PullError {
 ///
 /// # Errors
 /// The first failing reference; the lock file is written only when all succeed.
-pub async fn pull(eco: &Ecosystem, client: &Client, update: bool) -> Result<Vec<Pulled>, PullError> {
+pub async fn pull(
+    eco: &Ecosystem,
+    client: &Client,
+    update: bool,
+) -> Result<Vec<Pulled>, PullError> {
     let lock_file = lock_path(eco);
     let old = read_lock(&lock_file)?;
     let mut refs: Vec<((String, String, String), Vec<String>)> = Vec::new();

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Every write goes to a temporary file that is fsynced, renamed over its target, and followed by
-//! an fsync of the folder, all under one writer lock. A README blob is durable before the index
+//! an fsync of the folder. Index writes are serialized and grouped: concurrent publishes queue
+//! up and one committer writes them all with a single index write (group commit). A README blob is durable before the index
 //! that names it, so a crash at any moment leaves either the previous or the new index — never a
 //! broken one — and every version an index names has its blob. A crash can at worst leave an
 //! unreferenced blob, which is harmless.
@@ -17,10 +18,12 @@ use super::model::{
     latest_of, now_rfc3339, sha256_hex, ArtifactRecord, Index, PublishRequest, PublishResponse,
     VersionRecord,
 };
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +81,8 @@ pub struct Published {
 pub struct Store {
     dir: PathBuf,
     _lock: File,
-    writer: Mutex<()>,
+    queue: Mutex<Queue>,
+    wake: Condvar,
     index: RwLock<Arc<Index>>,
 }
 
@@ -123,7 +127,8 @@ impl Store {
         Ok(Self {
             dir: dir.to_path_buf(),
             _lock: lock,
-            writer: Mutex::new(()),
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
             index: RwLock::new(Arc::new(index)),
         })
     }
@@ -161,97 +166,22 @@ impl Store {
     pub fn publish(&self, req: &PublishRequest) -> Result<Published, StoreError> {
         let checksum = sha256_hex(req.readme_content.as_bytes());
         let key = format!("{}/{}", req.namespace, req.name);
-        let response = PublishResponse {
-            success: true,
-            artifact: key.clone(),
-            version: req.version.clone(),
-            checksum: checksum.clone(),
-        };
-        let _guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let current = self.snapshot();
-        let existing = current
-            .artifacts
-            .get(&key)
-            .and_then(|a| a.versions.get(&req.version))
-            .map(|v| v.checksum.as_str())
-            .or_else(|| {
-                current
-                    .tombstones
-                    .get(&key)
-                    .and_then(|t| t.get(&req.version))
-                    .map(String::as_str)
-            });
-        let in_index = current
-            .artifacts
-            .get(&key)
-            .is_some_and(|a| a.versions.contains_key(&req.version));
-        match existing {
-            Some(sum) if sum != checksum => {
+        // Cheap early answer without queueing; the committer checks again.
+        if let Some(sum) = existing_checksum(&self.snapshot(), &key, &req.version) {
+            if sum != checksum {
                 return Err(StoreError::Conflict {
                     artifact: key,
                     version: req.version.clone(),
                     existing: sum.to_string(),
-                })
+                });
             }
-            Some(_) if in_index => {
-                return Ok(Published {
-                    response,
-                    created: false,
-                })
-            }
-            _ => {}
         }
-
+        // The blob is durable before any index can name it.
         self.write_blob(&checksum, req.readme_content.as_bytes())?;
-        let now = now_rfc3339();
-        let mut next = (*current).clone();
-        let artifact = next
-            .artifacts
-            .entry(key.clone())
-            .or_insert_with(|| ArtifactRecord {
-                name: req.name.clone(),
-                namespace: req.namespace.clone(),
-                description: String::new(),
-                versions: Default::default(),
-                latest_version: None,
-                created_at: now.clone(),
-                updated_at: now.clone(),
-                tags: Vec::new(),
-            });
-        artifact.versions.insert(
-            req.version.clone(),
-            VersionRecord {
-                version: req.version.clone(),
-                checksum: checksum.clone(),
-                size: req.readme_content.len() as u64,
-                published_at: now.clone(),
-                metadata: req.metadata.clone(),
-            },
-        );
-        artifact.latest_version =
-            latest_of(artifact.versions.keys().map(String::as_str)).map(str::to_string);
-        artifact.updated_at = now.clone();
-        if !req.description.is_empty() {
-            artifact.description = req.description.clone();
+        match self.submit(Op::Publish(req.clone(), checksum))? {
+            Done::Published(p) => Ok(p),
+            Done::Deleted => Err(StoreError::NotFound(key)),
         }
-        for tag in &req.tags {
-            if !artifact.tags.contains(tag) {
-                artifact.tags.push(tag.clone());
-            }
-        }
-        artifact.tags.sort();
-        if let Some(t) = next.tombstones.get_mut(&key) {
-            t.remove(&req.version);
-            if t.is_empty() {
-                next.tombstones.remove(&key);
-            }
-        }
-        next.updated_at = now;
-        self.commit(next)?;
-        Ok(Published {
-            response,
-            created: true,
-        })
     }
 
     /// Deletes an artifact with all its versions. Their checksums are kept as tombstones so a
@@ -260,19 +190,75 @@ impl Store {
     /// # Errors
     /// [`StoreError::NotFound`]; IO.
     pub fn delete(&self, namespace: &str, name: &str) -> Result<(), StoreError> {
-        let key = format!("{namespace}/{name}");
-        let _guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.submit(Op::Delete(format!("{namespace}/{name}")))
+            .map(|_| ())
+    }
+
+    /// Group commit: queues a write; the first writer to find no commit under way becomes the
+    /// committer, applies every queued write to one copy of the index, writes it once, and
+    /// hands each writer its own result.
+    fn submit(&self, op: Op) -> Result<Done, StoreError> {
+        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        q.ops.push((ticket, op));
+        loop {
+            if let Some(result) = q.done.remove(&ticket) {
+                return result;
+            }
+            if q.committing {
+                q = self.wake.wait(q).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            q.committing = true;
+            let ops = std::mem::take(&mut q.ops);
+            drop(q);
+            let results = self.apply(ops);
+            q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            q.committing = false;
+            q.done.extend(results);
+            self.wake.notify_all();
+        }
+    }
+
+    /// Applies a batch of writes and commits the resulting index once.
+    fn apply(&self, ops: Vec<(u64, Op)>) -> Vec<(u64, Result<Done, StoreError>)> {
         let current = self.snapshot();
         let mut next = (*current).clone();
-        let Some(artifact) = next.artifacts.remove(&key) else {
-            return Err(StoreError::NotFound(key));
-        };
-        let tomb = next.tombstones.entry(key).or_default();
-        for (v, rec) in artifact.versions {
-            tomb.insert(v, rec.checksum);
+        let now = now_rfc3339();
+        let mut results = Vec::with_capacity(ops.len());
+        let mut changed = false;
+        for (ticket, op) in ops {
+            let result = match op {
+                Op::Publish(req, checksum) => apply_publish(&mut next, &req, checksum, &now),
+                Op::Delete(key) => apply_delete(&mut next, key),
+            };
+            changed |= matches!(
+                result,
+                Ok(Done::Deleted | Done::Published(Published { created: true, .. }))
+            );
+            results.push((ticket, result));
         }
-        next.updated_at = now_rfc3339();
-        self.commit(next)
+        if changed {
+            next.updated_at = now;
+            if let Err(e) = self.commit(next) {
+                // Nothing of this batch is durable: every write of it fails with the cause.
+                let (kind, text) = match &e {
+                    StoreError::Io { source, .. } => (source.kind(), e.to_string()),
+                    other => (std::io::ErrorKind::Other, other.to_string()),
+                };
+                for (_, r) in &mut results {
+                    if r.is_ok() {
+                        *r = Err(StoreError::Io {
+                            context: "cannot commit index",
+                            path: self.dir.join("index.json"),
+                            source: std::io::Error::new(kind, text.clone()),
+                        });
+                    }
+                }
+            }
+        }
+        results
     }
 
     fn blob_path(&self, checksum: &str) -> PathBuf {
@@ -302,6 +288,135 @@ impl Store {
         *self.index.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
         Ok(())
     }
+}
+
+/// A queued write.
+#[derive(Debug)]
+enum Op {
+    Publish(PublishRequest, String),
+    Delete(String),
+}
+
+/// The result of a queued write.
+#[derive(Debug)]
+enum Done {
+    Published(Published),
+    Deleted,
+}
+
+/// The group-commit queue.
+#[derive(Debug, Default)]
+struct Queue {
+    next_ticket: u64,
+    ops: Vec<(u64, Op)>,
+    done: HashMap<u64, Result<Done, StoreError>>,
+    committing: bool,
+}
+
+fn existing_checksum<'a>(index: &'a Index, key: &str, version: &str) -> Option<&'a str> {
+    index
+        .artifacts
+        .get(key)
+        .and_then(|a| a.versions.get(version))
+        .map(|v| v.checksum.as_str())
+        .or_else(|| {
+            index
+                .tombstones
+                .get(key)
+                .and_then(|t| t.get(version))
+                .map(String::as_str)
+        })
+}
+
+fn apply_publish(
+    next: &mut Index,
+    req: &PublishRequest,
+    checksum: String,
+    now: &str,
+) -> Result<Done, StoreError> {
+    let key = format!("{}/{}", req.namespace, req.name);
+    let response = PublishResponse {
+        success: true,
+        artifact: key.clone(),
+        version: req.version.clone(),
+        checksum: checksum.clone(),
+    };
+    let in_index = next
+        .artifacts
+        .get(&key)
+        .is_some_and(|a| a.versions.contains_key(&req.version));
+    match existing_checksum(next, &key, &req.version) {
+        Some(sum) if sum != checksum => {
+            return Err(StoreError::Conflict {
+                artifact: key,
+                version: req.version.clone(),
+                existing: sum.to_string(),
+            })
+        }
+        Some(_) if in_index => {
+            return Ok(Done::Published(Published {
+                response,
+                created: false,
+            }))
+        }
+        _ => {}
+    }
+    let artifact = next
+        .artifacts
+        .entry(key.clone())
+        .or_insert_with(|| ArtifactRecord {
+            name: req.name.clone(),
+            namespace: req.namespace.clone(),
+            description: String::new(),
+            versions: Default::default(),
+            latest_version: None,
+            created_at: now.to_string(),
+            updated_at: now.to_string(),
+            tags: Vec::new(),
+        });
+    artifact.versions.insert(
+        req.version.clone(),
+        VersionRecord {
+            version: req.version.clone(),
+            checksum,
+            size: req.readme_content.len() as u64,
+            published_at: now.to_string(),
+            metadata: req.metadata.clone(),
+        },
+    );
+    artifact.latest_version =
+        latest_of(artifact.versions.keys().map(String::as_str)).map(str::to_string);
+    artifact.updated_at = now.to_string();
+    if !req.description.is_empty() {
+        artifact.description.clone_from(&req.description);
+    }
+    for tag in &req.tags {
+        if !artifact.tags.contains(tag) {
+            artifact.tags.push(tag.clone());
+        }
+    }
+    artifact.tags.sort();
+    if let Some(t) = next.tombstones.get_mut(&key) {
+        t.remove(&req.version);
+        if t.is_empty() {
+            next.tombstones.remove(&key);
+        }
+    }
+    Ok(Done::Published(Published {
+        response,
+        created: true,
+    }))
+}
+
+fn apply_delete(next: &mut Index, key: String) -> Result<Done, StoreError> {
+    let Some(artifact) = next.artifacts.remove(&key) else {
+        return Err(StoreError::NotFound(key));
+    };
+    let tomb = next.tombstones.entry(key).or_default();
+    for (v, rec) in artifact.versions {
+        tomb.insert(v, rec.checksum);
+    }
+    Ok(Done::Deleted)
 }
 
 /// Loads and checks `index.json` (an absent index is an empty registry).
@@ -346,14 +461,21 @@ pub fn load_index(dir: &Path) -> Result<Index, StoreError> {
 /// IO errors naming the file.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
+    // Unique per write, so concurrent writers of the same blob never share a temp file.
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".tmp");
+    tmp_name.push(format!(
+        ".{}.{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
     let tmp = dir.join(tmp_name);
     {
         let mut file = File::create(&tmp).map_err(io("cannot create temp file", &tmp))?;
         file.write_all(bytes)
             .map_err(io("cannot write temp file", &tmp))?;
-        file.sync_all().map_err(io("cannot fsync temp file", &tmp))?;
+        file.sync_all()
+            .map_err(io("cannot fsync temp file", &tmp))?;
     }
     fs::rename(&tmp, path).map_err(io("cannot rename temp file into place", path))?;
     File::open(dir)
