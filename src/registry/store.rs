@@ -178,7 +178,7 @@ impl Store {
         }
         // The blob is durable before any index can name it.
         self.write_blob(&checksum, req.readme_content.as_bytes())?;
-        match self.submit(Op::Publish(req.clone(), checksum))? {
+        match self.submit(Op::Publish(Box::new(req.clone()), checksum))? {
             Done::Published(p) => Ok(p),
             Done::Deleted => Err(StoreError::NotFound(key)),
         }
@@ -293,7 +293,7 @@ impl Store {
 /// A queued write.
 #[derive(Debug)]
 enum Op {
-    Publish(PublishRequest, String),
+    Publish(Box<PublishRequest>, String),
     Delete(String),
 }
 
