@@ -14,3 +14,4 @@ mod common;
 mod engine_docker;
 mod images;
 mod orchestrate;
+mod registry;
