@@ -1,7 +1,11 @@
 //! The OpenAPI 3.0 document served at `/openapi.json`, maintained by hand next to the router.
 //! A test checks that its paths and methods are exactly [`super::server::ROUTES`], and the API
 //! tests check every documented status code against the running server.
+use super::model::{MAX_DESCRIPTION_CHARS, MAX_README_BYTES, MAX_TAGS, MAX_TAG_CHARS};
 use serde_json::{json, Value};
+
+/// The semver 2.0 regular expression from semver.org.
+const SEMVER_PATTERN: &str = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$";
 
 fn error_response(description: &str) -> Value {
     json!({
@@ -159,11 +163,14 @@ pub fn document() -> Value {
                 "PublishRequest": {"type": "object", "required": ["name", "version", "readme_content"],
                     "properties": {
                         "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
-                        "version": {"type": "string", "description": "Semver 2.0 version"},
-                        "readme_content": {"type": "string", "description": "A markpact README, at most 1 MiB"},
+                        "version": {"type": "string", "description": "Semver 2.0 version; published versions are immutable",
+                            "pattern": SEMVER_PATTERN},
+                        "readme_content": {"type": "string", "minLength": 1, "maxLength": MAX_README_BYTES,
+                            "description": "A markpact README (must parse, else 422), at most 1 MiB of UTF-8"},
                         "namespace": {"type": "string", "default": "default", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
-                        "description": {"type": "string", "default": ""},
-                        "tags": {"type": "array", "items": {"type": "string"}, "default": []},
+                        "description": {"type": "string", "default": "", "maxLength": MAX_DESCRIPTION_CHARS},
+                        "tags": {"type": "array", "default": [], "maxItems": MAX_TAGS,
+                            "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_CHARS}},
                         "metadata": {"type": "object", "default": {}}}},
                 "PublishResponse": {"type": "object", "required": ["success", "artifact", "version", "checksum"],
                     "properties": {
