@@ -15,3 +15,4 @@ mod engine_docker;
 mod export;
 mod images;
 mod orchestrate;
+mod registry;

@@ -18,6 +18,7 @@ pub mod markpact;
 pub mod orchestrator;
 pub mod project;
 pub mod quadlet;
+pub mod registry;
 pub mod ui;
 
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity};

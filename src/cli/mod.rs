@@ -9,7 +9,10 @@ mod images;
 mod init;
 mod logs;
 mod parse;
+mod publish;
+mod pull;
 mod quadlet;
+mod registry;
 mod restart;
 mod status;
 mod up;
@@ -67,6 +70,12 @@ pub enum Command {
     Export(export::Args),
     /// Install an ecosystem as rootless Quadlet units and start it under systemd.
     Quadlet(quadlet::Args),
+    /// Run a markpact registry (`registry serve`).
+    Registry(registry::Args),
+    /// Publish the services' READMEs to a registry.
+    Publish(publish::Args),
+    /// Pull `registry:` READMEs into .pactown/vendor and pin them in pactown.lock.
+    Pull(pull::Args),
 }
 
 /// Parses the command line, runs the command and maps the result to an exit code
@@ -116,5 +125,8 @@ async fn dispatch(command: Command, printer: &Printer) -> Result<ExitCode, Error
         Command::Restart(args) => restart::run(args, printer).await,
         Command::Export(args) => export::run(args, printer),
         Command::Quadlet(args) => quadlet::run(args, printer).await,
+        Command::Registry(args) => registry::run(args, printer).await,
+        Command::Publish(args) => publish::run(args, printer).await,
+        Command::Pull(args) => pull::run(args, printer).await,
     }
 }

@@ -1,0 +1,61 @@
+//! `pactown publish`.
+use crate::error::Error;
+use crate::registry::{self, Client};
+use crate::ui::Printer;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `pactown publish`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The ecosystem file (default: the only `*.pactown.yaml` in the current folder).
+    #[arg(env = "PACTOWN_FILE")]
+    pub file: Option<PathBuf>,
+    /// Only these services (default: every service with a local README).
+    pub services: Vec<String>,
+    /// Registry URL [default: `registry.url` of the ecosystem file, else http://127.0.0.1:8800].
+    #[arg(long, env = "PACTOWN_REGISTRY_URL")]
+    pub registry: Option<String>,
+}
+
+/// Runs `pactown publish`: one publish per service; the token comes from
+/// `PACTOWN_REGISTRY_TOKEN`. Exit 1 when any publish fails.
+pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
+    let file = crate::config::resolve_file(args.file.as_deref())?;
+    let eco = crate::config::load(&file)?;
+    let plan = registry::publish::plan(&eco, &args.services)?;
+    let url = registry::registry_url(args.registry.as_deref(), &eco);
+    let token = std::env::var("PACTOWN_REGISTRY_TOKEN").ok();
+    if token.is_none() {
+        printer.warn("PACTOWN_REGISTRY_TOKEN is not set; the registry will refuse the publish");
+    }
+    let client = Client::new(&url, token).map_err(|e| Error::Other(e.to_string()))?;
+    for name in &plan.skipped {
+        printer.info(&format!("skip {name}: its README comes from a registry"));
+    }
+    let mut failed = 0;
+    for (service, req) in &plan.requests {
+        let what = format!("{}/{}@{}", req.namespace, req.name, req.version);
+        match client.publish(req).await {
+            Ok(out) if out.created => printer.out(&format!(
+                "published {what} ({service}) sha256:{}",
+                out.response.checksum
+            )),
+            Ok(out) => printer.out(&format!(
+                "unchanged {what} ({service}) sha256:{} — already published with this content",
+                out.response.checksum
+            )),
+            Err(e) => {
+                failed += 1;
+                printer.error(&format!("{service}: {e}"));
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(Error::Other(format!(
+            "{failed} of {} publishes failed",
+            plan.requests.len()
+        )));
+    }
+    Ok(ExitCode::SUCCESS)
+}

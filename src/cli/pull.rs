@@ -1,0 +1,51 @@
+//! `pactown pull`.
+use crate::error::Error;
+use crate::registry::pull::PullAction;
+use crate::registry::{self, Client};
+use crate::ui::Printer;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `pactown pull`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The ecosystem file (default: the only `*.pactown.yaml` in the current folder).
+    #[arg(env = "PACTOWN_FILE")]
+    pub file: Option<PathBuf>,
+    /// Registry URL [default: `registry.url` of the ecosystem file, else http://127.0.0.1:8800].
+    #[arg(long, env = "PACTOWN_REGISTRY_URL")]
+    pub registry: Option<String>,
+    /// Resolve versions again (e.g. a newer `latest`) instead of the ones in pactown.lock.
+    #[arg(long)]
+    pub update: bool,
+}
+
+/// Runs `pactown pull`.
+pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
+    let file = crate::config::resolve_file(args.file.as_deref())?;
+    let eco = crate::config::load(&file)?;
+    let url = registry::registry_url(args.registry.as_deref(), &eco);
+    let client = Client::new(&url, None).map_err(|e| Error::Other(e.to_string()))?;
+    let pulled = registry::pull::pull(&eco, &client, args.update)
+        .await
+        .map_err(|e| Error::Other(e.to_string()))?;
+    if pulled.is_empty() {
+        printer.info("no service reads its README from a registry; nothing to pull");
+    }
+    for p in &pulled {
+        let verb = match p.action {
+            PullAction::Downloaded => "pulled",
+            PullAction::UpToDate => "up to date",
+        };
+        printer.out(&format!(
+            "{verb} {}/{}@{} -> {} ({}) sha256:{}",
+            p.entry.namespace,
+            p.entry.name,
+            p.entry.version,
+            p.entry.path,
+            p.services.join(", "),
+            p.entry.checksum
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}

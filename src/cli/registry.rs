@@ -1,0 +1,125 @@
+//! `pactown registry serve`.
+use crate::error::Error;
+use crate::registry::auth::Tokens;
+use crate::registry::server::{self, ServeConfig};
+use crate::ui::Printer;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `pactown registry`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: RegistryCommand,
+}
+
+/// Subcommands of `pactown registry`.
+#[derive(Debug, clap::Subcommand)]
+pub enum RegistryCommand {
+    /// Serve the registry HTTP API (see /openapi.json) until Ctrl-C.
+    Serve(ServeArgs),
+}
+
+/// Arguments of `pactown registry serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Loopback by default; anything else is reachable from the network.
+    #[arg(long, default_value = "127.0.0.1:8800", env = "PACTOWN_REGISTRY_BIND")]
+    pub bind: SocketAddr,
+    /// Storage folder [default: $XDG_DATA_HOME/pactown/registry or ~/.local/share/pactown/registry].
+    #[arg(long, env = "PACTOWN_REGISTRY_STORAGE")]
+    pub storage: Option<PathBuf>,
+    /// Token file: lines `TOKEN namespace[,namespace…]` or `TOKEN *`. Without it the registry is
+    /// read-only.
+    #[arg(long, env = "PACTOWN_REGISTRY_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Requests per second allowed per client IP (0 disables rate limiting).
+    #[arg(long, default_value_t = 50.0)]
+    pub rate_limit: f64,
+    /// Burst of requests allowed per client IP above the rate.
+    #[arg(long, default_value_t = 200)]
+    pub burst: u32,
+}
+
+/// Runs `pactown registry`.
+pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
+    let RegistryCommand::Serve(args) = args.command;
+    if !server::is_loopback(&args.bind) {
+        printer.warn(&format!(
+            "registry binds {} — NOT loopback: anyone who can reach this address can read every README and try tokens; put it behind TLS (a reverse proxy) and a firewall",
+            args.bind
+        ));
+    }
+    let tokens = match &args.token_file {
+        Some(path) => {
+            let tokens = Tokens::load(path).map_err(|e| Error::Other(e.to_string()))?;
+            if tokens.is_empty() {
+                printer.warn(&format!(
+                    "{} has no tokens: every publish and delete will be refused",
+                    path.display()
+                ));
+            }
+            warn_if_readable(path, printer);
+            tokens
+        }
+        None => {
+            printer
+                .warn("no --token-file: the registry is read-only (publish and delete answer 403)");
+            Tokens::read_only()
+        }
+    };
+    if !args.rate_limit.is_finite() || args.rate_limit < 0.0 {
+        return Err(Error::Other(format!(
+            "--rate-limit {} must be a number >= 0",
+            args.rate_limit
+        )));
+    }
+    let storage = args
+        .storage
+        .unwrap_or_else(crate::registry::default_storage);
+    let running = server::start(ServeConfig {
+        bind: args.bind,
+        storage: storage.clone(),
+        tokens,
+        rate: args.rate_limit,
+        burst: args.burst,
+    })
+    .await
+    .map_err(|e| Error::Other(e.to_string()))?;
+    printer.out(&format!(
+        "pactown registry listening on {} (storage {})",
+        running.url(),
+        storage.display()
+    ));
+    tokio::select! {
+        result = shutdown_signal() => {
+            result.map_err(|e| Error::io("cannot wait for Ctrl-C", e))?;
+            printer.info("shutting down");
+            running.stop().await.map_err(|e| Error::io("registry server failed", e))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() -> std::io::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
+}
+
+fn warn_if_readable(path: &std::path::Path, printer: &Printer) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.permissions().mode() & 0o077 != 0 {
+            printer.warn(&format!(
+                "token file {} is readable by other users; run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            ));
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! `pactown.lock` and the vendor folder: READMEs pulled from a registry are kept under
+//! `.pactown/vendor/<ns>/<name>/<version>/README.md` next to the ecosystem file, and the lock
+//! file pins each `registry:` reference to a version and the sha256 of its README.
+use super::model::sha256_hex;
+use super::store::atomic_write;
+use crate::config::{Ecosystem, ReadmeSource};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// File name of the lock file, next to the ecosystem file.
+pub const LOCK_FILE: &str = "pactown.lock";
+/// Vendor folder, relative to the ecosystem file's folder.
+pub const VENDOR_DIR: &str = ".pactown/vendor";
+
+/// One pinned `registry:` reference.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LockEntry {
+    /// Namespace.
+    pub namespace: String,
+    /// Artifact name.
+    pub name: String,
+    /// The version as written in the ecosystem file (`latest`, `1.2.0`…).
+    pub requested: String,
+    /// The exact version it resolved to.
+    pub version: String,
+    /// Hex sha256 of the README.
+    pub checksum: String,
+    /// Vendored README, relative to the ecosystem folder, `/`-separated.
+    pub path: String,
+}
+
+/// The lock file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockFile {
+    /// Format version (1).
+    pub version: u32,
+    /// Pinned references, sorted.
+    #[serde(default)]
+    pub artifacts: Vec<LockEntry>,
+}
+
+impl Default for LockFile {
+    fn default() -> Self {
+        Self {
+            version: 1,
+            artifacts: Vec::new(),
+        }
+    }
+}
+
+impl LockFile {
+    /// The entry for a reference.
+    #[must_use]
+    pub fn find(&self, namespace: &str, name: &str, requested: &str) -> Option<&LockEntry> {
+        self.artifacts
+            .iter()
+            .find(|e| e.namespace == namespace && e.name == name && e.requested == requested)
+    }
+}
+
+/// A problem with the lock file or the vendor folder.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// A file cannot be read or written.
+    #[error("{context} {path}: {source}")]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The lock file does not parse.
+    #[error("{path} is not a valid lock file: {reason}; delete it and run `pactown pull` again")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Path of the lock file of an ecosystem.
+#[must_use]
+pub fn lock_path(eco: &Ecosystem) -> PathBuf {
+    eco.dir.join(LOCK_FILE)
+}
+
+/// Vendor path of a README, relative to the ecosystem folder.
+#[must_use]
+pub fn vendor_relative(namespace: &str, name: &str, version: &str) -> String {
+    format!("{VENDOR_DIR}/{namespace}/{name}/{version}/README.md")
+}
+
+/// Reads the lock file (a missing file is an empty lock).
+///
+/// # Errors
+/// IO errors and an invalid file.
+pub fn read_lock(path: &Path) -> Result<LockFile, LockError> {
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LockFile::default()),
+        Err(source) => {
+            return Err(LockError::Io {
+                context: "cannot read",
+                path: path.into(),
+                source,
+            })
+        }
+    };
+    let lock: LockFile = serde_json::from_slice(&text).map_err(|e| LockError::Invalid {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    if lock.version != 1 {
+        return Err(LockError::Invalid {
+            path: path.into(),
+            reason: format!("unknown format version {}", lock.version),
+        });
+    }
+    Ok(lock)
+}
+
+/// Writes the lock file atomically, entries sorted.
+///
+/// # Errors
+/// IO errors.
+pub fn write_lock(path: &Path, lock: &LockFile) -> Result<(), LockError> {
+    let mut lock = lock.clone();
+    lock.artifacts.sort();
+    lock.artifacts.dedup();
+    let mut text = serde_json::to_vec_pretty(&lock).map_err(|e| LockError::Invalid {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    text.push(b'\n');
+    atomic_write(path, &text).map_err(|e| LockError::Io {
+        context: "cannot write",
+        path: path.into(),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
+/// For every service whose README comes from a registry, the local path of its vendored README,
+/// after checking it against `pactown.lock`. Works offline; the orchestrator calls it before
+/// parsing READMEs.
+///
+/// # Errors
+/// One diagnostic per service that is not pulled, or whose vendored README does not match the
+/// lock file (each tells to run `pactown pull`).
+pub fn resolve_vendor(eco: &Ecosystem) -> Result<BTreeMap<String, PathBuf>, Diagnostics> {
+    let lock_file = lock_path(eco);
+    let mut found = BTreeMap::new();
+    let mut diags = Vec::new();
+    let registry_services: Vec<_> = eco
+        .services
+        .iter()
+        .filter(|s| matches!(s.readme, ReadmeSource::Registry { .. }))
+        .collect();
+    if registry_services.is_empty() {
+        return Ok(found);
+    }
+    let lock = match read_lock(&lock_file) {
+        Ok(l) => l,
+        Err(e) => {
+            return Err(Diagnostics::single(
+                Diagnostic::error(Code::Io, &lock_file, 0, e.to_string())
+                    .with_hint("run `pactown pull` to recreate it"),
+            ))
+        }
+    };
+    let hint = format!("run `pactown pull {}`", eco.file.display());
+    for svc in registry_services {
+        let ReadmeSource::Registry {
+            namespace,
+            name,
+            version,
+        } = &svc.readme
+        else {
+            continue;
+        };
+        let label = format!("registry:{namespace}/{name}@{version}");
+        let Some(entry) = lock.find(namespace, name, version) else {
+            diags.push(
+                Diagnostic::error(
+                    Code::RegistryReadme,
+                    &eco.file,
+                    svc.line,
+                    format!(
+                        "README of `{}` ({label}) is not pulled (no entry in {LOCK_FILE})",
+                        svc.name
+                    ),
+                )
+                .with_hint(hint.clone()),
+            );
+            continue;
+        };
+        let path = eco.dir.join(&entry.path);
+        match std::fs::read(&path) {
+            Ok(bytes) if sha256_hex(&bytes) == entry.checksum => {
+                found.insert(svc.name.clone(), path);
+            }
+            Ok(bytes) => diags.push(
+                Diagnostic::error(
+                    Code::RegistryReadme,
+                    &path,
+                    0,
+                    format!(
+                        "vendored README of `{}` ({label}) has sha256 {} but {LOCK_FILE} pins {}",
+                        svc.name,
+                        sha256_hex(&bytes),
+                        entry.checksum
+                    ),
+                )
+                .with_hint(format!("do not edit vendored READMEs; {hint}")),
+            ),
+            Err(e) => diags.push(
+                Diagnostic::error(
+                    Code::RegistryReadme,
+                    &path,
+                    0,
+                    format!(
+                        "vendored README of `{}` ({label}) cannot be read: {e}",
+                        svc.name
+                    ),
+                )
+                .with_hint(hint.clone()),
+            ),
+        }
+    }
+    if diags.is_empty() {
+        Ok(found)
+    } else {
+        Err(Diagnostics(diags))
+    }
+}
