@@ -139,7 +139,7 @@ impl Client {
             return Err(bad("must start with http:// or https://"));
         }
         let url = reqwest::Url::parse(trimmed).map_err(|e| bad(&e.to_string()))?;
-        if url.host_str().map_or(true, str::is_empty) {
+        if url.host_str().is_none_or(str::is_empty) {
             return Err(bad("has no host"));
         }
         let http = reqwest::Client::builder()
@@ -244,7 +244,7 @@ impl Client {
         }
         let created = headers
             .get("x-pactown-created")
-            .map_or(true, |v| v.as_bytes() != b"false");
+            .is_none_or(|v| v.as_bytes() != b"false");
         Ok(PublishOutcome { response, created })
     }
 

@@ -361,9 +361,9 @@ async fn list_artifacts(
     let list = snap
         .artifacts
         .values()
-        .filter(|a| q.namespace.as_deref().map_or(true, |ns| a.namespace == ns))
+        .filter(|a| q.namespace.as_deref().is_none_or(|ns| a.namespace == ns))
         .filter(|a| {
-            needle.as_deref().map_or(true, |n| {
+            needle.as_deref().is_none_or(|n| {
                 a.name.to_lowercase().contains(n)
                     || a.description.to_lowercase().contains(n)
                     || a.tags.iter().any(|t| t.to_lowercase().contains(n))
