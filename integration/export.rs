@@ -59,6 +59,11 @@ fn service(name: &str, port: u16, env: BTreeMap<String, String>, deps: &[&str]) 
         framework: None,
         build_cmd: None,
         build_targets: Vec::new(),
+        security: Default::default(),
+        resources: Default::default(),
+        profile: None,
+        volumes: BTreeMap::new(),
+        env_file: None,
     }
 }
 
@@ -75,6 +80,8 @@ fn ecosystem(name: &str, services: Vec<ServiceSpec>) -> Ecosystem {
         registry: None,
         build: Default::default(),
         engine: None,
+        profiles: BTreeMap::new(),
+        env_file: None,
         services,
     }
 }

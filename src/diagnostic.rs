@@ -54,6 +54,10 @@ codes! {
     LocalhostEndpoint,
     /// A service README comes from a registry and was not checked locally.
     RegistryReadme,
+    /// A service turns off one of the hardened container defaults (`security:`).
+    SecurityOptOut,
+    /// A secret-looking value is written in clear in the ecosystem file.
+    SecretInClear,
 }
 
 impl fmt::Display for Code {

@@ -54,6 +54,11 @@ fn service(name: &str, port: u16, env: BTreeMap<String, String>, deps: &[&str]) 
         framework: None,
         build_cmd: None,
         build_targets: Vec::new(),
+        security: Default::default(),
+        resources: Default::default(),
+        profile: None,
+        volumes: BTreeMap::new(),
+        env_file: None,
     }
 }
 
@@ -70,6 +75,8 @@ fn ecosystem(services: Vec<ServiceSpec>) -> Ecosystem {
         registry: None,
         build: Default::default(),
         engine: None,
+        profiles: BTreeMap::new(),
+        env_file: None,
         services,
     }
 }

@@ -11,7 +11,8 @@ pub mod scaffold;
 mod yaml;
 
 pub use model::{
-    BuildSettings, DependsOn, Ecosystem, EngineChoice, ReadmeSource, RegistryConfig, ServiceSpec,
+    BuildSettings, DependsOn, Ecosystem, EngineChoice, ReadmeSource, RegistryConfig, Resources,
+    Security, ServiceSpec, DEFAULT_PIDS_LIMIT,
 };
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};

@@ -90,6 +90,111 @@ pub struct ServiceSpec {
     pub build_cmd: Option<String>,
     /// `build_targets` key, informational in v1.
     pub build_targets: Vec<String>,
+    /// `security:` opt-outs from the hardened defaults.
+    pub security: Security,
+    /// Resource limits: the service's `resources:` over its `profile:` (already merged).
+    pub resources: Resources,
+    /// `profile:` name, when the service references one of the ecosystem's `profiles:`.
+    pub profile: Option<String>,
+    /// `volumes:` named volumes for data: volume name → path inside the container.
+    pub volumes: BTreeMap<String, String>,
+    /// `env_file:` of the service (resolved relative to the ecosystem file), read after the
+    /// ecosystem's `env_file:`.
+    pub env_file: Option<PathBuf>,
+}
+
+/// Container isolation of a service. Every field defaults to the hardened setting; `security:`
+/// in the YAML turns single ones off (and `pactown validate` warns about each).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Security {
+    /// Root file system mounted read-only (a tmpfs `/tmp` and the `volumes:` stay writable).
+    pub read_only: bool,
+    /// `no-new-privileges`: setuid binaries cannot raise privileges.
+    pub no_new_privileges: bool,
+    /// Drop every Linux capability (ports ≥ 1024 need none).
+    pub drop_capabilities: bool,
+    /// Run as the image's unprivileged user; `false` runs as root.
+    pub non_root: bool,
+    /// Capabilities added back (e.g. `NET_BIND_SERVICE`).
+    pub cap_add: Vec<String>,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Self {
+            read_only: true,
+            no_new_privileges: true,
+            drop_capabilities: true,
+            non_root: true,
+            cap_add: Vec::new(),
+        }
+    }
+}
+
+/// Default process limit of a service container when neither `resources:` nor a profile sets one.
+pub const DEFAULT_PIDS_LIMIT: u32 = 512;
+
+/// cgroup limits of a service (`resources:` or a named profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Resources {
+    /// CPU limit in thousandths of a CPU (`cpus: 0.5` → 500).
+    pub millicpus: Option<u64>,
+    /// Memory limit in bytes (`memory: 256m`).
+    pub memory: Option<u64>,
+    /// Most processes/threads (`pids: 128`).
+    pub pids: Option<u32>,
+}
+
+impl Resources {
+    /// `self`, with unset fields taken from `base`.
+    #[must_use]
+    pub fn over(self, base: Resources) -> Resources {
+        Resources {
+            millicpus: self.millicpus.or(base.millicpus),
+            memory: self.memory.or(base.memory),
+            pids: self.pids.or(base.pids),
+        }
+    }
+
+    /// True when no limit is set.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.millicpus.is_none() && self.memory.is_none() && self.pids.is_none()
+    }
+
+    /// The pids limit applied to containers: the configured one or [`DEFAULT_PIDS_LIMIT`].
+    #[must_use]
+    pub fn effective_pids(&self) -> u32 {
+        self.pids.unwrap_or(DEFAULT_PIDS_LIMIT)
+    }
+
+    /// `cpus` as written in Compose / `--cpus` (`0.5`, `2`).
+    #[must_use]
+    pub fn cpus_text(&self) -> Option<String> {
+        self.millicpus.map(|m| {
+            let whole = m / 1000;
+            let frac = m % 1000;
+            if frac == 0 {
+                whole.to_string()
+            } else {
+                let f = format!("{frac:03}");
+                format!("{whole}.{}", f.trim_end_matches('0'))
+            }
+        })
+    }
+
+    /// Memory in the largest exact binary unit (`256m`, `1g`, `1500k`, bytes otherwise).
+    #[must_use]
+    pub fn memory_text(&self) -> Option<String> {
+        self.memory.map(|b| {
+            for (unit, size) in [("g", 1u64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
+                if b % size == 0 {
+                    return format!("{}{unit}", b / size);
+                }
+            }
+            b.to_string()
+        })
+    }
 }
 
 /// `registry:` settings.
@@ -133,6 +238,10 @@ pub struct Ecosystem {
     pub build: BuildSettings,
     /// Engine choice from the file.
     pub engine: Option<EngineChoice>,
+    /// Named resource profiles (`profiles:`), e.g. `free`, `pro`.
+    pub profiles: BTreeMap<String, Resources>,
+    /// `env_file:` for every service (resolved relative to the ecosystem file).
+    pub env_file: Option<PathBuf>,
     /// Services in YAML order.
     pub services: Vec<ServiceSpec>,
 }

@@ -1,7 +1,8 @@
 //! Turns the positioned YAML tree into an [`Ecosystem`], applying defaults and collecting every
 //! problem (spec §12) instead of stopping at the first.
 use super::model::{
-    BuildSettings, DependsOn, Ecosystem, EngineChoice, ReadmeSource, RegistryConfig, ServiceSpec,
+    BuildSettings, DependsOn, Ecosystem, EngineChoice, ReadmeSource, RegistryConfig, Resources,
+    Security, ServiceSpec,
 };
 use super::rules;
 use super::yaml::{self, Kind, Node};
@@ -20,7 +21,19 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "registry",
     "build",
     "engine",
+    "profiles",
+    "env_file",
     "services",
+];
+/// Keys of `resources:` and of each entry of `profiles:`.
+pub(crate) const RESOURCE_KEYS: &[&str] = &["cpus", "memory", "pids"];
+/// Keys of a service's `security:`.
+pub(crate) const SECURITY_KEYS: &[&str] = &[
+    "read_only",
+    "no_new_privileges",
+    "drop_capabilities",
+    "non_root",
+    "cap_add",
 ];
 /// Keys of `registry:`.
 pub(crate) const REGISTRY_KEYS: &[&str] = &["url", "namespace"];
@@ -41,6 +54,11 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "build_cmd",
     "build_targets",
     "sandbox_path",
+    "security",
+    "resources",
+    "profile",
+    "volumes",
+    "env_file",
 ];
 /// Keys of a `depends_on` mapping entry.
 pub(crate) const DEPENDS_KEYS: &[&str] = &["name", "env_var", "endpoint"];
@@ -283,6 +301,8 @@ pub(crate) fn read(path: &Path, text: &str) -> Read {
         registry: None,
         build: BuildSettings::default(),
         engine: None,
+        profiles: BTreeMap::new(),
+        env_file: None,
         services: Vec::new(),
     };
     let mut services_node = None;
@@ -352,6 +372,12 @@ pub(crate) fn read(path: &Path, text: &str) -> Read {
                     }
                 }
             }
+            "profiles" => eco.profiles = read_profiles(&mut cx, value),
+            "env_file" => {
+                if let Some(p) = cx.nonempty("env_file", value) {
+                    eco.env_file = Some(resolve_path(&dir, &p));
+                }
+            }
             "services" => services_node = Some((key_node, value)),
             _ => {}
         }
@@ -405,6 +431,281 @@ fn join(dir: &Path, rel: &str) -> PathBuf {
     } else {
         dir.join(rel)
     }
+}
+
+/// An absolute path as is, a relative one joined with the ecosystem file's folder.
+fn resolve_path(dir: &Path, p: &str) -> PathBuf {
+    if Path::new(p).is_absolute() {
+        PathBuf::from(p)
+    } else {
+        join(dir, p)
+    }
+}
+
+fn read_profiles(cx: &mut Ctx<'_>, node: &Node) -> BTreeMap<String, Resources> {
+    let mut out = BTreeMap::new();
+    if matches!(node.kind, Kind::Null) {
+        return out;
+    }
+    let Kind::Map(entries) = &node.kind else {
+        cx.wrong_type("profiles", "a mapping of profile names", node);
+        return out;
+    };
+    for (k, v) in entries {
+        let Some(name) = k.scalar() else {
+            cx.wrong_type("a profile name", "a plain word", k);
+            continue;
+        };
+        if !rules::is_env_name(name) && !rules::is_service_name(name) {
+            cx.hint(
+                Code::InvalidValue,
+                k,
+                format!("profile name `{name}` is not valid"),
+                "use letters, digits, `_` and `-`",
+            );
+            continue;
+        }
+        let r = read_resources(cx, &format!("profiles.{name}"), v);
+        out.insert(name.to_string(), r);
+    }
+    out
+}
+
+fn read_resources(cx: &mut Ctx<'_>, what: &str, node: &Node) -> Resources {
+    let mut r = Resources::default();
+    if matches!(node.kind, Kind::Null) {
+        return r;
+    }
+    let Some(entries) = cx.entries(what, node, RESOURCE_KEYS) else {
+        return r;
+    };
+    for (k, _, value) in entries {
+        let w = format!("{what}.{k}");
+        let Some(text) = cx.string(&w, value) else {
+            continue;
+        };
+        match k {
+            "cpus" => match parse_cpus(&text) {
+                Some(m) => r.millicpus = Some(m),
+                None => cx.hint(
+                    Code::InvalidValue,
+                    value,
+                    format!("`{w}` {text} is not a CPU count"),
+                    "give a number of CPUs above 0, e.g. `0.5` or `2` (at most 3 decimals)",
+                ),
+            },
+            "memory" => match parse_memory(&text) {
+                Some(b) => r.memory = Some(b),
+                None => cx.hint(
+                    Code::InvalidValue,
+                    value,
+                    format!("`{w}` {text} is not a memory size"),
+                    "give bytes with a unit, at least 6m: e.g. `256m`, `1g`, `512Mi`",
+                ),
+            },
+            "pids" => match text.parse::<u32>() {
+                Ok(n) if n >= 8 => r.pids = Some(n),
+                _ => cx.hint(
+                    Code::InvalidValue,
+                    value,
+                    format!("`{w}` {text} is not a usable process limit"),
+                    "give the most processes/threads the container may run, at least 8 (e.g. 128)",
+                ),
+            },
+            _ => {}
+        }
+    }
+    r
+}
+
+/// `0.5` → 500, `2` → 2000; `None` for zero, negatives and more than 3 decimals.
+pub(crate) fn parse_cpus(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    if frac.len() > 3
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+        || (whole.is_empty() && frac.is_empty())
+    {
+        return None;
+    }
+    let w: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let f: u64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<3}").parse().ok()?
+    };
+    let m = w.checked_mul(1000)?.checked_add(f)?;
+    (m > 0).then_some(m)
+}
+
+/// `256m`, `1g`, `512Mi`, `1GiB`, `1048576` → bytes; at least 6 MiB (the engines' minimum).
+pub(crate) fn parse_memory(text: &str) -> Option<u64> {
+    let t = text.trim().to_ascii_lowercase();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim() {
+        "" | "b" => 1,
+        "k" | "kb" | "ki" | "kib" => 1 << 10,
+        "m" | "mb" | "mi" | "mib" => 1 << 20,
+        "g" | "gb" | "gi" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    let bytes = n.checked_mul(mult)?;
+    (bytes >= 6 << 20).then_some(bytes)
+}
+
+fn read_security(cx: &mut Ctx<'_>, what: &str, node: &Node) -> Security {
+    let mut s = Security::default();
+    if matches!(node.kind, Kind::Null) {
+        return s;
+    }
+    let Some(entries) = cx.entries(what, node, SECURITY_KEYS) else {
+        return s;
+    };
+    for (k, _, value) in entries {
+        let w = format!("{what}.{k}");
+        match k {
+            "cap_add" => {
+                let items: Vec<&Node> = match &value.kind {
+                    Kind::Null => Vec::new(),
+                    Kind::Seq(items) => items.iter().collect(),
+                    _ => {
+                        cx.wrong_type(&w, "a list of capability names", value);
+                        Vec::new()
+                    }
+                };
+                for item in items {
+                    if let Some(c) = cx.nonempty(&w, item) {
+                        let c = c.to_ascii_uppercase();
+                        let c = c.strip_prefix("CAP_").unwrap_or(&c).to_string();
+                        if c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_') && c != "ALL" {
+                            s.cap_add.push(c);
+                        } else {
+                            cx.hint(
+                                Code::InvalidValue,
+                                item,
+                                format!("`{c}` is not a capability name"),
+                                "name one capability, e.g. NET_BIND_SERVICE (ALL is not accepted)",
+                            );
+                        }
+                    }
+                }
+            }
+            _ => {
+                if let Some(b) = cx.boolean(&w, value) {
+                    match k {
+                        "read_only" => s.read_only = b,
+                        "no_new_privileges" => s.no_new_privileges = b,
+                        "drop_capabilities" => s.drop_capabilities = b,
+                        "non_root" => s.non_root = b,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    s
+}
+
+/// One `SecurityOptOut` warning per hardened default the service turns off.
+fn warn_opt_outs(cx: &mut Ctx<'_>, service: &str, key: &Node, s: &Security) {
+    let mut outs: Vec<(&str, &str)> = Vec::new();
+    if !s.read_only {
+        outs.push(("read_only: false", "its root file system is writable"));
+    }
+    if !s.no_new_privileges {
+        outs.push((
+            "no_new_privileges: false",
+            "setuid programs in it can gain privileges",
+        ));
+    }
+    if !s.drop_capabilities {
+        outs.push((
+            "drop_capabilities: false",
+            "it keeps the engine's default Linux capabilities",
+        ));
+    }
+    if !s.non_root {
+        outs.push(("non_root: false", "it runs as root"));
+    }
+    if !s.cap_add.is_empty() {
+        outs.push(("cap_add", "it gets capabilities back"));
+    }
+    for (what, why) in outs {
+        cx.diags.push(
+            Diagnostic::warning(
+                Code::SecurityOptOut,
+                cx.file,
+                key.line,
+                format!("service `{service}` opts out of a hardened default ({what}): {why}"),
+            )
+            .with_column(key.col)
+            .with_hint("remove the opt-out from `security:` unless the service really needs it"),
+        );
+    }
+}
+
+/// `volumes:` — `NAME: /path`; the engine volume is named `<ecosystem>-<NAME>`.
+fn read_volumes(cx: &mut Ctx<'_>, what: &str, node: &Node) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if matches!(node.kind, Kind::Null) {
+        return out;
+    }
+    let Kind::Map(entries) = &node.kind else {
+        cx.wrong_type(what, "a mapping of VOLUME: /path/in/container", node);
+        return out;
+    };
+    let mut targets = BTreeSet::new();
+    for (k, v) in entries {
+        let Some(name) = k.scalar() else {
+            cx.wrong_type(what, "a mapping of VOLUME: /path/in/container", k);
+            continue;
+        };
+        if !rules::is_resource_name(name) {
+            cx.hint(
+                Code::InvalidValue,
+                k,
+                format!("volume name `{name}` is not valid"),
+                "use letters, digits, `_`, `.` and `-`, starting with a letter or digit",
+            );
+            continue;
+        }
+        let Some(path) = cx.nonempty(&format!("{what}.{name}"), v) else {
+            continue;
+        };
+        let bad = !path.starts_with('/')
+            || path == "/"
+            || path.split('/').any(|c| c == "..")
+            || path
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == ':' || c == ',');
+        if bad {
+            cx.hint(
+                Code::InvalidValue,
+                v,
+                format!("volume mount path `{path}` is not usable"),
+                "give an absolute path inside the container without `..`, spaces, `:` or `,`, e.g. `/data`",
+            );
+            continue;
+        }
+        if !targets.insert(path.clone()) {
+            cx.hint(
+                Code::InvalidValue,
+                v,
+                format!("two volumes are mounted at `{path}`"),
+                "mount each volume at its own path",
+            );
+            continue;
+        }
+        out.insert(name.to_string(), path);
+    }
+    out
 }
 
 fn read_registry(cx: &mut Ctx<'_>, node: &Node) -> Option<RegistryConfig> {
@@ -515,7 +816,13 @@ fn read_service(
         framework: None,
         build_cmd: None,
         build_targets: Vec::new(),
+        security: Security::default(),
+        resources: Resources::default(),
+        profile: None,
+        volumes: BTreeMap::new(),
+        env_file: None,
     };
+    let mut own_resources = Resources::default();
     let mut explicit_port = false;
     let mut readme_set = false;
     let entries = if matches!(body.kind, Kind::Null) {
@@ -629,10 +936,47 @@ fn read_service(
                 }
                 _ => cx.wrong_type(&what, "a list of strings", value),
             },
+            "security" => svc.security = read_security(cx, &what, value),
+            "resources" => own_resources = read_resources(cx, &what, value),
+            "profile" => {
+                if let Some(p) = cx.nonempty(&what, value) {
+                    match eco.profiles.get(&p) {
+                        Some(r) => {
+                            svc.resources = *r;
+                            svc.profile = Some(p);
+                        }
+                        None => {
+                            let known: Vec<&str> =
+                                eco.profiles.keys().map(String::as_str).collect();
+                            let hint = match rules::did_you_mean(&p, known.iter().copied()) {
+                                Some(s) => format!("did you mean `{s}`?"),
+                                None if known.is_empty() => {
+                                    "define it under a top-level `profiles:` mapping".to_string()
+                                }
+                                None => format!("known profiles: {}", known.join(", ")),
+                            };
+                            cx.hint(
+                                Code::InvalidValue,
+                                value,
+                                format!("unknown resource profile `{p}`"),
+                                hint,
+                            );
+                        }
+                    }
+                }
+            }
+            "volumes" => svc.volumes = read_volumes(cx, &what, value),
+            "env_file" => {
+                if let Some(p) = cx.nonempty(&what, value) {
+                    svc.env_file = Some(resolve_path(&eco.dir, &p));
+                }
+            }
             // Accepted for compatibility with the reference; pactown runs in containers.
             _ => {}
         }
     }
+    svc.resources = own_resources.over(svc.resources);
+    warn_opt_outs(cx, &name, key, &svc.security);
     if !explicit_port && default_port > 65_535 {
         cx.hint(
             Code::InvalidPort,

@@ -16,14 +16,15 @@ use super::connect::describe_connect_error;
 use super::{
     BuildFailure, BuildOutcome, BuildProgress, BuildRequest, ContainerDetails, ContainerInfo,
     ContainerSpec, Engine, EngineError, EngineEvent, EngineInfo, EngineKind, EngineResult,
-    ImageInfo, LabelFilter, LogLine, PortBinding,
+    Hardening, ImageInfo, LabelFilter, LogLine, PortBinding, ResourceLimits, VolumeMount,
 };
 use async_trait::async_trait;
 use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkCreateRequest,
-    NetworkingConfig, PortBinding as ApiPortBinding, PortMap, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType,
+    MountVolumeOptions, NetworkCreateRequest, NetworkingConfig, PortBinding as ApiPortBinding,
+    PortMap, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -278,6 +279,76 @@ fn ports_from_map(map: Option<PortMap>) -> Vec<PortBinding> {
     });
     ports.dedup();
     ports
+}
+
+/// Adds the isolation settings and cgroup limits of a spec to its `HostConfig`.
+fn harden(mut host: HostConfig, h: &Hardening, limits: &ResourceLimits) -> HostConfig {
+    host.readonly_rootfs = h.read_only.then_some(true);
+    if h.no_new_privileges {
+        host.security_opt = Some(vec!["no-new-privileges:true".to_string()]);
+    }
+    host.cap_drop = (!h.cap_drop.is_empty()).then(|| h.cap_drop.clone());
+    host.cap_add = (!h.cap_add.is_empty()).then(|| h.cap_add.clone());
+    host.tmpfs = (!h.tmpfs.is_empty()).then(|| to_hash(&h.tmpfs));
+    let mounts: Vec<Mount> = h
+        .volumes
+        .iter()
+        .map(|v| Mount {
+            target: Some(v.target.clone()),
+            source: v.source.clone(),
+            typ: Some(MountType::VOLUME),
+            volume_options: (!v.labels.is_empty()).then(|| MountVolumeOptions {
+                labels: Some(to_hash(&v.labels)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    host.mounts = (!mounts.is_empty()).then_some(mounts);
+    host.nano_cpus = limits.nano_cpus;
+    host.memory = limits.memory;
+    // no swap beyond the memory limit, so the limit really bounds the container
+    host.memory_swap = limits.memory;
+    host.pids_limit = limits.pids;
+    host
+}
+
+/// The isolation settings and limits an inspected container runs with.
+fn read_hardening(
+    host: HostConfig,
+    config: &bollard::models::ContainerConfig,
+) -> (Hardening, ResourceLimits) {
+    let no_new_privileges = host.security_opt.as_ref().is_some_and(|opts| {
+        opts.iter()
+            .any(|o| o == "no-new-privileges" || o == "no-new-privileges:true")
+    });
+    let volumes = host
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.typ == Some(MountType::VOLUME))
+        .map(|m| VolumeMount {
+            source: m.source.filter(|s| !s.is_empty()),
+            target: m.target.unwrap_or_default(),
+            labels: BTreeMap::new(),
+        })
+        .collect();
+    let hardening = Hardening {
+        read_only: host.readonly_rootfs.unwrap_or(false),
+        no_new_privileges,
+        cap_drop: host.cap_drop.unwrap_or_default(),
+        cap_add: host.cap_add.unwrap_or_default(),
+        tmpfs: to_btree(host.tmpfs),
+        volumes,
+        user: config.user.clone().filter(|u| !u.is_empty()),
+    };
+    let positive = |v: Option<i64>| v.filter(|n| *n > 0);
+    let limits = ResourceLimits {
+        nano_cpus: positive(host.nano_cpus),
+        memory: positive(host.memory),
+        pids: positive(host.pids_limit),
+    };
+    (hardening, limits)
 }
 
 struct LogState {
@@ -599,6 +670,7 @@ impl Engine for DockerEngine {
             init: spec.init.then_some(true),
             ..Default::default()
         };
+        let host_config = harden(host_config, &spec.hardening, &spec.limits);
         let networking_config = network.map(|net| NetworkingConfig {
             endpoints_config: Some(HashMap::from([(
                 net,
@@ -626,6 +698,7 @@ impl Engine for DockerEngine {
             labels: Some(to_hash(&spec.labels)),
             exposed_ports: (!exposed.is_empty()).then_some(exposed),
             cmd: spec.command.clone(),
+            user: spec.hardening.user.clone(),
             healthcheck,
             stop_timeout: spec
                 .stop_timeout
@@ -778,6 +851,7 @@ impl Engine for DockerEngine {
             };
         let state = c.state.unwrap_or_default();
         let config = c.config.unwrap_or_default();
+        let (hardening, limits) = read_hardening(c.host_config.unwrap_or_default(), &config);
         let state_text = state.status.map(|s| s.to_string()).unwrap_or_default();
         let running = state.running.unwrap_or(false);
         let status = match (&state_text[..], state.exit_code) {
@@ -808,6 +882,8 @@ impl Engine for DockerEngine {
                 .started_at
                 .filter(|s| !s.is_empty() && !s.starts_with("0001-01-01")),
             image_id: c.image.unwrap_or_default(),
+            hardening,
+            limits,
         })
     }
 

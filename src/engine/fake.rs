@@ -398,6 +398,8 @@ impl Engine for FakeEngine {
                 .get(&c.spec.image)
                 .map(|i| i.id.clone())
                 .unwrap_or_default(),
+            hardening: c.spec.hardening.clone(),
+            limits: c.spec.limits,
         })
     }
 

@@ -186,6 +186,52 @@ pub struct ContainerSpec {
     pub healthcheck: Option<Vec<String>>,
     /// Seconds the engine waits after SIGTERM.
     pub stop_timeout: Option<u64>,
+    /// Isolation settings (read-only root, capabilities, tmpfs, volumes, user).
+    pub hardening: Hardening,
+    /// cgroup limits (CPU, memory, processes).
+    pub limits: ResourceLimits,
+}
+
+/// A volume mounted into a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VolumeMount {
+    /// Named volume (created on first use); `None` for an anonymous volume, which the engine
+    /// fills from the image's content at that path and removes with the container.
+    pub source: Option<String>,
+    /// Path inside the container.
+    pub target: String,
+    /// Labels given to a named volume the engine creates.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Isolation of a container. `Default` is the engine's default (nothing hardened).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Hardening {
+    /// Mount the root file system read-only.
+    pub read_only: bool,
+    /// Set `no-new-privileges`.
+    pub no_new_privileges: bool,
+    /// Capabilities dropped (`ALL` for every one).
+    pub cap_drop: Vec<String>,
+    /// Capabilities added back.
+    pub cap_add: Vec<String>,
+    /// tmpfs mounts: path → mount options (e.g. `rw,nosuid,nodev,size=64m,mode=1777`).
+    pub tmpfs: BTreeMap<String, String>,
+    /// Volume mounts.
+    pub volumes: Vec<VolumeMount>,
+    /// User to run as; `None` keeps the image's `USER`.
+    pub user: Option<String>,
+}
+
+/// cgroup limits of a container; `None` = unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct ResourceLimits {
+    /// CPU quota in units of 10⁻⁹ CPUs (`NanoCpus`).
+    pub nano_cpus: Option<i64>,
+    /// Memory limit in bytes (swap is limited to the same value: no extra swap).
+    pub memory: Option<i64>,
+    /// Most processes/threads.
+    pub pids: Option<i64>,
 }
 
 /// A container as listed by the engine.
@@ -224,6 +270,10 @@ pub struct ContainerDetails {
     pub started_at: Option<String>,
     /// Image id the container runs.
     pub image_id: String,
+    /// Isolation as the engine reports it.
+    pub hardening: Hardening,
+    /// cgroup limits as the engine reports them.
+    pub limits: ResourceLimits,
 }
 
 /// A line of container output.

@@ -25,6 +25,9 @@ pub struct HashInput<'a> {
     pub restart: bool,
     /// Health-check path.
     pub health_path: Option<&'a str>,
+    /// Isolation and limits; `None` (left out of the hash) for the engine's defaults.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<&'a super::isolation::Isolation>,
 }
 
 #[derive(Serialize)]
@@ -63,6 +66,7 @@ mod tests {
             replicas: 1,
             restart: true,
             health_path: Some("/health"),
+            isolation: None,
         }
     }
 

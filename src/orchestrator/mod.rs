@@ -9,6 +9,7 @@
 pub mod config_hash;
 pub mod down;
 pub mod health;
+pub mod isolation;
 pub mod logs;
 pub mod plan;
 pub mod restart;

@@ -1,6 +1,7 @@
 //! Desired state versus what runs: a pure comparison of the ecosystem's services with the
 //! containers the engine lists under the ecosystem's labels. No IO, so it is unit-tested directly.
 use super::config_hash::{config_hash, HashInput};
+use super::isolation::{self, Isolation};
 use crate::config::{Ecosystem, ServiceSpec};
 use crate::engine::{labels, ContainerInfo};
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,16 +30,20 @@ pub struct DesiredService {
     pub timeout: Duration,
     /// Direct dependencies (must be healthy before this one starts).
     pub dependencies: Vec<String>,
+    /// Isolation and cgroup limits of the containers ([`super::isolation`]).
+    pub isolation: Isolation,
     /// Hash of the fields above that shape the containers.
     pub config_hash: String,
 }
 
 impl DesiredService {
     /// Builds the desired state of `spec` running `image` (tag) / `image_id`, with the env of
-    /// [`crate::graph::injected_env`].
+    /// [`crate::graph::injected_env`] and the isolation of [`isolation::for_service`] (the
+    /// runtime is read from the pactown image tag).
     #[must_use]
     pub fn from_spec(eco: &Ecosystem, spec: &ServiceSpec, image: &str, image_id: &str) -> Self {
         let env = crate::graph::injected_env(eco, spec);
+        let iso = isolation::for_service(eco, spec, isolation::runtime_of_tag(image));
         Self::new(
             &spec.name,
             image,
@@ -51,6 +56,33 @@ impl DesiredService {
             Duration::from_secs(spec.timeout),
             spec.depends_on.iter().map(|d| d.name.clone()).collect(),
         )
+        .with_isolation(iso)
+    }
+
+    /// Sets the isolation (its variables are added where the env does not set them) and
+    /// recomputes the config hash.
+    #[must_use]
+    pub fn with_isolation(mut self, iso: Isolation) -> Self {
+        for (k, v) in &iso.env {
+            self.env.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        self.isolation = iso;
+        self.config_hash = self.hash();
+        self
+    }
+
+    fn hash(&self) -> String {
+        let default = Isolation::default();
+        config_hash(&HashInput {
+            image: &self.image,
+            image_id: &self.image_id,
+            env: &self.env,
+            port: self.port,
+            replicas: self.replicas,
+            restart: self.restart,
+            health_path: self.health_path.as_deref(),
+            isolation: (self.isolation != default).then_some(&self.isolation),
+        })
     }
 
     /// Builds a desired service from its parts and computes the config hash.
@@ -69,16 +101,7 @@ impl DesiredService {
         dependencies: Vec<String>,
     ) -> Self {
         let replicas = replicas.max(1);
-        let config_hash = config_hash(&HashInput {
-            image,
-            image_id,
-            env: &env,
-            port,
-            replicas,
-            restart,
-            health_path: health_path.as_deref(),
-        });
-        Self {
+        let mut d = Self {
             name: name.to_string(),
             image: image.to_string(),
             image_id: image_id.to_string(),
@@ -89,8 +112,11 @@ impl DesiredService {
             health_path,
             timeout,
             dependencies,
-            config_hash,
-        }
+            isolation: Isolation::default(),
+            config_hash: String::new(),
+        };
+        d.config_hash = d.hash();
+        d
     }
 }
 

@@ -517,5 +517,7 @@ fn container_spec(
         command: None,
         healthcheck: None,
         stop_timeout: Some(10),
+        hardening: d.isolation.hardening.clone(),
+        limits: d.isolation.limits,
     }
 }

@@ -3,7 +3,9 @@
 use super::health::{HealthProbe, ProbeOutcome, ProbeTarget};
 use super::plan::host_port_of;
 use crate::config::Ecosystem;
-use crate::engine::{labels, ContainerDetails, Engine, EngineError, EngineKind};
+use crate::engine::{
+    labels, ContainerDetails, Engine, EngineError, EngineKind, Hardening, ResourceLimits,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -38,6 +40,10 @@ pub struct ReplicaStatus {
     pub restarts: u64,
     /// Seconds since it started (when running).
     pub uptime_seconds: Option<u64>,
+    /// Exit code of the last run (when it exited).
+    pub exit_code: Option<i64>,
+    /// True when the kernel killed it for going over its memory limit.
+    pub oom_killed: bool,
 }
 
 /// One service.
@@ -63,6 +69,10 @@ pub struct ServiceStatusRow {
     pub restarts: u64,
     /// The containers.
     pub replicas: Vec<ReplicaStatus>,
+    /// cgroup limits of the first replica, as the engine reports them.
+    pub limits: Option<ResourceLimits>,
+    /// Isolation of the first replica, as the engine reports it.
+    pub hardening: Option<Hardening>,
 }
 
 /// The whole ecosystem.
@@ -128,6 +138,8 @@ pub async fn status(
                 host_port: host_port_of(c, port),
                 restarts: d.as_ref().map_or(0, |d| d.restart_count),
                 uptime_seconds: uptime,
+                exit_code: d.as_ref().filter(|d| !d.running).and_then(|d| d.exit_code),
+                oom_killed: d.as_ref().is_some_and(|d| d.oom_killed),
             },
         ));
     }
@@ -167,7 +179,12 @@ pub async fn status(
             })
         });
         probes.push(target);
+        let first_details = first_idx
+            .and_then(|i| details.get(i))
+            .and_then(Option::as_ref);
         rows.push(ServiceStatusRow {
+            limits: first_details.map(|d| d.limits),
+            hardening: first_details.map(|d| d.hardening.clone()),
             url: replicas
                 .first()
                 .and_then(|r| r.host_port)
@@ -219,9 +236,9 @@ pub async fn status(
 #[must_use]
 pub fn render_table(report: &StatusReport) -> String {
     let header = [
-        "SERVICE", "REPLICAS", "STATE", "URL", "HEALTH", "IMAGE", "UPTIME", "RESTARTS",
+        "SERVICE", "REPLICAS", "STATE", "URL", "HEALTH", "IMAGE", "UPTIME", "RESTARTS", "LIMITS",
     ];
-    let mut rows: Vec<[String; 8]> = vec![header.map(str::to_string)];
+    let mut rows: Vec<[String; 9]> = vec![header.map(str::to_string)];
     for s in &report.services {
         let health = match &s.health {
             Some(h) if h.healthy => format!("healthy {:.1}ms", h.latency_ms.unwrap_or(0.0)),
@@ -237,9 +254,10 @@ pub fn render_table(report: &StatusReport) -> String {
             s.image.clone().unwrap_or_else(|| "-".into()),
             s.uptime_seconds.map_or_else(|| "-".into(), human_duration),
             s.restarts.to_string(),
+            s.limits.map_or_else(|| "-".into(), |l| limits_text(&l)),
         ]);
     }
-    let mut widths = [0usize; 8];
+    let mut widths = [0usize; 9];
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r.iter()) {
             *w = (*w).max(cell.chars().count());
@@ -260,6 +278,31 @@ pub fn render_table(report: &StatusReport) -> String {
         report.ecosystem, report.engine
     ));
     out
+}
+
+/// `cpu=0.5 mem=256m pids=64` (only the limits that are set; `-` for none).
+#[must_use]
+pub fn limits_text(l: &ResourceLimits) -> String {
+    let r = crate::config::Resources {
+        millicpus: l.nano_cpus.and_then(|n| u64::try_from(n / 1_000_000).ok()),
+        memory: l.memory.and_then(|m| u64::try_from(m).ok()),
+        pids: l.pids.and_then(|p| u32::try_from(p).ok()),
+    };
+    let mut parts = Vec::new();
+    if let Some(c) = r.cpus_text() {
+        parts.push(format!("cpu={c}"));
+    }
+    if let Some(m) = r.memory_text() {
+        parts.push(format!("mem={m}"));
+    }
+    if let Some(p) = r.pids {
+        parts.push(format!("pids={p}"));
+    }
+    if parts.is_empty() {
+        "-".to_string()
+    } else {
+        parts.join(" ")
+    }
 }
 
 /// `3s`, `4m12s`, `2h05m`, `3d04h`.
