@@ -82,6 +82,7 @@ fn ecosystem(name: &str, services: Vec<ServiceSpec>) -> Ecosystem {
         engine: None,
         profiles: BTreeMap::new(),
         env_file: None,
+        tenant: None,
         services,
     }
 }

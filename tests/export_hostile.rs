@@ -77,6 +77,7 @@ fn ecosystem(services: Vec<ServiceSpec>) -> Ecosystem {
         engine: None,
         profiles: BTreeMap::new(),
         env_file: None,
+        tenant: None,
         services,
     }
 }

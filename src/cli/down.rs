@@ -22,6 +22,9 @@ pub struct Args {
     /// Container engine.
     #[arg(long, env = "PACTOWN_ENGINE", value_enum)]
     pub engine: Option<EngineChoice>,
+    /// Address the side-by-side copy of this tenant (`up --tenant`).
+    #[arg(long, value_name = "NAME", env = "PACTOWN_TENANT")]
+    pub tenant: Option<String>,
 }
 
 /// Runs `pactown down`.
@@ -29,7 +32,8 @@ pub struct Args {
 /// # Errors
 /// No ecosystem name; engine errors.
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let target = orchestrator::target(args.file.as_deref(), args.name.as_deref())?;
+    let target = orchestrator::target(args.file.as_deref(), args.name.as_deref())?
+        .with_tenant(args.tenant.as_deref(), None)?;
     let engine = orchestrator::connect(args.engine, target.ecosystem.as_ref()).await?;
     let report = orchestrator::down(
         engine.as_ref(),

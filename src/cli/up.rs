@@ -35,6 +35,13 @@ pub struct Args {
     /// Rebuild images ignoring the layer cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Run a separate copy of the ecosystem for this tenant: own network, names and ports.
+    #[arg(long, value_name = "NAME", env = "PACTOWN_TENANT")]
+    pub tenant: Option<String>,
+    /// Ports of the tenant's copy are the file's ports plus this (default: derived from the
+    /// tenant name, a multiple of 1000).
+    #[arg(long, value_name = "N", requires = "tenant")]
+    pub port_offset: Option<u16>,
 }
 
 /// Exit code after Ctrl+C.
@@ -47,8 +54,17 @@ const INTERRUPTED: u8 = 130;
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let started = Instant::now();
     let file = crate::config::resolve_file(args.file.as_deref())?;
-    let project = crate::project::load(&file)?;
+    let mut project = crate::project::load(&file)?;
     printer.diagnostics(&project.warnings);
+    if let Some(t) = &args.tenant {
+        project.ecosystem = orchestrator::tenant::apply(project.ecosystem, t, args.port_offset)
+            .map_err(Error::Other)?;
+        printer.info(&format!(
+            "tenant {t}: ecosystem {}, network {}",
+            project.ecosystem.name,
+            project.ecosystem.network_name()
+        ));
+    }
     let eco = &project.ecosystem;
     let engine = orchestrator::connect(args.engine, Some(eco)).await?;
     let jobs = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);

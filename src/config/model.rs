@@ -131,6 +131,58 @@ impl Default for Security {
     }
 }
 
+/// Mount options of the writable tmpfs `/tmp` of a read-only container.
+pub const TMP_OPTIONS: &str = "rw,nosuid,nodev,size=256m,mode=1777";
+
+/// The engine name of a service's named volume: `<ecosystem>-<volume>`.
+#[must_use]
+pub fn volume_name(ecosystem: &str, volume: &str) -> String {
+    format!("{ecosystem}-{volume}")
+}
+
+impl Security {
+    /// Variables a read-only container needs so tools that write under `$HOME` keep working
+    /// (`HOME=/tmp`); empty when the root file system is writable.
+    #[must_use]
+    pub fn env(&self) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        if self.read_only {
+            env.insert("HOME".to_string(), "/tmp".to_string());
+        }
+        env
+    }
+
+    /// The user override: `0:0` when the service opts out of `non_root`.
+    #[must_use]
+    pub fn user(&self) -> Option<String> {
+        (!self.non_root).then(|| "0:0".to_string())
+    }
+
+    /// Capabilities dropped: `ALL` unless the service opts out.
+    #[must_use]
+    pub fn cap_drop(&self) -> Vec<String> {
+        if self.drop_capabilities {
+            vec!["ALL".to_string()]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// Paths inside a pactown image (`pactown/<runtime>-<service>:<hex>`) that its runtime rewrites
+/// at start and that must stay writable with their image content under a read-only root: Rust's
+/// `target/` (`cargo run` takes a lock file there). They get an anonymous volume, which the
+/// engine fills from the image and removes with the container.
+#[must_use]
+pub fn writable_image_paths(image: &str) -> &'static [&'static str] {
+    let name = image.rsplit('/').next().unwrap_or(image);
+    if image.contains("pactown/") && name.starts_with("rust-") {
+        &["/app/target"]
+    } else {
+        &[]
+    }
+}
+
 /// Default process limit of a service container when neither `resources:` nor a profile sets one.
 pub const DEFAULT_PIDS_LIMIT: u32 = 512;
 
@@ -242,6 +294,8 @@ pub struct Ecosystem {
     pub profiles: BTreeMap<String, Resources>,
     /// `env_file:` for every service (resolved relative to the ecosystem file).
     pub env_file: Option<PathBuf>,
+    /// Tenant of a side-by-side copy (`up --tenant`); `name` then already carries it.
+    pub tenant: Option<String>,
     /// Services in YAML order.
     pub services: Vec<ServiceSpec>,
 }

@@ -303,6 +303,7 @@ pub(crate) fn read(path: &Path, text: &str) -> Read {
         engine: None,
         profiles: BTreeMap::new(),
         env_file: None,
+        tenant: None,
         services: Vec::new(),
     };
     let mut services_node = None;

@@ -21,6 +21,18 @@ pub struct ComposeFile {
     pub services: IndexMap<String, Service>,
     /// Networks.
     pub networks: IndexMap<String, Network>,
+    /// Named volumes of the services' `volumes:`.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub volumes: IndexMap<String, Volume>,
+}
+
+/// A named volume.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Volume {
+    /// The engine volume name (`<ecosystem>-<volume>`, as `pactown up` names it).
+    pub name: String,
+    /// pactown labels.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// A Compose service.
@@ -48,9 +60,34 @@ pub struct Service {
     /// `always` or `no`.
     pub restart: String,
     /// Capabilities dropped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cap_drop: Vec<String>,
+    /// Capabilities added back.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
     /// Security options.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub security_opt: Vec<String>,
+    /// Read-only root file system.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    /// tmpfs mounts (`/tmp:OPTIONS`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<String>,
+    /// User override (`0:0` when the service opts out of `non_root`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Named volumes (`VOLUME:/path`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
+    /// CPU limit (`0.5`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<String>,
+    /// Memory limit (`256m`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mem_limit: Option<String>,
+    /// Process limit.
+    pub pids_limit: u32,
     /// pactown labels.
     pub labels: BTreeMap<String, String>,
 }
@@ -109,7 +146,34 @@ fn literal(value: &str) -> String {
 pub fn to_compose(eco: &Ecosystem, images: &ImageMap) -> Result<ComposeFile, ExportError> {
     check_names(eco)?;
     let mut services = IndexMap::new();
+    let mut volumes = IndexMap::new();
     for svc in &eco.services {
+        let sec = &svc.security;
+        let res = &svc.resources;
+        let extra_env = sec.env();
+        let image = service_image(images, &svc.name)?.to_string();
+        let mut svc_volumes: Vec<String> = if sec.read_only {
+            crate::config::writable_image_paths(&image)
+                .iter()
+                .map(|p| (*p).to_string())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (vol, target) in &svc.volumes {
+            let name = crate::config::volume_name(&eco.name, vol);
+            svc_volumes.push(format!("{}:{target}", literal(&name)));
+            volumes.insert(
+                name.clone(),
+                Volume {
+                    name: literal(&name),
+                    labels: BTreeMap::from([
+                        (labels::MANAGED.to_string(), "true".to_string()),
+                        (labels::ECOSYSTEM.to_string(), literal(&eco.name)),
+                    ]),
+                },
+            );
+        }
         let env = service_env(eco, svc)?;
         let timing = health_timing(svc);
         let mut test = vec!["CMD".to_string()];
@@ -122,10 +186,14 @@ pub fn to_compose(eco: &Ecosystem, images: &ImageMap) -> Result<ComposeFile, Exp
         services.insert(
             svc.name.clone(),
             Service {
-                image: service_image(images, &svc.name)?.to_string(),
+                image,
                 scale: svc.replicas,
                 init: true,
-                environment: env.iter().map(|(k, v)| (k.clone(), literal(v))).collect(),
+                environment: env
+                    .iter()
+                    .chain(extra_env.iter().filter(|(k, _)| !env.contains_key(*k)))
+                    .map(|(k, v)| (k.clone(), literal(v)))
+                    .collect(),
                 ports: if svc.replicas == 1 {
                     vec![format!("127.0.0.1:{0}:{0}", svc.port)]
                 } else {
@@ -157,8 +225,24 @@ pub fn to_compose(eco: &Ecosystem, images: &ImageMap) -> Result<ComposeFile, Exp
                     start_period: format!("{}s", timing.start_period),
                 },
                 restart: if svc.auto_restart { "always" } else { "no" }.into(),
-                cap_drop: vec!["ALL".into()],
-                security_opt: vec!["no-new-privileges:true".into()],
+                cap_drop: sec.cap_drop(),
+                cap_add: sec.cap_add.clone(),
+                security_opt: if sec.no_new_privileges {
+                    vec!["no-new-privileges:true".into()]
+                } else {
+                    Vec::new()
+                },
+                read_only: sec.read_only,
+                tmpfs: if sec.read_only {
+                    vec![format!("/tmp:{}", crate::config::TMP_OPTIONS)]
+                } else {
+                    Vec::new()
+                },
+                user: sec.user(),
+                volumes: svc_volumes,
+                cpus: res.cpus_text(),
+                mem_limit: res.memory_text(),
+                pids_limit: res.effective_pids(),
                 labels,
             },
         );
@@ -173,7 +257,11 @@ pub fn to_compose(eco: &Ecosystem, images: &ImageMap) -> Result<ComposeFile, Exp
             ]),
         },
     )]);
-    Ok(ComposeFile { services, networks })
+    Ok(ComposeFile {
+        services,
+        networks,
+        volumes,
+    })
 }
 
 /// Renders the Compose file text (pure).

@@ -82,6 +82,29 @@ pub struct PodSpec {
     pub restart_policy: String,
     /// Containers.
     pub containers: Vec<Container>,
+    /// Volumes (an `emptyDir` for `/tmp` of a read-only container).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<PodVolume>,
+}
+
+/// A pod volume.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodVolume {
+    /// Name.
+    pub name: String,
+    /// An empty folder that lives as long as the pod.
+    pub empty_dir: BTreeMap<String, String>,
+}
+
+/// A volume mount of a container.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeMountK {
+    /// Volume name.
+    pub name: String,
+    /// Path in the container.
+    pub mount_path: String,
 }
 
 /// A container.
@@ -106,6 +129,9 @@ pub struct Container {
     pub security_context: SecurityContext,
     /// Resources.
     pub resources: Resources,
+    /// Volume mounts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volume_mounts: Vec<VolumeMountK>,
 }
 
 /// A container port.
@@ -164,8 +190,12 @@ pub struct ExecAction {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct SecurityContext {
-    /// `false`.
+    /// `false` unless the service opts out of `no_new_privileges`.
     pub allow_privilege_escalation: bool,
+    /// Read-only root file system.
+    pub read_only_root_filesystem: bool,
+    /// Refuse to start as root (unless the service opts out of `non_root`).
+    pub run_as_non_root: bool,
     /// Capabilities.
     pub capabilities: Capabilities,
 }
@@ -175,6 +205,9 @@ pub struct SecurityContext {
 pub struct Capabilities {
     /// Dropped.
     pub drop: Vec<String>,
+    /// Added back.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<String>,
 }
 
 /// Resources.
@@ -240,6 +273,21 @@ fn labels_for(eco: &Ecosystem, svc: &ServiceSpec) -> BTreeMap<String, String> {
             "pactown".to_string(),
         ),
     ])
+}
+
+/// `limits:` of a container: `cpu` in millicores, `memory` in bytes (default `1Gi`). Kubernetes
+/// has no per-container process limit; the node's `podPidsLimit` applies.
+fn kube_limits(r: &crate::config::Resources) -> BTreeMap<String, String> {
+    let mut limits = BTreeMap::new();
+    limits.insert(
+        "memory".to_string(),
+        r.memory
+            .map_or_else(|| "1Gi".to_string(), |b| b.to_string()),
+    );
+    if let Some(m) = r.millicpus {
+        limits.insert("cpu".to_string(), format!("{m}m"));
+    }
+    limits
 }
 
 /// Maps an ecosystem to Kubernetes objects (pure): per service a ConfigMap, a Deployment and a
@@ -311,15 +359,34 @@ pub fn to_documents(eco: &Ecosystem, images: &ImageMap) -> Result<Vec<Document>,
                             readiness_probe: probe(1, timing.retries),
                             liveness_probe: probe(timing.start_period, timing.retries),
                             security_context: SecurityContext {
-                                allow_privilege_escalation: false,
+                                allow_privilege_escalation: !svc.security.no_new_privileges,
+                                read_only_root_filesystem: svc.security.read_only,
+                                run_as_non_root: svc.security.non_root,
                                 capabilities: Capabilities {
-                                    drop: vec!["ALL".into()],
+                                    drop: svc.security.cap_drop(),
+                                    add: svc.security.cap_add.clone(),
                                 },
                             },
                             resources: Resources {
-                                limits: BTreeMap::from([("memory".to_string(), "1Gi".to_string())]),
+                                limits: kube_limits(&svc.resources),
+                            },
+                            volume_mounts: if svc.security.read_only {
+                                vec![VolumeMountK {
+                                    name: "tmp".into(),
+                                    mount_path: "/tmp".into(),
+                                }]
+                            } else {
+                                Vec::new()
                             },
                         }],
+                        volumes: if svc.security.read_only {
+                            vec![PodVolume {
+                                name: "tmp".into(),
+                                empty_dir: BTreeMap::new(),
+                            }]
+                        } else {
+                            Vec::new()
+                        },
                     },
                 },
             },

@@ -9,13 +9,15 @@
 //! (Rust's `target/`: `cargo run` takes a lock file there) get an anonymous volume, which the
 //! engine fills from the image (so the warm build stays warm) and removes with the container.
 use crate::config::{Ecosystem, ServiceSpec};
-use crate::engine::{labels, Hardening, ResourceLimits, VolumeMount};
+use crate::engine::{
+    labels, ContainerSpec, Engine, EngineError, EngineResult, Hardening, ResourceLimits,
+    VolumeMount,
+};
 use crate::markpact::Runtime;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Options of the writable `/tmp`.
-pub const TMP_OPTIONS: &str = "rw,nosuid,nodev,size=256m,mode=1777";
+pub use crate::config::{volume_name, TMP_OPTIONS};
 
 /// Isolation and limits of a service's containers.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -26,12 +28,8 @@ pub struct Isolation {
     pub limits: ResourceLimits,
     /// Variables added to the environment (only where the service does not set them).
     pub env: BTreeMap<String, String>,
-}
-
-/// The engine name of a service's named volume: `<ecosystem>-<volume>`.
-#[must_use]
-pub fn volume_name(ecosystem: &str, volume: &str) -> String {
-    format!("{ecosystem}-{volume}")
+    /// Extra labels of the containers (`io.pactown.tenant`).
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The runtime of a pactown image tag (`pactown/<runtime>-<service>:<hex>`), when it is one.
@@ -43,12 +41,13 @@ pub fn runtime_of_tag(tag: &str) -> Option<Runtime> {
         .find(|rt| rest.starts_with(&format!("{rt}-")))
 }
 
-/// Paths a runtime rewrites at start that must stay writable with their image content.
+/// Paths a runtime rewrites at start that must stay writable with their image content
+/// (see [`crate::config::writable_image_paths`]).
 #[must_use]
 pub fn writable_build_paths(runtime: Option<Runtime>) -> &'static [&'static str] {
     match runtime {
-        Some(Runtime::Rust) => &["/app/target"],
-        _ => &[],
+        Some(rt) => crate::config::writable_image_paths(&format!("pactown/{rt}-x:0")),
+        None => &[],
     }
 }
 
@@ -59,20 +58,15 @@ pub fn for_service(eco: &Ecosystem, spec: &ServiceSpec, runtime: Option<Runtime>
     let mut h = Hardening {
         read_only: sec.read_only,
         no_new_privileges: sec.no_new_privileges,
-        cap_drop: if sec.drop_capabilities {
-            vec!["ALL".to_string()]
-        } else {
-            Vec::new()
-        },
+        cap_drop: sec.cap_drop(),
         cap_add: sec.cap_add.clone(),
         tmpfs: BTreeMap::new(),
         volumes: Vec::new(),
-        user: (!sec.non_root).then(|| "0:0".to_string()),
+        user: sec.user(),
     };
-    let mut env = BTreeMap::new();
+    let mut env = sec.env();
     if sec.read_only {
         h.tmpfs.insert("/tmp".to_string(), TMP_OPTIONS.to_string());
-        env.insert("HOME".to_string(), "/tmp".to_string());
         if runtime == Some(Runtime::Node) {
             env.insert("npm_config_cache".to_string(), "/tmp/.npm".to_string());
         }
@@ -108,11 +102,96 @@ pub fn for_service(eco: &Ecosystem, spec: &ServiceSpec, runtime: Option<Runtime>
     };
     // the service's own env wins over these conveniences
     env.retain(|k, _| !spec.env.contains_key(k));
+    let mut extra = BTreeMap::new();
+    if let Some(t) = &eco.tenant {
+        extra.insert(labels::TENANT.to_string(), t.clone());
+    }
     Isolation {
         hardening: h,
         limits,
         env,
+        labels: extra,
     }
+}
+
+/// Makes the named volumes of `spec` writable for the image's unprivileged user: a new volume
+/// mounted at a path the image does not have belongs to root. A short-lived helper container of
+/// the same image, as root with only `CAP_CHOWN`, gives the mount points (not their content) to
+/// the app user. Nothing to do for root containers or without named volumes.
+///
+/// # Errors
+/// Engine errors, or the helper not finishing within 60 s.
+pub async fn prepare_volumes(engine: &dyn Engine, spec: &ContainerSpec) -> EngineResult<()> {
+    let targets: Vec<String> = spec
+        .hardening
+        .volumes
+        .iter()
+        .filter(|v| v.source.is_some())
+        .map(|v| v.target.clone())
+        .collect();
+    if targets.is_empty() || spec.hardening.user.is_some() {
+        return Ok(());
+    }
+    let uid = crate::build::provider::APP_UID;
+    let mut command = vec!["chown".to_string(), format!("{uid}:{uid}")];
+    command.extend(targets);
+    let mut l = spec.labels.clone();
+    l.remove(labels::SERVICE);
+    l.remove(labels::CONFIG_HASH);
+    let helper = ContainerSpec {
+        name: format!("{}-volumes", spec.name),
+        image: spec.image.clone(),
+        labels: l,
+        command: Some(command),
+        hardening: Hardening {
+            no_new_privileges: true,
+            cap_drop: vec!["ALL".to_string()],
+            cap_add: vec!["CHOWN".to_string()],
+            volumes: spec
+                .hardening
+                .volumes
+                .iter()
+                .filter(|v| v.source.is_some())
+                .cloned()
+                .collect(),
+            user: Some("0:0".to_string()),
+            read_only: true,
+            ..Hardening::default()
+        },
+        limits: ResourceLimits {
+            pids: Some(16),
+            ..ResourceLimits::default()
+        },
+        ..ContainerSpec::default()
+    };
+    engine.remove_container(&helper.name).await?;
+    let id = engine.create_container(&helper).await?;
+    let result = async {
+        engine.start_container(&id).await?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let d = engine.inspect_container(&id).await?;
+            if !d.running && d.started_at.is_some() {
+                return match d.exit_code {
+                    Some(0) => Ok(()),
+                    code => Err(EngineError::Api {
+                        operation: format!("prepare volumes of {}", spec.name),
+                        message: format!("chown of the volume mount points exited with {code:?}"),
+                    }),
+                };
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(EngineError::Api {
+                    operation: format!("prepare volumes of {}", spec.name),
+                    message: "the helper container did not finish within 60s".into(),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    .await;
+    let removed = engine.remove_container(&id).await;
+    result.and(removed)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod restart;
 pub mod scheduler;
 pub mod status;
+pub mod tenant;
 pub mod up;
 
 pub use down::{down, DownReport};
@@ -48,6 +49,30 @@ pub struct Target {
     pub name: String,
     /// The ecosystem file when it could be read without errors.
     pub ecosystem: Option<crate::config::Ecosystem>,
+}
+
+impl Target {
+    /// The target of a tenant's copy (`--tenant`): the tenant's ecosystem name, and the file's
+    /// ecosystem moved to the tenant's ports.
+    ///
+    /// # Errors
+    /// [`crate::Error::Other`] for a bad tenant name or a port past 65535.
+    pub fn with_tenant(
+        self,
+        tenant: Option<&str>,
+        port_offset: Option<u16>,
+    ) -> Result<Target, crate::error::Error> {
+        let Some(t) = tenant else { return Ok(self) };
+        tenant::check_name(t).map_err(crate::error::Error::Other)?;
+        let ecosystem = match self.ecosystem {
+            Some(e) => Some(tenant::apply(e, t, port_offset).map_err(crate::error::Error::Other)?),
+            None => None,
+        };
+        Ok(Target {
+            name: tenant::tenant_name(&self.name, t),
+            ecosystem,
+        })
+    }
 }
 
 /// Resolves the ecosystem a command addresses from `--name` and/or the ecosystem file. Only the

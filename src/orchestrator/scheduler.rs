@@ -470,6 +470,7 @@ async fn create(
         ));
     }
     let spec = container_spec(shared, d, replica, host_port);
+    super::isolation::prepare_volumes(shared.engine.as_ref(), &spec).await?;
     let id = shared.engine.create_container(&spec).await?;
     outcome.changed = true;
     shared
@@ -499,6 +500,9 @@ fn container_spec(
     }
     if let Some(f) = &shared.opts.ecosystem_file {
         l.insert(labels::ECOSYSTEM_FILE.to_string(), f.display().to_string());
+    }
+    for (k, v) in &d.isolation.labels {
+        l.entry(k.clone()).or_insert_with(|| v.clone());
     }
     ContainerSpec {
         name: container_name(&shared.ecosystem, &d.name, replica),

@@ -80,6 +80,9 @@ pub async fn up(
     let mut net_labels = BTreeMap::new();
     net_labels.insert(labels::ECOSYSTEM.to_string(), eco.name.clone());
     net_labels.insert(labels::MANAGED.to_string(), "true".to_string());
+    if let Some(t) = &eco.tenant {
+        net_labels.insert(labels::TENANT.to_string(), t.clone());
+    }
     engine.ensure_network(&network, &net_labels).await?;
 
     let mut deploy_opts = opts.deploy;

@@ -200,7 +200,16 @@ pub fn to_units(
                     pull: Some("never".into()),
                     network: vec![network_file.clone()],
                     network_alias: vec![svc.name.clone()],
-                    environment: env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    environment: env
+                        .iter()
+                        .chain(
+                            svc.security
+                                .env()
+                                .iter()
+                                .filter(|(k, _)| !env.contains_key(*k)),
+                        )
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
                     label,
                     publish_port: if replica == 1 {
                         vec![PublishPort {
@@ -216,10 +225,10 @@ pub fn to_units(
                     health_retries: Some(timing.retries),
                     health_start_period: Some(timing.start_period),
                     notify: Notify::Healthy,
-                    pids_limit: Some(opts.pids_limit),
-                    drop_capability: vec!["ALL".into()],
-                    no_new_privileges: true,
-                    podman_args: Vec::new(),
+                    pids_limit: Some(svc.resources.pids.unwrap_or(opts.pids_limit)),
+                    drop_capability: svc.security.cap_drop(),
+                    no_new_privileges: svc.security.no_new_privileges,
+                    podman_args: isolation_args(eco, svc, &image),
                 },
                 service_section: ServiceSection {
                     restart: if svc.auto_restart {
@@ -229,7 +238,11 @@ pub fn to_units(
                     },
                     restart_sec: Some(2),
                     timeout_start_sec: Some(svc.timeout.saturating_add(30)),
-                    memory_max: Some(opts.memory_max.clone()),
+                    memory_max: Some(
+                        svc.resources
+                            .memory_text()
+                            .map_or_else(|| opts.memory_max.clone(), |m| m.to_uppercase()),
+                    ),
                 },
                 install: InstallSection {
                     wanted_by: vec![opts.wanted_by.clone(), target.clone()],
@@ -256,6 +269,43 @@ pub fn to_units(
         .render()?,
     });
     Ok(files)
+}
+
+/// `PodmanArgs=` words for the isolation settings every supported Podman understands as flags:
+/// read-only root with a tmpfs `/tmp`, capabilities added back, the root user opt-out, CPU
+/// limit and named volumes (volume names as `pactown up` gives them).
+fn isolation_args(eco: &Ecosystem, svc: &ServiceSpec, image: &str) -> Vec<String> {
+    let sec = &svc.security;
+    let mut args = Vec::new();
+    if sec.read_only {
+        args.push("--read-only".to_string());
+        args.push("--tmpfs".to_string());
+        args.push(format!("/tmp:{}", crate::config::TMP_OPTIONS));
+        for p in crate::config::writable_image_paths(image) {
+            args.push("--volume".to_string());
+            args.push((*p).to_string());
+        }
+    }
+    for c in &sec.cap_add {
+        args.push("--cap-add".to_string());
+        args.push(c.clone());
+    }
+    if let Some(u) = sec.user() {
+        args.push("--user".to_string());
+        args.push(u);
+    }
+    if let Some(c) = svc.resources.cpus_text() {
+        args.push("--cpus".to_string());
+        args.push(c);
+    }
+    for (vol, target) in &svc.volumes {
+        args.push("--volume".to_string());
+        args.push(format!(
+            "{}:{target}",
+            crate::config::volume_name(&eco.name, vol)
+        ));
+    }
+    args
 }
 
 #[cfg(test)]

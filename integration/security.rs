@@ -1,0 +1,413 @@
+//! Real-engine tests of the isolation policy, driven through the `pactown` binary on dockerd:
+//! hardened defaults on every runtime that needs a writable place (PHP, Rust), OOM kill and
+//! pids limit reported by `status`, and tenant copies that cannot resolve or reach each other.
+//! Every test brings its ecosystems down in a guard, even when it fails.
+use crate::common;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn pactown(args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pactown"));
+    c.args(args).env("NO_COLOR", "1");
+    if std::env::var_os("PACTOWN_CA_BUNDLE").is_none() {
+        let ca = Path::new("/etc/ssl/certs/ca-certificates.crt");
+        if ca.exists() {
+            c.env("PACTOWN_CA_BUNDLE", ca);
+        }
+    }
+    c.output().expect("run pactown")
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs `pactown down [--tenant T]` when dropped.
+struct Down(PathBuf, Option<String>);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let f = self.0.to_str().unwrap().to_string();
+        let mut args = vec!["down", &f, "--engine", "docker", "--timeout", "1"];
+        if let Some(t) = &self.1 {
+            args.push("--tenant");
+            args.push(t);
+        }
+        let o = pactown(&args);
+        if !o.status.success() {
+            eprintln!("cleanup failed: {}", text(&o));
+        }
+    }
+}
+
+/// A stdlib-only Python probe service: `/health`, `/whoami`, `/write?PATH`, `/resolve?HOST`,
+/// `/fetch?URL`, `/boom` (allocates until killed), `/bomb` (starts a fork bomb).
+const PROBE: &str = r#"# probe
+
+```python markpact:file path=server.py
+import http.server, os, socket, subprocess, sys, urllib.request
+
+# every process forks forever; a failed fork (pids limit) just waits and tries again
+BOMB = "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.05)\n"
+
+class H(http.server.BaseHTTPRequestHandler):
+    def reply(self, code, body):
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def do_GET(self):
+        path, _, arg = self.path.partition("?")
+        try:
+            if path == "/health":
+                return self.reply(200, "ok")
+            if path == "/whoami":
+                return self.reply(200, "%d" % os.getuid())
+            if path == "/write":
+                with open(arg, "w") as f:
+                    f.write("x")
+                return self.reply(200, "written")
+            if path == "/resolve":
+                return self.reply(200, socket.gethostbyname(arg))
+            if path == "/fetch":
+                with urllib.request.urlopen(arg, timeout=3) as r:
+                    return self.reply(200, r.read().decode())
+            if path == "/boom":
+                self.reply(200, "allocating")
+                hog = []
+                while True:
+                    hog.append(b"x" * (4 << 20))
+            if path == "/bomb":
+                subprocess.Popen([sys.executable, "-c", BOMB])
+                return self.reply(200, "bombing")
+            return self.reply(404, "no")
+        except Exception as e:
+            return self.reply(500, "%s: %s" % (type(e).__name__, e))
+
+    def log_message(self, *a):
+        pass
+
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+```
+
+```bash markpact:run
+python3 server.py
+```
+"#;
+
+fn free_base() -> u16 {
+    // a free port with room above it; the orchestrator moves on when one is busy anyway
+    let p = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    20_000 + p % 20_000
+}
+
+fn write_eco(dir: &Path, name: &str, services: &str) -> PathBuf {
+    std::fs::write(dir.join("probe.md"), PROBE).unwrap();
+    let yaml = format!("name: {name}\nbase_port: {}\n{services}", free_base());
+    let file = dir.join(format!("{name}.pactown.yaml"));
+    std::fs::write(&file, yaml).unwrap();
+    file
+}
+
+fn status_json(args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["status", "--json", "--engine", "docker"];
+    a.extend_from_slice(args);
+    let o = pactown(&a);
+    assert!(o.status.success(), "{}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", text(&o)))
+}
+
+fn row<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {status}"))
+}
+
+/// GET over plain HTTP/1.0; (status, body). Errors become status 0.
+fn http_get(url: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let Ok(mut s) = std::net::TcpStream::connect(host) else {
+        return (0, String::new());
+    };
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    let status = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn inspect(container: &str, format: &str) -> String {
+    docker(&["inspect", "-f", format, container])
+}
+
+#[test]
+fn hardened_defaults_hold_and_every_runtime_still_runs() {
+    if !common::docker_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("sec-hard");
+    for case in ["php-builtin", "rust-std"] {
+        std::fs::copy(
+            common::repo_root()
+                .join("tests/fixtures/build")
+                .join(case)
+                .join("README.md"),
+            tmp.path().join(format!("{case}.md")),
+        )
+        .unwrap();
+    }
+    let file = write_eco(
+        tmp.path(),
+        &name,
+        "services:\n  probe:\n    readme: probe.md\n    health_check: /health\n    volumes:\n      data: /data\n  php:\n    readme: php-builtin.md\n    health_check: /\n  rust:\n    readme: rust-std.md\n    timeout: 300\n",
+    );
+    let f = file.to_str().unwrap();
+    let _guard = Down(file.clone(), None);
+    let o = pactown(&["up", f, "-d", "--engine", "docker", "--timeout", "300"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    for svc in ["probe", "php", "rust"] {
+        let c = format!("{name}-{svc}-1");
+        assert_eq!(inspect(&c, "{{.HostConfig.ReadonlyRootfs}}"), "true", "{c}");
+        assert_eq!(inspect(&c, "{{.HostConfig.CapDrop}}"), "[ALL]", "{c}");
+        assert!(
+            inspect(&c, "{{.HostConfig.SecurityOpt}}").contains("no-new-privileges"),
+            "{c}"
+        );
+        assert_eq!(inspect(&c, "{{.HostConfig.PidsLimit}}"), "512", "{c}");
+        assert!(
+            inspect(&c, "{{json .HostConfig.Tmpfs}}").contains("/tmp"),
+            "{c}"
+        );
+    }
+    let st = status_json(&[f]);
+    for svc in ["probe", "php", "rust"] {
+        let r = row(&st, svc);
+        assert_eq!(r["health"]["healthy"], true, "{r}");
+        assert_eq!(r["hardening"]["read_only"], true, "{r}");
+        assert_eq!(r["limits"]["pids"], 512, "{r}");
+    }
+    let url = row(&st, "probe")["url"].as_str().unwrap().to_string();
+    // the image's unprivileged user, a read-only root, a writable /tmp and data volume
+    assert_eq!(http_get(&format!("{url}/whoami")), (200, "10001".into()));
+    let (code, body) = http_get(&format!("{url}/write?/app/x"));
+    assert_eq!(code, 500, "{body}");
+    assert!(body.contains("Read-only file system"), "{body}");
+    assert_eq!(http_get(&format!("{url}/write?/tmp/x")).0, 200);
+    assert_eq!(http_get(&format!("{url}/write?/data/x")).0, 200);
+    let vol = format!("{name}-data");
+    assert_eq!(
+        docker(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{index .Labels \"io.pactown.ecosystem\"}}",
+            &vol
+        ]),
+        name
+    );
+    drop(_guard);
+    docker(&["volume", "rm", "-f", &vol]);
+}
+
+#[test]
+fn memory_and_pids_limits_are_enforced_and_reported() {
+    if !common::docker_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("sec-lim");
+    let file = write_eco(
+        tmp.path(),
+        &name,
+        "profiles:\n  tiny: {cpus: 0.25, memory: 48m, pids: 24}\nservices:\n  hog:\n    readme: probe.md\n    health_check: /health\n    auto_restart: false\n    profile: tiny\n    resources: {pids: 64}\n  bomb:\n    readme: probe.md\n    health_check: /health\n    auto_restart: false\n    profile: tiny\n    resources: {memory: 512m}\n  calm:\n    readme: probe.md\n    health_check: /health\n",
+    );
+    let f = file.to_str().unwrap();
+    let _guard = Down(file.clone(), None);
+    let o = pactown(&["up", f, "-d", "--engine", "docker", "--timeout", "120"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let st = status_json(&[f]);
+    let hog = row(&st, "hog");
+    assert_eq!(hog["limits"]["memory"], 48 << 20, "{hog}");
+    assert_eq!(hog["limits"]["nano_cpus"], 250_000_000, "{hog}");
+    assert_eq!(hog["limits"]["pids"], 64, "{hog}");
+    let o = pactown(&["status", f, "--engine", "docker"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("cpu=0.25 mem=48m pids=64"),
+        "{}",
+        text(&o)
+    );
+
+    // 1. allocating past 48m gets the service OOM-killed, and status says so
+    let hog_url = hog["url"].as_str().unwrap().to_string();
+    let _ = http_get(&format!("{hog_url}/boom"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = status_json(&[f]);
+        let r = &row(&st, "hog")["replicas"][0];
+        if r["oom_killed"] == true {
+            assert_eq!(r["exit_code"], 137, "killed by SIGKILL: {r}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "hog was not OOM-killed: {r}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // 2. a fork bomb stops at 24 processes; the host and the other services stay responsive
+    let bomb = format!("{name}-bomb-1");
+    let bomb_url = row(&st, "bomb")["url"].as_str().unwrap().to_string();
+    assert_eq!(http_get(&format!("{bomb_url}/bomb")).0, 200);
+    std::thread::sleep(Duration::from_secs(3));
+    let procs = docker(&["top", &bomb, "-eo", "pid"]).lines().count() - 1;
+    assert!(
+        procs <= 24,
+        "{procs} processes in a container limited to 24"
+    );
+    assert!(
+        procs >= 20,
+        "the bomb did not reach the limit ({procs} processes)"
+    );
+    let t = Instant::now();
+    let ok = Command::new("true").status().unwrap().success();
+    assert!(ok && t.elapsed() < Duration::from_secs(2), "host is slow");
+    let calm = row(&st, "calm")["url"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    assert_eq!(http_get(&format!("{calm}/health")).0, 200);
+    assert!(t.elapsed() < Duration::from_secs(5), "calm answered slowly");
+    // bound the bomb: kill it right away
+    docker(&["rm", "-f", &bomb]);
+}
+
+#[test]
+fn tenants_cannot_resolve_or_reach_each_other() {
+    if !common::docker_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("sec-ten");
+    let file = write_eco(
+        tmp.path(),
+        &name,
+        "services:\n  api:\n    readme: probe.md\n    health_check: /health\n  web:\n    readme: probe.md\n    health_check: /health\n    depends_on: [api]\n",
+    );
+    let f = file.to_str().unwrap();
+    let _a = Down(file.clone(), Some("a".into()));
+    let _b = Down(file.clone(), Some("b".into()));
+    for (t, off) in [("a", "1000"), ("b", "2000")] {
+        let o = pactown(&[
+            "up",
+            f,
+            "-d",
+            "--engine",
+            "docker",
+            "--tenant",
+            t,
+            "--port-offset",
+            off,
+            "--timeout",
+            "120",
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let a = format!("{name}--a");
+    let b = format!("{name}--b");
+    assert_eq!(
+        inspect(
+            &format!("{a}-api-1"),
+            "{{index .Config.Labels \"io.pactown.tenant\"}}"
+        ),
+        "a"
+    );
+    assert_eq!(
+        docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{index .Labels \"io.pactown.tenant\"}}",
+            &format!("pactown-{b}")
+        ]),
+        "b"
+    );
+    let sa = status_json(&[f, "--tenant", "a"]);
+    let sb = status_json(&[f, "--tenant", "b"]);
+    assert_eq!(sa["ecosystem"], a.as_str());
+    assert_eq!(row(&sa, "api")["health"]["healthy"], true);
+    assert_eq!(row(&sb, "api")["health"]["healthy"], true);
+    let web_a = row(&sa, "web")["url"].as_str().unwrap().to_string();
+    assert_ne!(web_a, row(&sb, "web")["url"].as_str().unwrap());
+
+    // inside tenant a, `api` is a's api
+    let (code, ip_a) = http_get(&format!("{web_a}/resolve?api"));
+    assert_eq!(code, 200, "{ip_a}");
+    let api_a_ip = inspect(
+        &format!("{a}-api-1"),
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+    );
+    assert_eq!(ip_a, api_a_ip);
+    // b's containers have no name in a's DNS
+    let (code, body) = http_get(&format!("{web_a}/resolve?{b}-api-1"));
+    assert_eq!(code, 500, "tenant a resolved b's api: {body}");
+    // and b's api address is not reachable from a
+    let api_b_ip = inspect(
+        &format!("{b}-api-1"),
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+    );
+    let port_b = row(&sb, "api")["url"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let (code, body) = http_get(&format!("{web_a}/fetch?http://{api_b_ip}:{port_b}/health"));
+    assert_eq!(code, 500, "tenant a reached b's api: {body}");
+    // while a reaches its own api by name
+    let port_a = row(&sa, "api")["url"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let (code, body) = http_get(&format!("{web_a}/fetch?http://api:{port_a}/health"));
+    assert_eq!((code, body.as_str()), (200, "ok"));
+}
