@@ -19,6 +19,7 @@ pub mod orchestrator;
 pub mod project;
 pub mod quadlet;
 pub mod registry;
+pub mod secrets;
 pub mod ui;
 
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity};

@@ -75,7 +75,7 @@ fn human(doc: &Markpact) -> String {
             Some(sc) => {
                 let _ = writeln!(s, "{name} (line {}):", sc.line);
                 for l in sc.body.lines() {
-                    let _ = writeln!(s, "  {l}");
+                    let _ = writeln!(s, "  {}", crate::secrets::mask_assignments(l));
                 }
             }
             None if name == "run" => {
@@ -91,7 +91,7 @@ fn human(doc: &Markpact) -> String {
         };
         let _ = writeln!(s, "tests ({mode}, line {}):", t.line);
         for l in &t.lines {
-            let _ = writeln!(s, "  {l}");
+            let _ = writeln!(s, "  {}", crate::secrets::mask_assignments(l));
         }
     }
     for b in &doc.blocks {

@@ -52,6 +52,7 @@ const INTERRUPTED: u8 = 130;
 /// # Errors
 /// Invalid project, build, engine and readiness errors.
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
+    let mut printer = printer.clone();
     let started = Instant::now();
     let file = crate::config::resolve_file(args.file.as_deref())?;
     let mut project = crate::project::load(&file)?;
@@ -65,6 +66,13 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             project.ecosystem.network_name()
         ));
     }
+    let process_env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    crate::secrets::resolve(&mut project.ecosystem, &process_env)
+        .map_err(|e| Error::Other(e.to_string()))?;
+    for svc in &project.ecosystem.services {
+        printer = printer.with_secrets(crate::secrets::secret_values(&svc.env));
+    }
+    let printer = &printer;
     let eco = &project.ecosystem;
     let engine = orchestrator::connect(args.engine, Some(eco)).await?;
     let jobs = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);

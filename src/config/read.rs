@@ -1060,6 +1060,23 @@ fn read_env(cx: &mut Ctx<'_>, what: &str, node: &Node) -> BTreeMap<String, Strin
         }
         match &v.kind {
             Kind::Scalar { text, .. } => {
+                if crate::secrets::is_secret_key(name)
+                    && !text.is_empty()
+                    && crate::secrets::references(text).is_empty()
+                {
+                    cx.diags.push(
+                        Diagnostic::warning(
+                            Code::SecretInClear,
+                            cx.file,
+                            v.line,
+                            format!("`{what}.{name}` holds a secret in clear in the ecosystem file"),
+                        )
+                        .with_column(v.col)
+                        .with_hint(format!(
+                            "write `{name}: ${{{name}}}` and set {name} in the environment or an `env_file:`"
+                        )),
+                    );
+                }
                 env.insert(name.to_string(), text.clone());
             }
             Kind::Null => cx.hint(

@@ -45,8 +45,11 @@ pub struct Service {
     pub scale: u32,
     /// Run an init process (fast, clean stops).
     pub init: bool,
-    /// Environment (`$` already doubled).
+    /// Environment (`$` doubled, except in `${VAR}` references, which Compose resolves).
     pub environment: BTreeMap<String, String>,
+    /// `env_file:` of the ecosystem and the service.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env_file: Vec<String>,
     /// `127.0.0.1:HOST:CONTAINER` (only with one container).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<String>,
@@ -139,6 +142,20 @@ fn literal(value: &str) -> String {
     value.replace('$', "$$")
 }
 
+/// A Compose environment value: `${VAR}` references stay for Compose to resolve from the
+/// caller's environment or `.env`/`env_file`; a secret-looking variable written in clear becomes
+/// a reference to a variable of its own name (`DB_PASSWORD: ${DB_PASSWORD}`), so its value is
+/// never written into the file; any other `$` is doubled.
+fn compose_value(key: &str, value: &str) -> String {
+    if !crate::secrets::references(value).is_empty() {
+        value.to_string()
+    } else if crate::secrets::is_secret_key(key) && !value.is_empty() {
+        format!("${{{key}}}")
+    } else {
+        literal(value)
+    }
+}
+
 /// Maps an ecosystem to a Compose model (pure).
 ///
 /// # Errors
@@ -192,7 +209,12 @@ pub fn to_compose(eco: &Ecosystem, images: &ImageMap) -> Result<ComposeFile, Exp
                 environment: env
                     .iter()
                     .chain(extra_env.iter().filter(|(k, _)| !env.contains_key(*k)))
-                    .map(|(k, v)| (k.clone(), literal(v)))
+                    .map(|(k, v)| (k.clone(), compose_value(k, v)))
+                    .collect(),
+                env_file: [eco.env_file.as_ref(), svc.env_file.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .map(|p| literal(&p.display().to_string()))
                     .collect(),
                 ports: if svc.replicas == 1 {
                     vec![format!("127.0.0.1:{0}:{0}", svc.port)]

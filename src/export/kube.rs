@@ -153,7 +153,11 @@ pub struct ContainerPort {
 #[serde(rename_all = "camelCase")]
 pub struct EnvFrom {
     /// ConfigMap reference.
-    pub config_map_ref: NameRef,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_map_ref: Option<NameRef>,
+    /// Secret reference (secret-looking variables; the Secret is created by the operator).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<NameRef>,
 }
 
 /// A reference by name.
@@ -314,6 +318,9 @@ pub fn to_documents(eco: &Ecosystem, images: &ImageMap) -> Result<Vec<Document>,
             failure_threshold: failures,
         };
         let env_name = format!("{}-env", svc.name);
+        // secret-looking variables never go into the ConfigMap: the pod reads them from a
+        // Secret `<service>-secrets` the operator creates (`kubectl create secret generic`)
+        let has_secrets = env.keys().any(|k| crate::secrets::is_secret_key(k));
         docs.push(Document::ConfigMap(ConfigMap {
             api_version: "v1".into(),
             kind: "ConfigMap".into(),
@@ -321,7 +328,11 @@ pub fn to_documents(eco: &Ecosystem, images: &ImageMap) -> Result<Vec<Document>,
                 name: env_name.clone(),
                 labels: labels.clone(),
             },
-            data: env,
+            data: env
+                .iter()
+                .filter(|(k, _)| !crate::secrets::is_secret_key(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         }));
         let single = svc.replicas == 1;
         docs.push(Document::Deployment(Deployment {
@@ -353,9 +364,17 @@ pub fn to_documents(eco: &Ecosystem, images: &ImageMap) -> Result<Vec<Document>,
                                 host_port: single.then_some(svc.port),
                                 host_ip: single.then(|| "127.0.0.1".to_string()),
                             }],
-                            env_from: vec![EnvFrom {
-                                config_map_ref: NameRef { name: env_name },
-                            }],
+                            env_from: std::iter::once(EnvFrom {
+                                config_map_ref: Some(NameRef { name: env_name }),
+                                secret_ref: None,
+                            })
+                            .chain(has_secrets.then(|| EnvFrom {
+                                config_map_ref: None,
+                                secret_ref: Some(NameRef {
+                                    name: format!("{}-secrets", svc.name),
+                                }),
+                            }))
+                            .collect(),
                             readiness_probe: probe(1, timing.retries),
                             liveness_probe: probe(timing.start_period, timing.retries),
                             security_context: SecurityContext {

@@ -202,6 +202,7 @@ pub fn to_units(
                     network_alias: vec![svc.name.clone()],
                     environment: env
                         .iter()
+                        .filter(|(k, _)| !crate::secrets::is_secret_key(k))
                         .chain(
                             svc.security
                                 .env()
@@ -271,6 +272,17 @@ pub fn to_units(
     Ok(files)
 }
 
+/// The Podman secret a unit reads a secret-looking variable from: `<ecosystem>-<name>` in
+/// lowercase with `_` as `-` (create it with `printf %s "$VALUE" | podman secret create NAME -`).
+#[must_use]
+pub fn secret_name(eco: &Ecosystem, key: &str) -> String {
+    format!(
+        "{}-{}",
+        eco.name,
+        key.to_ascii_lowercase().replace('_', "-")
+    )
+}
+
 /// `PodmanArgs=` words for the isolation settings every supported Podman understands as flags:
 /// read-only root with a tmpfs `/tmp`, capabilities added back, the root user opt-out, CPU
 /// limit and named volumes (volume names as `pactown up` gives them).
@@ -285,6 +297,22 @@ fn isolation_args(eco: &Ecosystem, svc: &ServiceSpec, image: &str) -> Vec<String
             args.push("--volume".to_string());
             args.push((*p).to_string());
         }
+    }
+    // secret-looking variables come from Podman secrets, never from the unit text
+    for key in export::service_env(eco, svc)
+        .unwrap_or_default()
+        .keys()
+        .filter(|k| crate::secrets::is_secret_key(k))
+    {
+        args.push("--secret".to_string());
+        args.push(format!("{},type=env,target={key}", secret_name(eco, key)));
+    }
+    for p in [eco.env_file.as_ref(), svc.env_file.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        args.push("--env-file".to_string());
+        args.push(p.display().to_string());
     }
     for c in &sec.cap_add {
         args.push("--cap-add".to_string());

@@ -26,6 +26,8 @@ pub struct Printer {
     pub verbosity: Verbosity,
     /// Whether stderr gets colour.
     pub color: bool,
+    /// Secret values replaced by `***` in everything printed (see [`crate::secrets`]).
+    pub secrets: std::sync::Arc<Vec<String>>,
 }
 
 impl Printer {
@@ -33,7 +35,31 @@ impl Printer {
     #[must_use]
     pub fn new(verbosity: Verbosity) -> Self {
         let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        Self { verbosity, color }
+        Self {
+            verbosity,
+            color,
+            secrets: std::sync::Arc::default(),
+        }
+    }
+
+    /// This printer, also masking the given secret values in everything it prints.
+    #[must_use]
+    pub fn with_secrets(mut self, values: Vec<String>) -> Self {
+        let mut all: Vec<String> = self.secrets.as_ref().clone();
+        all.extend(values);
+        // longest first, so a value that contains another is masked whole
+        all.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        all.dedup();
+        self.secrets = std::sync::Arc::new(all);
+        self
+    }
+
+    fn clean<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.secrets.is_empty() {
+            std::borrow::Cow::Borrowed(text)
+        } else {
+            std::borrow::Cow::Owned(crate::secrets::redact(text, &self.secrets))
+        }
     }
 
     /// True when stderr is a terminal (progress bars may be drawn).
@@ -44,6 +70,7 @@ impl Printer {
 
     /// Machine- or user-requested output on stdout (tables, JSON, generated files).
     pub fn out(&self, text: &str) {
+        let text = self.clean(text);
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{text}");
         let _ = stdout.flush();
@@ -52,14 +79,17 @@ impl Printer {
     /// A progress/status line on stderr (hidden with `--quiet`).
     pub fn info(&self, text: &str) {
         if self.verbosity != Verbosity::Quiet {
-            eprintln!("{text}");
+            eprintln!("{}", self.clean(text));
         }
     }
 
     /// A debug line on stderr (only with `--verbose`).
     pub fn debug(&self, text: &str) {
         if self.verbosity == Verbosity::Verbose {
-            eprintln!("{}", self.paint(text, console::Style::new().dim()));
+            eprintln!(
+                "{}",
+                self.paint(&self.clean(text), console::Style::new().dim())
+            );
         }
     }
 
@@ -67,8 +97,9 @@ impl Printer {
     pub fn warn(&self, text: &str) {
         if self.verbosity != Verbosity::Quiet {
             eprintln!(
-                "{} {text}",
-                self.paint("warning:", console::Style::new().yellow().bold())
+                "{} {}",
+                self.paint("warning:", console::Style::new().yellow().bold()),
+                self.clean(text)
             );
         }
     }
@@ -76,8 +107,9 @@ impl Printer {
     /// An error on stderr (always shown).
     pub fn error(&self, text: &str) {
         eprintln!(
-            "{} {text}",
-            self.paint("error:", console::Style::new().red().bold())
+            "{} {}",
+            self.paint("error:", console::Style::new().red().bold()),
+            self.clean(text)
         );
     }
 

@@ -1,0 +1,361 @@
+//! Secrets in service environments.
+//!
+//! - A value may reference the caller's environment: `${VAR}` (or `${VAR:-default}`); `$${` is
+//!   a literal `${`. References are resolved only when containers are created ([`resolve`]),
+//!   from the process environment over the `env_file:` of the ecosystem and of the service, so
+//!   the ecosystem file, `graph`, `parse` and the generated deployment files hold references,
+//!   never the values.
+//! - A variable whose name looks secret ([`is_secret_key`]: `*PASSWORD*`, `*SECRET*`, `*TOKEN*`,
+//!   `*KEY*`, `*CREDENTIAL*`, case-insensitive) is shown as [`MASK`] wherever pactown prints an
+//!   environment, and written to Compose/Quadlet/Kube files as a reference only.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What a secret value is printed as.
+pub const MASK: &str = "***";
+
+/// Name fragments that mark a variable as secret.
+pub const SECRET_PATTERNS: [&str; 6] =
+    ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL"];
+
+/// True when a variable name looks like it holds a secret.
+#[must_use]
+pub fn is_secret_key(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    SECRET_PATTERNS.iter().any(|p| upper.contains(p))
+}
+
+/// The environment with secret-looking values replaced by [`MASK`].
+#[must_use]
+pub fn mask_env(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    env.iter()
+        .map(|(k, v)| {
+            let shown = if is_secret_key(k) && !v.is_empty() {
+                MASK.to_string()
+            } else {
+                v.clone()
+            };
+            (k.clone(), shown)
+        })
+        .collect()
+}
+
+/// A line of shell text with the values of secret-looking `NAME=value` assignments masked
+/// (`export API_TOKEN=abc` → `export API_TOKEN=***`).
+#[must_use]
+pub fn mask_assignments(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for (i, word) in line.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        match word.split_once('=') {
+            Some((name, value))
+                if !value.is_empty()
+                    && !name.is_empty()
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && is_secret_key(name)
+                    && !is_reference(value) =>
+            {
+                out.push_str(name);
+                out.push('=');
+                out.push_str(MASK);
+            }
+            _ => out.push_str(word),
+        }
+    }
+    out
+}
+
+/// Replaces every occurrence of the given secret values in a line with [`MASK`] (for service
+/// logs). Values shorter than 4 characters are left alone: masking them would garble the text.
+#[must_use]
+pub fn redact(line: &str, values: &[String]) -> String {
+    let mut out = line.to_string();
+    for v in values {
+        if v.len() >= 4 && out.contains(v.as_str()) {
+            out = out.replace(v.as_str(), MASK);
+        }
+    }
+    out
+}
+
+/// True when the whole value is one `${VAR}` reference.
+#[must_use]
+pub fn is_reference(value: &str) -> bool {
+    value.starts_with("${")
+        && value.ends_with('}')
+        && references(value).len() == 1
+        && value.matches("${").count() == 1
+}
+
+/// The variable names referenced by `${VAR}` / `${VAR:-default}` in a value, in order.
+#[must_use]
+pub fn references(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    while let Some(pos) = rest.find("${") {
+        let escaped = rest[..pos].ends_with('$');
+        let after = &rest[pos + 2..];
+        let Some(end) = after.find('}') else { break };
+        if !escaped {
+            let inner = &after[..end];
+            let name = inner.split_once(":-").map_or(inner, |(n, _)| n);
+            if is_var_name(name) {
+                out.push(name.to_string());
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out
+}
+
+fn is_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A problem resolving references.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// A referenced variable is set nowhere.
+    #[error("service `{service}`: env `{key}` references ${{{var}}}, which is not set in the environment or an env_file; export {var}=… before running pactown, or add it to the env_file")]
+    Unset {
+        /// Service.
+        service: String,
+        /// Variable of the service.
+        key: String,
+        /// The referenced variable.
+        var: String,
+    },
+    /// An env file that cannot be read or parsed.
+    #[error("{path}:{line}: {message}")]
+    EnvFile {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (0 for the whole file).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Interpolates `${VAR}`, `${VAR:-default}` and `$${` (a literal `${`) in `value`.
+///
+/// # Errors
+/// The name of the first variable that `lookup` does not know and that has no default.
+pub fn interpolate(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(pos) = rest.find("${") {
+        if rest[..pos].ends_with('$') {
+            out.push_str(&rest[..pos - 1]);
+            out.push_str("${");
+            rest = &rest[pos + 2..];
+            continue;
+        }
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[pos..]);
+            return Ok(out);
+        };
+        let inner = &after[..end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (inner, None),
+        };
+        if is_var_name(name) {
+            match (lookup(name), default) {
+                (Some(v), _) if !v.is_empty() || default.is_none() => out.push_str(&v),
+                (_, Some(d)) => out.push_str(d),
+                (None, None) => return Err(name.to_string()),
+                (Some(v), None) => out.push_str(&v),
+            }
+        } else {
+            out.push_str("${");
+            out.push_str(inner);
+            out.push('}');
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Reads an env file: `NAME=value` lines, `#` comments, blank lines, an optional `export `
+/// prefix, and values in single or double quotes.
+///
+/// # Errors
+/// [`SecretError::EnvFile`] naming the file and line.
+pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, SecretError> {
+    let text = std::fs::read_to_string(path).map_err(|e| SecretError::EnvFile {
+        path: path.to_path_buf(),
+        line: 0,
+        message: format!("cannot read env_file: {e}"),
+    })?;
+    parse_env_file(path, &text)
+}
+
+/// Parses env-file text (see [`read_env_file`]).
+///
+/// # Errors
+/// [`SecretError::EnvFile`] naming the file and line.
+pub fn parse_env_file(path: &Path, text: &str) -> Result<BTreeMap<String, String>, SecretError> {
+    let mut out = BTreeMap::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((name, value)) = line.split_once('=') else {
+            return Err(SecretError::EnvFile {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message: "expected NAME=value".into(),
+            });
+        };
+        let name = name.trim();
+        if !is_var_name(name) {
+            return Err(SecretError::EnvFile {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message: format!("`{name}` is not a valid variable name"),
+            });
+        }
+        let value = value.trim();
+        let value = ['"', '\'']
+            .iter()
+            .find_map(|q| {
+                value
+                    .strip_prefix(*q)
+                    .and_then(|v| v.strip_suffix(*q))
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| value.to_string());
+        out.insert(name.to_string(), value);
+    }
+    Ok(out)
+}
+
+/// Resolves the `${VAR}` references in every service's `env` of `eco`, in place: from
+/// `process_env` first, then the service's `env_file:`, then the ecosystem's.
+///
+/// # Errors
+/// An unreadable env file, or a reference set nowhere (naming service, key and variable).
+pub fn resolve(
+    eco: &mut crate::config::Ecosystem,
+    process_env: &BTreeMap<String, String>,
+) -> Result<(), SecretError> {
+    let eco_file = match &eco.env_file {
+        Some(p) => read_env_file(p)?,
+        None => BTreeMap::new(),
+    };
+    for svc in &mut eco.services {
+        let svc_file = match &svc.env_file {
+            Some(p) => read_env_file(p)?,
+            None => BTreeMap::new(),
+        };
+        let lookup = |name: &str| {
+            process_env
+                .get(name)
+                .or_else(|| svc_file.get(name))
+                .or_else(|| eco_file.get(name))
+                .cloned()
+        };
+        for (key, value) in &mut svc.env {
+            *value = interpolate(value, &lookup).map_err(|var| SecretError::Unset {
+                service: svc.name.clone(),
+                key: key.clone(),
+                var,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The secret values of an environment (values of secret-looking keys), for [`redact`].
+#[must_use]
+pub fn secret_values(env: &BTreeMap<String, String>) -> Vec<String> {
+    env.iter()
+        .filter(|(k, v)| is_secret_key(k) && !v.is_empty())
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_keys() {
+        for k in [
+            "DB_PASSWORD",
+            "api_key",
+            "GITHUB_TOKEN",
+            "AWS_SECRET_ACCESS_KEY",
+            "CREDENTIALS",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in ["PORT", "LOG_LEVEL", "ITEMS"] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn interpolation() {
+        let look = |n: &str| match n {
+            "A" => Some("1".to_string()),
+            "E" => Some(String::new()),
+            _ => None,
+        };
+        assert_eq!(interpolate("x${A}y", &look), Ok("x1y".into()));
+        assert_eq!(interpolate("${B:-d}", &look), Ok("d".into()));
+        assert_eq!(interpolate("${E:-d}", &look), Ok("d".into()));
+        assert_eq!(interpolate("${E}", &look), Ok(String::new()));
+        assert_eq!(interpolate("$${A}", &look), Ok("${A}".into()));
+        assert_eq!(interpolate("${B}", &look), Err("B".into()));
+        assert_eq!(
+            interpolate("${not a var}", &look),
+            Ok("${not a var}".into())
+        );
+        assert_eq!(references("a ${X} $${Y} ${Z:-1}"), vec!["X", "Z"]);
+        assert!(is_reference("${DB_PASSWORD}"));
+        assert!(!is_reference("pre${DB_PASSWORD}"));
+    }
+
+    #[test]
+    fn masking() {
+        assert_eq!(
+            mask_assignments("export API_TOKEN=abc PORT=1 KEY=${KEY}"),
+            "export API_TOKEN=*** PORT=1 KEY=${KEY}"
+        );
+        assert_eq!(
+            redact("login with hunter22 ok", &["hunter22".into()]),
+            "login with *** ok"
+        );
+        let env = BTreeMap::from([
+            ("DB_PASSWORD".to_string(), "s3cret".to_string()),
+            ("PORT".to_string(), "1".to_string()),
+        ]);
+        assert_eq!(mask_env(&env)["DB_PASSWORD"], MASK);
+        assert_eq!(mask_env(&env)["PORT"], "1");
+    }
+
+    #[test]
+    fn env_files() {
+        let m = parse_env_file(
+            Path::new(".env"),
+            "# c\n\nexport A=1\nB=\"two words\"\nC='x'\n",
+        )
+        .unwrap();
+        assert_eq!(m["A"], "1");
+        assert_eq!(m["B"], "two words");
+        assert_eq!(m["C"], "x");
+        let e = parse_env_file(Path::new(".env"), "A=1\nnope\n").unwrap_err();
+        assert!(e.to_string().starts_with(".env:2:"), "{e}");
+    }
+}
