@@ -411,3 +411,85 @@ fn tenants_cannot_resolve_or_reach_each_other() {
     let (code, body) = http_get(&format!("{web_a}/fetch?http://api:{port_a}/health"));
     assert_eq!((code, body.as_str()), (200, "ok"));
 }
+
+#[test]
+fn events_report_oom_kills_restarts_and_the_restart_loop() {
+    if !common::docker_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("sec-ev");
+    let file = write_eco(
+        tmp.path(),
+        &name,
+        "services:\n  hog:\n    readme: probe.md\n    health_check: /health\n    resources: {memory: 48m}\n",
+    );
+    let f = file.to_str().unwrap();
+    let _guard = Down(file.clone(), None);
+    let o = pactown(&["up", f, "-d", "--engine", "docker", "--timeout", "120"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let url = row(&status_json(&[f]), "hog")["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = format!("{name}-hog-1");
+    // three OOM kills; the restart policy brings it back each time
+    for n in 1..=3 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http_get(&format!("{url}/health")).0 != 200 {
+            assert!(Instant::now() < deadline, "hog did not come back ({n})");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = http_get(&format!("{url}/boom"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while inspect(&c, "{{.RestartCount}}").parse::<u32>().unwrap_or(0) < n {
+            assert!(Instant::now() < deadline, "no restart after OOM {n}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let o = pactown(&[
+        "events", f, "--json", "--since", "300", "--engine", "docker",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "oom-killed").count(),
+        3,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "restarted").count(),
+        3,
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"started") && kinds.contains(&"created"),
+        "{kinds:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e["service"] == "hog" && e["ecosystem"] == name.as_str()),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e["anomaly"] == "restart-loop"),
+        "{events:?}"
+    );
+    assert!(events.iter().any(|e| e["anomaly"] == "oom"), "{events:?}");
+    // status flags both anomalies
+    let st = status_json(&[f]);
+    let anomalies = &row(&st, "hog")["anomalies"];
+    assert!(
+        anomalies
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "restart-loop"),
+        "{anomalies}"
+    );
+}

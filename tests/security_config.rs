@@ -247,3 +247,26 @@ fn kube_puts_secrets_in_a_secret_reference() {
     assert!(text.contains("readOnlyRootFilesystem: true"), "{text}");
     assert!(text.contains("cpu: 500m"), "{text}");
 }
+
+#[test]
+fn log_format_json_writes_one_object_per_message() {
+    let dir = project();
+    let out = pactown(dir.path())
+        .args(["validate", "sec.pactown.yaml", "--log-format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    assert_eq!(lines.len(), 3, "{stderr}");
+    assert!(lines
+        .iter()
+        .all(|l| l["level"] == "warn" && l["time"].is_number()));
+    let codes: Vec<&str> = lines.iter().map(|l| l["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["SecretInClear", "SecurityOptOut", "SecurityOptOut"]);
+    assert_eq!(lines[0]["line"], 15);
+}

@@ -2,6 +2,7 @@
 //! requests; the work is done by the library modules.
 mod build;
 mod down;
+mod events;
 mod export;
 mod generate;
 mod graph;
@@ -33,9 +34,27 @@ pub struct Cli {
     /// Print debug details.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// Format of pactown's own messages on stderr: `text`, or `json` (one object per line).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "PACTOWN_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Format of pactown's own messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for humans.
+    Text,
+    /// One JSON object per line: `{"level": "info", "message": "…"}`.
+    Json,
 }
 
 /// pactown's subcommands.
@@ -64,6 +83,8 @@ pub enum Command {
     Status(status::Args),
     /// Show (and follow) service logs.
     Logs(logs::Args),
+    /// Show (and follow) lifecycle events with anomalies flagged.
+    Events(events::Args),
     /// Restart one or more services.
     Restart(restart::Args),
     /// Write deployment files: Quadlet units, a Compose file or Kubernetes manifests.
@@ -96,7 +117,8 @@ pub async fn run() -> ExitCode {
     } else {
         Verbosity::Normal
     };
-    let printer = Printer::new(verbosity);
+    let mut printer = Printer::new(verbosity);
+    printer.json = cli.log_format == LogFormat::Json;
     match dispatch(cli.command, &printer).await {
         Ok(code) => code,
         Err(err) => {
@@ -122,6 +144,7 @@ async fn dispatch(command: Command, printer: &Printer) -> Result<ExitCode, Error
         Command::Down(args) => down::run(args, printer).await,
         Command::Status(args) => status::run(args, printer).await,
         Command::Logs(args) => logs::run(args, printer).await,
+        Command::Events(args) => events::run(args, printer).await,
         Command::Restart(args) => restart::run(args, printer).await,
         Command::Export(args) => export::run(args, printer),
         Command::Quadlet(args) => quadlet::run(args, printer).await,

@@ -924,22 +924,46 @@ impl Engine for DockerEngine {
         Ok(stream::unfold(state, next_log_line).boxed())
     }
 
+    async fn events_window(
+        &self,
+        labels: &LabelFilter,
+        since: i64,
+        until: Option<i64>,
+    ) -> EngineResult<BoxStream<'static, EngineResult<EngineEvent>>> {
+        self.event_stream(labels, since.to_string(), until.map(|u| u.to_string()))
+    }
+
     async fn events(
         &self,
         labels: &LabelFilter,
     ) -> EngineResult<BoxStream<'static, EngineResult<EngineEvent>>> {
-        let mut filters = label_filters(labels);
-        filters.insert("type".to_string(), vec!["container".to_string()]);
         // The request is sent on first poll; `since` = now keeps events between this call and
         // that poll (both engines replay them).
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         let since = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
-        let options = EventsOptionsBuilder::default()
+        self.event_stream(labels, since, None)
+    }
+}
+
+impl DockerEngine {
+    /// Container events carrying `labels` from `since`, up to `until` when given.
+    fn event_stream(
+        &self,
+        labels: &LabelFilter,
+        since: String,
+        until: Option<String>,
+    ) -> EngineResult<BoxStream<'static, EngineResult<EngineEvent>>> {
+        let mut filters = label_filters(labels);
+        filters.insert("type".to_string(), vec!["container".to_string()]);
+        let mut builder = EventsOptionsBuilder::default()
             .since(&since)
-            .filters(&filters)
-            .build();
+            .filters(&filters);
+        if let Some(u) = &until {
+            builder = builder.until(u);
+        }
+        let options = builder.build();
         let engine = format!("{} at {}", self.kind, self.endpoint);
         let events = self
             .client

@@ -377,4 +377,16 @@ pub trait Engine: Send + Sync {
         &self,
         labels: &LabelFilter,
     ) -> EngineResult<BoxStream<'static, EngineResult<EngineEvent>>>;
+
+    /// Lifecycle events from `since` (Unix seconds) on; with `until`, the stream ends there.
+    /// The default ignores the window and streams from now on (engines without history).
+    async fn events_window(
+        &self,
+        labels: &LabelFilter,
+        since: i64,
+        until: Option<i64>,
+    ) -> EngineResult<BoxStream<'static, EngineResult<EngineEvent>>> {
+        let _ = (since, until);
+        self.events(labels).await
+    }
 }

@@ -73,6 +73,9 @@ pub struct ServiceStatusRow {
     pub limits: Option<ResourceLimits>,
     /// Isolation of the first replica, as the engine reports it.
     pub hardening: Option<Hardening>,
+    /// Anomalies of any replica ([`super::events::container_anomalies`]): `oom`,
+    /// `restart-loop`.
+    pub anomalies: Vec<String>,
 }
 
 /// The whole ecosystem.
@@ -184,6 +187,21 @@ pub async fn status(
             .and_then(Option::as_ref);
         rows.push(ServiceStatusRow {
             limits: first_details.map(|d| d.limits),
+            anomalies: {
+                let mut a: Vec<String> = replicas
+                    .iter()
+                    .flat_map(|r| {
+                        super::events::container_anomalies(
+                            r.oom_killed,
+                            r.restarts,
+                            r.uptime_seconds,
+                        )
+                    })
+                    .collect();
+                a.sort();
+                a.dedup();
+                a
+            },
             hardening: first_details.map(|d| d.hardening.clone()),
             url: replicas
                 .first()
@@ -248,7 +266,11 @@ pub fn render_table(report: &StatusReport) -> String {
         rows.push([
             s.service.clone(),
             format!("{}/{}", s.running, s.desired),
-            s.state.clone(),
+            if s.anomalies.is_empty() {
+                s.state.clone()
+            } else {
+                format!("{} !{}", s.state, s.anomalies.join(",!"))
+            },
             s.url.clone().unwrap_or_else(|| "-".into()),
             health,
             s.image.clone().unwrap_or_else(|| "-".into()),

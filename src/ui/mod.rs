@@ -28,6 +28,8 @@ pub struct Printer {
     pub color: bool,
     /// Secret values replaced by `***` in everything printed (see [`crate::secrets`]).
     pub secrets: std::sync::Arc<Vec<String>>,
+    /// Messages on stderr as JSON lines (`--log-format json`).
+    pub json: bool,
 }
 
 impl Printer {
@@ -39,6 +41,7 @@ impl Printer {
             verbosity,
             color,
             secrets: std::sync::Arc::default(),
+            json: false,
         }
     }
 
@@ -76,9 +79,28 @@ impl Printer {
         let _ = stdout.flush();
     }
 
+    /// One JSON message line on stderr.
+    fn json_line(&self, level: &str, text: &str, extra: Option<serde_json::Value>) {
+        let time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let mut v = serde_json::json!({
+            "time": (time * 1000.0).round() / 1000.0,
+            "level": level,
+            "message": console::strip_ansi_codes(&self.clean(text)),
+        });
+        if let (Some(serde_json::Value::Object(extra)), Some(obj)) = (extra, v.as_object_mut()) {
+            obj.extend(extra);
+        }
+        eprintln!("{v}");
+    }
+
     /// A progress/status line on stderr (hidden with `--quiet`).
     pub fn info(&self, text: &str) {
         if self.verbosity != Verbosity::Quiet {
+            if self.json {
+                return self.json_line("info", text, None);
+            }
             eprintln!("{}", self.clean(text));
         }
     }
@@ -86,6 +108,9 @@ impl Printer {
     /// A debug line on stderr (only with `--verbose`).
     pub fn debug(&self, text: &str) {
         if self.verbosity == Verbosity::Verbose {
+            if self.json {
+                return self.json_line("debug", text, None);
+            }
             eprintln!(
                 "{}",
                 self.paint(&self.clean(text), console::Style::new().dim())
@@ -96,6 +121,9 @@ impl Printer {
     /// A warning on stderr.
     pub fn warn(&self, text: &str) {
         if self.verbosity != Verbosity::Quiet {
+            if self.json {
+                return self.json_line("warn", text, None);
+            }
             eprintln!(
                 "{} {}",
                 self.paint("warning:", console::Style::new().yellow().bold()),
@@ -106,6 +134,9 @@ impl Printer {
 
     /// An error on stderr (always shown).
     pub fn error(&self, text: &str) {
+        if self.json {
+            return self.json_line("error", text, None);
+        }
         eprintln!(
             "{} {}",
             self.paint("error:", console::Style::new().red().bold()),
@@ -117,6 +148,24 @@ impl Printer {
     pub fn diagnostics<'a>(&self, diags: impl IntoIterator<Item = &'a Diagnostic>) {
         for d in diags {
             if d.severity == Severity::Warning && self.verbosity == Verbosity::Quiet {
+                continue;
+            }
+            if self.json {
+                let level = match d.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warn",
+                };
+                self.json_line(
+                    level,
+                    &d.message,
+                    Some(serde_json::json!({
+                        "code": d.code.as_str(),
+                        "file": d.file,
+                        "line": d.line,
+                        "column": d.column,
+                        "hint": d.hint,
+                    })),
+                );
                 continue;
             }
             let text = d.to_string();
