@@ -493,3 +493,89 @@ fn events_report_oom_kills_restarts_and_the_restart_loop() {
         "{anomalies}"
     );
 }
+
+/// The engine layer on both engines: a container created with the hardening and limits of a
+/// spec runs with them (read-only root, writable tmpfs, no capabilities, limits), and
+/// `inspect_container` reads them back.
+#[tokio::test]
+async fn both_engines_apply_and_report_hardening_and_limits() {
+    use pactown::engine::{ContainerSpec, Hardening, ResourceLimits, VolumeMount};
+    use std::collections::BTreeMap;
+    for engine in common::engines().await {
+        let name = common::unique(&format!("sec-eng-{}", engine.kind()));
+        let vol = format!("{name}-data");
+        let spec = ContainerSpec {
+            name: name.clone(),
+            image: "debian:bookworm-slim".into(),
+            labels: BTreeMap::from([("io.pactown.test".to_string(), name.clone())]),
+            command: Some(vec![
+                "sh".into(),
+                "-c".into(),
+                "touch /x 2>/dev/null || echo root-ro; touch /tmp/y && echo tmp-rw; \
+                 touch /data/z && echo data-rw; grep CapEff /proc/self/status; \
+                 grep NoNewPrivs /proc/self/status"
+                    .into(),
+            ]),
+            hardening: Hardening {
+                read_only: true,
+                no_new_privileges: true,
+                cap_drop: vec!["ALL".into()],
+                tmpfs: BTreeMap::from([(
+                    "/tmp".to_string(),
+                    pactown::config::TMP_OPTIONS.to_string(),
+                )]),
+                volumes: vec![VolumeMount {
+                    source: Some(vol.clone()),
+                    target: "/data".into(),
+                    labels: BTreeMap::from([("io.pactown.test".to_string(), name.clone())]),
+                }],
+                ..Hardening::default()
+            },
+            limits: ResourceLimits {
+                nano_cpus: Some(500_000_000),
+                memory: Some(64 << 20),
+                pids: Some(32),
+            },
+            ..ContainerSpec::default()
+        };
+        let id = engine.create_container(&spec).await.unwrap();
+        let d = engine.inspect_container(&id).await.unwrap();
+        engine.start_container(&id).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while engine.inspect_container(&id).await.unwrap().running
+            || engine
+                .inspect_container(&id)
+                .await
+                .unwrap()
+                .started_at
+                .is_none()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{} did not finish",
+                engine.kind()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let stream = engine.logs(&id, None, false).await.unwrap();
+        use futures_util::StreamExt;
+        let lines: Vec<String> = stream.map(|l| l.unwrap().text).collect().await;
+        engine.remove_container(&id).await.unwrap();
+        let _ = Command::new(engine.kind().to_string())
+            .args(["volume", "rm", "-f", &vol])
+            .output();
+        let text = lines.join("\n");
+        let kind = engine.kind();
+        assert!(text.contains("root-ro"), "{kind}: {text}");
+        assert!(text.contains("tmp-rw"), "{kind}: {text}");
+        assert!(text.contains("data-rw"), "{kind}: {text}");
+        assert!(text.contains("CapEff:\t0000000000000000"), "{kind}: {text}");
+        assert!(text.contains("NoNewPrivs:\t1"), "{kind}: {text}");
+        assert!(d.hardening.read_only, "{kind}: {d:?}");
+        assert!(d.hardening.no_new_privileges, "{kind}: {d:?}");
+        assert!(d.hardening.tmpfs.contains_key("/tmp"), "{kind}: {d:?}");
+        assert_eq!(d.limits.memory, Some(64 << 20), "{kind}");
+        assert_eq!(d.limits.nano_cpus, Some(500_000_000), "{kind}");
+        assert_eq!(d.limits.pids, Some(32), "{kind}");
+    }
+}
