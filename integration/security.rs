@@ -447,14 +447,23 @@ fn events_report_oom_kills_restarts_and_the_restart_loop() {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
-    let o = pactown(&[
-        "events", f, "--json", "--since", "300", "--engine", "docker",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
+    // the engine may record the last start a moment after the container answers
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let events: Vec<serde_json::Value> = loop {
+        let o = pactown(&[
+            "events", f, "--json", "--since", "300", "--engine", "docker",
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        let events: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        let restarts = events.iter().filter(|e| e["kind"] == "restarted").count();
+        if restarts >= 3 || Instant::now() > deadline {
+            break events;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
     let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(
         kinds.iter().filter(|k| **k == "oom-killed").count(),
