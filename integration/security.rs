@@ -104,6 +104,7 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+print("token=" + os.environ.get("API_TOKEN", "none"), flush=True)
 http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
 ```
 
@@ -587,4 +588,42 @@ async fn both_engines_apply_and_report_hardening_and_limits() {
         assert_eq!(d.limits.nano_cpus, Some(500_000_000), "{kind}");
         assert_eq!(d.limits.pids, Some(32), "{kind}");
     }
+}
+
+#[test]
+fn secrets_are_resolved_for_the_container_and_masked_in_logs() {
+    if !common::docker_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("sec-secret");
+    let file = write_eco(
+        tmp.path(),
+        &name,
+        "services:\n  api:\n    readme: probe.md\n    health_check: /health\n    env:\n      API_TOKEN: ${SEC_TEST_TOKEN}\n",
+    );
+    let f = file.to_str().unwrap();
+    let _guard = Down(file.clone(), None);
+    let token = format!("tok-{}", common::unique("v"));
+    let o = Command::new(env!("CARGO_BIN_EXE_pactown"))
+        .args(["up", f, "-d", "--engine", "docker", "--timeout", "120"])
+        .env("NO_COLOR", "1")
+        .env("SEC_TEST_TOKEN", &token)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    // the container got the value
+    let env = inspect(&format!("{name}-api-1"), "{{json .Config.Env}}");
+    assert!(env.contains(&format!("API_TOKEN={token}")), "{env}");
+    // `logs` (with the same environment) shows the service's output with the value masked
+    let o = Command::new(env!("CARGO_BIN_EXE_pactown"))
+        .args(["logs", f, "--engine", "docker"])
+        .env("NO_COLOR", "1")
+        .env("SEC_TEST_TOKEN", &token)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("token=***"), "{out}");
+    assert!(!out.contains(&token), "{out}");
 }

@@ -50,6 +50,16 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    show_logs(engine, &target.name, &opts, printer, stop).await?;
+    // mask the secret values the services get (as `up` resolves them) in the output
+    let mut printer = printer.clone();
+    if let Some(mut eco) = target.ecosystem.clone() {
+        let process_env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+        if crate::secrets::resolve(&mut eco, &process_env).is_ok() {
+            for svc in &eco.services {
+                printer = printer.with_secrets(crate::secrets::secret_values(&svc.env));
+            }
+        }
+    }
+    show_logs(engine, &target.name, &opts, &printer, stop).await?;
     Ok(ExitCode::SUCCESS)
 }
