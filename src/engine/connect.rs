@@ -87,8 +87,19 @@ pub fn candidates(choice: EngineChoice, env: &dyn Fn(&str) -> Option<String>) ->
 /// [`EngineError::Unreachable`] naming every address tried and how to start an engine.
 pub async fn connect(choice: EngineChoice) -> EngineResult<Arc<dyn Engine>> {
     let list = candidates(choice, &|name| std::env::var(name).ok());
+    connect_first(choice, &list).await
+}
+
+/// Connects to the first of `list` that answers; `choice` only words the error.
+///
+/// # Errors
+/// [`EngineError::Unreachable`] naming every address tried and how to start the engine chosen.
+pub async fn connect_first(
+    choice: EngineChoice,
+    list: &[Candidate],
+) -> EngineResult<Arc<dyn Engine>> {
     let mut failures = Vec::new();
-    for candidate in &list {
+    for candidate in list {
         match probe(&candidate.url).await {
             Ok(engine) => return Ok(Arc::new(engine)),
             Err(reason) => failures.push((candidate.clone(), reason)),
@@ -484,6 +495,25 @@ mod tests {
         assert!(e.contains("not HTTP"), "{e}");
         let e = parse_ping("HTTP/1.1 500 Internal Server Error\r\nServer: Libpod/4.3.1\r\n\r\n{\"cause\":\"boom\"}").unwrap_err();
         assert_eq!(e, "the engine answered 500 to /_ping: {\"cause\":\"boom\"}");
+    }
+
+    #[tokio::test]
+    async fn missing_podman_socket_is_one_clear_sentence() {
+        let list = candidates(
+            EngineChoice::Podman,
+            &env_of(&[("CONTAINER_HOST", "unix:///nonexistent/pactown/podman.sock")]),
+        );
+        let Err(err) = connect_first(EngineChoice::Podman, &list).await else {
+            panic!("a missing socket must not connect");
+        };
+        let text = err.to_string();
+        assert_eq!(
+            text,
+            "no container engine answers at unix:///nonexistent/pactown/podman.sock: no socket \
+             file there. Start Podman's API service (`podman system service --time=0 \
+             unix:///run/podman/podman.sock &`, or `bash integration/setup-engines.sh` in a \
+             pactown checkout) or point CONTAINER_HOST at it"
+        );
     }
 
     #[test]
