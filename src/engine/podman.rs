@@ -17,17 +17,19 @@
 //!   libpod `/build` only matches that with `layers=true&outputformat=application/vnd.docker…`
 //!   (0.14–0.19 s cached), which `podman-api` cannot send.
 //! - **Everything else is as fast on compat**: list containers 0.6–3.5 ms (libpod 0.7–1.0 ms),
-//!   list networks 0.7 ms, image inspect 2–40 ms (libpod 2–18 ms), image 404 0.9 ms; compat
-//!   networks, aliases (aardvark-dns), port bindings, labels, restart policy, `Init`, logs and
-//!   events all behave like Docker's (see the integration suite, run on both engines).
+//!   list networks 0.7 ms, image 404 0.9 ms; image inspect of the eight polyglot images
+//!   22 ms per lookup on compat, 20 ms on libpod `…/json`, 25 ms on libpod `…/exists` (Podman's
+//!   image store, not the API, is the cost; Docker: ~5 ms). Compat networks, aliases
+//!   (aardvark-dns), port bindings, labels, restart policy, `Init`, logs and events all behave
+//!   like Docker's (see the integration suite, run on both engines).
 //! - **One client, one code path**: `podman-api` pulls `containers-api` (a second HTTP stack)
 //!   and a second set of models, and every operation would be written twice.
 //! - **The slow endpoints are avoided on both APIs**: `/version` and `/info` take 0.4 s and
 //!   0.2–0.4 s on Podman (they gather host facts); [`connect`](super::connect) reads engine kind,
 //!   version and API version from the headers of one `/_ping` (~1 ms) instead. That took
-//!   `pactown status` on Podman from 0.8–1.1 s to ~10 ms, and a no-op `build` of the four
-//!   polyglot services from 1.4 s to ~0.2 s (Docker: ~0.1 s; the rest is eight image
-//!   inspections, ~40 ms each on Podman vs ~5 ms on Docker).
+//!   `pactown status` on Podman from ~1 s to 6–8 ms (Docker: 7 ms), and a no-op `build` of
+//!   the four polyglot services from 1.4 s to 58–62 ms (Docker: 13–16 ms; the difference is the
+//!   eight image inspections, see above). Release build, mean of 20.
 //!
 //! # Health
 //!
