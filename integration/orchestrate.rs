@@ -325,6 +325,20 @@ fn a_cycle_or_a_bad_readme_fails_before_anything_starts(kind: EngineKind) {
     // down still works on the broken project (only the name is needed)
     let o = pactown(&["down", f, "--engine", engine]);
     assert!(o.status.success(), "{}", text(&o));
+
+    // the file's `engine:` picks the engine without a flag; `--engine` wins over the file
+    std::fs::write(&file, &yaml).unwrap();
+    let o = pactown(&["status", f, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(st["engine"], engine, "{st}");
+    let other = match kind {
+        EngineKind::Docker => EngineKind::Podman,
+        EngineKind::Podman => EngineKind::Docker,
+    };
+    if common::available(other) {
+        assert_eq!(status_json(other, f)["engine"], common::cli(other));
+    }
 }
 
 fn replicas_share_one_alias_and_all_get_probed(kind: EngineKind) {
