@@ -15,6 +15,7 @@ pub mod restart;
 pub mod scheduler;
 pub mod status;
 pub mod up;
+pub mod watch;
 
 pub use down::{down, DownReport};
 pub use health::{HealthProbe, HttpProbe, ProbeOutcome, ProbeTarget};
