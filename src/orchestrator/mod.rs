@@ -8,6 +8,7 @@
 //! the containers by label from any shell.
 pub mod config_hash;
 pub mod down;
+pub mod follow;
 pub mod health;
 pub mod logs;
 pub mod plan;

@@ -377,8 +377,7 @@ impl Session {
                 let result = match action {
                     ReplicaAction::Keep { .. } => Ok(()),
                     ReplicaAction::Start { id, host_port } => {
-                        self.start_existing(&ctx, d, *replica, id, *host_port)
-                            .await
+                        self.start_existing(&ctx, d, *replica, id, *host_port).await
                     }
                     ReplicaAction::Create => {
                         let wanted = replica_port(d.port, *replica);
@@ -408,7 +407,8 @@ impl Session {
                 self.applied.insert(name.clone(), (*d).clone());
             }
         }
-        self.applied.retain(|k, _| desired_by_name.contains_key(k.as_str()));
+        self.applied
+            .retain(|k, _| desired_by_name.contains_key(k.as_str()));
         report.elapsed = started.elapsed();
         on_event(WatchEvent::Reconciled {
             changed: report.changed.clone(),
@@ -424,7 +424,9 @@ impl Session {
     ) -> Result<BTreeMap<String, ServiceImage>, crate::build::BuildError> {
         let printer = self.printer.clone();
         let on_build = move |e: BuildEvent| match e {
-            BuildEvent::Started { service, tag } => printer.debug(&format!("{service}: image {tag}")),
+            BuildEvent::Started { service, tag } => {
+                printer.debug(&format!("{service}: image {tag}"))
+            }
             BuildEvent::Line { service, line } => printer.debug(&format!("{service} | {line}")),
             BuildEvent::Finished { .. } => {}
         };
@@ -437,18 +439,12 @@ impl Session {
             &on_build,
         )
         .await?;
-        Ok(images
-            .into_iter()
-            .map(|i| (i.service.clone(), i))
-            .collect())
+        Ok(images.into_iter().map(|i| (i.service.clone(), i)).collect())
     }
 
     async fn stop_and_remove(&self, id: &str) {
         // a container that is already stopped or gone is fine: the removal decides
-        let _ = self
-            .engine
-            .stop_container(id, self.opts.stop_timeout)
-            .await;
+        let _ = self.engine.stop_container(id, self.opts.stop_timeout).await;
         if let Err(e) = self.engine.remove_container(id).await {
             self.printer
                 .warn(&format!("could not remove container {id:.12}: {e}"));
@@ -505,14 +501,7 @@ impl Session {
             .into_iter()
             .collect();
         let timeout = self.timeout(d);
-        match wait_healthy(
-            self.engine.as_ref(),
-            self.probe.as_ref(),
-            &targets,
-            timeout,
-        )
-        .await
-        {
+        match wait_healthy(self.engine.as_ref(), self.probe.as_ref(), &targets, timeout).await {
             Ok(_) => Ok(()),
             Err(WaitError::TimedOut { last }) => Err(format!(
                 "not healthy after {}s (last probe: {last})",
@@ -637,7 +626,9 @@ impl Session {
         });
         match back {
             Ok(_) => Err(message),
-            Err(e) => Err(format!("{message}; the previous version did not come back: {e}")),
+            Err(e) => Err(format!(
+                "{message}; the previous version did not come back: {e}"
+            )),
         }
     }
 }
@@ -833,7 +824,11 @@ mod tests {
         assert!(files[1].ends_with("a/README.md"), "{files:?}");
         std::fs::remove_file(&file).unwrap();
         assert_eq!(watched_files(&file, &files), files);
-        let changed = vec![files[1].clone(), dir.path().join("a/other.txt"), files[1].clone()];
+        let changed = vec![
+            files[1].clone(),
+            dir.path().join("a/other.txt"),
+            files[1].clone(),
+        ];
         assert_eq!(relevant(&changed, &files), vec![files[1].clone()]);
     }
 }
