@@ -16,6 +16,7 @@ use std::time::Duration;
 
 /// Arguments of `pactown watch`.
 #[derive(Debug, clap::Args)]
+#[group(id = "WatchArgs")]
 pub struct Args {
     /// Everything `up` takes.
     #[command(flatten)]
@@ -276,5 +277,22 @@ pub(super) fn options(
         build,
         deploy,
         ..WatchOptions::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    #[test]
+    fn watch_and_up_watch_parse() {
+        super::super::Cli::command().debug_assert();
+        let cli = super::super::Cli::try_parse_from(["pactown", "watch", "x.yaml", "--json"]);
+        assert!(
+            matches!(cli.map(|c| c.command), Ok(super::super::Command::Watch(a)) if a.json),
+            "watch --json parses"
+        );
+        let cli = super::super::Cli::try_parse_from(["pactown", "up", "--watch", "-d"]);
+        assert!(cli.is_err(), "--watch conflicts with --detach");
     }
 }

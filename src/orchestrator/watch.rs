@@ -701,6 +701,16 @@ pub fn relevant(changed: &[PathBuf], watched: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
+/// True for events that can change a file's content (not opens and reads).
+fn is_write(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    match kind {
+        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) | EventKind::Any | EventKind::Other => false,
+    }
+}
+
 /// Watches the session's files until `stop` resolves, reconciling after each (debounced)
 /// change. Events that arrive during a reconcile are merged into the next one.
 ///
@@ -712,39 +722,38 @@ pub async fn watch(
     on_event: EventSink<'_>,
     stop: impl Future<Output = ()>,
 ) -> Result<(), Error> {
-    use notify_debouncer_mini::notify::RecursiveMode;
+    use notify::{RecursiveMode, Watcher};
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
-    let mut debouncer = notify_debouncer_mini::new_debouncer(
-        session.opts.debounce,
-        move |res: notify_debouncer_mini::DebounceEventResult| {
-            if let Ok(events) = res {
-                let _ = tx.send(events.into_iter().map(|e| e.path).collect());
+    // notify's own watcher, debounced below: the ready-made debouncers drop the event kind, and
+    // inotify reports every open, so pactown's own reads of the files would trigger a reconcile
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(event) = res {
+            if is_write(&event.kind) {
+                let _ = tx.send(event.paths);
             }
-        },
-    )
+        }
+    })
     .map_err(|e| Error::Other(format!("cannot watch files: {e}")))?;
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
-    let mut rewatch = |files: &[PathBuf],
-                       debouncer: &mut notify_debouncer_mini::Debouncer<_>|
-     -> Result<(), Error> {
-        // directories, not files: editors replace a file by renaming a new one over it
-        let wanted: BTreeSet<PathBuf> = files
-            .iter()
-            .filter_map(|f| f.parent().map(Path::to_path_buf))
-            .collect();
-        for d in dirs.difference(&wanted) {
-            let _ = debouncer.watcher().unwatch(d);
-        }
-        for d in wanted.difference(&dirs) {
-            debouncer
-                .watcher()
-                .watch(d, RecursiveMode::NonRecursive)
-                .map_err(|e| Error::Other(format!("cannot watch {}: {e}", d.display())))?;
-        }
-        dirs = wanted;
-        Ok(())
-    };
-    rewatch(&session.files, &mut debouncer)?;
+    let mut rewatch =
+        |files: &[PathBuf], watcher: &mut notify::RecommendedWatcher| -> Result<(), Error> {
+            // directories, not files: editors replace a file by renaming a new one over it
+            let wanted: BTreeSet<PathBuf> = files
+                .iter()
+                .filter_map(|f| f.parent().map(Path::to_path_buf))
+                .collect();
+            for d in dirs.difference(&wanted) {
+                let _ = watcher.unwatch(d);
+            }
+            for d in wanted.difference(&dirs) {
+                watcher
+                    .watch(d, RecursiveMode::NonRecursive)
+                    .map_err(|e| Error::Other(format!("cannot watch {}: {e}", d.display())))?;
+            }
+            dirs = wanted;
+            Ok(())
+        };
+    rewatch(&session.files, &mut watcher)?;
     on_event(WatchEvent::Watching {
         ecosystem: session.name.clone(),
         files: session.files.clone(),
@@ -758,8 +767,12 @@ pub async fn watch(
                 None => return Ok(()),
             },
         };
-        while let Ok(more) = rx.try_recv() {
-            changed.extend(more);
+        // debounce: wait until no write arrived for `debounce`
+        loop {
+            match tokio::time::timeout(session.opts.debounce, rx.recv()).await {
+                Ok(Some(more)) => changed.extend(more),
+                Ok(None) | Err(_) => break,
+            }
         }
         let files = relevant(&changed, &session.files);
         if files.is_empty() {
@@ -776,7 +789,7 @@ pub async fn watch(
             }
         }
         if session.files != before {
-            rewatch(&session.files, &mut debouncer)?;
+            rewatch(&session.files, &mut watcher)?;
             on_event(WatchEvent::Watching {
                 ecosystem: session.name.clone(),
                 files: session.files.clone(),
@@ -788,6 +801,16 @@ pub async fn watch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opens_and_reads_do_not_count_as_changes() {
+        use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind};
+        assert!(!is_write(&EventKind::Access(AccessKind::Open(AccessMode::Any))));
+        assert!(!is_write(&EventKind::Access(AccessKind::Close(AccessMode::Read))));
+        assert!(is_write(&EventKind::Access(AccessKind::Close(AccessMode::Write))));
+        assert!(is_write(&EventKind::Modify(ModifyKind::Any)));
+        assert!(is_write(&EventKind::Create(CreateKind::File)));
+    }
 
     #[test]
     fn replica_ports_follow_up() {
