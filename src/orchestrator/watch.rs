@@ -805,9 +805,15 @@ mod tests {
     #[test]
     fn opens_and_reads_do_not_count_as_changes() {
         use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind};
-        assert!(!is_write(&EventKind::Access(AccessKind::Open(AccessMode::Any))));
-        assert!(!is_write(&EventKind::Access(AccessKind::Close(AccessMode::Read))));
-        assert!(is_write(&EventKind::Access(AccessKind::Close(AccessMode::Write))));
+        assert!(!is_write(&EventKind::Access(AccessKind::Open(
+            AccessMode::Any
+        ))));
+        assert!(!is_write(&EventKind::Access(AccessKind::Close(
+            AccessMode::Read
+        ))));
+        assert!(is_write(&EventKind::Access(AccessKind::Close(
+            AccessMode::Write
+        ))));
         assert!(is_write(&EventKind::Modify(ModifyKind::Any)));
         assert!(is_write(&EventKind::Create(CreateKind::File)));
     }
