@@ -13,14 +13,15 @@
 //! bind it while the first runs. Without a proxy in front, a new container that is health-checked
 //! before the old one stops would have to run on another port and be started a second time on
 //! the real one, doubling the boot. pactown therefore keeps the old version serving for the
-//! whole rebuild (the slow part), then stops it, starts the new container on the same port and
-//! health-checks it; if the new version does not become healthy, it is removed and the previous
+//! whole rebuild (the slow part), then kills and removes it (no grace period: this is a dev loop
+//! and SIGTERM handling would add to every edit), starts the new container on the same port and
+//! health-checks it every 25 ms; if the new version does not become healthy, it is removed and the previous
 //! version is started again (rollback) so the service keeps working. With several replicas the
 //! replicas are replaced one after the other, so the others keep answering on the shared alias.
-//! The gap (stop → new container healthy) is measured and reported as `downtime_ms`.
+//! The gap (kill → new container healthy) is measured and reported as `downtime_ms`.
 //!
 //! A parse error keeps everything running as it is and is reported with `file:line`.
-use super::health::{wait_healthy, HealthProbe, ProbeTarget, WaitError};
+use super::health::{wait_healthy, HealthProbe, ProbeOutcome, ProbeTarget, WaitError};
 use super::plan::{host_port_of, plan, DesiredService, ReplicaAction};
 use super::scheduler::{replica_spec, DeployOptions};
 use crate::build::{build_services, BuildEvent, BuildOptions, ServiceImage};
@@ -39,9 +40,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Default quiet time after the last file event before a change is handled.
-pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(100);
 /// Default time an old container gets to stop after SIGTERM when it is replaced.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(3);
+/// Delay between health probes of a new container.
+const FAST_PROBE: Duration = Duration::from_millis(25);
+/// A new container is inspected (has it exited?) every this many probes.
+const INSPECT_EVERY: u64 = 8;
 /// Log lines of a failed new container included in a rollback event.
 const ROLLBACK_LOG_LINES: usize = 20;
 
@@ -54,7 +59,7 @@ pub struct WatchOptions {
     pub deploy: DeployOptions,
     /// Quiet time after the last file event.
     pub debounce: Duration,
-    /// Time an old container gets to stop gracefully.
+    /// Time a container of a service removed from the file gets to stop gracefully.
     pub stop_timeout: Duration,
 }
 
@@ -108,7 +113,7 @@ pub enum WatchEvent {
         new_id: String,
         /// Published host port.
         host_port: u16,
-        /// From stopping the old container until the new one answered its health probe.
+        /// From killing the old container until the new one answered its health probe.
         downtime_ms: u64,
     },
     /// A new version did not become healthy; the previous one runs again.
@@ -486,29 +491,71 @@ impl Session {
         Ok(id)
     }
 
+    /// Waits until the replica answers its probe. Probes every [`FAST_PROBE`] (the shared
+    /// [`wait_healthy`] backs off to 1 s, which costs the developer loop up to a second after a
+    /// boot); every [`INSPECT_EVERY`] probes the container is inspected so one that exits is
+    /// reported at once.
     async fn healthy(
         &self,
         d: &DesiredService,
         id: &str,
         host_port: Option<u16>,
     ) -> Result<(), String> {
-        let targets: Vec<ProbeTarget> = host_port
-            .map(|p| ProbeTarget {
-                container_id: id.to_string(),
-                host_port: p,
-                path: d.health_path.clone(),
-            })
-            .into_iter()
-            .collect();
         let timeout = self.timeout(d);
-        match wait_healthy(self.engine.as_ref(), self.probe.as_ref(), &targets, timeout).await {
-            Ok(_) => Ok(()),
-            Err(WaitError::TimedOut { last }) => Err(format!(
-                "not healthy after {}s (last probe: {last})",
-                timeout.as_secs()
-            )),
-            Err(e) => Err(e.to_string()),
+        let Some(port) = host_port else {
+            // nothing to probe from the host: fall back to the shared wait (checks it runs)
+            return wait_healthy(self.engine.as_ref(), self.probe.as_ref(), &[], timeout)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+        };
+        let target = ProbeTarget {
+            container_id: id.to_string(),
+            host_port: port,
+            path: d.health_path.clone(),
+        };
+        let deadline = Instant::now() + timeout;
+        let mut last = String::from("no probe answered yet");
+        let mut base_restarts = None;
+        for n in 0u64.. {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self
+                .probe
+                .probe(
+                    &target,
+                    left.min(Duration::from_secs(2))
+                        .max(Duration::from_millis(100)),
+                )
+                .await
+            {
+                ProbeOutcome::Healthy { .. } => return Ok(()),
+                ProbeOutcome::Unhealthy(reason) => last = reason,
+            }
+            if n % INSPECT_EVERY == INSPECT_EVERY - 1 || Instant::now() >= deadline {
+                let info = self
+                    .engine
+                    .inspect_container(id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let base = *base_restarts.get_or_insert(info.restart_count);
+                if !info.running || info.info.state == "restarting" || info.restart_count > base {
+                    return Err(WaitError::Exited {
+                        container: id.to_string(),
+                        exit_code: info.exit_code,
+                        state: info.info.state,
+                    }
+                    .to_string());
+                }
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(FAST_PROBE).await;
         }
+        Err(format!(
+            "not healthy after {}s (last probe: {last})",
+            timeout.as_secs()
+        ))
     }
 
     async fn start_existing(
@@ -571,7 +618,12 @@ impl Session {
         wanted: u16,
     ) -> Result<(), String> {
         let t0 = Instant::now();
-        self.stop_and_remove(old_id).await;
+        // the old version is killed and removed in one call (no SIGTERM grace period): this is
+        // a development loop, and the grace period would add to every edit's latency
+        self.engine
+            .remove_container(old_id)
+            .await
+            .map_err(|e| format!("could not remove the old container {old_id:.12}: {e}"))?;
         // the old container's port is free again; anything else taken meanwhile is skipped
         let mut claimed = BTreeSet::new();
         let host_port = free_port(wanted, &mut claimed)
@@ -768,11 +820,8 @@ pub async fn watch(
             },
         };
         // debounce: wait until no write arrived for `debounce`
-        loop {
-            match tokio::time::timeout(session.opts.debounce, rx.recv()).await {
-                Ok(Some(more)) => changed.extend(more),
-                Ok(None) | Err(_) => break,
-            }
+        while let Ok(Some(more)) = tokio::time::timeout(session.opts.debounce, rx.recv()).await {
+            changed.extend(more);
         }
         let files = relevant(&changed, &session.files);
         if files.is_empty() {
