@@ -99,7 +99,8 @@ for pair in api:9700 web:9701; do
   grep -q '"event":"watching"' "$WORK/$svc.events" || { cat "$WORK/$svc.watch.log" >&2; exit 1; }
   : > "$WORK/$svc.times"
   for i in $(seq "$RUNS"); do
-    edit_and_wait "$WORK/$svc/$svc/README.md" "$port" "$i" >> "$WORK/$svc.times"
+    # a revision never used before, so the image really is rebuilt (tags are content hashes)
+    edit_and_wait "$WORK/$svc/$svc/README.md" "$port" "$(date +%s%N)$i" >> "$WORK/$svc.times"
     sleep 1 # let the reconcile finish its bookkeeping
   done
   read -r MED[$svc] MIN[$svc] MAX[$svc] < <(stats < "$WORK/$svc.times")
@@ -110,6 +111,7 @@ d = [e["downtime_ms"] for e in ev if e["event"] == "replaced"]
 b = [e["image"]["seconds"] for e in ev if e["event"] == "built"]
 reinstall = sum(1 for e in ev if e["event"] == "built"
                 for s in e["image"]["steps"] if s["instruction"].startswith("RUN") and not s["cached"])
+assert len(b) == len(d) > 0, f"{len(b)} builds, {len(d)} replacements"
 print(f"{statistics.median(b):.2f} {statistics.median(d)/1000:.2f} {reinstall}")
 PY
 )
@@ -117,7 +119,7 @@ PY
 done
 
 echo
-echo "| service | cold build + start | watch: edit → new response (median of $RUNS) | min – max | of which image build | of which swap (stop → healthy) | deps reinstalled | cold ÷ watch | < 3 s |"
+echo "| service | cold build + start | watch: edit → new response (median of $RUNS) | min – max | of which image build | of which swap (kill → healthy) | deps reinstalled | cold ÷ watch | < 3 s |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for svc in api web; do
   read -r build swap reinstall <<< "${DOWN[$svc]}"
