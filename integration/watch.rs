@@ -242,13 +242,15 @@ fn readme_edits_hot_reload_one_service_and_file_edits_reconcile() {
     //    replaced; the new code answers within the target; the others keep their containers
     let mark = w.seen.len();
     let readme = dir.join("api/README.md");
+    // unique per run: image tags are content hashes, a repeated edit would find its image
+    let marker = format!("\"{name}\"");
     let edited = Instant::now();
     edit(
         &readme,
         r#"return {"status": "ok", "service": "api"}"#,
-        r#"return {"status": "ok", "service": "api", "build": "two"}"#,
+        &format!(r#"return {{"status": "ok", "service": "api", "build": {marker}}}"#),
     );
-    wait_for_body(api_port, "/health", "\"two\"", Duration::from_secs(60));
+    wait_for_body(api_port, "/health", &marker, Duration::from_secs(60));
     let latency = edited.elapsed();
     eprintln!("edit → new response: {latency:?}");
     let done = w.until(Duration::from_secs(60), |e| e["event"] == "reconciled");
@@ -385,7 +387,7 @@ fn readme_edits_hot_reload_one_service_and_file_edits_reconcile() {
     let (code, body) = get(api_port, "/health").unwrap();
     assert_eq!(code, 200);
     assert!(
-        body.contains("\"two\""),
+        body.contains(&marker),
         "the previous version serves: {body}"
     );
 
