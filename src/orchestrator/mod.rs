@@ -8,6 +8,7 @@
 //! the containers by label from any shell.
 pub mod config_hash;
 pub mod down;
+pub mod follow;
 pub mod health;
 pub mod logs;
 pub mod plan;
@@ -15,6 +16,7 @@ pub mod restart;
 pub mod scheduler;
 pub mod status;
 pub mod up;
+pub mod watch;
 
 pub use down::{down, DownReport};
 pub use health::{HealthProbe, HttpProbe, ProbeOutcome, ProbeTarget};
