@@ -86,3 +86,96 @@ pub async fn engines() -> Vec<std::sync::Arc<dyn pactown::engine::Engine>> {
     }
     out
 }
+
+/// Whether `kind`'s socket answers; panics when it does not but engines are required.
+pub fn available(kind: pactown::engine::EngineKind) -> bool {
+    match kind {
+        pactown::engine::EngineKind::Docker => docker_available(),
+        pactown::engine::EngineKind::Podman => podman_available(),
+    }
+}
+
+/// `kind` connected through `pactown::engine::connect`, or `None` (the test skips) when its
+/// socket is missing; a missing or broken engine fails under `PACTOWN_REQUIRE_ENGINES=1`.
+pub async fn connect(
+    kind: pactown::engine::EngineKind,
+) -> Option<std::sync::Arc<dyn pactown::engine::Engine>> {
+    if !available(kind) {
+        return None;
+    }
+    match pactown::engine::connect(choice(kind)).await {
+        Ok(engine) => {
+            assert_eq!(
+                engine.kind(),
+                kind,
+                "asked for {kind}, connected to another engine"
+            );
+            Some(engine)
+        }
+        Err(err) if engines_required() => panic!("{kind}: {err}"),
+        Err(err) => {
+            eprintln!("skipping {kind}: {err}");
+            None
+        }
+    }
+}
+
+/// The `--engine` value / [`pactown::config::EngineChoice`] for `kind`.
+pub fn choice(kind: pactown::engine::EngineKind) -> pactown::config::EngineChoice {
+    match kind {
+        pactown::engine::EngineKind::Docker => pactown::config::EngineChoice::Docker,
+        pactown::engine::EngineKind::Podman => pactown::config::EngineChoice::Podman,
+    }
+}
+
+/// The command-line client of `kind` (`docker` or `podman`), for checks from outside pactown.
+pub fn cli(kind: pactown::engine::EngineKind) -> &'static str {
+    match kind {
+        pactown::engine::EngineKind::Docker => "docker",
+        pactown::engine::EngineKind::Podman => "podman",
+    }
+}
+
+/// Runs the engine's CLI; its trimmed stdout.
+pub fn cli_output(kind: pactown::engine::EngineKind, args: &[&str]) -> String {
+    let out = std::process::Command::new(cli(kind))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", cli(kind)));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Generates one test per engine for each named `fn NAME(kind: EngineKind)` of the calling
+/// module: `docker::NAME` and `podman::NAME` (filter with `docker::` / `podman::`). `async`
+/// bodies run on a multi-thread tokio runtime; `sync` bodies are plain tests.
+#[macro_export]
+macro_rules! per_engine {
+    (async: $($name:ident),* $(,)?) => {
+        $crate::per_engine!(@async docker, Docker, $($name),*);
+        $crate::per_engine!(@async podman, Podman, $($name),*);
+    };
+    (sync: $($name:ident),* $(,)?) => {
+        $crate::per_engine!(@sync docker, Docker, $($name),*);
+        $crate::per_engine!(@sync podman, Podman, $($name),*);
+    };
+    (@async $module:ident, $kind:ident, $($name:ident),*) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $name() {
+                    super::$name(pactown::engine::EngineKind::$kind).await;
+                }
+            )*
+        }
+    };
+    (@sync $module:ident, $kind:ident, $($name:ident),*) => {
+        mod $module {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(pactown::engine::EngineKind::$kind);
+                }
+            )*
+        }
+    };
+}

@@ -855,5 +855,26 @@ async fn kill_and_create_errors() {
                 .await,
             Err(EngineError::NotFound { .. })
         ));
+        // An engine-specific refusal comes through with the engine's own words (Podman:
+        // "invalid signal: SIGPACTOWN", Docker: "Invalid signal: SIGPACTOWN").
+        let sleeper = ContainerSpec {
+            name: format!("{run}-sig"),
+            ..spec.clone()
+        };
+        cleanup.containers.push(sleeper.name.clone());
+        let sid = engine.create_container(&sleeper).await.unwrap();
+        engine.start_container(&sid).await.unwrap();
+        match engine.kill_container(&sid, "SIGPACTOWN").await {
+            Err(EngineError::Api { operation, message }) => {
+                assert!(operation.contains(&sid), "{kind}: {operation}");
+                assert!(
+                    message
+                        .to_lowercase()
+                        .contains("invalid signal: sigpactown"),
+                    "{kind}: {message}"
+                );
+            }
+            other => panic!("{kind}: a bad signal gave {other:?}"),
+        }
     }
 }

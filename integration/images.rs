@@ -1,29 +1,18 @@
-//! Real-engine tests of `build`: each runtime's fixture README (tests/fixtures/build/) is built
-//! into an image on dockerd, run with the port published on 127.0.0.1, and must answer HTTP 200
-//! on its health path. Python and Node also prove the cache: after a code-only change the
-//! dependency-install step comes from the cache (per the build's own step report), and an
-//! identical README builds nothing.
+//! Real-engine tests of `build`, once on Docker and once on Podman (`images::docker::…`,
+//! `images::podman::…`): each runtime's fixture README (tests/fixtures/build/) is built into an
+//! image, run with the port published on 127.0.0.1, and must answer HTTP 200 on its health path.
+//! Python and Node also prove the cache: after a code-only change the dependency-install step
+//! comes from the cache (per the build's own step report), and an identical README builds
+//! nothing. Base images and dependency layers are shared by every test on an engine, so each
+//! runtime's cold build happens once per engine.
 use crate::common;
 use pactown::build::{self, BuildOptions, ServiceImage};
-use pactown::engine::{ContainerSpec, Engine, PortBinding};
+use pactown::engine::{ContainerSpec, Engine, EngineKind, PortBinding};
 use pactown::markpact::{self, Markpact};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn engine() -> Option<Arc<dyn Engine>> {
-    if !common::docker_available() {
-        return None;
-    }
-    let url = format!("unix://{}", common::docker_socket().display());
-    Some(
-        pactown::engine::connect_to(&url)
-            .await
-            .expect("connect to dockerd"),
-    )
-}
 
 fn ca_bundle() -> Option<PathBuf> {
     std::env::var_os("PACTOWN_CA_BUNDLE")
@@ -146,8 +135,8 @@ async fn run_and_probe(engine: &dyn Engine, image: &ServiceImage, path: &str) {
     engine.remove_container(&id).await.unwrap();
 }
 
-fn remove_images(tags: &[&str]) {
-    let _ = std::process::Command::new("docker")
+fn remove_images(kind: EngineKind, tags: &[&str]) {
+    let _ = std::process::Command::new(common::cli(kind))
         .arg("rmi")
         .arg("--force")
         .args(tags)
@@ -155,8 +144,10 @@ fn remove_images(tags: &[&str]) {
 }
 
 /// Builds, runs and probes one runtime, then checks an identical README builds nothing.
-async fn build_run_probe(case: &str, path: &str) {
-    let Some(engine) = engine().await else { return };
+async fn build_run_probe(kind: EngineKind, case: &str, path: &str) {
+    let Some(engine) = common::connect(kind).await else {
+        return;
+    };
     let service = common::unique(&format!("it-{case}"));
     // a unique service name gives a new tag, so a real build runs (its layers may be cached)
     let readme = fixture(case);
@@ -171,12 +162,20 @@ async fn build_run_probe(case: &str, path: &str) {
     assert!(again.cached, "identical README rebuilt: {again:?}");
     assert_eq!(again.tag, image.tag);
     assert!(again.steps.is_empty());
-    remove_images(&[&image.tag]);
+    remove_images(kind, &[&image.tag]);
 }
 
 /// Builds once, then again after a code-only change, and checks the install step was cached.
-async fn code_change_keeps_deps(case: &str, code_path: &str, install_marker: &str, path: &str) {
-    let Some(engine) = engine().await else { return };
+async fn code_change_keeps_deps(
+    kind: EngineKind,
+    case: &str,
+    code_path: &str,
+    install_marker: &str,
+    path: &str,
+) {
+    let Some(engine) = common::connect(kind).await else {
+        return;
+    };
     let service = common::unique(&format!("it-{case}"));
     let original = fixture(case);
     let code_line = format!("markpact:file path={code_path}\n");
@@ -223,42 +222,37 @@ async fn code_change_keeps_deps(case: &str, code_path: &str, install_marker: &st
     let third = build(engine.as_ref(), &service, &marker(2)).await;
     assert!(third.cached);
     assert_eq!(third.tag, second.tag);
-    remove_images(&[&first.tag, &second.tag]);
+    remove_images(kind, &[&first.tag, &second.tag]);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn python_fastapi_builds_runs_and_caches_deps() {
-    code_change_keeps_deps("python-fastapi", "main.py", "pip install", "/health").await;
+async fn python_fastapi_builds_runs_and_caches_deps(kind: EngineKind) {
+    code_change_keeps_deps(kind, "python-fastapi", "main.py", "pip install", "/health").await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn node_express_builds_runs_and_caches_deps() {
-    code_change_keeps_deps("node-express", "server.js", "npm install", "/health").await;
+async fn node_express_builds_runs_and_caches_deps(kind: EngineKind) {
+    code_change_keeps_deps(kind, "node-express", "server.js", "npm install", "/health").await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn go_stdlib_builds_and_runs() {
-    build_run_probe("go-http", "/health").await;
+async fn go_stdlib_builds_and_runs(kind: EngineKind) {
+    build_run_probe(kind, "go-http", "/health").await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn rust_std_builds_and_runs() {
-    build_run_probe("rust-std", "/health").await;
+async fn rust_std_builds_and_runs(kind: EngineKind) {
+    build_run_probe(kind, "rust-std", "/health").await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn php_builtin_server_builds_and_runs() {
-    build_run_probe("php-builtin", "/health").await;
+async fn php_builtin_server_builds_and_runs(kind: EngineKind) {
+    build_run_probe(kind, "php-builtin", "/health").await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn static_site_is_served_without_run_block() {
-    build_run_probe("static-site", "/").await;
+async fn static_site_is_served_without_run_block(kind: EngineKind) {
+    build_run_probe(kind, "static-site", "/").await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn failing_install_reports_service_step_and_log() {
-    let Some(engine) = engine().await else { return };
+async fn failing_install_reports_service_step_and_log(kind: EngineKind) {
+    let Some(engine) = common::connect(kind).await else {
+        return;
+    };
     let service = common::unique("it-fail");
     let readme = "```python markpact:deps\npactown-no-such-package-xyz==0.0.1\n```\n\n\
                   ```python markpact:file path=main.py\nprint(1)\n```\n\n\
@@ -296,3 +290,13 @@ async fn failing_install_reports_service_step_and_log() {
         other => panic!("unexpected error: {other}"),
     }
 }
+
+crate::per_engine!(async:
+    python_fastapi_builds_runs_and_caches_deps,
+    node_express_builds_runs_and_caches_deps,
+    go_stdlib_builds_and_runs,
+    rust_std_builds_and_runs,
+    php_builtin_server_builds_and_runs,
+    static_site_is_served_without_run_block,
+    failing_install_reports_service_step_and_log,
+);

@@ -1,7 +1,11 @@
-//! Integration tests: the orchestrator against a real dockerd, driven through the `pactown`
-//! binary on a copy of `examples/polyglot` with a unique ecosystem name. Every test brings its
-//! ecosystem down in a guard, even when it fails.
+//! Integration tests: the orchestrator against a real engine, once on Docker and once on Podman
+//! (`orchestrate::docker::…`, `orchestrate::podman::…`), driven through the `pactown` binary on
+//! a copy of `examples/polyglot` with a unique ecosystem name and an engine-specific port range
+//! (both engines' tests run in parallel). The images are content-addressed, so every test on one
+//! engine shares them: the first `up` builds, the rest start. Every test brings its ecosystem
+//! down in a guard, even when it fails.
 use crate::common;
+use pactown::engine::EngineKind;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -10,16 +14,22 @@ fn pactown(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pactown"))
         .args(args)
         .env("NO_COLOR", "1")
+        .env_remove("PACTOWN_ENGINE")
         .output()
         .expect("run pactown")
 }
 
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+/// The engine's CLI (`docker …` / `podman …`), trimmed stdout.
+fn engine_cli(kind: EngineKind, args: &[&str]) -> String {
+    common::cli_output(kind, args)
+}
+
+/// First two digits of the published ports of `kind`'s copy, `base` for the first test.
+fn port_prefix(kind: EngineKind, base: u16) -> u16 {
+    match kind {
+        EngineKind::Docker => base,
+        EngineKind::Podman => base + 3,
+    }
 }
 
 fn text(o: &Output) -> String {
@@ -45,21 +55,22 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A copy of the polyglot example under a unique ecosystem name.
-fn polyglot_copy(dir: &Path, name: &str) -> PathBuf {
+/// A copy of the polyglot example under a unique ecosystem name, its ports moved from 81xx to
+/// `{prefix}xx` and `engine: {kind}` in the file (the tests also pass `--engine`).
+fn polyglot_copy(dir: &Path, name: &str, kind: EngineKind, prefix: u16) -> PathBuf {
     copy_dir(&common::repo_root().join("examples/polyglot"), dir);
     let file = dir.join("polyglot.pactown.yaml");
     let yaml = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(
-        &file,
-        yaml.replace("name: polyglot", &format!("name: {name}")),
-    )
-    .unwrap();
+    let moved = yaml
+        .replace("name: polyglot", &format!("name: {name}\nengine: {kind}"))
+        .replace("port: 81", &format!("port: {prefix}"));
+    assert!(moved.contains(&format!("port: {prefix}00")), "{moved}");
+    std::fs::write(&file, moved).unwrap();
     file
 }
 
 /// Runs `pactown down` when dropped.
-struct Down(PathBuf, String);
+struct Down(PathBuf, String, EngineKind);
 
 impl Drop for Down {
     fn drop(&mut self) {
@@ -69,7 +80,7 @@ impl Drop for Down {
             "--name",
             &self.1,
             "--engine",
-            "docker",
+            common::cli(self.2),
             "--timeout",
             "2",
         ]);
@@ -79,11 +90,11 @@ impl Drop for Down {
     }
 }
 
-fn labelled(kind: &str, name: &str) -> Vec<String> {
+fn labelled(engine: EngineKind, kind: &str, name: &str) -> Vec<String> {
     let filter = format!("label=io.pactown.ecosystem={name}");
     let out = match kind {
-        "container" => docker(&["ps", "-aq", "--filter", &filter]),
-        _ => docker(&["network", "ls", "-q", "--filter", &filter]),
+        "container" => engine_cli(engine, &["ps", "-aq", "--filter", &filter]),
+        _ => engine_cli(engine, &["network", "ls", "-q", "--filter", &filter]),
     };
     out.lines()
         .map(str::to_string)
@@ -92,17 +103,20 @@ fn labelled(kind: &str, name: &str) -> Vec<String> {
 }
 
 /// `name id` of every container of the ecosystem, sorted.
-fn container_ids(name: &str) -> Vec<String> {
+fn container_ids(kind: EngineKind, name: &str) -> Vec<String> {
     let filter = format!("label=io.pactown.ecosystem={name}");
-    let mut v: Vec<String> = docker(&[
-        "ps",
-        "-a",
-        "--no-trunc",
-        "--filter",
-        &filter,
-        "--format",
-        "{{.Names}} {{.ID}}",
-    ])
+    let mut v: Vec<String> = engine_cli(
+        kind,
+        &[
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Names}} {{.ID}}",
+        ],
+    )
     .lines()
     .map(str::to_string)
     .collect();
@@ -110,8 +124,8 @@ fn container_ids(name: &str) -> Vec<String> {
     v
 }
 
-fn status_json(file: &str) -> serde_json::Value {
-    let o = pactown(&["status", file, "--json", "--engine", "docker"]);
+fn status_json(kind: EngineKind, file: &str) -> serde_json::Value {
+    let o = pactown(&["status", file, "--json", "--engine", common::cli(kind)]);
     assert!(o.status.success(), "{}", text(&o));
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", text(&o)))
 }
@@ -145,25 +159,26 @@ fn http_get(url: &str) -> (u16, String) {
     (status, body)
 }
 
-#[test]
-fn polyglot_comes_up_talks_restarts_is_idempotent_and_goes_down() {
-    if !common::docker_available() {
+fn polyglot_comes_up_talks_restarts_is_idempotent_and_goes_down(kind: EngineKind) {
+    if !common::available(kind) {
         return;
     }
+    let engine = common::cli(kind);
+    let prefix = port_prefix(kind, 81);
     let tmp = tempfile::tempdir().unwrap();
     let name = common::unique("poly");
-    let file = polyglot_copy(tmp.path(), &name);
+    let file = polyglot_copy(tmp.path(), &name, kind, prefix);
     let f = file.to_str().unwrap();
-    let guard = Down(file.clone(), name.clone());
+    let guard = Down(file.clone(), name.clone(), kind);
 
     // 1. up -d: builds what is missing, starts by dependencies, returns when all are healthy
-    let o = pactown(&["up", f, "-d", "--engine", "docker", "--timeout", "120"]);
+    let o = pactown(&["up", f, "-d", "--engine", engine, "--timeout", "120"]);
     assert!(o.status.success(), "{}", text(&o));
 
-    // 2. status --json matches reality
-    let st = status_json(f);
+    // 2. status --json matches reality, and names the engine
+    let st = status_json(kind, f);
     assert_eq!(st["ecosystem"], name.as_str());
-    assert_eq!(st["engine"], "docker");
+    assert_eq!(st["engine"], engine);
     for s in ["api", "web", "gateway", "site"] {
         let row = service(&st, s);
         assert_eq!(row["running"], 1, "{row}");
@@ -171,45 +186,68 @@ fn polyglot_comes_up_talks_restarts_is_idempotent_and_goes_down() {
         assert_eq!(row["state"], "running", "{row}");
         assert_eq!(row["health"]["healthy"], true, "{row}");
         let url = row["url"].as_str().unwrap();
+        assert!(url.contains(&format!(":{prefix}")), "{url}");
         let (code, _) = http_get(&format!(
             "{url}{}",
             if s == "site" { "/" } else { "/health" }
         ));
         assert_eq!(code, 200, "{s} at {url}");
     }
-    let running = container_ids(&name);
+    let running = container_ids(kind, &name);
     assert_eq!(running.len(), 4, "{running:?}");
     assert!(running
         .iter()
         .any(|l| l.starts_with(&format!("{name}-web-1 "))));
+    // labels: every container says which ecosystem and service it belongs to
+    let labels = engine_cli(
+        kind,
+        &[
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"io.pactown.service\"}}",
+            &format!("{name}-gateway-1"),
+        ],
+    );
+    assert_eq!(labels, "gateway");
 
-    // 3. web reaches the API through its injected URL (container DNS on the ecosystem network)
+    // 3. web reaches the API through its injected URL (container DNS on the ecosystem network:
+    //    Docker's embedded DNS, or netavark + aardvark-dns on Podman)
     let web = service(&st, "web")["url"].as_str().unwrap().to_string();
     let (code, body) = http_get(&format!("{web}/api-items"));
     assert_eq!(code, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["api_url"], "http://api:8100", "{v}");
+    assert_eq!(v["api_url"], format!("http://api:{prefix}00"), "{v}");
     assert_eq!(v["api"]["items"][0]["name"], "apple", "{v}");
     let gw = service(&st, "gateway")["url"].as_str().unwrap().to_string();
     let (code, body) = http_get(&format!("{gw}/web/api-items"));
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("banana"), "{body}");
 
-    // 4. no-op second up recreates nothing
+    // 4. no-op second up recreates nothing (the engine comes from the file's `engine:` key)
     let t = Instant::now();
-    let o = pactown(&["up", f, "-d", "--engine", "docker"]);
+    let o = pactown(&["up", f, "-d"]);
     let noop = t.elapsed();
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(container_ids(&name), running, "no-op up changed containers");
-    eprintln!("no-op up took {noop:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&format!("on {engine}"))
+            || String::from_utf8_lossy(&o.stderr).contains(&format!("on {engine}")),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        container_ids(kind, &name),
+        running,
+        "no-op up changed containers"
+    );
+    eprintln!("{engine}: no-op up took {noop:?}");
     assert!(noop < Duration::from_secs(3), "no-op up took {noop:?}");
 
     // 5. the process dies → the restart policy brings the container back, status counts it
     let api = format!("{name}-api-1");
-    docker(&["exec", &api, "sh", "-c", "kill -TERM 1"]);
+    engine_cli(kind, &["exec", &api, "sh", "-c", "kill -TERM 1"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let st = status_json(f);
+        let st = status_json(kind, f);
         let row = service(&st, "api");
         if row["restarts"].as_u64().unwrap_or(0) >= 1 && row["health"]["healthy"] == true {
             break;
@@ -218,29 +256,38 @@ fn polyglot_comes_up_talks_restarts_is_idempotent_and_goes_down() {
         std::thread::sleep(Duration::from_millis(300));
     }
     // same container, restarted in place
-    assert_eq!(container_ids(&name), running);
+    assert_eq!(container_ids(kind, &name), running);
 
     // 6. restart command
-    let o = pactown(&["restart", f, "web", "--engine", "docker"]);
+    let o = pactown(&["restart", f, "web", "--engine", engine]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(http_get(&format!("{web}/health")).0, 200);
 
-    // 7. down leaves nothing with our labels
+    // 7. logs of one service
+    let o = pactown(&["logs", f, "api", "--engine", engine, "--tail", "5"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("GET /health"),
+        "{}",
+        text(&o)
+    );
+
+    // 8. down leaves nothing with our labels
     drop(guard);
-    assert!(labelled("container", &name).is_empty());
-    assert!(labelled("network", &name).is_empty());
+    assert!(labelled(kind, "container", &name).is_empty());
+    assert!(labelled(kind, "network", &name).is_empty());
 }
 
-#[test]
-fn a_cycle_or_a_bad_readme_fails_before_anything_starts() {
-    if !common::docker_available() {
+fn a_cycle_or_a_bad_readme_fails_before_anything_starts(kind: EngineKind) {
+    if !common::available(kind) {
         return;
     }
+    let engine = common::cli(kind);
     let tmp = tempfile::tempdir().unwrap();
     let name = common::unique("broken");
-    let file = polyglot_copy(tmp.path(), &name);
+    let file = polyglot_copy(tmp.path(), &name, kind, port_prefix(kind, 82));
     let f = file.to_str().unwrap();
-    let _guard = Down(file.clone(), name.clone());
+    let _guard = Down(file.clone(), name.clone(), kind);
 
     // a cycle: api depends on gateway, which depends on api
     let yaml = std::fs::read_to_string(&file).unwrap();
@@ -250,15 +297,15 @@ fn a_cycle_or_a_bad_readme_fails_before_anything_starts() {
     );
     assert_ne!(cyclic, yaml);
     std::fs::write(&file, &cyclic).unwrap();
-    let o = pactown(&["up", f, "-d", "--engine", "docker"]);
+    let o = pactown(&["up", f, "-d", "--engine", engine]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("CircularDependency"),
         "{}",
         text(&o)
     );
-    assert!(labelled("container", &name).is_empty());
-    assert!(labelled("network", &name).is_empty());
+    assert!(labelled(kind, "container", &name).is_empty());
+    assert!(labelled(kind, "network", &name).is_empty());
 
     // a bad README: an unclosed fence
     std::fs::write(&file, &yaml).unwrap();
@@ -266,56 +313,70 @@ fn a_cycle_or_a_bad_readme_fails_before_anything_starts() {
     let mut text_ = std::fs::read_to_string(&readme).unwrap();
     text_.push_str("\n```bash markpact:run\nnode other.js\n");
     std::fs::write(&readme, text_).unwrap();
-    let o = pactown(&["up", f, "-d", "--engine", "docker"]);
+    let o = pactown(&["up", f, "-d", "--engine", engine]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("README.md"),
         "{}",
         text(&o)
     );
-    assert!(labelled("container", &name).is_empty());
+    assert!(labelled(kind, "container", &name).is_empty());
 
     // down still works on the broken project (only the name is needed)
-    let o = pactown(&["down", f, "--engine", "docker"]);
+    let o = pactown(&["down", f, "--engine", engine]);
     assert!(o.status.success(), "{}", text(&o));
+
+    // the file's `engine:` picks the engine without a flag; `--engine` wins over the file
+    std::fs::write(&file, &yaml).unwrap();
+    let o = pactown(&["status", f, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(st["engine"], engine, "{st}");
+    let other = match kind {
+        EngineKind::Docker => EngineKind::Podman,
+        EngineKind::Podman => EngineKind::Docker,
+    };
+    if common::available(other) {
+        assert_eq!(status_json(other, f)["engine"], common::cli(other));
+    }
 }
 
-#[test]
-fn replicas_share_one_alias_and_all_get_probed() {
-    if !common::docker_available() {
+fn replicas_share_one_alias_and_all_get_probed(kind: EngineKind) {
+    if !common::available(kind) {
         return;
     }
+    let engine = common::cli(kind);
     let tmp = tempfile::tempdir().unwrap();
     let name = common::unique("replicas");
-    let file = polyglot_copy(tmp.path(), &name);
-    let f = file.to_str().unwrap();
-    let _guard = Down(file.clone(), name.clone());
     // own port range (tests run in parallel) and two API replicas
-    let yaml = std::fs::read_to_string(&file)
-        .unwrap()
-        .replace("port: 81", "port: 83")
-        .replace(
-            "    health_check: /health\n    timeout: 60\n    env:",
-            "    health_check: /health\n    timeout: 60\n    replicas: 2\n    env:",
-        );
+    let file = polyglot_copy(tmp.path(), &name, kind, port_prefix(kind, 83));
+    let f = file.to_str().unwrap();
+    let _guard = Down(file.clone(), name.clone(), kind);
+    let yaml = std::fs::read_to_string(&file).unwrap().replace(
+        "    health_check: /health\n    timeout: 60\n    env:",
+        "    health_check: /health\n    timeout: 60\n    replicas: 2\n    env:",
+    );
     assert!(yaml.contains("replicas: 2"));
     std::fs::write(&file, yaml).unwrap();
 
-    let o = pactown(&["up", f, "-d", "--engine", "docker", "--timeout", "120"]);
+    let o = pactown(&["up", f, "-d", "--engine", engine, "--timeout", "120"]);
     assert!(o.status.success(), "{}", text(&o));
-    let st = status_json(f);
+    let st = status_json(kind, f);
     let api = service(&st, "api");
     assert_eq!(api["running"], 2, "{api}");
     assert_eq!(api["desired"], 2, "{api}");
     assert_eq!(api["state"], "running", "{api}");
     for n in 1..=2 {
         let c = format!("{name}-api-{n}");
-        let aliases = docker(&[
-            "inspect",
-            "-f",
-            "{{range .NetworkSettings.Networks}}{{.Aliases}}{{end}}",
-            &c,
-        ]);
+        let aliases = engine_cli(
+            kind,
+            &[
+                "inspect",
+                "-f",
+                "{{range .NetworkSettings.Networks}}{{.Aliases}}{{end}}",
+                &c,
+            ],
+        );
         assert!(aliases.contains("api"), "{c}: {aliases}");
         let port = api["replicas"][n - 1]["host_port"].as_u64().unwrap();
         assert_eq!(http_get(&format!("http://127.0.0.1:{port}/health")).0, 200);
@@ -325,3 +386,9 @@ fn replicas_share_one_alias_and_all_get_probed() {
     let (code, body) = http_get(&format!("{web}/api-items"));
     assert_eq!(code, 200, "{body}");
 }
+
+crate::per_engine!(sync:
+    polyglot_comes_up_talks_restarts_is_idempotent_and_goes_down,
+    a_cycle_or_a_bad_readme_fails_before_anything_starts,
+    replicas_share_one_alias_and_all_get_probed,
+);

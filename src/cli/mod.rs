@@ -18,6 +18,7 @@ mod restart;
 mod status;
 mod up;
 mod validate;
+mod watch;
 
 use crate::error::Error;
 use crate::ui::{Printer, Verbosity};
@@ -97,6 +98,8 @@ pub enum Command {
     Publish(publish::Args),
     /// Pull `registry:` READMEs into .pactown/vendor and pin them in pactown.lock.
     Pull(pull::Args),
+    /// Bring an ecosystem up and rebuild/replace services as their READMEs change.
+    Watch(watch::Args),
 }
 
 /// Parses the command line, runs the command and maps the result to an exit code
@@ -151,5 +154,6 @@ async fn dispatch(command: Command, printer: &Printer) -> Result<ExitCode, Error
         Command::Registry(args) => registry::run(args, printer).await,
         Command::Publish(args) => publish::run(args, printer).await,
         Command::Pull(args) => pull::run(args, printer).await,
+        Command::Watch(args) => watch::run(args, printer).await,
     }
 }

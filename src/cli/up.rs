@@ -3,7 +3,6 @@
 use crate::build::BuildOptions;
 use crate::config::EngineChoice;
 use crate::error::Error;
-use crate::orchestrator::logs::{show_logs, LogOptions};
 use crate::orchestrator::{self, DeployOptions, HttpProbe, UpOptions};
 use crate::ui::Printer;
 use std::io::IsTerminal;
@@ -35,8 +34,17 @@ pub struct Args {
     /// Rebuild images ignoring the layer cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Keep running: rebuild and replace a service when its README changes, reconcile when the
+    /// ecosystem file changes.
+    #[arg(short, long, conflicts_with = "detach")]
+    pub watch: bool,
     /// Run a separate copy of the ecosystem for this tenant: own network, names and ports.
-    #[arg(long, value_name = "NAME", env = "PACTOWN_TENANT")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "PACTOWN_TENANT",
+        conflicts_with = "watch"
+    )]
     pub tenant: Option<String>,
     /// Ports of the tenant's copy are the file's ports plus this (default: derived from the
     /// tenant name, a multiple of 1000).
@@ -52,6 +60,14 @@ const INTERRUPTED: u8 = 130;
 /// # Errors
 /// Invalid project, build, engine and readiness errors.
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
+    run_with(args, false, printer).await
+}
+
+/// Runs `pactown up`; `json` prints watch events as JSON lines (`pactown watch --json`).
+///
+/// # Errors
+/// Invalid project, build, engine and readiness errors.
+pub(super) async fn run_with(args: Args, json: bool, printer: &Printer) -> Result<ExitCode, Error> {
     let mut printer = printer.clone();
     let started = Instant::now();
     let file = crate::config::resolve_file(args.file.as_deref())?;
@@ -91,6 +107,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             ..DeployOptions::default()
         },
     };
+    let opts_copy = opts.clone();
     printer.info(&format!(
         "bringing up {} ({} services) on {}",
         eco.name,
@@ -147,20 +164,21 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    printer.info("following logs; Ctrl+C stops the ecosystem");
-    let log_opts = LogOptions {
-        services: Vec::new(),
-        tail: Some(0),
-        follow: true,
-        color: stdout_color(),
+    let fg = super::watch::Foreground {
+        watch: args.watch,
+        json,
+        opts: super::watch::options(
+            opts_copy.build,
+            DeployOptions {
+                ecosystem_file: std::fs::canonicalize(&file).ok(),
+                ..opts_copy.deploy
+            },
+        ),
     };
-    let stop = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    show_logs(Arc::clone(&engine), &eco.name, &log_opts, printer, stop).await?;
+    let result = super::watch::foreground(Arc::clone(&engine), &file, &eco.name, fg, printer).await;
     printer.info(&format!("stopping {}", eco.name));
     orchestrator::down(engine.as_ref(), &eco.name, Duration::from_secs(10), printer).await?;
-    Ok(ExitCode::SUCCESS)
+    result.map(|()| ExitCode::SUCCESS)
 }
 
 /// Colour for stdout: a terminal and `NO_COLOR` unset.

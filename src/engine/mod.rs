@@ -1,5 +1,6 @@
 //! Container engines behind one small async trait. [`docker`] talks to the Docker Engine API with
-//! bollard; Podman is driven through its API socket. The orchestrator only sees [`Engine`]; the
+//! bollard, for Docker and for Podman's Docker-compatible API ([`podman`]: why, and Podman's
+//! quirks). The orchestrator only sees [`Engine`]; the
 //! engine knows containers, images and networks, never ecosystems. [`connect()`] finds a running
 //! engine ([`connect`](mod@connect) module: sockets tried, version negotiation).
 pub mod build_log;
@@ -7,6 +8,7 @@ pub mod connect;
 pub mod docker;
 pub mod fake;
 pub mod labels;
+pub mod podman;
 
 pub use connect::{connect, connect_to};
 pub use docker::DockerEngine;

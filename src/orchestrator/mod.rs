@@ -9,6 +9,7 @@
 pub mod config_hash;
 pub mod down;
 pub mod events;
+pub mod follow;
 pub mod health;
 pub mod isolation;
 pub mod logs;
@@ -18,6 +19,7 @@ pub mod scheduler;
 pub mod status;
 pub mod tenant;
 pub mod up;
+pub mod watch;
 
 pub use down::{down, DownReport};
 pub use health::{HealthProbe, HttpProbe, ProbeOutcome, ProbeTarget};

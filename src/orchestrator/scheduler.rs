@@ -525,3 +525,31 @@ fn container_spec(
         limits: d.isolation.limits,
     }
 }
+
+/// The container spec `deploy` would create for one replica of `d` publishing `host_port`, for
+/// callers that replace a single service outside a full deploy (watch mode). Kept as a thin
+/// wrapper so the spec has one definition.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn replica_spec(
+    engine: Arc<dyn Engine>,
+    probe: Arc<dyn HealthProbe>,
+    ecosystem: &str,
+    network: &str,
+    opts: &DeployOptions,
+    printer: &Printer,
+    d: &DesiredService,
+    replica: u32,
+    host_port: u16,
+) -> ContainerSpec {
+    let shared = Shared {
+        engine,
+        probe,
+        ecosystem: ecosystem.to_string(),
+        network: network.to_string(),
+        ports: PortBook::default(),
+        creates: Semaphore::new(1),
+        opts: opts.clone(),
+        printer: printer.clone(),
+    };
+    container_spec(&shared, d, replica, host_port)
+}

@@ -2,6 +2,7 @@
 //! (progress, warnings, errors) on stderr. Progress bars draw only when stderr is a terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod live;
 pub mod progress;
 
 use crate::diagnostic::{Diagnostic, Severity};
