@@ -329,50 +329,9 @@ async fn next_log_line(mut st: LogState) -> Option<(EngineResult<LogLine>, LogSt
     }
 }
 
-#[async_trait]
-impl Engine for DockerEngine {
-    fn kind(&self) -> EngineKind {
-        self.kind
-    }
-
-    async fn info(&self) -> EngineResult<EngineInfo> {
-        let version = if self.server_version.is_empty() {
-            self.client
-                .version()
-                .await
-                .map_err(|e| self.api("read engine version", &e))?
-                .version
-                .unwrap_or_default()
-        } else {
-            self.client
-                .ping()
-                .await
-                .map_err(|e| self.api("ping engine", &e))?;
-            self.server_version.clone()
-        };
-        Ok(EngineInfo {
-            kind: self.kind,
-            version,
-            api_version: self.client.client_version().to_string(),
-            endpoint: self.endpoint.clone(),
-        })
-    }
-
-    async fn image(&self, reference: &str) -> EngineResult<Option<ImageInfo>> {
-        if let Some(found) = self.inspect_image(reference).await? {
-            return Ok(Some(found));
-        }
-        if self.kind == EngineKind::Podman {
-            for alias in podman_aliases(reference) {
-                if let Some(found) = self.inspect_image(&alias).await? {
-                    return Ok(Some(found));
-                }
-            }
-        }
-        Ok(None)
-    }
-
-    async fn build(
+impl DockerEngine {
+    /// One build attempt; see [`Engine::build`].
+    async fn build_once(
         &self,
         request: BuildRequest,
         progress: &(dyn Fn(BuildProgress) + Send + Sync),
@@ -463,6 +422,79 @@ impl Engine for DockerEngine {
             steps: steps.finish(),
             log,
         }))
+    }
+
+    /// Podman's layer store can race with a concurrent image removal while the builder looks for
+    /// a cached layer ("layer not known"); the same build succeeds when tried again.
+    fn is_transient_build_failure(&self, failure: &BuildFailure) -> bool {
+        self.kind == EngineKind::Podman && failure.message.contains("layer not known")
+    }
+}
+
+#[async_trait]
+impl Engine for DockerEngine {
+    fn kind(&self) -> EngineKind {
+        self.kind
+    }
+
+    async fn info(&self) -> EngineResult<EngineInfo> {
+        let version = if self.server_version.is_empty() {
+            self.client
+                .version()
+                .await
+                .map_err(|e| self.api("read engine version", &e))?
+                .version
+                .unwrap_or_default()
+        } else {
+            self.client
+                .ping()
+                .await
+                .map_err(|e| self.api("ping engine", &e))?;
+            self.server_version.clone()
+        };
+        Ok(EngineInfo {
+            kind: self.kind,
+            version,
+            api_version: self.client.client_version().to_string(),
+            endpoint: self.endpoint.clone(),
+        })
+    }
+
+    async fn image(&self, reference: &str) -> EngineResult<Option<ImageInfo>> {
+        if let Some(found) = self.inspect_image(reference).await? {
+            return Ok(Some(found));
+        }
+        if self.kind == EngineKind::Podman {
+            for alias in podman_aliases(reference) {
+                if let Some(found) = self.inspect_image(&alias).await? {
+                    return Ok(Some(found));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn build(
+        &self,
+        request: BuildRequest,
+        progress: &(dyn Fn(BuildProgress) + Send + Sync),
+    ) -> EngineResult<Result<BuildOutcome, BuildFailure>> {
+        let mut attempt = 1;
+        loop {
+            let result = self.build_once(request.clone(), progress).await?;
+            match result {
+                Err(failure) if attempt < 3 && self.is_transient_build_failure(&failure) => {
+                    progress(BuildProgress {
+                        line: format!(
+                            "pactown: the engine lost a cached layer during the build ({}); retrying",
+                            failure.message.trim()
+                        ),
+                    });
+                    attempt += 1;
+                }
+                other => return Ok(other),
+            }
+        }
     }
 
     async fn import_image(
