@@ -16,3 +16,4 @@ mod export;
 mod images;
 mod orchestrate;
 mod registry;
+mod registry_up;

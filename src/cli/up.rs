@@ -47,7 +47,7 @@ const INTERRUPTED: u8 = 130;
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let started = Instant::now();
     let file = crate::config::resolve_file(args.file.as_deref())?;
-    let project = crate::project::load(&file)?;
+    let project = crate::project::load_with(&file, crate::project::Unpulled::Fail)?;
     printer.diagnostics(&project.warnings);
     let eco = &project.ecosystem;
     let engine = orchestrator::connect(args.engine, Some(eco)).await?;
