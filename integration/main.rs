@@ -17,3 +17,4 @@ mod images;
 mod orchestrate;
 mod registry;
 mod registry_up;
+mod selfimage;
