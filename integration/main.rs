@@ -10,6 +10,7 @@
 )]
 
 #[allow(dead_code)]
+mod bootstrap;
 mod common;
 mod engine_docker;
 mod export;
