@@ -18,4 +18,5 @@ mod images;
 mod orchestrate;
 mod registry;
 mod registry_up;
+mod saas;
 mod selfimage;
