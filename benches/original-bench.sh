@@ -12,7 +12,7 @@
 # The original: `pactown up FILE` (foreground, local processes in venv/npm sandboxes it caches),
 # timed from launch until every /health answers 200 from the host (polled every 50 ms); its
 # first run (creates the venvs) is not timed. Each run is stopped (Ctrl+C / `down`) before the
-# next. Prints a markdown table with medians and the ratio.
+# next, and the machine gets $PACTOWN_BENCH_SETTLE (3) seconds to settle. Prints a markdown table with medians and the ratio.
 #
 #   bash benches/original-bench.sh [RUNS]      (default 3 runs, median reported)
 #
@@ -36,6 +36,8 @@ export LITELLM_LOCAL_MODEL_COST_MAP=True
 export NO_COLOR=1
 WORK=$(mktemp -d)
 ORIG_PID=""
+ORIG_PORTS=""
+RESULT=""
 
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -97,19 +99,29 @@ orig_stop() {
   for k in $kids; do kill -TERM -- "-$k" 2>/dev/null || true; done
   wait "$ORIG_PID" 2>/dev/null || true
   ORIG_PID=""
+  # its services' ports closed before anything else runs
+  for _ in $(seq 100); do ports_free $ORIG_PORTS 2>/dev/null && break; sleep 0.1; done
+  settle
 }
+# a quiet machine before each timed start (shutdowns finished, caches settled)
+settle() { sleep "${PACTOWN_BENCH_SETTLE:-3}"; }
 ports_free() { # PORT… → fails when one is taken
   local p; for p in "$@"; do
     if ss -ltnH "sport = :$p" | grep -q .; then log "host port $p is taken: free it first"; return 1; fi
   done
 }
-# orig_up DIR FILE PORT… → prints seconds from launch to every http://127.0.0.1:PORT/health = 200
+# orig_up DIR FILE PORT… → RESULT = seconds from launch to every http://127.0.0.1:PORT/health
+# = 200 (not in a subshell: ORIG_PID must survive for orig_stop)
 orig_up() {
   local dir=$1 file=$2; shift 2
   local p; for p in "$@"; do
     for _ in $(seq 100); do ports_free "$p" 2>/dev/null && break; sleep 0.1; done
   done
+  # taken ports would make the original move its services elsewhere: refuse instead; and drop
+  # registrations an unclean stop may have left, which would pin the services to other ports
   ports_free "$@"
+  rm -f "$dir/.pactown-sandboxes/.pactown-services.json"
+  ORIG_PORTS="$*"
   local start; start=$(now)
   # a background job of a script ignores SIGINT; the trampoline restores it so Ctrl+C (our
   # stop) reaches the original's KeyboardInterrupt handler, which stops its services
@@ -124,17 +136,18 @@ orig_up() {
       sleep 0.05
     done
   done
-  elapsed "$start"
+  RESULT=$(elapsed "$start")
 }
 
-ours_down() { "$PACTOWN" down "$1" --engine docker --timeout 2 >/dev/null 2>&1 || true; }
+ours_down() { "$PACTOWN" down "$1" --engine docker --timeout 2 >/dev/null 2>&1 || true; settle; }
 trap 'orig_stop; ours_down "$OURS_SAAS/saas.pactown.yaml"; ours_down "$OURS_PAIR/pair.pactown.yaml"; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
 
-# ours_up FILE → seconds of `pactown up -d`
+# ours_up FILE → RESULT = seconds of `pactown up -d`
 ours_up() {
   local start; start=$(now)
   "$PACTOWN" up "$1" -d --engine docker --timeout 300 >>"$WORK/ours.log" 2>&1 || { tail -20 "$WORK/ours.log" >&2; return 1; }
-  elapsed "$start"
+  RESULT=$(elapsed "$start")
 }
 
 declare -A FIRST_O FIRST_P
@@ -142,12 +155,12 @@ bench_case() { # CASE OURS_FILE ORIG_DIR ORIG_FILE PORT…
   local case=$1 ours=$2 odir=$3 ofile=$4; shift 4
   local -a P O
   log "$case: first runs (build images / create venvs; not timed in the medians)…"
-  FIRST_P[$case]=$(ours_up "$ours"); ours_down "$ours"
-  FIRST_O[$case]=$(orig_up "$odir" "$ofile" "$@"); orig_stop
+  ours_up "$ours"; FIRST_P[$case]=$RESULT; ours_down "$ours"
+  orig_up "$odir" "$ofile" "$@"; FIRST_O[$case]=$RESULT; orig_stop
   for i in $(seq "$RUNS"); do
     log "$case: run $i/$RUNS"
-    P+=("$(ours_up "$ours")"); ours_down "$ours"
-    O+=("$(orig_up "$odir" "$ofile" "$@")"); orig_stop
+    ours_up "$ours"; P+=("$RESULT"); ours_down "$ours"
+    orig_up "$odir" "$ofile" "$@"; O+=("$RESULT"); orig_stop
   done
   local p o
   p=$(printf '%s\n' "${P[@]}" | median); o=$(printf '%s\n' "${O[@]}" | median)
