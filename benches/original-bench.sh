@@ -12,7 +12,8 @@
 # The original: `pactown up FILE` (foreground, local processes in venv/npm sandboxes it caches),
 # timed from launch until every /health answers 200 from the host (polled every 50 ms); its
 # first run (creates the venvs) is not timed. Each run is stopped (Ctrl+C / `down`) before the
-# next, and the machine gets $PACTOWN_BENCH_SETTLE (3) seconds to settle. Prints a markdown table with medians and the ratio.
+# next, and the machine gets $PACTOWN_BENCH_SETTLE (default 3) seconds to settle. Prints a
+# markdown table with medians and the ratio.
 #
 #   bash benches/original-bench.sh [RUNS]      (default 3 runs, median reported)
 #
