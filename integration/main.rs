@@ -9,6 +9,7 @@
     clippy::print_stdout
 )]
 
+mod bootstrap;
 #[allow(dead_code)]
 mod common;
 mod engine_docker;
@@ -16,5 +17,8 @@ mod export;
 mod images;
 mod orchestrate;
 mod registry;
+mod registry_up;
+mod saas;
 mod security;
+mod selfimage;
 mod watch;

@@ -3,7 +3,8 @@ use crate::config::{self, Ecosystem, ReadmeSource};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::graph::{self, DependencyGraph};
 use crate::markpact::{self, Markpact};
-use std::collections::{BTreeMap, HashMap};
+use crate::registry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 /// Everything `validate`, `build` and `up` need before touching an engine.
@@ -30,12 +31,35 @@ impl Project {
     }
 }
 
+/// What [`load_with`] does with a `registry:` README that is not pulled yet (no entry in
+/// `pactown.lock`, or its vendored file is missing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unpulled {
+    /// A warning; the service has no parsed README (`validate`, `export`, `quadlet`, which can
+    /// be told an image instead).
+    Warn,
+    /// An error telling to run `pactown pull` (`up`, `build`: they need every README).
+    Fail,
+}
+
 /// Loads and validates an ecosystem file and every README it names, reporting all problems at
-/// once (errors sorted by file and line).
+/// once (errors sorted by file and line). READMEs from a registry are read from the vendor
+/// folder written by `pactown pull`; one that is not pulled yet is a warning
+/// ([`Unpulled::Warn`]).
 ///
 /// # Errors
 /// Every error found (with the warnings next to them); nothing is written.
 pub fn load(path: &Path) -> Result<Project, Diagnostics> {
+    load_with(path, Unpulled::Warn)
+}
+
+/// [`load`], choosing what a `registry:` README that is not pulled yet is. A vendored README
+/// that does not match its sha256 in `pactown.lock`, or an unreadable lock file, is an error
+/// either way.
+///
+/// # Errors
+/// Every error found (with the warnings next to them); nothing is written.
+pub fn load_with(path: &Path, unpulled: Unpulled) -> Result<Project, Diagnostics> {
     let text = config::read_text(path)?;
     let partial = config::parse_partial(path, &text);
     let mut diags = partial.diagnostics.0;
@@ -52,6 +76,7 @@ pub fn load(path: &Path) -> Result<Project, Diagnostics> {
     };
     diags.extend(graph::endpoint_warnings(&eco));
     let envs = graph::injected_env_all(&eco);
+    let vendored = vendored_readmes(&eco, &partial.bad_readmes, unpulled, &mut diags);
 
     // Parse each distinct README once, even when several services share it.
     let mut parsed: HashMap<PathBuf, Option<Markpact>> = HashMap::new();
@@ -76,25 +101,10 @@ pub fn load(path: &Path) -> Result<Project, Diagnostics> {
         }
         let readme = match &svc.readme {
             ReadmeSource::Local { path, .. } => path,
-            ReadmeSource::Registry {
-                namespace,
-                name,
-                version,
-            } => {
-                diags.push(
-                    Diagnostic::warning(
-                        Code::RegistryReadme,
-                        &eco.file,
-                        svc.line,
-                        format!(
-                            "README of `{}` comes from the registry ({namespace}/{name}@{version}) and was not checked",
-                            svc.name
-                        ),
-                    )
-                    .with_hint("pull it to a local folder to validate it offline"),
-                );
-                continue;
-            }
+            ReadmeSource::Registry { .. } => match vendored.get(&svc.name) {
+                Some(path) => path,
+                None => continue,
+            },
         };
         let first_time = !parsed.contains_key(readme);
         let entry =
@@ -128,6 +138,75 @@ pub fn load(path: &Path) -> Result<Project, Diagnostics> {
         }),
         _ => Err(all),
     }
+}
+
+/// The vendored README of every `registry:` service that is pulled, by service name. For the
+/// others: a warning or an error (per `unpulled`) when not pulled yet, the lock file's own errors
+/// when the vendored file does not match it.
+fn vendored_readmes(
+    eco: &Ecosystem,
+    skip: &BTreeSet<String>,
+    unpulled: Unpulled,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, PathBuf> {
+    let wanted = |s: &&config::ServiceSpec| {
+        matches!(s.readme, ReadmeSource::Registry { .. }) && !skip.contains(&s.name)
+    };
+    if !eco.services.iter().any(|s| wanted(&s)) {
+        return BTreeMap::new();
+    }
+    // Fast path: everything pulled and intact.
+    if let Ok(all) = registry::resolve_vendor(eco) {
+        return all;
+    }
+    // Something is missing: resolve service by service to tell which.
+    let lock = registry::lock::read_lock(&registry::lock::lock_path(eco)).ok();
+    let mut found = BTreeMap::new();
+    for svc in eco.services.iter().filter(wanted) {
+        let ReadmeSource::Registry {
+            namespace,
+            name,
+            version,
+        } = &svc.readme
+        else {
+            continue;
+        };
+        let mut one = eco.clone();
+        one.services = vec![svc.clone()];
+        let errors = match registry::resolve_vendor(&one) {
+            Ok(mut map) => {
+                if let Some(p) = map.remove(&svc.name) {
+                    found.insert(svc.name.clone(), p);
+                }
+                continue;
+            }
+            Err(d) => d.0,
+        };
+        let pulled = lock
+            .as_ref()
+            .and_then(|l| l.find(namespace, name, version))
+            .is_some_and(|e| eco.dir.join(&e.path).is_file());
+        if pulled || unpulled == Unpulled::Fail || lock.is_none() {
+            diags.extend(errors);
+            continue;
+        }
+        diags.push(
+            Diagnostic::warning(
+                Code::RegistryReadme,
+                &eco.file,
+                svc.line,
+                format!(
+                    "README of `{}` comes from the registry ({namespace}/{name}@{version}), is not pulled yet and was not checked",
+                    svc.name
+                ),
+            )
+            .with_hint(format!(
+                "run `pactown pull {}` (`up` and `build` need it)",
+                eco.file.display()
+            )),
+        );
+    }
+    found
 }
 
 /// Sorted for reading: the ecosystem file's own problems first, then each README's, each by

@@ -315,13 +315,23 @@ fn remove_matching(dir: &Path, remove: &dyn Fn(&Path) -> bool) -> Result<(), Boo
 /// # Errors
 /// When the tarball cannot be read or the engine refuses it.
 pub async fn import(engine: &dyn Engine, tarball: &Path) -> Result<(), BootstrapError> {
+    import_as(engine, tarball, crate::build::base::DEBIAN_IMAGE).await
+}
+
+/// Imports the tarball under another reference (`pactown images bootstrap --tag`).
+///
+/// # Errors
+/// When the tarball cannot be read or the engine refuses it.
+pub async fn import_as(
+    engine: &dyn Engine,
+    tarball: &Path,
+    tag: &str,
+) -> Result<(), BootstrapError> {
     let bytes = tokio::fs::read(tarball)
         .await
         .map_err(io(format!("cannot read {}", tarball.display())))?;
     let changes: Vec<String> = IMPORT_CHANGES.iter().map(|s| (*s).to_string()).collect();
-    engine
-        .import_image(bytes, crate::build::base::DEBIAN_IMAGE, &changes)
-        .await?;
+    engine.import_image(bytes, tag, &changes).await?;
     Ok(())
 }
 

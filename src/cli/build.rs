@@ -36,7 +36,7 @@ pub struct Args {
 /// Runs `pactown build`.
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let file = crate::config::resolve_file(args.file.as_deref())?;
-    let project = crate::project::load(&file)?;
+    let project = crate::project::load_with(&file, crate::project::Unpulled::Fail)?;
     printer.diagnostics(&project.warnings);
     let eco = &project.ecosystem;
     let opts = BuildOptions {

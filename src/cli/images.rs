@@ -21,6 +21,10 @@ pub struct Args {
 pub enum ImagesCommand {
     /// Create `debian:bookworm-slim` offline with debootstrap (needs root and debootstrap).
     Bootstrap {
+        /// Image reference to import as (another tag leaves the real base image alone, e.g.
+        /// for tests).
+        #[arg(long, value_name = "REF", default_value = base::DEBIAN_IMAGE)]
+        tag: String,
         /// Container engine.
         #[arg(long, value_enum, env = "PACTOWN_ENGINE", default_value = "auto")]
         engine: EngineChoice,
@@ -85,17 +89,19 @@ impl From<RuntimeArg> for Runtime {
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     match args.command {
         ImagesCommand::Bootstrap {
+            tag,
             engine,
             cache,
             force,
         } => {
+            if !valid_reference(&tag) {
+                return Err(Error::Other(format!(
+                    "--tag {tag:?} is not an image reference (NAME[:TAG], lowercase name)"
+                )));
+            }
             let engine = crate::engine::connect(engine).await?;
-            if !force && engine.image(base::DEBIAN_IMAGE).await?.is_some() {
-                printer.info(&format!(
-                    "{} is present in {}",
-                    base::DEBIAN_IMAGE,
-                    engine.kind()
-                ));
+            if !force && engine.image(&tag).await?.is_some() {
+                printer.info(&format!("{tag} is present in {}", engine.kind()));
                 return Ok(ExitCode::SUCCESS);
             }
             let cache = cache.unwrap_or_else(bootstrap::default_cache_dir);
@@ -103,14 +109,10 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             let tarball = bootstrap::rootfs_tarball(&cache, &log)
                 .await
                 .map_err(|e| Error::Other(e.to_string()))?;
-            bootstrap::import(engine.as_ref(), &tarball)
+            bootstrap::import_as(engine.as_ref(), &tarball, &tag)
                 .await
                 .map_err(|e| Error::Other(e.to_string()))?;
-            printer.info(&format!(
-                "imported {} into {}",
-                base::DEBIAN_IMAGE,
-                engine.kind()
-            ));
+            printer.info(&format!("imported {tag} into {}", engine.kind()));
             Ok(ExitCode::SUCCESS)
         }
         ImagesCommand::Build { runtimes, engine } => {
@@ -169,6 +171,54 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// A plausible image reference: `[HOST[:PORT]/]PATH[:TAG]`, lowercase path components of
+/// `[a-z0-9._-]`, a tag of `[A-Za-z0-9._-]` up to 128 characters; no digest.
+fn valid_reference(reference: &str) -> bool {
+    let (name, tag) = match reference.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, Some(t)),
+        _ => (reference, None),
+    };
+    let tag_ok = tag.is_none_or(|t| {
+        !t.is_empty()
+            && t.len() <= 128
+            && !t.starts_with(['.', '-'])
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    });
+    let mut parts: Vec<&str> = name.split('/').collect();
+    // A leading registry host (`localhost:5000/…`, `reg.example/…`) has its own rules.
+    if parts.len() > 1 && parts[0].contains(['.', ':']) {
+        parts.remove(0);
+    }
+    let name_ok = parts.iter().all(|part| {
+        !part.is_empty()
+            && part.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+            })
+    });
+    tag_ok && name_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_reference;
+
+    #[test]
+    fn image_references() {
+        for ok in [
+            "debian:bookworm-slim",
+            "pactown-test/debian:bootstrap-1a2b",
+            "localhost:5000/x/y:1.0",
+            "busybox",
+        ] {
+            assert!(valid_reference(ok), "{ok}");
+        }
+        for bad in ["", "Debian:x", "a:", "a:b c", "a//b", "a:-x", "a@sha256:00"] {
+            assert!(!valid_reference(bad), "{bad}");
         }
     }
 }

@@ -71,7 +71,7 @@ pub(super) async fn run_with(args: Args, json: bool, printer: &Printer) -> Resul
     let mut printer = printer.clone();
     let started = Instant::now();
     let file = crate::config::resolve_file(args.file.as_deref())?;
-    let mut project = crate::project::load(&file)?;
+    let mut project = crate::project::load_with(&file, crate::project::Unpulled::Fail)?;
     printer.diagnostics(&project.warnings);
     if let Some(t) = &args.tenant {
         project.ecosystem = orchestrator::tenant::apply(project.ecosystem, t, args.port_offset)

@@ -289,16 +289,22 @@ fn env_with<'a>(
     let mut env = BTreeMap::new();
     for dep in &service.depends_on {
         let prefix = env_prefix(&dep.name);
-        let (url, host, port) = match &dep.endpoint {
-            Some(endpoint) => {
+        let dep_port = by_name(&dep.name).map(|d| d.port);
+        let rewritten = dep.endpoint.as_deref().and_then(|e| {
+            let port = dep_port?;
+            Some((loopback_to_service(e, &dep.name, port)?, port))
+        });
+        let (url, host, port) = match (&dep.endpoint, rewritten) {
+            (Some(_), Some((url, port))) => (url, Some(dep.name.clone()), Some(port)),
+            (Some(endpoint), None) => {
                 let (host, port) = match endpoint_host_port(endpoint) {
                     Some((h, p)) => (Some(h), p),
                     None => (None, None),
                 };
                 (endpoint.clone(), host, port)
             }
-            None => {
-                let port = by_name(&dep.name).map(|d| d.port);
+            (None, _) => {
+                let port = dep_port;
                 let url = match port {
                     Some(p) => format!("http://{}:{p}", dep.name),
                     None => format!("http://{}", dep.name),
@@ -365,8 +371,41 @@ pub fn endpoint_host_port(endpoint: &str) -> Option<(String, Option<u16>)> {
     Some((host, port))
 }
 
+/// Whether a host name or address is the local machine's loopback (or the wildcard address).
+fn is_loopback(host: &str) -> bool {
+    let h = host.to_ascii_lowercase();
+    h == "localhost"
+        || h.ends_with(".localhost")
+        || h.starts_with("127.")
+        || h == "::1"
+        || h == "0.0.0.0"
+}
+
+/// Compatibility with ecosystem files written for the original, process-based pactown, where
+/// every service runs on one host: an explicit endpoint on the loopback *at the dependency's own
+/// port* (`http://localhost:8003` for a dependency on port 8003) can only mean that dependency,
+/// so it becomes the same URL with the dependency's network alias as host
+/// (`http://database:8003`), scheme, credentials and path kept. Any other endpoint: `None`.
+#[must_use]
+pub fn loopback_to_service(endpoint: &str, service: &str, port: u16) -> Option<String> {
+    let (host, p) = endpoint_host_port(endpoint)?;
+    if !is_loopback(&host) || p != Some(port) {
+        return None;
+    }
+    let (scheme, rest) = match endpoint.split_once("://") {
+        Some((s, r)) => (format!("{s}://"), r),
+        None => (String::new(), endpoint),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let userinfo = authority.rsplit_once('@').map_or("", |(u, _)| u);
+    let at = if userinfo.is_empty() { "" } else { "@" };
+    Some(format!("{scheme}{userinfo}{at}{service}:{port}{tail}"))
+}
+
 /// `LocalhostEndpoint` warnings for explicit endpoints that point at the host's loopback, which
-/// from inside a container is the container itself.
+/// from inside a container is the container itself (those at the dependency's own port are
+/// rewritten to its network alias, see [`loopback_to_service`], and say so).
 #[must_use]
 pub fn endpoint_warnings(eco: &Ecosystem) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -375,14 +414,27 @@ pub fn endpoint_warnings(eco: &Ecosystem) -> Vec<Diagnostic> {
             let Some(endpoint) = &dep.endpoint else {
                 continue;
             };
-            let host = endpoint_host_port(endpoint).map(|(h, _)| h.to_ascii_lowercase());
-            let local = host.as_deref().is_some_and(|h| {
-                h == "localhost"
-                    || h.ends_with(".localhost")
-                    || h.starts_with("127.")
-                    || h == "::1"
-                    || h == "0.0.0.0"
-            });
+            let dep_port = eco
+                .services
+                .iter()
+                .find(|s| s.name == dep.name)
+                .map(|s| s.port);
+            if let Some(url) = dep_port.and_then(|p| loopback_to_service(endpoint, &dep.name, p)) {
+                out.push(
+                    Diagnostic::warning(
+                        Code::LocalhostEndpoint,
+                        &eco.file,
+                        dep.line,
+                        format!(
+                            "endpoint `{endpoint}` of `{}` in `{}` points at localhost, which inside a container is the container itself; using {url}",
+                            dep.name, svc.name
+                        ),
+                    )
+                    .with_hint(format!("write `endpoint: {url}`, or remove `endpoint`")),
+                );
+                continue;
+            }
+            let local = endpoint_host_port(endpoint).is_some_and(|(h, _)| is_loopback(&h));
             if local {
                 out.push(
                     Diagnostic::warning(
@@ -430,6 +482,28 @@ mod tests {
         assert_eq!(endpoint_host_port("redis"), Some(("redis".into(), None)));
         assert_eq!(endpoint_host_port("http://db:notaport"), None);
         assert_eq!(endpoint_host_port("http://"), None);
+    }
+
+    #[test]
+    fn loopback_endpoints_at_the_dependency_port_become_its_alias() {
+        let r = |e: &str| loopback_to_service(e, "database", 8003);
+        assert_eq!(
+            r("http://localhost:8003").as_deref(),
+            Some("http://database:8003")
+        );
+        assert_eq!(
+            r("http://127.0.0.1:8003/v1?x=1").as_deref(),
+            Some("http://database:8003/v1?x=1")
+        );
+        assert_eq!(
+            r("postgres://u:p@[::1]:8003/app").as_deref(),
+            Some("postgres://u:p@database:8003/app")
+        );
+        assert_eq!(r("localhost:8003").as_deref(), Some("database:8003"));
+        // another port, or another host: kept verbatim
+        assert_eq!(r("http://localhost:6379"), None);
+        assert_eq!(r("http://localhost"), None);
+        assert_eq!(r("http://db.internal:8003"), None);
     }
 
     #[test]
