@@ -16,11 +16,14 @@
 //! 5. one `COPY` of `app/` (the code plus `.markpact/run.sh` and `.markpact/build.sh`), the
 //!    README's build script, the warm-up compile, generated environment.
 //!
-//! A code-only change therefore re-runs only step 5 (plus the label step the engine appends):
-//! every instruction after the first cache miss costs a container commit, so there are as few
-//! of them as possible. Images are labelled through the build request (not `LABEL` lines), so
-//! labels never touch the cached layers.
+//! The image labels (`io.pactown.managed/runtime/service`) are one `LABEL` line between steps 4
+//! and 5: after the shared dependency layers, before the code. A code-only change therefore
+//! re-runs only step 5: every instruction after the first cache miss costs a container commit,
+//! so there are as few of them as possible (labels passed through the build request instead
+//! would add one more commit after the code on every rebuild). Label keys and values are quoted
+//! like `ENV` values (`$` escaped); the service name is a validated DNS label anyway.
 use crate::build::provider::{BuildPlan, APP_UID, CA_PATH, RENDERER_VERSION};
+use crate::engine::labels;
 use std::fmt::Write as _;
 
 /// Context path of the CA bundle.
@@ -80,6 +83,11 @@ pub fn render(plan: &BuildPlan) -> String {
     for cmd in &plan.install {
         line(&format!("RUN {cmd}"));
     }
+    let labels: Vec<String> = image_labels(plan)
+        .iter()
+        .map(|(k, v)| format!("{}={}", env_value(k), env_value(v)))
+        .collect();
+    line(&format!("LABEL {}", labels.join(" ")));
     // always non-empty: it holds at least `.markpact/run.sh`
     line(&format!(
         "COPY {chown} {}",
@@ -100,6 +108,16 @@ pub fn render(plan: &BuildPlan) -> String {
         line(&format!("ENV {}", vars.join(" \\\n    ")));
     }
     out
+}
+
+/// The labels of a service image, written into its Containerfile.
+#[must_use]
+pub fn image_labels(plan: &BuildPlan) -> std::collections::BTreeMap<String, String> {
+    std::collections::BTreeMap::from([
+        (labels::MANAGED.to_string(), "true".to_string()),
+        (labels::RUNTIME.to_string(), plan.runtime.to_string()),
+        (labels::SERVICE.to_string(), plan.service.clone()),
+    ])
 }
 
 /// A JSON array of strings (exec form of `COPY`, `RUN`, `CMD`).

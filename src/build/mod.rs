@@ -201,23 +201,6 @@ pub fn prepare(
     })
 }
 
-/// Labels of a service image.
-#[must_use]
-pub fn image_labels(prepared: &PreparedService) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (labels::MANAGED.to_string(), "true".to_string()),
-        (labels::SERVICE.to_string(), prepared.service.clone()),
-        (
-            labels::RUNTIME.to_string(),
-            prepared.plan.runtime.to_string(),
-        ),
-        (
-            labels::CONTEXT_DIGEST.to_string(),
-            prepared.context.digest.clone(),
-        ),
-    ])
-}
-
 /// Builds (or finds) the image of each named service (all services when `services` is empty), in
 /// parallel up to `opts.jobs`. Base images are built first when missing.
 ///
@@ -381,7 +364,9 @@ async fn build_one(
         tag: prepared.tag.clone(),
         context: prepared.context.tar.clone(),
         containerfile: context::CONTAINERFILE.to_string(),
-        labels: image_labels(prepared),
+        // labels are LABEL lines of the Containerfile (see `containerfile`): build-request labels
+        // would cost one more layer commit after the code on every rebuild
+        labels: BTreeMap::new(),
         no_cache: opts.no_cache,
     };
     let progress = |p: BuildProgress| {
