@@ -203,7 +203,7 @@ fn compose_has_limits_isolation_and_no_secret_values() {
         "cpus: '0.5'",
         "mem_limit: 128m",
         "pids_limit: 64",
-        "- /app/target",
+        "- /app",
         "- sec-data:/data",
         "user: 0:0",
         "no-new-privileges:true",

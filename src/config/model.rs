@@ -169,15 +169,17 @@ impl Security {
     }
 }
 
-/// Paths inside a pactown image (`pactown/<runtime>-<service>:<hex>`) that its runtime rewrites
-/// at start and that must stay writable with their image content under a read-only root: Rust's
-/// `target/` (`cargo run` takes a lock file there). They get an anonymous volume, which the
-/// engine fills from the image and removes with the container.
+/// Paths inside a pactown image (`pactown/<runtime>-<service>:<hex>`) that stay writable, with
+/// their image content, under a read-only root: the service's working directory `/app`. Services
+/// write next to their code (SQLite files, uploads, caches; Rust's `cargo run` takes a lock in
+/// `target/`), as they do when run by hand. `/app` gets an anonymous volume, which the engine
+/// fills from the image and removes with the container, so every container starts from the
+/// image's files; the rest of the root file system (system, toolchains, `/opt/venv`) stays
+/// read-only.
 #[must_use]
 pub fn writable_image_paths(image: &str) -> &'static [&'static str] {
-    let name = image.rsplit('/').next().unwrap_or(image);
-    if image.contains("pactown/") && name.starts_with("rust-") {
-        &["/app/target"]
+    if image.contains("pactown/") {
+        &["/app"]
     } else {
         &[]
     }

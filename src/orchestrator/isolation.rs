@@ -211,7 +211,7 @@ mod tests {
         assert_eq!(i.hardening.cap_drop, vec!["ALL"]);
         assert_eq!(i.hardening.user, None);
         assert!(i.hardening.tmpfs.contains_key("/tmp"));
-        assert_eq!(i.hardening.volumes[0].target, "/app/target");
+        assert_eq!(i.hardening.volumes[0].target, "/app");
         assert_eq!(i.hardening.volumes[0].source, None);
         assert_eq!(i.limits.pids, Some(512));
         assert_eq!(i.limits.memory, None);
