@@ -229,9 +229,12 @@ fn hardened_defaults_hold_and_every_runtime_still_runs() {
     let url = row(&st, "probe")["url"].as_str().unwrap().to_string();
     // the image's unprivileged user, a read-only root, a writable /tmp and data volume
     assert_eq!(http_get(&format!("{url}/whoami")), (200, "10001".into()));
-    let (code, body) = http_get(&format!("{url}/write?/app/x"));
+    // the root file system is read-only even where the service's user owns the directory…
+    let (code, body) = http_get(&format!("{url}/write?/home/app/x"));
     assert_eq!(code, 500, "{body}");
     assert!(body.contains("Read-only file system"), "{body}");
+    // …while the working directory is a writable per-container copy of the image's /app
+    assert_eq!(http_get(&format!("{url}/write?/app/x")).0, 200);
     assert_eq!(http_get(&format!("{url}/write?/tmp/x")).0, 200);
     assert_eq!(http_get(&format!("{url}/write?/data/x")).0, 200);
     let vol = format!("{name}-data");

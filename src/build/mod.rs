@@ -377,15 +377,18 @@ async fn build_one(
     };
     match engine.build(request, &progress).await? {
         Ok(outcome) => {
-            let size = engine
+            // the tag is the truth: the id the build stream reports can be an intermediate one
+            // when the last step is a RUN, and the config hash must match what a later lookup
+            // of the tag finds
+            let (image_id, size) = engine
                 .image(&prepared.tag)
                 .await?
-                .map_or(0, |info| info.size);
+                .map_or((outcome.image_id, 0), |info| (info.id, info.size));
             events(BuildEvent::Finished {
                 service: service.clone(),
                 cached: false,
             });
-            Ok(image(outcome.image_id, size, false, outcome.steps))
+            Ok(image(image_id, size, false, outcome.steps))
         }
         Err(failure) => Err(BuildError::Failed {
             service: service.clone(),
