@@ -16,4 +16,6 @@ export PACTOWN_REQUIRE_ENGINES=1
 if [ -z "${PACTOWN_CA_BUNDLE:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
   export PACTOWN_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 fi
-cargo test --locked --all-targets -- --test-threads="${PACTOWN_TEST_THREADS:-4}"
+# one test at a time: the real-engine tests share two engines on a 2-core machine, and parallel
+# runs produced no-op `up`s that saw another config hash (cause still open, see the closing note)
+cargo test --locked --all-targets -- --test-threads="${PACTOWN_TEST_THREADS:-1}"
