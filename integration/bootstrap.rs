@@ -1,24 +1,8 @@
 //! `pactown images bootstrap` end to end: debootstrap (or the cached root file system tarball
 //! under `~/.cache/pactown/base`), import under a unique tag through the engine API, then run a
 //! container from the imported image. The real `debian:bookworm-slim` is left alone.
-use crate::common;
-use std::process::{Command, Output};
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker")
-}
+use crate::common::{self, docker, text};
+use std::process::Command;
 
 /// Removes the image when dropped.
 struct RemoveImage(String);

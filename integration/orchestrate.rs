@@ -4,7 +4,7 @@
 //! (both engines' tests run in parallel). The images are content-addressed, so every test on one
 //! engine shares them: the first `up` builds, the rest start. Every test brings its ecosystem
 //! down in a guard, even when it fails.
-use crate::common;
+use crate::common::{self, text};
 use pactown::engine::EngineKind;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -30,15 +30,6 @@ fn port_prefix(kind: EngineKind, base: u16) -> u16 {
         EngineKind::Docker => base,
         EngineKind::Podman => base + 3,
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// Copies a folder recursively.

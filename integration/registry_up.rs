@@ -1,6 +1,6 @@
 //! `pactown up` of a service whose README comes from a registry: refused before `pactown pull`,
 //! then built from the vendored README and served after it.
-use crate::common;
+use crate::common::{self, text};
 use pactown::registry::auth::Tokens;
 use pactown::registry::server::{self, ServeConfig};
 use pactown::registry::{Client, PublishRequest};
@@ -12,15 +12,6 @@ const TOKEN: &str = "registry-up-token-0123456789";
 fn readme(marker: &str) -> String {
     format!(
         "# page\n\n```html markpact:file path=index.html\n<h1>{marker}</h1>\n```\n\n```http markpact:test\nGET / EXPECT 200\n```\n"
-    )
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
     )
 }
 

@@ -4,7 +4,7 @@
 //!
 //! The sdist is downloaded with pip at test time (never committed). Without PyPI the test skips,
 //! unless `PACTOWN_REQUIRE_ENGINES=1`.
-use crate::common;
+use crate::common::{self, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -13,15 +13,6 @@ use std::time::Duration;
 const ORIGINAL_VERSION: &str = "0.1.173";
 /// The ecosystem name written in the example.
 const NAME: &str = "saas-platform";
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn pactown(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pactown"))

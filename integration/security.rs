@@ -2,7 +2,7 @@
 //! hardened defaults on every runtime that needs a writable place (PHP, Rust), OOM kill and
 //! pids limit reported by `status`, and tenant copies that cannot resolve or reach each other.
 //! Every test brings its ecosystems down in a guard, even when it fails.
-use crate::common;
+use crate::common::{self, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -25,15 +25,6 @@ fn docker(args: &[&str]) -> String {
         .output()
         .expect("run docker");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// Runs `pactown down [--tenant T]` when dropped.

@@ -2,25 +2,9 @@
 //! is built from a context holding the test's own `pactown` binary, then `pactown build` runs
 //! inside it with the Docker socket mounted, against a small fixture ecosystem, and the service
 //! image it builds must appear in the host engine.
-use crate::common;
+use crate::common::{self, docker, text};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker")
-}
+use std::process::Command;
 
 /// Removes the listed images when dropped.
 struct RemoveImages(Vec<String>);
