@@ -21,4 +21,5 @@ mod registry_up;
 mod saas;
 mod security;
 mod selfimage;
+mod start_order;
 mod watch;

@@ -146,7 +146,7 @@ fn run_script_stays_data() {
         assert!(!cf.contains(needle), "{needle} leaked into:\n{cf}");
     }
     assert_eq!(cf.lines().filter(|l| l.starts_with("CMD ")).count(), 1);
-    assert!(cf.contains("\nCMD [\"/bin/sh\", \"/app/.markpact/run.sh\"]\n"));
+    assert!(cf.contains("\nCMD [\"/bin/bash\", \"/app/.markpact/start.sh\"]\n"));
     let run = entries(&prepared.context.tar)
         .into_iter()
         .find(|(p, _)| p == "app/.markpact/run.sh")

@@ -134,6 +134,80 @@ async fn dependant_starts_when_its_own_deps_are_healthy_not_when_a_slow_sibling_
     );
 }
 
+fn gated(mut d: DesiredService) -> DesiredService {
+    d.gated = true;
+    d
+}
+
+/// A gated service (its start script waits for its dependencies) is started as soon as its
+/// dependencies' containers are started, long before they are healthy; its health is still
+/// judged only from the moment they are.
+#[tokio::test]
+async fn gated_dependants_start_early_after_their_dependencies_start() {
+    let (engine, probe) = setup().await;
+    ready_after(&engine, "db", 400);
+    ready_after(&engine, "api", 30);
+    ready_after(&engine, "web", 30);
+    let desired = vec![
+        svc("db", &[], 41020),
+        gated(svc("api", &["db"], 41021)),
+        gated(svc("web", &["api", "db"], 41022)),
+    ];
+    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &quiet())
+        .await
+        .unwrap();
+    assert!(report.all_healthy(), "{report:?}");
+    let db = &report.outcomes["db"];
+    let api = &report.outcomes["api"];
+    let web = &report.outcomes["web"];
+    let start = |s: &str| engine.call_time("start", &name(s)).unwrap();
+    // started in dependency order, all before db is healthy
+    assert!(start("db") <= start("api"));
+    assert!(start("api") <= start("web"));
+    assert!(start("web") < db.healthy_at.unwrap());
+    // each is healthy only after what it depends on
+    assert!(api.began.unwrap() >= db.healthy_at.unwrap());
+    assert!(api.healthy_at.unwrap() >= db.healthy_at.unwrap());
+    assert!(web.began.unwrap() >= api.healthy_at.unwrap());
+}
+
+/// When a dependency fails, a gated dependant that was started early (and is held in its start
+/// script) is stopped and reported as skipped; one whose dependency failed before it started is
+/// never started.
+#[tokio::test]
+async fn a_failed_dependency_stops_its_early_started_dependants() {
+    let (engine, probe) = setup().await;
+    engine.set_behaviour(
+        "img-db",
+        Behaviour {
+            ready_after: Duration::from_secs(60),
+            exit_after: Some(Duration::from_millis(150)),
+            ..Behaviour::default()
+        },
+    );
+    ready_after(&engine, "api", 30);
+    let desired = vec![svc("db", &[], 41030), gated(svc("api", &["db"], 41031))];
+    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &quiet())
+        .await
+        .unwrap();
+    assert!(matches!(
+        report.outcomes["db"].status,
+        ServiceStatus::Failed(_)
+    ));
+    assert_eq!(
+        report.outcomes["api"].status,
+        ServiceStatus::Skipped {
+            dependency: "db".into()
+        }
+    );
+    let api_start = engine.call_time("start", &name("api")).unwrap();
+    let api_stop = engine.call_time("stop", &name("api")).unwrap();
+    assert!(api_stop > api_start);
+    let id = &report.outcomes["api"].replicas[0].id;
+    let info = engine.inspect_container(id).await.unwrap();
+    assert!(!info.running, "the held dependant must not keep running");
+}
+
 #[tokio::test]
 async fn a_failing_service_stops_its_dependants_and_leaves_the_rest() {
     let (engine, probe) = setup().await;

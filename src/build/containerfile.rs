@@ -8,12 +8,13 @@
 //! Layer order (the classic builder caches per instruction):
 //! 1. `FROM` the runtime's base image;
 //! 2. optional CA bundle + the variables pip, requests, OpenSSL and Node read it from;
-//! 3. `USER app` / `WORKDIR /app` / `CMD` — constant for every service; every later step runs
+//! 3. `USER app` / `WORKDIR /app` / `CMD` (the start script, [`crate::build::start_script`]) —
+//!    constant for every service; every later step runs
 //!    unprivileged, so files the service writes at run time (`node_modules`, `target/`, caches)
 //!    belong to it;
 //! 4. dependency manifests only, then the install command(s): nothing service-specific comes
 //!    before this point, so equal dependencies share these layers across services;
-//! 5. one `COPY` of `app/` (the code plus `.markpact/run.sh` and `.markpact/build.sh`), the
+//! 5. one `COPY` of `app/` (the code plus `.markpact/run.sh`, `start.sh` and `build.sh`), the
 //!    README's build script, the warm-up compile, generated environment.
 //!
 //! The image labels (`io.pactown.managed/runtime/service`) are one `LABEL` line between steps 4
@@ -30,6 +31,8 @@ use std::fmt::Write as _;
 pub const CONTEXT_CA: &str = "pactown/ca.crt";
 /// Context path of the run script.
 pub const CONTEXT_RUN: &str = "app/.markpact/run.sh";
+/// Context path of the start script ([`crate::build::start_script`]).
+pub const CONTEXT_START: &str = "app/.markpact/start.sh";
 /// Context path of the build script.
 pub const CONTEXT_BUILD: &str = "app/.markpact/build.sh";
 /// Context folder of the dependency manifests.
@@ -38,6 +41,9 @@ pub const CONTEXT_DEPS: &str = "deps";
 pub const CONTEXT_APP: &str = "app";
 /// Path of the run script in the image.
 pub const RUN_SCRIPT: &str = "/app/.markpact/run.sh";
+/// Path of the start script in the image: the `CMD`, which waits for the dependencies and then
+/// runs [`RUN_SCRIPT`].
+pub const START_SCRIPT: &str = "/app/.markpact/start.sh";
 /// Path of the build script in the image.
 pub const BUILD_SCRIPT: &str = "/app/.markpact/build.sh";
 
@@ -72,7 +78,7 @@ pub fn render(plan: &BuildPlan) -> String {
     }
     line("USER app");
     line("WORKDIR /app");
-    line(&format!("CMD {}", json_array(&["/bin/sh", RUN_SCRIPT])));
+    line(&format!("CMD {}", json_array(&["/bin/bash", START_SCRIPT])));
     let chown = format!("--chown={APP_UID}:{APP_UID}");
     if !plan.deps_files.is_empty() {
         line(&format!(

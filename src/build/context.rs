@@ -4,10 +4,10 @@
 //! gives byte-identical tar bytes and therefore the same digest and image tag.
 //!
 //! Layout: `Containerfile`, `deps/…` (dependency manifests), `app/…` (the service's files plus
-//! `app/.markpact/run.sh` and `app/.markpact/build.sh`), `pactown/ca.crt`.
+//! `app/.markpact/run.sh`, `app/.markpact/start.sh` and `app/.markpact/build.sh`), `pactown/ca.crt`.
 use crate::build::cache_key;
 use crate::build::containerfile::{
-    self, CONTEXT_APP, CONTEXT_BUILD, CONTEXT_CA, CONTEXT_DEPS, CONTEXT_RUN,
+    self, CONTEXT_APP, CONTEXT_BUILD, CONTEXT_CA, CONTEXT_DEPS, CONTEXT_RUN, CONTEXT_START,
 };
 use crate::build::provider::BuildPlan;
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,6 +55,10 @@ pub fn pack(plan: &BuildPlan, ca: Option<&[u8]>) -> Result<BuildContext, Context
         files.insert(format!("{CONTEXT_APP}/{}", f.path), &f.contents);
     }
     files.insert(CONTEXT_RUN.to_string(), plan.run_script.as_bytes());
+    files.insert(
+        CONTEXT_START.to_string(),
+        crate::build::start_script::START_SCRIPT.as_bytes(),
+    );
     if let Some(build) = &plan.build_script {
         files.insert(CONTEXT_BUILD.to_string(), build.as_bytes());
     }

@@ -12,6 +12,7 @@ pub mod cache_key;
 pub mod containerfile;
 pub mod context;
 pub mod provider;
+pub mod start_script;
 
 pub use provider::{plan, BuildPlan, PlanError, PlanFile, PlanOptions};
 

@@ -2,6 +2,7 @@
 //! containers the engine lists under the ecosystem's labels. No IO, so it is unit-tested directly.
 use super::config_hash::{config_hash, HashInput};
 use super::isolation::{self, Isolation};
+use crate::build::start_script::WAIT_FOR_VAR;
 use crate::config::{Ecosystem, ServiceSpec};
 use crate::engine::{labels, ContainerInfo};
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,6 +35,29 @@ pub struct DesiredService {
     pub isolation: Isolation,
     /// Hash of the fields above that shape the containers.
     pub config_hash: String,
+    /// The containers' start script waits for the dependencies itself (the env holds the
+    /// generated [`WAIT_FOR_VAR`] list), so they may be started before the dependencies are
+    /// healthy ([`super::scheduler`]).
+    pub gated: bool,
+}
+
+/// What a service's start script waits for ([`crate::build::start_script`]): every
+/// dependency's health URL through its network alias (`http://api:8000/health`), or its port
+/// (`tcp://worker:9000`) when it has no health check, separated by spaces. Empty without
+/// dependencies.
+#[must_use]
+pub fn wait_for(eco: &Ecosystem, spec: &ServiceSpec) -> String {
+    spec.depends_on
+        .iter()
+        .filter_map(|dep| {
+            let d = eco.service(&dep.name)?;
+            (d.port != 0).then(|| match &d.health_check {
+                Some(path) => format!("http://{}:{}{path}", d.name, d.port),
+                None => format!("tcp://{}:{}", d.name, d.port),
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl DesiredService {
@@ -42,9 +66,17 @@ impl DesiredService {
     /// runtime is read from the pactown image tag).
     #[must_use]
     pub fn from_spec(eco: &Ecosystem, spec: &ServiceSpec, image: &str, image_id: &str) -> Self {
-        let env = crate::graph::injected_env(eco, spec);
+        let mut env = crate::graph::injected_env(eco, spec);
+        // the service's own `env` may set the variable (empty: no waiting), which also turns
+        // off the early start
+        let wait = wait_for(eco, spec);
+        let gated = !wait.is_empty()
+            && env
+                .entry(WAIT_FOR_VAR.to_string())
+                .or_insert_with(|| wait.clone())
+                == &wait;
         let iso = isolation::for_service(eco, spec, isolation::runtime_of_tag(image));
-        Self::new(
+        let mut d = Self::new(
             &spec.name,
             image,
             image_id,
@@ -56,7 +88,9 @@ impl DesiredService {
             Duration::from_secs(spec.timeout),
             spec.depends_on.iter().map(|d| d.name.clone()).collect(),
         )
-        .with_isolation(iso)
+        .with_isolation(iso);
+        d.gated = gated;
+        d
     }
 
     /// Sets the isolation (its variables are added where the env does not set them) and
@@ -114,6 +148,7 @@ impl DesiredService {
             dependencies,
             isolation: Isolation::default(),
             config_hash: String::new(),
+            gated: false,
         };
         d.config_hash = d.hash();
         d

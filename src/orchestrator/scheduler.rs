@@ -1,7 +1,17 @@
-//! Per-service scheduling: one tokio task per service creates its containers at once, waits for
-//! exactly its own dependencies to be healthy, then starts its replicas (a [`Semaphore`] caps concurrent creates) and
-//! waits for them to be healthy. A slow service holds back only its own dependants; a failed one
-//! stops its dependants (transitively) and leaves everything else running for inspection.
+//! Per-service scheduling: one tokio task per service creates its containers at once and waits
+//! for exactly its own dependencies; a slow service holds back only its own dependants, a failed
+//! one stops its dependants (transitively) and leaves everything else running for inspection.
+//! A [`Semaphore`] caps concurrent creates and starts.
+//!
+//! When to start a service's containers:
+//! - **gated** services ([`DesiredService::gated`]: the image's start script waits for the
+//!   dependencies itself, [`crate::build::start_script`]) are started as soon as their
+//!   dependencies' containers are *started*, so their container start overlaps with the
+//!   dependencies' process start-up; if a dependency then fails, they are stopped while still
+//!   held, before their process ran;
+//! - the others are started once their dependencies are *healthy*.
+//!
+//! Either way a service is probed for health only from the moment its dependencies are healthy.
 use super::health::{wait_healthy, HealthProbe, ProbeTarget, WaitError};
 use super::plan::{DesiredService, Plan, ReplicaAction};
 use super::{container_name, plan};
@@ -123,7 +133,10 @@ impl DeployReport {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
+    /// Nothing started yet.
     Pending,
+    /// Its containers are started (or were running), not yet healthy.
+    Started,
     Healthy,
     Failed,
 }
@@ -247,7 +260,7 @@ pub async fn deploy(
             .unwrap_or_default();
         let shared = Arc::clone(&shared);
         tasks.push(tokio::spawn(async move {
-            let outcome = run_service(&shared, &d, deps, actions).await;
+            let outcome = run_service(&shared, &d, deps, actions, &me).await;
             let phase = if outcome.status == ServiceStatus::Healthy {
                 Phase::Healthy
             } else {
@@ -285,6 +298,7 @@ async fn run_service(
     d: &DesiredService,
     deps: Vec<(String, watch::Receiver<Phase>)>,
     actions: Vec<(u32, ReplicaAction)>,
+    me: &watch::Sender<Phase>,
 ) -> ServiceOutcome {
     let mut outcome = ServiceOutcome {
         service: d.name.clone(),
@@ -316,39 +330,52 @@ async fn run_service(
             }
         }
     }
+    // a gated service's start script waits for its dependencies itself: start its containers
+    // as soon as the dependencies' containers are started, so its container start overlaps
+    // with their process start-up (and never delays theirs)
+    let mut deps = deps;
+    let early = d.gated && !deps.is_empty();
+    if early {
+        for (_, rx) in &mut deps {
+            let _ = rx.wait_for(|p| *p != Phase::Pending).await;
+        }
+        if deps.iter().all(|(_, rx)| *rx.borrow() != Phase::Failed) {
+            if !start_all(shared, d, &to_start, &mut outcome).await {
+                return outcome;
+            }
+            me.send_replace(Phase::Started);
+        }
+    }
     for (name, mut rx) in deps {
         let phase = rx
-            .wait_for(|p| *p != Phase::Pending)
+            .wait_for(|p| matches!(p, Phase::Healthy | Phase::Failed))
             .await
             .map_or(Phase::Failed, |p| *p);
         if phase != Phase::Healthy {
-            outcome.status = ServiceStatus::Skipped { dependency: name };
             shared.printer.warn(&format!(
-                "{}: not started because its dependency `{}` is not healthy",
-                d.name,
-                match &outcome.status {
-                    ServiceStatus::Skipped { dependency } => dependency.as_str(),
-                    _ => "",
-                }
+                "{}: not started because its dependency `{name}` is not healthy",
+                d.name
             ));
+            if early {
+                // held in its start script: stop it so it never runs
+                for id in &to_start {
+                    let _ = shared
+                        .engine
+                        .stop_container(id, Duration::from_secs(2))
+                        .await;
+                }
+            }
+            outcome.status = ServiceStatus::Skipped { dependency: name };
             return outcome;
         }
     }
     let began = Instant::now();
     outcome.began = Some(began);
-    for id in to_start {
-        let _permit = shared.creates.acquire().await.ok();
-        if let Err(e) = shared.engine.start_container(&id).await {
-            outcome.status = ServiceStatus::Failed(e.to_string());
-            shared
-                .printer
-                .error(&format!("{}: could not start: {e}", d.name));
+    if !early {
+        if !start_all(shared, d, &to_start, &mut outcome).await {
             return outcome;
         }
-        outcome.changed = true;
-        shared
-            .printer
-            .debug(&format!("{}: started {id:.12}", d.name));
+        me.send_replace(Phase::Started);
     }
 
     let targets: Vec<ProbeTarget> = outcome
@@ -403,6 +430,31 @@ async fn run_service(
         Err(e) => outcome.status = ServiceStatus::Failed(e.to_string()),
     }
     outcome
+}
+
+/// Starts the containers `ids` (bounded by the create semaphore); false (with the outcome set to
+/// failed) when one could not be started.
+async fn start_all(
+    shared: &Shared,
+    d: &DesiredService,
+    ids: &[String],
+    outcome: &mut ServiceOutcome,
+) -> bool {
+    for id in ids {
+        let _permit = shared.creates.acquire().await.ok();
+        if let Err(e) = shared.engine.start_container(id).await {
+            outcome.status = ServiceStatus::Failed(e.to_string());
+            shared
+                .printer
+                .error(&format!("{}: could not start: {e}", d.name));
+            return false;
+        }
+        outcome.changed = true;
+        shared
+            .printer
+            .debug(&format!("{}: started {id:.12}", d.name));
+    }
+    true
 }
 
 /// Gets a replica ready to start: the state and whether it still needs a start.

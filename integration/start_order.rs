@@ -1,0 +1,218 @@
+//! The early start of dependants, on real engines: a dependant's container is started while its
+//! dependency is still starting, and its start script holds the service's own process until the
+//! dependency answers its health check (`PACTOWN_WAIT_FOR`); when the dependency fails, the held
+//! dependant is stopped without its process ever running.
+use crate::common::{self, text};
+use pactown::engine::EngineKind;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn pactown(args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pactown"));
+    c.args(args).env("NO_COLOR", "1");
+    if std::env::var_os("PACTOWN_CA_BUNDLE").is_none() {
+        c.env("PACTOWN_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt");
+    }
+    c.output().expect("run pactown")
+}
+
+/// Brings the ecosystem down when dropped.
+struct Down(PathBuf, EngineKind);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let f = self.0.to_str().unwrap().to_string();
+        let o = pactown(&[
+            "down",
+            &f,
+            "--engine",
+            common::cli(self.1),
+            "--timeout",
+            "1",
+        ]);
+        if !o.status.success() {
+            eprintln!("cleanup failed: {}", text(&o));
+        }
+    }
+}
+
+/// `slow`: listens only after SLOW_DELAY seconds (or exits 3 when that is `fail`).
+const SLOW: &str = r#"# slow
+
+```python markpact:file path=server.py
+import http.server, os, sys, time
+
+delay = os.environ.get("SLOW_DELAY", "0")
+if delay == "fail":
+    print("slow: giving up", flush=True)
+    sys.exit(3)
+time.sleep(float(delay))
+
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *a):
+        pass
+
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+```
+
+```bash markpact:run
+python3 server.py
+```
+"#;
+
+/// `eager`: refuses to start (exit 4) unless its dependency already answers, so it only comes
+/// up healthy when it was held until then.
+const EAGER: &str = r#"# eager
+
+```python markpact:file path=server.py
+import http.server, os, sys, urllib.request
+
+try:
+    urllib.request.urlopen(os.environ["SLOW_URL"] + "/health", timeout=2).read()
+except Exception as e:
+    print("eager: started before slow was healthy: %s" % e, flush=True)
+    sys.exit(4)
+print("eager: process started", flush=True)
+
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *a):
+        pass
+
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+```
+
+```bash markpact:run
+python3 server.py
+```
+"#;
+
+fn write_eco(dir: &Path, name: &str, base: u16, slow_delay: &str) -> PathBuf {
+    std::fs::write(dir.join("slow.md"), SLOW).unwrap();
+    std::fs::write(dir.join("eager.md"), EAGER).unwrap();
+    let yaml = format!(
+        "name: {name}\nbase_port: {base}\nservices:\n  slow:\n    readme: slow.md\n    port: {base}\n    health_check: /health\n    timeout: 60\n    env:\n      SLOW_DELAY: \"{slow_delay}\"\n  eager:\n    readme: eager.md\n    port: {}\n    health_check: /health\n    timeout: 60\n    depends_on:\n      - slow\n",
+        base + 1
+    );
+    let file = dir.join(format!("{name}.pactown.yaml"));
+    std::fs::write(&file, yaml).unwrap();
+    file
+}
+
+fn free_base(kind: EngineKind) -> u16 {
+    let p = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let offset = if kind == EngineKind::Docker {
+        0
+    } else {
+        10_000
+    };
+    20_000 + offset + (p % 5_000) * 2
+}
+
+fn dependant_is_held_until_its_dependency_is_healthy(kind: EngineKind) {
+    if !common::available(kind) {
+        return;
+    }
+    let engine = common::cli(kind);
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("held");
+    let file = write_eco(tmp.path(), &name, free_base(kind), "3");
+    let f = file.to_str().unwrap();
+    let _guard = Down(file.clone(), kind);
+    let o = pactown(&["up", f, "-d", "--engine", engine, "--timeout", "300"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // the dependant's container was started early and waited in its start script…
+    let logs = pactown(&["logs", f, "eager", "--engine", engine]);
+    let logs = text(&logs);
+    assert!(
+        logs.contains("pactown: waiting for http://slow:"),
+        "eager was not held by its start script:\n{logs}"
+    );
+    // …and its process ran only once slow answered (it exits otherwise)
+    assert!(logs.contains("eager: process started"), "{logs}");
+    assert!(!logs.contains("started before slow"), "{logs}");
+    let started = |svc: &str| {
+        common::cli_output(
+            kind,
+            &[
+                "inspect",
+                "-f",
+                "{{.State.StartedAt}}",
+                &format!("{name}-{svc}-1"),
+            ],
+        )
+    };
+    let (slow_at, eager_at) = (started("slow"), started("eager"));
+    let secs = |s: &str| -> f64 {
+        // 2026-11-23T14:00:01.123456789Z (Podman: 2026-11-23 14:00:01.123 +0000 UTC)
+        let t = s.replace(' ', "T");
+        let time = t.split('T').nth(1).unwrap_or_default();
+        let hms: Vec<f64> = time
+            .trim_end_matches('Z')
+            .split(['+', '-'])
+            .next()
+            .unwrap_or_default()
+            .split(':')
+            .map(|x| x.parse().unwrap_or(0.0))
+            .collect();
+        hms[0] * 3600.0 + hms[1] * 60.0 + hms[2]
+    };
+    // eager's container started well before slow (3 s to listen) could be healthy
+    assert!(
+        secs(&eager_at) - secs(&slow_at) < 2.5,
+        "eager started at {eager_at}, slow at {slow_at}"
+    );
+}
+
+fn held_dependant_is_stopped_when_its_dependency_fails(kind: EngineKind) {
+    if !common::available(kind) {
+        return;
+    }
+    let engine = common::cli(kind);
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("heldfail");
+    let file = write_eco(tmp.path(), &name, free_base(kind), "fail");
+    let f = file.to_str().unwrap();
+    let _guard = Down(file.clone(), kind);
+    let o = pactown(&["up", f, "-d", "--engine", engine, "--timeout", "60"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("slow: giving up"), "{out}");
+    assert!(out.contains("eager"), "{out}");
+    let state = common::cli_output(
+        kind,
+        &[
+            "inspect",
+            "-f",
+            "{{.State.Running}}",
+            &format!("{name}-eager-1"),
+        ],
+    );
+    assert_eq!(state.trim(), "false", "the held dependant must be stopped");
+    let logs = text(&pactown(&["logs", f, "eager", "--engine", engine]));
+    assert!(
+        !logs.contains("eager:"),
+        "the dependant's process must never have run:\n{logs}"
+    );
+}
+
+crate::per_engine!(sync:
+    dependant_is_held_until_its_dependency_is_healthy,
+    held_dependant_is_stopped_when_its_dependency_fails,
+);
