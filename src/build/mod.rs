@@ -11,6 +11,7 @@ pub mod bootstrap;
 pub mod cache_key;
 pub mod containerfile;
 pub mod context;
+pub mod lock;
 pub mod provider;
 pub mod start_script;
 
@@ -352,6 +353,8 @@ async fn build_one(
         seconds: start.elapsed().as_secs_f64(),
         steps,
     };
+    // another pactown process may be building the same tag right now: wait for it, then reuse
+    let _lock = lock::acquire(engine.kind(), &prepared.tag).await;
     if !opts.no_cache {
         if let Some(info) = engine.image(&prepared.tag).await? {
             events(BuildEvent::Finished {
