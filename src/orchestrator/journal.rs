@@ -27,7 +27,7 @@ pub const MAX_BYTES: u64 = 1 << 20;
 /// How much of the journal's end `status` reads.
 pub const TAIL_BYTES: u64 = 256 * 1024;
 /// Longest `detail` kept in the journal, characters.
-const DETAIL_CHARS: usize = 300;
+pub const DETAIL_CHARS: usize = 300;
 
 /// Why the journal could not be written.
 #[derive(Debug, thiserror::Error)]
