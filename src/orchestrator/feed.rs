@@ -132,3 +132,51 @@ pub async fn run(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fake::FakeEngine;
+    use crate::orchestrator::events::EventKind;
+
+    #[tokio::test]
+    async fn history_comes_from_the_journal_with_anomalies_flagged() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::at(dir.path().join("shop.jsonl"));
+        let mut old = LifecycleEvent::now(EventKind::BuildFinished, "shop", "api", "");
+        old.time -= 7200;
+        old.time_ms = old.time_ms.map(|t| t - 7_200_000);
+        let mut events = vec![old];
+        for _ in 0..3 {
+            events.push(LifecycleEvent::now(
+                EventKind::HealthFailed,
+                "shop",
+                "api",
+                "shop-api-1",
+            ));
+        }
+        journal.append(&events).unwrap();
+        let engine = FakeEngine::new();
+        let printer = Printer::new(crate::ui::Verbosity::Quiet);
+        let mut seen = Vec::new();
+        let opts = FeedOptions {
+            since: events[1].time - 60,
+            journal: Some(journal),
+            ..FeedOptions::default()
+        };
+        run(
+            &engine,
+            &crate::orchestrator::HttpProbe,
+            "shop",
+            opts,
+            &printer,
+            &mut |e| seen.push(e),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        // the build is outside the window; the third failure in a row is flagged
+        let anomalies: Vec<Option<&str>> = seen.iter().map(|e| e.anomaly.as_deref()).collect();
+        assert_eq!(anomalies, [None, None, Some("health-failures")]);
+    }
+}
