@@ -595,7 +595,13 @@ fn kube_play_runs_the_ecosystem_healthy() {
     }
     build_test_image("podman");
     let name = unique("pt-kube");
-    let eco = two_services(&name, port_base() + 10);
+    let mut eco = two_services(&name, port_base() + 10);
+    // a named volume becomes a PersistentVolumeClaim, which Podman turns into a named volume
+    // of the claim's name (the one `pactown up` would use)
+    eco.services[0]
+        .volumes
+        .insert("data".to_string(), "/data".to_string());
+    let volume = format!("{name}-data");
     let images: ImageMap = eco
         .services
         .iter()
@@ -660,6 +666,18 @@ fn kube_play_runs_the_ecosystem_healthy() {
                 port_base() + 10
             )));
         assert!(ok && out.contains("reached"), "{out}");
+        // the claim is mounted: api writes to it and the file is in the named volume
+        let (ok, out) = run(Command::new("podman").args([
+            "exec",
+            &api,
+            "sh",
+            "-c",
+            "echo kept > /data/probe && cat /data/probe",
+        ]));
+        assert!(ok && out.trim() == "kept", "{out}");
+        let (ok, out) =
+            run(Command::new("podman").args(["volume", "inspect", "-f", "{{.Name}}", &volume]));
+        assert!(ok && out.trim() == volume, "no volume {volume}: {out}");
         // the ConfigMap reached the container verbatim, dependency URL included
         let (ok, out) = run(Command::new("podman").args(["exec", &api, "printenv", "GREETING"]));
         assert!(ok, "{out}");
@@ -672,6 +690,7 @@ fn kube_play_runs_the_ecosystem_healthy() {
     });
     let _ = run(Command::new("podman").args(["kube", "down"]).arg(&file));
     let _ = run(Command::new("podman").args(["network", "rm", "-f", &net]));
+    let _ = run(Command::new("podman").args(["volume", "rm", "-f", &volume]));
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }

@@ -13,6 +13,7 @@ mod bootstrap;
 #[allow(dead_code)]
 mod common;
 mod engine_docker;
+mod events;
 mod export;
 mod images;
 mod orchestrate;

@@ -75,3 +75,29 @@ fn kube_manifests() {
     let (eco, images) = shop();
     insta::assert_snapshot!("kube", export::kube::render(&eco, &images).unwrap());
 }
+
+#[test]
+fn kube_named_volumes_become_claims() {
+    let (mut eco, images) = shop();
+    // `db` and `api` share one volume; `db` has a second one
+    for (svc, vols) in [
+        ("db", &[("data", "/app/data"), ("logs", "/var/log/db")][..]),
+        ("api", &[("data", "/data")][..]),
+    ] {
+        let s = eco.services.iter_mut().find(|s| s.name == svc).unwrap();
+        for (v, t) in vols {
+            s.volumes.insert((*v).to_string(), (*t).to_string());
+        }
+    }
+    let text = export::kube::render(&eco, &images).unwrap();
+    insta::assert_snapshot!("kube_volumes", text);
+    assert_eq!(text.matches("kind: PersistentVolumeClaim").count(), 2);
+    // a name Kubernetes cannot take is refused, naming the service and key
+    let s = eco.services.iter_mut().find(|s| s.name == "web").unwrap();
+    s.volumes.insert("Bad_Name".into(), "/x".into());
+    let err = export::kube::render(&eco, &images).unwrap_err().to_string();
+    assert!(
+        err.contains("web") && err.contains("volumes.Bad_Name"),
+        "{err}"
+    );
+}

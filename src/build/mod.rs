@@ -120,6 +120,11 @@ pub enum BuildEvent {
         /// Target tag.
         tag: String,
     },
+    /// The tag was not found (or `no_cache`): the engine build begins now.
+    Building {
+        /// Service name.
+        service: String,
+    },
     /// A line of build output (base-image builds report under the first service needing them).
     Line {
         /// Service name.
@@ -364,6 +369,9 @@ async fn build_one(
             return Ok(image(info.id, info.size, true, Vec::new()));
         }
     }
+    events(BuildEvent::Building {
+        service: service.clone(),
+    });
     let request = BuildRequest {
         tag: prepared.tag.clone(),
         context: prepared.context.tar.clone(),

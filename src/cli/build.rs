@@ -2,6 +2,7 @@
 use crate::build::{BuildError, BuildEvent, BuildOptions, ServiceImage};
 use crate::config::EngineChoice;
 use crate::error::Error;
+use crate::orchestrator::journal::{BuildRecorder, Journal};
 use crate::ui::progress::BuildProgressView;
 use crate::ui::Printer;
 use std::path::PathBuf;
@@ -48,10 +49,21 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let engine = crate::engine::connect(choice).await?;
 
     let view = BuildProgressView::new(printer);
-    let on_event = |event: BuildEvent| match event {
-        BuildEvent::Started { service, tag } => view.started(&service, &tag),
-        BuildEvent::Line { service, line } => view.line(&service, &line),
-        BuildEvent::Finished { service, cached } => view.finished(&service, cached),
+    let journal = Journal::for_ecosystem(&eco.name);
+    let names = if args.services.is_empty() {
+        eco.services.iter().map(|s| s.name.clone()).collect()
+    } else {
+        args.services.clone()
+    };
+    let recorder = BuildRecorder::new(journal.as_ref(), &eco.name, None, names, printer);
+    let on_event = |event: BuildEvent| {
+        recorder.event(&event);
+        match event {
+            BuildEvent::Started { service, tag } => view.started(&service, &tag),
+            BuildEvent::Line { service, line } => view.line(&service, &line),
+            BuildEvent::Finished { service, cached } => view.finished(&service, cached),
+            BuildEvent::Building { .. } => {}
+        }
     };
     let result = crate::build::build_services(
         engine.as_ref(),
@@ -66,6 +78,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let images = match result {
         Ok(images) => images,
         Err(err) => {
+            recorder.failed(&err);
             print_failure(&err, printer);
             return Err(Error::Build(err));
         }

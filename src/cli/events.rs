@@ -1,15 +1,16 @@
-//! `pactown events`: the ecosystem's lifecycle events (started, died, restarted, OOM-killed,
-//! health, stopped…) from the engine's event stream, with anomalies flagged.
+//! `pactown events`: the ecosystem's lifecycle events — container events from the engine
+//! (created, started, died, restarted, OOM-killed, stopped, removed) and pactown's own from its
+//! journal (builds, health checks) — in time order, with anomalies flagged; with `-f`, also live,
+//! probing every running service's health meanwhile.
 use crate::config::EngineChoice;
 use crate::error::Error;
-use crate::orchestrator::{
-    self,
-    events::{classify, AnomalyTracker},
-};
+use crate::orchestrator::feed::{self, FeedOptions};
+use crate::orchestrator::journal::Journal;
+use crate::orchestrator::{self, events::LifecycleEvent, HttpProbe};
 use crate::ui::Printer;
-use futures_util::StreamExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Arguments of `pactown events`.
 #[derive(Debug, clap::Args)]
@@ -22,7 +23,7 @@ pub struct Args {
     /// Address the side-by-side copy of this tenant (`up --tenant`).
     #[arg(long, value_name = "NAME", env = "PACTOWN_TENANT")]
     pub tenant: Option<String>,
-    /// Keep following new events (until Ctrl+C).
+    /// Keep following new events (until Ctrl+C), probing the services' health meanwhile.
     #[arg(short, long)]
     pub follow: bool,
     /// One JSON object per line on stdout.
@@ -31,6 +32,9 @@ pub struct Args {
     /// Show events of the last S seconds first.
     #[arg(long, value_name = "S", default_value_t = 3600)]
     pub since: u64,
+    /// With `-f`: probe every running service's health each S seconds (0: do not probe).
+    #[arg(long, value_name = "S", default_value_t = 5)]
+    pub health_interval: u64,
     /// Container engine.
     #[arg(long, env = "PACTOWN_ENGINE", value_enum)]
     pub engine: Option<EngineChoice>,
@@ -47,30 +51,38 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let since = now.saturating_sub(i64::try_from(args.since).unwrap_or(i64::MAX));
-    // the engine keeps whole seconds: one more takes in everything of the current second
-    let until = (!args.follow).then_some(now.saturating_add(1));
-    let mut stream = engine
-        .events_window(&orchestrator::ecosystem_filter(&target.name), since, until)
-        .await?;
-    let mut tracker = AnomalyTracker::default();
-    let stop = tokio::signal::ctrl_c();
-    tokio::pin!(stop);
-    loop {
-        let item = tokio::select! {
-            item = stream.next() => item,
-            _ = &mut stop => break,
-        };
-        let Some(item) = item else { break };
-        let Some(event) = classify(&item?) else {
-            continue;
-        };
-        let event = tracker.observe(event);
-        if args.json {
+    let opts = FeedOptions {
+        since: now.saturating_sub(i64::try_from(args.since).unwrap_or(i64::MAX)),
+        follow: args.follow,
+        health_interval: (args.health_interval > 0)
+            .then(|| Duration::from_secs(args.health_interval)),
+        journal: Journal::for_ecosystem(&target.name),
+        ports: target
+            .ecosystem
+            .iter()
+            .flat_map(|e| e.services.iter().map(|s| (s.name.clone(), s.port)))
+            .collect(),
+    };
+    let json = args.json;
+    let mut emit = |event: LifecycleEvent| {
+        if json {
             printer.out(&serde_json::to_string(&event).unwrap_or_default());
         } else {
             printer.out(&event.line());
         }
-    }
+    };
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    feed::run(
+        engine.as_ref(),
+        &HttpProbe,
+        &target.name,
+        opts,
+        printer,
+        &mut emit,
+        stop,
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }

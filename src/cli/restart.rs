@@ -21,6 +21,9 @@ pub struct Args {
     /// Container engine.
     #[arg(long, env = "PACTOWN_ENGINE", value_enum)]
     pub engine: Option<EngineChoice>,
+    /// Address the side-by-side copy of this tenant (`up --tenant`).
+    #[arg(long, value_name = "NAME", env = "PACTOWN_TENANT")]
+    pub tenant: Option<String>,
 }
 
 /// Runs `pactown restart`.
@@ -28,7 +31,8 @@ pub struct Args {
 /// # Errors
 /// Unknown service, engine and readiness errors.
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let target = orchestrator::target(Some(&args.file), None)?;
+    let target =
+        orchestrator::target(Some(&args.file), None)?.with_tenant(args.tenant.as_deref(), None)?;
     let engine = orchestrator::connect(args.engine, target.ecosystem.as_ref()).await?;
     let eco = target.ecosystem.as_ref();
     let mut timeout = 60;

@@ -1,7 +1,10 @@
-//! `pactown status` (alias `ps`): what runs, from the engine's labels, with health probed now.
+//! `pactown status` (alias `ps`): what runs, from the engine's labels, with health probed now
+//! (recorded in the event journal, which also flags repeated health failures).
 use crate::config::EngineChoice;
 use crate::error::Error;
-use crate::orchestrator::{self, status::render_table, HttpProbe};
+use crate::orchestrator::journal::Journal;
+use crate::orchestrator::status::{apply_journal, render_table};
+use crate::orchestrator::{self, HttpProbe};
 use crate::ui::Printer;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,13 +36,16 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let target = orchestrator::target(args.file.as_deref(), args.name.as_deref())?
         .with_tenant(args.tenant.as_deref(), None)?;
     let engine = orchestrator::connect(args.engine, target.ecosystem.as_ref()).await?;
-    let report = orchestrator::status(
+    let mut report = orchestrator::status(
         engine.as_ref(),
         &HttpProbe,
         &target.name,
         target.ecosystem.as_ref(),
     )
     .await?;
+    if let Some(journal) = Journal::for_ecosystem(&target.name) {
+        apply_journal(&mut report, &journal, args.tenant.as_deref(), printer);
+    }
     if args.json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| Error::Other(format!("cannot write JSON: {e}")))?;

@@ -3,6 +3,8 @@
 use crate::build::BuildOptions;
 use crate::config::EngineChoice;
 use crate::error::Error;
+use crate::orchestrator::journal::Journal;
+use crate::orchestrator::watch::{TenantCopy, WatchOptions};
 use crate::orchestrator::{self, DeployOptions, HttpProbe, UpOptions};
 use crate::ui::Printer;
 use std::io::IsTerminal;
@@ -38,13 +40,9 @@ pub struct Args {
     /// ecosystem file changes.
     #[arg(short, long, conflicts_with = "detach")]
     pub watch: bool,
-    /// Run a separate copy of the ecosystem for this tenant: own network, names and ports.
-    #[arg(
-        long,
-        value_name = "NAME",
-        env = "PACTOWN_TENANT",
-        conflicts_with = "watch"
-    )]
+    /// Run a separate copy of the ecosystem for this tenant: own network, names and ports
+    /// (with `--watch`, the copy is the one rebuilt and replaced).
+    #[arg(long, value_name = "NAME", env = "PACTOWN_TENANT")]
     pub tenant: Option<String>,
     /// Ports of the tenant's copy are the file's ports plus this (default: derived from the
     /// tenant name, a multiple of 1000).
@@ -91,6 +89,7 @@ pub(super) async fn run_with(args: Args, json: bool, printer: &Printer) -> Resul
     let printer = &printer;
     let eco = &project.ecosystem;
     let engine = orchestrator::connect(args.engine, Some(eco)).await?;
+    let journal = Journal::for_ecosystem(&eco.name);
     let jobs = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let opts = UpOptions {
         build: BuildOptions {
@@ -106,6 +105,7 @@ pub(super) async fn run_with(args: Args, json: bool, printer: &Printer) -> Resul
             timeout: args.timeout.map(Duration::from_secs),
             ..DeployOptions::default()
         },
+        journal: journal.clone(),
     };
     let opts_copy = opts.clone();
     printer.info(&format!(
@@ -167,13 +167,20 @@ pub(super) async fn run_with(args: Args, json: bool, printer: &Printer) -> Resul
     let fg = super::watch::Foreground {
         watch: args.watch,
         json,
-        opts: super::watch::options(
-            opts_copy.build,
-            DeployOptions {
-                ecosystem_file: std::fs::canonicalize(&file).ok(),
-                ..opts_copy.deploy
-            },
-        ),
+        opts: WatchOptions {
+            tenant: args.tenant.as_ref().map(|t| TenantCopy {
+                name: t.clone(),
+                port_offset: args.port_offset,
+            }),
+            journal,
+            ..super::watch::options(
+                opts_copy.build,
+                DeployOptions {
+                    ecosystem_file: std::fs::canonicalize(&file).ok(),
+                    ..opts_copy.deploy
+                },
+            )
+        },
     };
     let result = super::watch::foreground(Arc::clone(&engine), &file, &eco.name, fg, printer).await;
     printer.info(&format!("stopping {}", eco.name));

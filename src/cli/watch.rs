@@ -294,5 +294,21 @@ mod tests {
         );
         let cli = super::super::Cli::try_parse_from(["pactown", "up", "--watch", "-d"]);
         assert!(cli.is_err(), "--watch conflicts with --detach");
+        for args in [
+            &["pactown", "up", "--watch", "--tenant", "acme"][..],
+            &[
+                "pactown",
+                "watch",
+                "--tenant",
+                "acme",
+                "--port-offset",
+                "1000",
+            ][..],
+            &["pactown", "restart", "x.yaml", "api", "--tenant", "acme"][..],
+            &["pactown", "events", "-f", "--health-interval", "1"][..],
+        ] {
+            let cli = super::super::Cli::try_parse_from(args);
+            assert!(cli.is_ok(), "{args:?}: {:?}", cli.err());
+        }
     }
 }

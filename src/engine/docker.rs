@@ -923,6 +923,7 @@ impl DockerEngine {
                         id: actor.id.unwrap_or_default(),
                         attributes: to_btree(actor.attributes),
                         time: msg.time.unwrap_or(0),
+                        time_nano: msg.time_nano.unwrap_or(0),
                     })
                 }
                 Err(err) => Err(EngineError::Api {

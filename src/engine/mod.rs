@@ -300,6 +300,8 @@ pub struct EngineEvent {
     pub attributes: BTreeMap<String, String>,
     /// Unix time in seconds.
     pub time: i64,
+    /// Unix time in nanoseconds (0 when the engine does not say).
+    pub time_nano: i64,
 }
 
 /// Label filter `key=value` (or just `key`) for listing.

@@ -3,6 +3,12 @@
 //! Service named like the service, so `http://<dep>:<port>` resolves in a cluster. Built from
 //! serde structs. The environment reaches the container through `envFrom`, where Kubernetes does
 //! no `$(VAR)` expansion, so values need no escaping.
+//!
+//! Named volumes (`volumes:` of a service) become PersistentVolumeClaims named like the engine
+//! volume `pactown up` uses (`<ecosystem>-<volume>`, so `podman kube play` reuses its data),
+//! `ReadWriteOnce` with a request of [`PVC_SIZE`] (resize the claim in the manifest as needed;
+//! the cluster's default StorageClass provides it), one claim per volume even when several
+//! services mount it.
 use super::{check_names, health_argv, health_path, health_timing, service_env, service_image};
 use super::{ExportError, ImageMap};
 use crate::config::{Ecosystem, ServiceSpec};
@@ -82,10 +88,13 @@ pub struct PodSpec {
     pub restart_policy: String,
     /// Containers.
     pub containers: Vec<Container>,
-    /// Volumes (an `emptyDir` for `/tmp` of a read-only container).
+    /// Volumes (an `emptyDir` for `/tmp` of a read-only container, claims of named volumes).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<PodVolume>,
 }
+
+/// Storage requested by the PersistentVolumeClaim of a named volume.
+pub const PVC_SIZE: &str = "1Gi";
 
 /// A pod volume.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -93,8 +102,51 @@ pub struct PodSpec {
 pub struct PodVolume {
     /// Name.
     pub name: String,
-    /// An empty folder that lives as long as the pod.
-    pub empty_dir: BTreeMap<String, String>,
+    /// An empty folder that lives as long as the pod (`/tmp` of a read-only container).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub empty_dir: Option<BTreeMap<String, String>>,
+    /// A claim (a named volume).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persistent_volume_claim: Option<ClaimRef>,
+}
+
+/// A reference to a PersistentVolumeClaim.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimRef {
+    /// The claim's name.
+    pub claim_name: String,
+}
+
+/// A PersistentVolumeClaim.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PersistentVolumeClaim {
+    /// `v1`.
+    pub api_version: String,
+    /// `PersistentVolumeClaim`.
+    pub kind: String,
+    /// Metadata.
+    pub metadata: Metadata,
+    /// Spec.
+    pub spec: ClaimSpec,
+}
+
+/// PersistentVolumeClaim spec.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimSpec {
+    /// `ReadWriteOnce`.
+    pub access_modes: Vec<String>,
+    /// Requested storage.
+    pub resources: ClaimResources,
+}
+
+/// Resources of a claim.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ClaimResources {
+    /// `storage: 1Gi`.
+    pub requests: BTreeMap<String, String>,
 }
 
 /// A volume mount of a container.
@@ -260,6 +312,8 @@ pub struct ServicePort {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum Document {
+    /// A PersistentVolumeClaim (a named volume).
+    PersistentVolumeClaim(PersistentVolumeClaim),
     /// A ConfigMap.
     ConfigMap(ConfigMap),
     /// A Deployment.
@@ -294,15 +348,112 @@ fn kube_limits(r: &crate::config::Resources) -> BTreeMap<String, String> {
     limits
 }
 
-/// Maps an ecosystem to Kubernetes objects (pure): per service a ConfigMap, a Deployment and a
-/// Service, in YAML order.
+/// A DNS-1123 label: lowercase letters, digits and `-`, starting and ending with a letter or
+/// digit, at most 63 characters.
+fn is_dns_label(name: &str) -> bool {
+    name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// The claim name (`<ecosystem>-<volume>`, as `pactown up` names the engine volume) and the pod
+/// volume name (`vol-<volume>`) of a named volume.
+///
+/// # Errors
+/// [`ExportError::Unsafe`] when Kubernetes cannot take the names.
+fn volume_names(
+    eco: &Ecosystem,
+    svc: &ServiceSpec,
+    vol: &str,
+) -> Result<(String, String), ExportError> {
+    let claim = crate::config::volume_name(&eco.name, vol);
+    let pod = format!("vol-{}", vol.replace('.', "-"));
+    // a DNS subdomain: dot-separated DNS labels
+    let claim_ok = claim.len() <= 253 && claim.split('.').all(is_dns_label);
+    if !claim_ok || !is_dns_label(&pod) {
+        return Err(ExportError::unsafe_value(
+            &svc.name,
+            &format!("volumes.{vol}"),
+            format!(
+                "Kubernetes cannot name the volume claim `{claim}`: use lowercase letters, digits,                  `-` and `.` in the ecosystem and volume names (volume name at most 59 characters)"
+            ),
+        ));
+    }
+    Ok((claim, pod))
+}
+
+/// The claim of a named volume.
+fn claim(eco: &Ecosystem, name: &str) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
+        api_version: "v1".into(),
+        kind: "PersistentVolumeClaim".into(),
+        metadata: Metadata {
+            name: name.to_string(),
+            labels: BTreeMap::from([
+                ("app.kubernetes.io/part-of".to_string(), eco.name.clone()),
+                (
+                    "app.kubernetes.io/managed-by".to_string(),
+                    "pactown".to_string(),
+                ),
+            ]),
+        },
+        spec: ClaimSpec {
+            access_modes: vec!["ReadWriteOnce".into()],
+            resources: ClaimResources {
+                requests: BTreeMap::from([("storage".to_string(), PVC_SIZE.to_string())]),
+            },
+        },
+    }
+}
+
+/// Maps an ecosystem to Kubernetes objects (pure): per service the claims of its named volumes
+/// (each claim once), a ConfigMap, a Deployment and a Service, in YAML order.
 ///
 /// # Errors
 /// [`ExportError::Unsafe`] naming the service and key; [`ExportError::MissingImage`].
 pub fn to_documents(eco: &Ecosystem, images: &ImageMap) -> Result<Vec<Document>, ExportError> {
     check_names(eco)?;
     let mut docs = Vec::new();
+    let mut claimed = std::collections::BTreeSet::new();
     for svc in &eco.services {
+        let mut volumes = Vec::new();
+        let mut mounts = Vec::new();
+        if svc.security.read_only {
+            volumes.push(PodVolume {
+                name: "tmp".into(),
+                empty_dir: Some(BTreeMap::new()),
+                persistent_volume_claim: None,
+            });
+            mounts.push(VolumeMountK {
+                name: "tmp".into(),
+                mount_path: "/tmp".into(),
+            });
+        }
+        for (vol, target) in &svc.volumes {
+            let (claim_name, pod_name) = volume_names(eco, svc, vol)?;
+            if volumes.iter().any(|v| v.name == pod_name) {
+                return Err(ExportError::unsafe_value(
+                    &svc.name,
+                    &format!("volumes.{vol}"),
+                    format!("two volumes of the service map to the pod volume name `{pod_name}`; rename one"),
+                ));
+            }
+            if claimed.insert(claim_name.clone()) {
+                docs.push(Document::PersistentVolumeClaim(claim(eco, &claim_name)));
+            }
+            volumes.push(PodVolume {
+                name: pod_name.clone(),
+                empty_dir: None,
+                persistent_volume_claim: Some(ClaimRef { claim_name }),
+            });
+            mounts.push(VolumeMountK {
+                name: pod_name,
+                mount_path: target.clone(),
+            });
+        }
         let env = service_env(eco, svc)?;
         let labels = labels_for(eco, svc);
         let selector = BTreeMap::from([("app.kubernetes.io/name".to_string(), svc.name.clone())]);
@@ -389,23 +540,9 @@ pub fn to_documents(eco: &Ecosystem, images: &ImageMap) -> Result<Vec<Document>,
                             resources: Resources {
                                 limits: kube_limits(&svc.resources),
                             },
-                            volume_mounts: if svc.security.read_only {
-                                vec![VolumeMountK {
-                                    name: "tmp".into(),
-                                    mount_path: "/tmp".into(),
-                                }]
-                            } else {
-                                Vec::new()
-                            },
+                            volume_mounts: mounts,
                         }],
-                        volumes: if svc.security.read_only {
-                            vec![PodVolume {
-                                name: "tmp".into(),
-                                empty_dir: BTreeMap::new(),
-                            }]
-                        } else {
-                            Vec::new()
-                        },
+                        volumes,
                     },
                 },
             },

@@ -5,14 +5,18 @@
 //! [`crate::engine::labels`], so [`plan`] compares what runs with what the ecosystem file asks
 //! for, [`scheduler`] starts each service as soon as its own dependencies are healthy,
 //! [`health`] probes the published ports, and [`down`], [`status`], [`logs`] and [`restart`] find
-//! the containers by label from any shell.
+//! the containers by label from any shell. The one piece of local state is the event [`journal`]
+//! (builds and health results, which no engine records), shown by `events` through [`feed`].
 pub mod config_hash;
 pub mod down;
 pub mod events;
+pub mod feed;
 pub mod follow;
 pub mod health;
 pub mod isolation;
+pub mod journal;
 pub mod logs;
+pub mod monitor;
 pub mod plan;
 pub mod restart;
 pub mod scheduler;

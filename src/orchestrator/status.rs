@@ -74,7 +74,7 @@ pub struct ServiceStatusRow {
     /// Isolation of the first replica, as the engine reports it.
     pub hardening: Option<Hardening>,
     /// Anomalies of any replica ([`super::events::container_anomalies`]): `oom`,
-    /// `restart-loop`.
+    /// `restart-loop`; and `health-failures` ([`apply_journal`]).
     pub anomalies: Vec<String>,
 }
 
@@ -250,6 +250,75 @@ pub async fn status(
     })
 }
 
+/// Records this status's probes in the journal and flags `health-failures`: a probe that failed
+/// is recorded as `health-failed`, one that passed as `health-passed` only when the last recorded
+/// result of that container was a failure or there was none (a healthy ecosystem adds nothing).
+/// A container is flagged when the journal's tail ends in [`super::events::HEALTH_FAILURES`]
+/// failed checks in a row, counting the probe made now (for replicas not probed now, the journal
+/// alone counts).
+pub fn apply_journal(
+    report: &mut StatusReport,
+    journal: &super::journal::Journal,
+    tenant: Option<&str>,
+    printer: &crate::ui::Printer,
+) {
+    use super::events::{EventKind, LifecycleEvent, HEALTH_FAILURES};
+    let history = super::journal::health_history(&journal.tail(super::journal::TAIL_BYTES));
+    let mut record = Vec::new();
+    for row in &mut report.services {
+        let probed = row
+            .replicas
+            .iter()
+            .find(|r| r.state == "running")
+            .map(|r| r.name.clone());
+        let mut flagged = false;
+        for r in row.replicas.iter().filter(|r| r.state == "running") {
+            let before = history.get(&r.name).copied().unwrap_or_default();
+            let now = if probed.as_deref() == Some(r.name.as_str()) {
+                row.health.as_ref()
+            } else {
+                None
+            };
+            let failures = match now {
+                Some(h) if h.healthy => {
+                    if before.last != Some(true) {
+                        let mut e = LifecycleEvent::now(
+                            EventKind::HealthPassed,
+                            &report.ecosystem,
+                            &row.service,
+                            &r.name,
+                        )
+                        .with_tenant(tenant);
+                        e.duration_ms = h.latency_ms.map(|ms| ms.round() as u64);
+                        record.push(e);
+                    }
+                    0
+                }
+                Some(h) => {
+                    let mut e = LifecycleEvent::now(
+                        EventKind::HealthFailed,
+                        &report.ecosystem,
+                        &row.service,
+                        &r.name,
+                    )
+                    .with_tenant(tenant);
+                    e.detail = h.detail.as_deref().map(super::journal::detail);
+                    record.push(e);
+                    before.failures_in_row.saturating_add(1)
+                }
+                None => before.failures_in_row,
+            };
+            flagged |= failures >= HEALTH_FAILURES;
+        }
+        if flagged {
+            row.anomalies.push("health-failures".to_string());
+            row.anomalies.sort();
+            row.anomalies.dedup();
+        }
+    }
+    super::journal::record(Some(journal), &record, printer);
+}
+
 /// The report as a text table.
 #[must_use]
 pub fn render_table(report: &StatusReport) -> String {
@@ -399,6 +468,92 @@ mod tests {
         );
         assert_eq!(parse_rfc3339("0001-01-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339("garbage"), None);
+    }
+
+    fn row(name: &str, healthy: bool) -> ServiceStatusRow {
+        ServiceStatusRow {
+            service: "api".into(),
+            running: 1,
+            desired: 1,
+            state: "running".into(),
+            url: None,
+            health: Some(HealthNow {
+                healthy,
+                latency_ms: healthy.then_some(1.5),
+                http_status: None,
+                detail: (!healthy).then(|| "GET /health answered 500".to_string()),
+            }),
+            image: None,
+            uptime_seconds: Some(5),
+            restarts: 0,
+            replicas: vec![ReplicaStatus {
+                replica: 1,
+                name: name.into(),
+                id: "id".into(),
+                state: "running".into(),
+                host_port: Some(1),
+                restarts: 0,
+                uptime_seconds: Some(5),
+                exit_code: None,
+                oom_killed: false,
+            }],
+            limits: None,
+            hardening: None,
+            anomalies: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_journal_records_probes_and_flags_three_failures_in_a_row() {
+        use crate::orchestrator::events::EventKind;
+        use crate::orchestrator::journal::Journal;
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::at(dir.path().join("shop.jsonl"));
+        let printer = crate::ui::Printer::new(crate::ui::Verbosity::Quiet);
+        let mut flags = Vec::new();
+        for healthy in [true, true, false, false, false, true] {
+            let mut report = StatusReport {
+                ecosystem: "shop".into(),
+                engine: EngineKind::Docker,
+                services: vec![row("shop-api-1", healthy)],
+            };
+            apply_journal(&mut report, &journal, None, &printer);
+            flags.push(report.services[0].anomalies.clone());
+        }
+        let none: Vec<String> = Vec::new();
+        assert_eq!(
+            flags,
+            [
+                none.clone(),
+                none.clone(),
+                none.clone(),
+                none.clone(),
+                vec!["health-failures".to_string()],
+                none
+            ]
+        );
+        // passes are recorded only after a failure or when nothing was recorded
+        let kinds: Vec<EventKind> = journal.read_since(0).iter().map(|e| e.kind).collect();
+        use EventKind::*;
+        assert_eq!(
+            kinds,
+            [
+                HealthPassed,
+                HealthFailed,
+                HealthFailed,
+                HealthFailed,
+                HealthPassed
+            ]
+        );
+        let table = render_table(&StatusReport {
+            ecosystem: "shop".into(),
+            engine: EngineKind::Docker,
+            services: vec![ServiceStatusRow {
+                anomalies: vec!["health-failures".into()],
+                ..row("shop-api-1", false)
+            }],
+        });
+        assert!(table.contains("running !health-failures"), "{table}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `up`: validate → build missing images → network → deploy with per-service scheduling →
 //! report. On a failure it prints the failing service's last log lines and leaves everything as
 //! it is for inspection.
+use super::events::{EventKind, LifecycleEvent};
 use super::health::HealthProbe;
+use super::journal::{self, BuildRecorder, Journal};
 use super::plan::DesiredService;
 use super::scheduler::{deploy, DeployOptions, DeployReport, ServiceStatus};
 use crate::build::{build_services, BuildEvent, BuildOptions};
@@ -24,6 +26,8 @@ pub struct UpOptions {
     pub build: BuildOptions,
     /// Deploy options (concurrency, time-out override).
     pub deploy: DeployOptions,
+    /// Where builds and health results are recorded (`None`: nowhere).
+    pub journal: Option<Journal>,
 }
 
 /// Brings the whole project up and waits until every service is healthy.
@@ -40,19 +44,20 @@ pub async fn up(
 ) -> Result<DeployReport, Error> {
     let eco = &project.ecosystem;
     let names: Vec<String> = eco.services.iter().map(|s| s.name.clone()).collect();
+    let recorder = BuildRecorder::new(
+        opts.journal.as_ref(),
+        &eco.name,
+        eco.tenant.as_deref(),
+        names.clone(),
+        printer,
+    );
+    let rec = &recorder;
     let build_printer = printer.clone();
-    let on_event = move |e: BuildEvent| match e {
-        BuildEvent::Started { service, tag } => {
-            build_printer.debug(&format!("{service}: image {tag}"))
-        }
-        BuildEvent::Line { service, line } => build_printer.debug(&format!("{service} | {line}")),
-        BuildEvent::Finished { service, cached } => {
-            if !cached {
-                build_printer.info(&format!("  {service} image built"));
-            }
-        }
+    let on_event = move |e: BuildEvent| {
+        rec.event(&e);
+        show_build_event(&build_printer, e);
     };
-    let images = build_services(
+    let images = match build_services(
         engine.as_ref(),
         eco,
         &project.docs,
@@ -60,7 +65,14 @@ pub async fn up(
         &opts.build,
         &on_event,
     )
-    .await?;
+    .await
+    {
+        Ok(images) => images,
+        Err(e) => {
+            recorder.failed(&e);
+            return Err(e.into());
+        }
+    };
     let images: BTreeMap<String, _> = images.into_iter().map(|i| (i.service.clone(), i)).collect();
 
     let mut desired = Vec::new();
@@ -99,8 +111,56 @@ pub async fn up(
         printer,
     )
     .await?;
+    journal::record(
+        opts.journal.as_ref(),
+        &health_events(&eco.name, eco.tenant.as_deref(), &report),
+        printer,
+    );
     check(engine.as_ref(), &report, printer).await?;
     Ok(report)
+}
+
+/// Build progress as `up` shows it: debug lines, and one line per image built.
+fn show_build_event(printer: &Printer, e: BuildEvent) {
+    match e {
+        BuildEvent::Started { service, tag } => printer.debug(&format!("{service}: image {tag}")),
+        BuildEvent::Line { service, line } => printer.debug(&format!("{service} | {line}")),
+        BuildEvent::Finished { service, cached } => {
+            if !cached {
+                printer.info(&format!("  {service} image built"));
+            }
+        }
+        BuildEvent::Building { .. } => {}
+    }
+}
+
+/// The health results of a deploy as journal events: `health-passed` for every replica of a
+/// healthy service, `health-failed` (with the reason) for those of a service that failed or
+/// timed out; skipped services have no result.
+#[must_use]
+pub fn health_events(
+    ecosystem: &str,
+    tenant: Option<&str>,
+    report: &DeployReport,
+) -> Vec<LifecycleEvent> {
+    let mut out = Vec::new();
+    for o in report.outcomes.values() {
+        let (kind, detail) = match &o.status {
+            ServiceStatus::Healthy => (EventKind::HealthPassed, None),
+            ServiceStatus::Failed(r) | ServiceStatus::TimedOut(r) => {
+                (EventKind::HealthFailed, Some(journal::detail(r)))
+            }
+            ServiceStatus::Skipped { .. } => continue,
+        };
+        for r in &o.replicas {
+            let container = super::container_name(ecosystem, &o.service, r.replica);
+            let mut e =
+                LifecycleEvent::now(kind, ecosystem, &o.service, &container).with_tenant(tenant);
+            e.detail.clone_from(&detail);
+            out.push(e);
+        }
+    }
+    out
 }
 
 /// Turns a deploy report into the command's result: prints the last log lines of each failed

@@ -21,7 +21,9 @@
 //! The gap (kill → new container healthy) is measured and reported as `downtime_ms`.
 //!
 //! A parse error keeps everything running as it is and is reported with `file:line`.
+use super::events::{EventKind, LifecycleEvent};
 use super::health::{wait_healthy, HealthProbe, ProbeOutcome, ProbeTarget, WaitError};
+use super::journal::{self, BuildRecorder, Journal};
 use super::plan::{host_port_of, plan, DesiredService, ReplicaAction};
 use super::scheduler::{replica_spec, DeployOptions};
 use crate::build::{build_services, BuildEvent, BuildOptions, ServiceImage};
@@ -61,6 +63,20 @@ pub struct WatchOptions {
     pub debounce: Duration,
     /// Time a container of a service removed from the file gets to stop gracefully.
     pub stop_timeout: Duration,
+    /// Run the tenant's copy of the ecosystem (`--tenant`): the file is read and then moved to
+    /// the tenant's name and ports on every reconcile.
+    pub tenant: Option<TenantCopy>,
+    /// Where builds and health results are recorded (`None`: nowhere).
+    pub journal: Option<Journal>,
+}
+
+/// The tenant a watch session runs ([`super::tenant::apply`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantCopy {
+    /// Tenant name.
+    pub name: String,
+    /// Port offset (default: derived from the name).
+    pub port_offset: Option<u16>,
 }
 
 impl Default for WatchOptions {
@@ -70,6 +86,8 @@ impl Default for WatchOptions {
             deploy: DeployOptions::default(),
             debounce: DEFAULT_DEBOUNCE,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
+            tenant: None,
+            journal: None,
         }
     }
 }
@@ -256,11 +274,20 @@ impl Session {
             Ok(mut p) => {
                 let process_env: std::collections::BTreeMap<String, String> =
                     std::env::vars().collect();
-                if let Err(e) = crate::secrets::resolve(&mut p.ecosystem, &process_env) {
-                    report.failed.push((String::new(), e.to_string()));
+                let moved = match &self.opts.tenant {
+                    Some(t) => super::tenant::apply(p.ecosystem.clone(), &t.name, t.port_offset)
+                        .map(|e| p.ecosystem = e),
+                    None => Ok(()),
+                };
+                let resolved = moved.and_then(|()| {
+                    crate::secrets::resolve(&mut p.ecosystem, &process_env)
+                        .map_err(|e| e.to_string())
+                });
+                if let Err(e) = resolved {
+                    report.failed.push((String::new(), e.clone()));
                     on_event(WatchEvent::Failed {
                         service: None,
-                        message: e.to_string(),
+                        message: e,
                     });
                     report.elapsed = started.elapsed();
                     return Ok(report);
@@ -330,10 +357,13 @@ impl Session {
             ));
         }
         let network = eco.network_name();
-        let net_labels = BTreeMap::from([
+        let mut net_labels = BTreeMap::from([
             (labels::ECOSYSTEM.to_string(), eco.name.clone()),
             (labels::MANAGED.to_string(), "true".to_string()),
         ]);
+        if let Some(t) = &eco.tenant {
+            net_labels.insert(labels::TENANT.to_string(), t.clone());
+        }
         self.engine.ensure_network(&network, &net_labels).await?;
         let existing = self
             .engine
@@ -442,23 +472,38 @@ impl Session {
         &self,
         project: &Project,
     ) -> Result<BTreeMap<String, ServiceImage>, crate::build::BuildError> {
+        let eco = &project.ecosystem;
+        let recorder = BuildRecorder::new(
+            self.opts.journal.as_ref(),
+            &eco.name,
+            eco.tenant.as_deref(),
+            eco.services.iter().map(|s| s.name.clone()).collect(),
+            &self.printer,
+        );
+        let rec = &recorder;
         let printer = self.printer.clone();
-        let on_build = move |e: BuildEvent| match e {
-            BuildEvent::Started { service, tag } => {
-                printer.debug(&format!("{service}: image {tag}"))
+        let on_build = move |e: BuildEvent| {
+            rec.event(&e);
+            match e {
+                BuildEvent::Started { service, tag } => {
+                    printer.debug(&format!("{service}: image {tag}"));
+                }
+                BuildEvent::Line { service, line } => {
+                    printer.debug(&format!("{service} | {line}"));
+                }
+                BuildEvent::Building { .. } | BuildEvent::Finished { .. } => {}
             }
-            BuildEvent::Line { service, line } => printer.debug(&format!("{service} | {line}")),
-            BuildEvent::Finished { .. } => {}
         };
         let images = build_services(
             self.engine.as_ref(),
-            &project.ecosystem,
+            eco,
             &project.docs,
             &[],
             &self.opts.build,
             &on_build,
         )
-        .await?;
+        .await
+        .inspect_err(|e| recorder.failed(e))?;
         Ok(images.into_iter().map(|i| (i.service.clone(), i)).collect())
     }
 
@@ -506,11 +551,32 @@ impl Session {
         Ok(id)
     }
 
-    /// Waits until the replica answers its probe. Probes every [`FAST_PROBE`] (the shared
+    /// Waits until the replica answers its probe and records the result in the journal.
+    async fn healthy(
+        &self,
+        d: &DesiredService,
+        replica: u32,
+        id: &str,
+        host_port: Option<u16>,
+    ) -> Result<(), String> {
+        let result = self.wait_until_healthy(d, id, host_port).await;
+        let container = super::container_name(&self.name, &d.name, replica);
+        let (kind, detail) = match &result {
+            Ok(()) => (EventKind::HealthPassed, None),
+            Err(reason) => (EventKind::HealthFailed, Some(journal::detail(reason))),
+        };
+        let mut event = LifecycleEvent::now(kind, &self.name, &d.name, &container)
+            .with_tenant(self.opts.tenant.as_ref().map(|t| t.name.as_str()));
+        event.detail = detail;
+        journal::record(self.opts.journal.as_ref(), &[event], &self.printer);
+        result
+    }
+
+    /// The probe loop of [`Session::healthy`]: probes every [`FAST_PROBE`] (the shared
     /// [`wait_healthy`] backs off to 1 s, which costs the developer loop up to a second after a
     /// boot); every [`INSPECT_EVERY`] probes the container is inspected so one that exits is
     /// reported at once.
-    async fn healthy(
+    async fn wait_until_healthy(
         &self,
         d: &DesiredService,
         id: &str,
@@ -585,7 +651,7 @@ impl Session {
             .start_container(id)
             .await
             .map_err(|e| format!("could not start {id:.12}: {e}"))?;
-        self.healthy(d, id, host_port).await?;
+        self.healthy(d, replica, id, host_port).await?;
         (ctx.on_event)(WatchEvent::Started {
             service: d.name.clone(),
             replica,
@@ -612,7 +678,7 @@ impl Session {
             ));
         }
         let id = self.run_replica(ctx, d, replica, host_port).await?;
-        self.healthy(d, &id, Some(host_port)).await?;
+        self.healthy(d, replica, &id, Some(host_port)).await?;
         (ctx.on_event)(WatchEvent::Started {
             service: d.name.clone(),
             replica,
@@ -644,7 +710,7 @@ impl Session {
         let host_port = free_port(wanted, &mut claimed)
             .ok_or_else(|| format!("no free host port at or above {wanted}"))?;
         let attempt = match self.run_replica(ctx, d, replica, host_port).await {
-            Ok(id) => match self.healthy(d, &id, Some(host_port)).await {
+            Ok(id) => match self.healthy(d, replica, &id, Some(host_port)).await {
                 Ok(()) => Ok(id),
                 Err(reason) => Err((reason, Some(id))),
             },
@@ -681,7 +747,10 @@ impl Session {
             return Err(message);
         };
         let back = match self.run_replica(ctx, prev, replica, host_port).await {
-            Ok(id) => self.healthy(prev, &id, Some(host_port)).await.map(|()| id),
+            Ok(id) => self
+                .healthy(prev, replica, &id, Some(host_port))
+                .await
+                .map(|()| id),
             Err(e) => Err(e),
         };
         (ctx.on_event)(WatchEvent::RolledBack {
