@@ -134,7 +134,10 @@ pub fn check_names(eco: &Ecosystem) -> Result<(), ExportError> {
 }
 
 /// The environment of a service as exported: the injected variables (dependency URLs, port,
-/// names) then the service's own `env`, each name and value checked.
+/// names), then the service's own `env`, then — unless that sets it — the list its image's start
+/// script waits for ([`crate::build::start_script`]), so the exported containers too start their
+/// process only once their dependencies answer (systemd's `After=` and Kubernetes do not wait
+/// for health); each name and value checked.
 ///
 /// # Errors
 /// [`ExportError::Unsafe`] for a name that is not `[A-Za-z_][A-Za-z0-9_]*`, a value with a NUL
@@ -143,7 +146,12 @@ pub fn service_env(
     eco: &Ecosystem,
     svc: &ServiceSpec,
 ) -> Result<BTreeMap<String, String>, ExportError> {
-    let env = crate::graph::injected_env(eco, svc);
+    let mut env = crate::graph::injected_env(eco, svc);
+    let wait = crate::graph::wait_for(eco, svc);
+    if !wait.is_empty() {
+        env.entry(crate::build::start_script::WAIT_FOR_VAR.to_string())
+            .or_insert(wait);
+    }
     for (name, value) in &env {
         let key = format!("env.{}", name.escape_debug());
         if !crate::config::rules::is_env_name(name) {

@@ -269,6 +269,25 @@ pub fn injected_env(eco: &Ecosystem, service: &ServiceSpec) -> BTreeMap<String, 
     env_with(eco, service, &by_name)
 }
 
+/// What a service's start script waits for ([`crate::build::start_script`]): every
+/// dependency's health URL through its network alias (`http://api:8000/health`), or its port
+/// (`tcp://worker:9000`) when it has no health check, separated by spaces. Empty without
+/// dependencies.
+#[must_use]
+pub fn wait_for(eco: &Ecosystem, spec: &ServiceSpec) -> String {
+    spec.depends_on
+        .iter()
+        .filter_map(|dep| {
+            let d = eco.service(&dep.name)?;
+            (d.port != 0).then(|| match &d.health_check {
+                Some(path) => format!("http://{}:{}{path}", d.name, d.port),
+                None => format!("tcp://{}:{}", d.name, d.port),
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// [`injected_env`] for every service, keyed by service name (one pass, no quadratic lookups).
 #[must_use]
 pub fn injected_env_all(eco: &Ecosystem) -> BTreeMap<String, BTreeMap<String, String>> {

@@ -41,25 +41,6 @@ pub struct DesiredService {
     pub gated: bool,
 }
 
-/// What a service's start script waits for ([`crate::build::start_script`]): every
-/// dependency's health URL through its network alias (`http://api:8000/health`), or its port
-/// (`tcp://worker:9000`) when it has no health check, separated by spaces. Empty without
-/// dependencies.
-#[must_use]
-pub fn wait_for(eco: &Ecosystem, spec: &ServiceSpec) -> String {
-    spec.depends_on
-        .iter()
-        .filter_map(|dep| {
-            let d = eco.service(&dep.name)?;
-            (d.port != 0).then(|| match &d.health_check {
-                Some(path) => format!("http://{}:{}{path}", d.name, d.port),
-                None => format!("tcp://{}:{}", d.name, d.port),
-            })
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 impl DesiredService {
     /// Builds the desired state of `spec` running `image` (tag) / `image_id`, with the env of
     /// [`crate::graph::injected_env`] and the isolation of [`isolation::for_service`] (the
@@ -69,7 +50,7 @@ impl DesiredService {
         let mut env = crate::graph::injected_env(eco, spec);
         // the service's own `env` may set the variable (empty: no waiting), which also turns
         // off the early start
-        let wait = wait_for(eco, spec);
+        let wait = crate::graph::wait_for(eco, spec);
         let gated = !wait.is_empty()
             && env
                 .entry(WAIT_FOR_VAR.to_string())
