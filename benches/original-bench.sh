@@ -24,6 +24,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
+# 1: also time the original as shipped (see orig_mode); PACTOWN_BENCH_SHIPPED=0 skips it
+SHIPPED=${PACTOWN_BENCH_SHIPPED:-1}
 VERSION=${PACTOWN_ORIGINAL_VERSION:-0.1.173}
 CACHE=${PACTOWN_ORIGINAL_DIR:-/tmp/pactown-original-bench}
 PACTOWN=$(realpath "${PACTOWN:-target/release/pactown}" 2>/dev/null || echo target/release/pactown)
@@ -126,7 +128,7 @@ orig_up() {
   local start; start=$(now)
   # a background job of a script ignores SIGINT; the trampoline restores it so Ctrl+C (our
   # stop) reaches the original's KeyboardInterrupt handler, which stops its services
-  (cd "$dir" && exec python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
+  (cd "$dir" && exec "${ORIG_ENV[@]}" python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
       "$VENV/bin/pactown" up "$file") >>"$WORK/original.log" 2>&1 &
   ORIG_PID=$!
   local deadline=$(( $(date +%s) + 600 ))
@@ -141,7 +143,7 @@ orig_up() {
 }
 
 ours_down() { "$PACTOWN" down "$1" --engine docker --timeout 2 >/dev/null 2>&1 || true; settle; }
-trap 'orig_stop; ours_down "$OURS_SAAS/saas.pactown.yaml"; ours_down "$OURS_PAIR/pair.pactown.yaml"; rm -rf "$WORK"' EXIT
+trap '[ -z "$HOLE_PID" ] || kill "$HOLE_PID" 2>/dev/null; orig_stop; ours_down "$OURS_SAAS/saas.pactown.yaml"; ours_down "$OURS_PAIR/pair.pactown.yaml"; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 
 # ours_up FILE → RESULT = seconds of `pactown up -d`
@@ -151,23 +153,62 @@ ours_up() {
   RESULT=$(elapsed "$start")
 }
 
+# How the original runs. "local" (default): LITELLM_LOCAL_MODEL_COST_MAP=True, its CLI loads
+# litellm's bundled price list. "shipped": the original as installed, whose CLI fetches that list
+# from GitHub at start with a 5 s timeout; that host is unreachable from here (and the network
+# rule forbids trying), so the fetch is pointed (LITELLM_MODEL_COST_MAP_URL) at a local port
+# that accepts and never answers — what an unreachable host costs it here, on 127.0.0.1.
+HOLE_PID=""
+black_hole() { # → HOLE = a 127.0.0.1 port that accepts connections and never answers
+  exec 9< <(python3 -c '
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64)
+print(s.getsockname()[1], flush=True)
+held = []
+while True:
+    held.append(s.accept()[0])
+')
+  HOLE_PID=$!
+  read -r HOLE <&9
+}
+ORIG_ENV=(env)
+orig_mode() { # local|shipped
+  if [ "$1" = shipped ]; then
+    [ -n "$HOLE_PID" ] || black_hole
+    ORIG_ENV=(env -u LITELLM_LOCAL_MODEL_COST_MAP "LITELLM_MODEL_COST_MAP_URL=http://127.0.0.1:$HOLE/model_prices_and_context_window.json")
+  else
+    ORIG_ENV=(env)
+  fi
+}
+
 declare -A FIRST_O FIRST_P
 bench_case() { # CASE OURS_FILE ORIG_DIR ORIG_FILE PORT…
   local case=$1 ours=$2 odir=$3 ofile=$4; shift 4
-  local -a P O
+  local -a P O S
   log "$case: first runs (build images / create venvs; not timed in the medians)…"
+  orig_mode local
   ours_up "$ours"; FIRST_P[$case]=$RESULT; ours_down "$ours"
   orig_up "$odir" "$ofile" "$@"; FIRST_O[$case]=$RESULT; orig_stop
   for i in $(seq "$RUNS"); do
     log "$case: run $i/$RUNS"
     ours_up "$ours"; P+=("$RESULT"); ours_down "$ours"
+    orig_mode local
     orig_up "$odir" "$ofile" "$@"; O+=("$RESULT"); orig_stop
+    if [ "$SHIPPED" = 1 ]; then
+      orig_mode shipped
+      orig_up "$odir" "$ofile" "$@"; S+=("$RESULT"); orig_stop
+      orig_mode local
+    fi
   done
-  local p o
+  local p o s="" sr=""
   p=$(printf '%s\n' "${P[@]}" | median); o=$(printf '%s\n' "${O[@]}" | median)
-  printf '| %s | %.2f s | %.2f s | %.3f× | %.1f s / %.1f s |\n' "$case" "$p" "$o" "$(echo "$p / $o" | bc -l)" \
-    "${FIRST_P[$case]}" "${FIRST_O[$case]}" >>"$WORK/rows"
-  log "$case: pactown ${P[*]} | original ${O[*]}"
+  if [ "$SHIPPED" = 1 ]; then
+    s=$(printf '%s\n' "${S[@]}" | median)
+    sr=$(printf ' %.2f s | %.3f× |' "$s" "$(echo "$p / $s" | bc -l)")
+  fi
+  printf '| %s | %.2f s | %.2f s | %.3f× |%s %.1f s / %.1f s |\n' "$case" "$p" "$o" "$(echo "$p / $o" | bc -l)" \
+    "$sr" "${FIRST_P[$case]}" "${FIRST_O[$case]}" >>"$WORK/rows"
+  log "$case: pactown ${P[*]} | original ${O[*]} | original as shipped ${S[*]:-}"
 }
 
 # the example really is unchanged
@@ -179,6 +220,11 @@ bench_case polyglot-pair "$OURS_PAIR/pair.pactown.yaml" "$ORIG_PAIR" pair.pactow
 echo
 echo "original pactown $VERSION vs $("$PACTOWN" --version), median of $RUNS warm runs ($(nproc) cores)"
 echo
-echo "| ecosystem | pactown up -d | original up | pactown ÷ original | first run (pactown / original) |"
-echo "|---|---|---|---|---|"
+if [ "$SHIPPED" = 1 ]; then
+  echo "| ecosystem | pactown up -d | original up | pactown ÷ original | original as shipped (cost-map fetch times out) | pactown ÷ as shipped | first run (pactown / original) |"
+  echo "|---|---|---|---|---|---|---|"
+else
+  echo "| ecosystem | pactown up -d | original up | pactown ÷ original | first run (pactown / original) |"
+  echo "|---|---|---|---|---|"
+fi
 cat "$WORK/rows"
