@@ -291,7 +291,30 @@ async fn failing_install_reports_service_step_and_log(kind: EngineKind) {
     }
 }
 
+/// Two builds of one README at the same time (two shells, parallel CI jobs) build it once: the
+/// second waits for the first's per-tag lock, then finds the tag; both end with the same image id.
+async fn concurrent_builds_of_one_readme_build_once(kind: EngineKind) {
+    let Some(engine) = common::connect(kind).await else {
+        return;
+    };
+    let service = common::unique("it-twice");
+    let readme = fixture("static-site");
+    let (a, b) = tokio::join!(
+        build(engine.as_ref(), &service, &readme),
+        build(engine.as_ref(), &service, &readme)
+    );
+    assert_eq!(a.tag, b.tag);
+    assert_eq!(a.image_id, b.image_id, "the tag moved to a second build");
+    assert_eq!(
+        [a.cached, b.cached].iter().filter(|c| !**c).count(),
+        1,
+        "exactly one of the two must build: {a:?} {b:?}"
+    );
+    remove_images(kind, &[&a.tag]);
+}
+
 crate::per_engine!(async:
+    concurrent_builds_of_one_readme_build_once,
     python_fastapi_builds_runs_and_caches_deps,
     node_express_builds_runs_and_caches_deps,
     go_stdlib_builds_and_runs,
