@@ -47,11 +47,7 @@ fn bootstrap_imports_a_runnable_debian_under_a_test_tag() {
     let bootstrap = |extra: &[&str]| {
         let mut args = vec!["images", "bootstrap", "--engine", "docker", "--tag", &tag];
         args.extend_from_slice(extra);
-        Command::new(env!("CARGO_BIN_EXE_pactown"))
-            .args(&args)
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run pactown")
+        common::pactown(&args)
     };
     let started = std::time::Instant::now();
     let o = bootstrap(&[]);

@@ -1,5 +1,8 @@
 //! Helpers shared by the integration tests.
-use std::path::PathBuf;
+use pactown::engine::EngineKind;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 /// True when a missing engine must fail the test instead of skipping it.
 pub fn engines_required() -> bool {
@@ -196,4 +199,220 @@ pub fn docker(args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .expect("run docker")
+}
+
+/// The system CA bundle, handed to builds when `PACTOWN_CA_BUNDLE` is unset (the build machines
+/// reach PyPI and npm through a TLS-intercepting proxy).
+const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The `pactown` binary under test, without arguments: `NO_COLOR=1`, the ambient
+/// `PACTOWN_ENGINE`, `PACTOWN_FILE` and `PACTOWN_TENANT` removed (each test names its engine,
+/// file and tenant), and `PACTOWN_CA_BUNDLE` set to [`CA_BUNDLE`] when it is unset and that
+/// file exists. Add environment, a working directory or pipes before running it.
+pub fn pactown_cmd() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pactown"));
+    c.env("NO_COLOR", "1")
+        .env_remove("PACTOWN_ENGINE")
+        .env_remove("PACTOWN_FILE")
+        .env_remove("PACTOWN_TENANT");
+    if std::env::var_os("PACTOWN_CA_BUNDLE").is_none() && Path::new(CA_BUNDLE).exists() {
+        c.env("PACTOWN_CA_BUNDLE", CA_BUNDLE);
+    }
+    c
+}
+
+/// Runs `pactown ARGS` ([`pactown_cmd`]) to the end; its output, whatever the exit code.
+pub fn pactown(args: &[&str]) -> Output {
+    pactown_cmd().args(args).output().expect("run pactown")
+}
+
+/// [`pactown`] in the folder `dir` (for relative ecosystem files).
+pub fn pactown_in(dir: &Path, args: &[&str]) -> Output {
+    pactown_cmd()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run pactown")
+}
+
+/// A successful command's stdout parsed as JSON; panics with the whole output otherwise.
+pub fn stdout_json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", text(o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", text(o)))
+}
+
+/// `pactown status FILE --json --engine KIND EXTRA…`, parsed; panics when it fails.
+pub fn status_json(kind: EngineKind, file: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["status", file, "--json", "--engine", cli(kind)];
+    args.extend_from_slice(extra);
+    stdout_json(&pactown(&args))
+}
+
+/// The row of `service` in `status --json` output (`status["services"]`); panics when absent.
+pub fn row<'a>(status: &'a serde_json::Value, service: &str) -> &'a serde_json::Value {
+    status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == service)
+        .unwrap_or_else(|| panic!("no {service} in {status}"))
+}
+
+/// GET `http://HOST:PORT/PATH` over plain HTTP/1.0 with std only; (status, body). A connection
+/// error or an unreadable answer gives status 0; reading gives up after 15 s.
+pub fn http_get(url: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let Ok(mut s) = std::net::TcpStream::connect(host) else {
+        return (0, String::new());
+    };
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    let status = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A `base_port` for a test's ecosystem: 20000–39999, from a port that was free just now (the
+/// orchestrator moves on when one is busy anyway).
+pub fn free_base() -> u16 {
+    let p = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    20_000 + p % 20_000
+}
+
+/// Copies a folder recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Stops a background `pactown` like Ctrl-C does: SIGINT, up to 30 s to exit, then SIGKILL.
+pub fn stop_child(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Runs `pactown down FILE --engine KIND --timeout 2` (plus `--name`, `--tenant` when given)
+/// when dropped, so a test brings its ecosystem down even when it fails; a failed clean-up is
+/// printed, not raised.
+pub struct Down {
+    file: PathBuf,
+    kind: EngineKind,
+    name: Option<String>,
+    tenant: Option<String>,
+    timeout: u32,
+}
+
+impl Down {
+    /// Brings the ecosystem of `file` down on `kind`.
+    pub fn new(file: impl Into<PathBuf>, kind: EngineKind) -> Self {
+        Self {
+            file: file.into(),
+            kind,
+            name: None,
+            tenant: None,
+            timeout: 2,
+        }
+    }
+
+    /// Also passes `--name NAME`, for a file that may be broken by then.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Brings down the copy of `tenant` (`--tenant`) instead of the file's own ecosystem.
+    #[must_use]
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Waits `secs` for each container to stop (`--timeout`) instead of 2.
+    #[must_use]
+    pub fn timeout(mut self, secs: u32) -> Self {
+        self.timeout = secs;
+        self
+    }
+}
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let timeout = self.timeout.to_string();
+        let mut args = vec![
+            "down",
+            self.file.to_str().unwrap(),
+            "--engine",
+            cli(self.kind),
+            "--timeout",
+            &timeout,
+        ];
+        if let Some(name) = &self.name {
+            args.extend(["--name", name]);
+        }
+        if let Some(tenant) = &self.tenant {
+            args.extend(["--tenant", tenant]);
+        }
+        let o = pactown(&args);
+        if !o.status.success() {
+            eprintln!("cleanup failed: {}", text(&o));
+        }
+    }
+}
+
+/// `name id` of every container of the ecosystem `name` on `kind`, sorted.
+pub fn container_ids(kind: EngineKind, name: &str) -> Vec<String> {
+    let filter = format!("label=io.pactown.ecosystem={name}");
+    let mut v: Vec<String> = cli_output(
+        kind,
+        &[
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Names}} {{.ID}}",
+        ],
+    )
+    .lines()
+    .map(str::to_string)
+    .collect();
+    v.sort();
+    v
 }

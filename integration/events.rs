@@ -4,11 +4,11 @@
 //! them too, `restart --tenant` touches only the tenant's copy, and `watch --tenant` replaces the
 //! tenant's container. Each test keeps its journal in its own state directory
 //! (`PACTOWN_STATE_DIR`) and brings its ecosystems down in a guard, even when it fails.
-use crate::common::{self, text};
+use crate::common::{self, free_base, http_get, row, text, Down};
 use pactown::engine::EngineKind;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
@@ -89,18 +89,10 @@ impl Eco {
 
     /// `pactown ARGS --engine KIND` with this test's state directory.
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_pactown"));
+        let mut c = common::pactown_cmd();
         c.args(args)
             .args(["--engine", common::cli(self.kind)])
-            .env("NO_COLOR", "1")
-            .env("PACTOWN_STATE_DIR", &self.state)
-            .env_remove("PACTOWN_TENANT");
-        if std::env::var_os("PACTOWN_CA_BUNDLE").is_none() {
-            let ca = Path::new("/etc/ssl/certs/ca-certificates.crt");
-            if ca.exists() {
-                c.env("PACTOWN_CA_BUNDLE", ca);
-            }
-        }
+            .env("PACTOWN_STATE_DIR", &self.state);
         c
     }
 
@@ -113,8 +105,18 @@ impl Eco {
     fn status(&self, extra: &[&str]) -> Value {
         let mut args = vec!["status", self.f(), "--json"];
         args.extend_from_slice(extra);
-        let o = self.run(&args);
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", text(&o)))
+        common::stdout_json(&self.run(&args))
+    }
+
+    /// Guards that bring the ecosystem down when dropped, then the copy of each of `tenants`.
+    fn down(&self, tenants: &[&str]) -> Vec<Down> {
+        std::iter::once(Down::new(&self.file, self.kind).timeout(1))
+            .chain(
+                tenants
+                    .iter()
+                    .map(|t| Down::new(&self.file, self.kind).tenant(*t).timeout(1)),
+            )
+            .collect()
     }
 
     /// `pactown ARGS` in the background, its stdout lines parsed as JSON.
@@ -145,25 +147,6 @@ impl Eco {
     }
 }
 
-/// Brings the ecosystem (and the tenants' copies) down when dropped.
-struct Down<'a>(&'a Eco, Vec<&'static str>);
-
-impl Drop for Down<'_> {
-    fn drop(&mut self) {
-        let tenants = std::iter::once(None).chain(self.1.iter().map(|t| Some(*t)));
-        for t in tenants {
-            let mut args = vec!["down", self.0.f(), "--timeout", "1"];
-            if let Some(t) = t {
-                args.extend(["--tenant", t]);
-            }
-            let o = self.0.command(&args).output().expect("run pactown down");
-            if !o.status.success() {
-                eprintln!("cleanup failed: {}", text(&o));
-            }
-        }
-    }
-}
-
 /// A pactown process in the background, stopped with SIGINT when dropped.
 struct Background {
     child: Child,
@@ -187,67 +170,12 @@ impl Background {
 
 impl Drop for Background {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        common::stop_child(&mut self.child);
     }
-}
-
-fn free_base() -> u16 {
-    let p = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    20_000 + p % 20_000
-}
-
-fn row<'a>(status: &'a Value, service: &str) -> &'a Value {
-    status["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == service)
-        .unwrap_or_else(|| panic!("no {service} in {status}"))
 }
 
 fn url(status: &Value, service: &str) -> String {
     row(status, service)["url"].as_str().unwrap().to_string()
-}
-
-/// GET over plain HTTP/1.0; (status, body), status 0 on a connection error.
-fn http_get(url: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
-    let Ok(mut s) = std::net::TcpStream::connect(host) else {
-        return (0, String::new());
-    };
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    let status = buf
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 fn json_lines(o: &Output) -> Vec<Value> {
@@ -269,7 +197,7 @@ fn journal_records_builds_health_and_flags_repeated_failures(kind: EngineKind) {
         return;
     }
     let eco = Eco::new(kind, "ev-journal", &["flaky", "steady"]);
-    let _down = Down(&eco, Vec::new());
+    let _down = eco.down(&[]);
     eco.run(&["up", eco.f(), "-d", "--timeout", "60"]);
     let journal = eco
         .state
@@ -365,7 +293,7 @@ fn restart_tenant_restarts_only_the_tenants_copy(kind: EngineKind) {
         return;
     }
     let eco = Eco::new(kind, "ev-restart", &["api"]);
-    let _down = Down(&eco, vec!["t1"]);
+    let _down = eco.down(&["t1"]);
     eco.run(&["up", eco.f(), "-d", "--timeout", "60"]);
     eco.run(&[
         "up",
@@ -413,7 +341,7 @@ fn watch_tenant_replaces_the_tenants_container(kind: EngineKind) {
         return;
     }
     let eco = Eco::new(kind, "ev-watch", &["api"]);
-    let _down = Down(&eco, vec!["t2"]);
+    let _down = eco.down(&["t2"]);
     let mut watch = eco.spawn(&[
         "watch",
         eco.f(),

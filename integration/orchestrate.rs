@@ -4,20 +4,10 @@
 //! (both engines' tests run in parallel). The images are content-addressed, so every test on one
 //! engine shares them: the first `up` builds, the rest start. Every test brings its ecosystem
 //! down in a guard, even when it fails.
-use crate::common::{self, text};
+use crate::common::{self, http_get, pactown, row, text, Down};
 use pactown::engine::EngineKind;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn pactown(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pactown"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("PACTOWN_ENGINE")
-        .output()
-        .expect("run pactown")
-}
 
 /// The engine's CLI (`docker …` / `podman …`), trimmed stdout.
 fn engine_cli(kind: EngineKind, args: &[&str]) -> String {
@@ -32,24 +22,10 @@ fn port_prefix(kind: EngineKind, base: u16) -> u16 {
     }
 }
 
-/// Copies a folder recursively.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
 /// A copy of the polyglot example under a unique ecosystem name, its ports moved from 81xx to
 /// `{prefix}xx` and `engine: {kind}` in the file (the tests also pass `--engine`).
 fn polyglot_copy(dir: &Path, name: &str, kind: EngineKind, prefix: u16) -> PathBuf {
-    copy_dir(&common::repo_root().join("examples/polyglot"), dir);
+    common::copy_dir(&common::repo_root().join("examples/polyglot"), dir);
     let file = dir.join("polyglot.pactown.yaml");
     let yaml = std::fs::read_to_string(&file).unwrap();
     let moved = yaml
@@ -58,27 +34,6 @@ fn polyglot_copy(dir: &Path, name: &str, kind: EngineKind, prefix: u16) -> PathB
     assert!(moved.contains(&format!("port: {prefix}00")), "{moved}");
     std::fs::write(&file, moved).unwrap();
     file
-}
-
-/// Runs `pactown down` when dropped.
-struct Down(PathBuf, String, EngineKind);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let o = pactown(&[
-            "down",
-            self.0.to_str().unwrap(),
-            "--name",
-            &self.1,
-            "--engine",
-            common::cli(self.2),
-            "--timeout",
-            "2",
-        ]);
-        if !o.status.success() {
-            eprintln!("cleanup failed: {}", text(&o));
-        }
-    }
 }
 
 fn labelled(engine: EngineKind, kind: &str, name: &str) -> Vec<String> {
@@ -93,63 +48,6 @@ fn labelled(engine: EngineKind, kind: &str, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// `name id` of every container of the ecosystem, sorted.
-fn container_ids(kind: EngineKind, name: &str) -> Vec<String> {
-    let filter = format!("label=io.pactown.ecosystem={name}");
-    let mut v: Vec<String> = engine_cli(
-        kind,
-        &[
-            "ps",
-            "-a",
-            "--no-trunc",
-            "--filter",
-            &filter,
-            "--format",
-            "{{.Names}} {{.ID}}",
-        ],
-    )
-    .lines()
-    .map(str::to_string)
-    .collect();
-    v.sort();
-    v
-}
-
-fn status_json(kind: EngineKind, file: &str) -> serde_json::Value {
-    let o = pactown(&["status", file, "--json", "--engine", common::cli(kind)]);
-    assert!(o.status.success(), "{}", text(&o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", text(&o)))
-}
-
-fn service<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    status["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {status}"))
-}
-
-/// GET over plain HTTP/1.0 with std only; (status, body).
-fn http_get(url: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).unwrap();
-    let status = buf.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
 fn polyglot_comes_up_talks_restarts_is_idempotent_and_goes_down(kind: EngineKind) {
     if !common::available(kind) {
         return;
@@ -160,18 +58,18 @@ fn polyglot_comes_up_talks_restarts_is_idempotent_and_goes_down(kind: EngineKind
     let name = common::unique("poly");
     let file = polyglot_copy(tmp.path(), &name, kind, prefix);
     let f = file.to_str().unwrap();
-    let guard = Down(file.clone(), name.clone(), kind);
+    let guard = Down::new(&file, kind).name(&name);
 
     // 1. up -d: builds what is missing, starts by dependencies, returns when all are healthy
     let o = pactown(&["up", f, "-d", "--engine", engine, "--timeout", "120"]);
     assert!(o.status.success(), "{}", text(&o));
 
     // 2. status --json matches reality, and names the engine
-    let st = status_json(kind, f);
+    let st = common::status_json(kind, f, &[]);
     assert_eq!(st["ecosystem"], name.as_str());
     assert_eq!(st["engine"], engine);
     for s in ["api", "web", "gateway", "site"] {
-        let row = service(&st, s);
+        let row = row(&st, s);
         assert_eq!(row["running"], 1, "{row}");
         assert_eq!(row["desired"], 1, "{row}");
         assert_eq!(row["state"], "running", "{row}");
@@ -184,7 +82,7 @@ fn polyglot_comes_up_talks_restarts_is_idempotent_and_goes_down(kind: EngineKind
         ));
         assert_eq!(code, 200, "{s} at {url}");
     }
-    let running = container_ids(kind, &name);
+    let running = common::container_ids(kind, &name);
     assert_eq!(running.len(), 4, "{running:?}");
     assert!(running
         .iter()
@@ -203,13 +101,13 @@ fn polyglot_comes_up_talks_restarts_is_idempotent_and_goes_down(kind: EngineKind
 
     // 3. web reaches the API through its injected URL (container DNS on the ecosystem network:
     //    Docker's embedded DNS, or netavark + aardvark-dns on Podman)
-    let web = service(&st, "web")["url"].as_str().unwrap().to_string();
+    let web = row(&st, "web")["url"].as_str().unwrap().to_string();
     let (code, body) = http_get(&format!("{web}/api-items"));
     assert_eq!(code, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["api_url"], format!("http://api:{prefix}00"), "{v}");
     assert_eq!(v["api"]["items"][0]["name"], "apple", "{v}");
-    let gw = service(&st, "gateway")["url"].as_str().unwrap().to_string();
+    let gw = row(&st, "gateway")["url"].as_str().unwrap().to_string();
     let (code, body) = http_get(&format!("{gw}/web/api-items"));
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("banana"), "{body}");
@@ -226,7 +124,7 @@ fn polyglot_comes_up_talks_restarts_is_idempotent_and_goes_down(kind: EngineKind
         text(&o)
     );
     assert_eq!(
-        container_ids(kind, &name),
+        common::container_ids(kind, &name),
         running,
         "no-op up changed containers"
     );
@@ -238,8 +136,8 @@ fn polyglot_comes_up_talks_restarts_is_idempotent_and_goes_down(kind: EngineKind
     engine_cli(kind, &["exec", &api, "sh", "-c", "kill -TERM 1"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let st = status_json(kind, f);
-        let row = service(&st, "api");
+        let st = common::status_json(kind, f, &[]);
+        let row = row(&st, "api");
         if row["restarts"].as_u64().unwrap_or(0) >= 1 && row["health"]["healthy"] == true {
             break;
         }
@@ -247,7 +145,7 @@ fn polyglot_comes_up_talks_restarts_is_idempotent_and_goes_down(kind: EngineKind
         std::thread::sleep(Duration::from_millis(300));
     }
     // same container, restarted in place
-    assert_eq!(container_ids(kind, &name), running);
+    assert_eq!(common::container_ids(kind, &name), running);
 
     // 6. restart command
     let o = pactown(&["restart", f, "web", "--engine", engine]);
@@ -278,7 +176,7 @@ fn a_cycle_or_a_bad_readme_fails_before_anything_starts(kind: EngineKind) {
     let name = common::unique("broken");
     let file = polyglot_copy(tmp.path(), &name, kind, port_prefix(kind, 82));
     let f = file.to_str().unwrap();
-    let _guard = Down(file.clone(), name.clone(), kind);
+    let _guard = Down::new(&file, kind).name(&name);
 
     // a cycle: api depends on gateway, which depends on api
     let yaml = std::fs::read_to_string(&file).unwrap();
@@ -328,7 +226,10 @@ fn a_cycle_or_a_bad_readme_fails_before_anything_starts(kind: EngineKind) {
         EngineKind::Podman => EngineKind::Docker,
     };
     if common::available(other) {
-        assert_eq!(status_json(other, f)["engine"], common::cli(other));
+        assert_eq!(
+            common::status_json(other, f, &[])["engine"],
+            common::cli(other)
+        );
     }
 }
 
@@ -342,7 +243,7 @@ fn replicas_share_one_alias_and_all_get_probed(kind: EngineKind) {
     // own port range (tests run in parallel) and two API replicas
     let file = polyglot_copy(tmp.path(), &name, kind, port_prefix(kind, 83));
     let f = file.to_str().unwrap();
-    let _guard = Down(file.clone(), name.clone(), kind);
+    let _guard = Down::new(&file, kind).name(&name);
     let yaml = std::fs::read_to_string(&file).unwrap().replace(
         "    health_check: /health\n    timeout: 60\n    env:",
         "    health_check: /health\n    timeout: 60\n    replicas: 2\n    env:",
@@ -352,8 +253,8 @@ fn replicas_share_one_alias_and_all_get_probed(kind: EngineKind) {
 
     let o = pactown(&["up", f, "-d", "--engine", engine, "--timeout", "120"]);
     assert!(o.status.success(), "{}", text(&o));
-    let st = status_json(kind, f);
-    let api = service(&st, "api");
+    let st = common::status_json(kind, f, &[]);
+    let api = row(&st, "api");
     assert_eq!(api["running"], 2, "{api}");
     assert_eq!(api["desired"], 2, "{api}");
     assert_eq!(api["state"], "running", "{api}");
@@ -373,7 +274,7 @@ fn replicas_share_one_alias_and_all_get_probed(kind: EngineKind) {
         assert_eq!(http_get(&format!("http://127.0.0.1:{port}/health")).0, 200);
     }
     // web reaches "api" (either replica) through the shared alias
-    let web = service(&st, "web")["url"].as_str().unwrap().to_string();
+    let web = row(&st, "web")["url"].as_str().unwrap().to_string();
     let (code, body) = http_get(&format!("{web}/api-items"));
     assert_eq!(code, 200, "{body}");
 }

@@ -1,11 +1,12 @@
 //! `pactown up` of a service whose README comes from a registry: refused before `pactown pull`,
 //! then built from the vendored README and served after it.
-use crate::common::{self, text};
+use crate::common::{self, text, Down};
+use pactown::engine::EngineKind;
 use pactown::registry::auth::Tokens;
 use pactown::registry::server::{self, ServeConfig};
 use pactown::registry::{Client, PublishRequest};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 const TOKEN: &str = "registry-up-token-0123456789";
 
@@ -19,40 +20,15 @@ async fn pactown(dir: &Path, args: &[&str]) -> Output {
     let dir = dir.to_path_buf();
     let args: Vec<String> = args.iter().map(|s| (*s).to_string()).collect();
     tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_pactown"))
+        common::pactown_cmd()
             .current_dir(dir)
             .args(&args)
-            .env("NO_COLOR", "1")
             .env_remove("PACTOWN_REGISTRY_URL")
-            .env_remove("PACTOWN_FILE")
             .output()
             .expect("run pactown")
     })
     .await
     .unwrap()
-}
-
-/// Brings the ecosystem down when dropped.
-struct Down(PathBuf, String);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let o = Command::new(env!("CARGO_BIN_EXE_pactown"))
-            .current_dir(&self.0)
-            .args([
-                "down",
-                "eco.pactown.yaml",
-                "--engine",
-                "docker",
-                "--timeout",
-                "2",
-            ])
-            .output()
-            .expect("run pactown down");
-        if !o.status.success() {
-            eprintln!("cleanup of {} failed: {}", self.1, text(&o));
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,7 +65,7 @@ async fn up_serves_a_pulled_registry_readme() {
         ),
     )
     .unwrap();
-    let _down = Down(tmp.path().to_path_buf(), name.clone());
+    let _down = Down::new(tmp.path().join("eco.pactown.yaml"), EngineKind::Docker);
     let up = [
         "up",
         "eco.pactown.yaml",
@@ -116,14 +92,10 @@ async fn up_serves_a_pulled_registry_readme() {
     .await;
     assert!(o.status.success(), "{}", text(&o));
     let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let svc = st["services"]
-        .as_array()
+    let base = common::row(&st, "page")["url"]
+        .as_str()
         .unwrap()
-        .iter()
-        .find(|s| s["service"] == "page")
-        .unwrap_or_else(|| panic!("no page in {st}"))
-        .clone();
-    let base = svc["url"].as_str().unwrap().to_string();
+        .to_string();
     let body = reqwest::get(&base).await.unwrap().text().await.unwrap();
     assert!(body.contains(&name), "{base}: {body}");
 }

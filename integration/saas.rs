@@ -4,25 +4,16 @@
 //!
 //! The sdist is downloaded with pip at test time (never committed). Without PyPI the test skips,
 //! unless `PACTOWN_REQUIRE_ENGINES=1`.
-use crate::common::{self, text};
+use crate::common::{self, pactown_in, text, Down};
+use pactown::engine::EngineKind;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 /// The original's release whose example is checked (`PACTOWN_ORIGINAL_VERSION` overrides).
 const ORIGINAL_VERSION: &str = "0.1.173";
 /// The ecosystem name written in the example.
 const NAME: &str = "saas-platform";
-
-fn pactown(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pactown"))
-        .current_dir(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("PACTOWN_FILE")
-        .output()
-        .expect("run pactown")
-}
 
 /// Downloads the original's sdist (3 tries) and returns the unpacked folder, or `None` when PyPI
 /// cannot be reached.
@@ -67,41 +58,6 @@ fn original_sdist(into: &Path) -> Option<PathBuf> {
     Some(into.join(format!("pactown-{version}")))
 }
 
-/// Brings the example down when dropped.
-struct Down(PathBuf);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let o = pactown(
-            &self.0,
-            &[
-                "down",
-                "saas.pactown.yaml",
-                "--engine",
-                "docker",
-                "--timeout",
-                "2",
-            ],
-        );
-        if !o.status.success() {
-            eprintln!("cleanup failed: {}", text(&o));
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
 fn get(url: &str) -> serde_json::Value {
     let body = Command::new("curl")
         .args(["-fsS", "--max-time", "10", "--noproxy", "*", url])
@@ -128,10 +84,10 @@ fn the_originals_saas_platform_example_runs_unchanged() {
         sdist.display()
     );
     let dir = tmp.path().join("saas-platform");
-    copy_dir(&example, &dir);
-    let _down = Down(dir.clone());
+    common::copy_dir(&example, &dir);
+    let _down = Down::new(dir.join("saas.pactown.yaml"), EngineKind::Docker);
 
-    let o = pactown(
+    let o = pactown_in(
         &dir,
         &[
             "up",
@@ -147,7 +103,7 @@ fn the_originals_saas_platform_example_runs_unchanged() {
     let out = text(&o);
     assert!(out.contains("4 healthy"), "{out}");
 
-    let o = pactown(
+    let o = pactown_in(
         &dir,
         &[
             "status",
@@ -182,7 +138,7 @@ fn the_originals_saas_platform_example_runs_unchanged() {
         assert_eq!(s["status"], "healthy", "{health}");
     }
 
-    let o = pactown(
+    let o = pactown_in(
         &dir,
         &[
             "down",

@@ -2,47 +2,15 @@
 //! hardened defaults on every runtime that needs a writable place (PHP, Rust), OOM kill and
 //! pids limit reported by `status`, and tenant copies that cannot resolve or reach each other.
 //! Every test brings its ecosystems down in a guard, even when it fails.
-use crate::common::{self, text};
+use crate::common::{self, free_base, http_get, pactown, row, text, Down};
+use pactown::engine::EngineKind;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn pactown(args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pactown"));
-    c.args(args).env("NO_COLOR", "1");
-    if std::env::var_os("PACTOWN_CA_BUNDLE").is_none() {
-        let ca = Path::new("/etc/ssl/certs/ca-certificates.crt");
-        if ca.exists() {
-            c.env("PACTOWN_CA_BUNDLE", ca);
-        }
-    }
-    c.output().expect("run pactown")
-}
-
+/// Runs the docker CLI; its trimmed stdout.
 fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// Runs `pactown down [--tenant T]` when dropped.
-struct Down(PathBuf, Option<String>);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let f = self.0.to_str().unwrap().to_string();
-        let mut args = vec!["down", &f, "--engine", "docker", "--timeout", "1"];
-        if let Some(t) = &self.1 {
-            args.push("--tenant");
-            args.push(t);
-        }
-        let o = pactown(&args);
-        if !o.status.success() {
-            eprintln!("cleanup failed: {}", text(&o));
-        }
-    }
+    common::cli_output(EngineKind::Docker, args)
 }
 
 /// A stdlib-only Python probe service: `/health`, `/whoami`, `/write?PATH`, `/resolve?HOST`,
@@ -104,16 +72,6 @@ python3 server.py
 ```
 "#;
 
-fn free_base() -> u16 {
-    // a free port with room above it; the orchestrator moves on when one is busy anyway
-    let p = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    20_000 + p % 20_000
-}
-
 fn write_eco(dir: &Path, name: &str, services: &str) -> PathBuf {
     std::fs::write(dir.join("probe.md"), PROBE).unwrap();
     let yaml = format!("name: {name}\nbase_port: {}\n{services}", free_base());
@@ -122,47 +80,9 @@ fn write_eco(dir: &Path, name: &str, services: &str) -> PathBuf {
     file
 }
 
-fn status_json(args: &[&str]) -> serde_json::Value {
-    let mut a = vec!["status", "--json", "--engine", "docker"];
-    a.extend_from_slice(args);
-    let o = pactown(&a);
-    assert!(o.status.success(), "{}", text(&o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", text(&o)))
-}
-
-fn row<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    status["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {status}"))
-}
-
-/// GET over plain HTTP/1.0; (status, body). Errors become status 0.
-fn http_get(url: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
-    let Ok(mut s) = std::net::TcpStream::connect(host) else {
-        return (0, String::new());
-    };
-    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    let status = buf
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+/// `status --json` of the ecosystem in `file` on Docker, `extra` arguments added.
+fn status(file: &str, extra: &[&str]) -> serde_json::Value {
+    common::status_json(EngineKind::Docker, file, extra)
 }
 
 fn inspect(container: &str, format: &str) -> String {
@@ -192,7 +112,7 @@ fn hardened_defaults_hold_and_every_runtime_still_runs() {
         "services:\n  probe:\n    readme: probe.md\n    health_check: /health\n    volumes:\n      data: /data\n  php:\n    readme: php-builtin.md\n    health_check: /\n  rust:\n    readme: rust-std.md\n    timeout: 300\n",
     );
     let f = file.to_str().unwrap();
-    let _guard = Down(file.clone(), None);
+    let _guard = Down::new(&file, EngineKind::Docker).timeout(1);
     let o = pactown(&["up", f, "-d", "--engine", "docker", "--timeout", "300"]);
     assert!(o.status.success(), "{}", text(&o));
 
@@ -210,7 +130,7 @@ fn hardened_defaults_hold_and_every_runtime_still_runs() {
             "{c}"
         );
     }
-    let st = status_json(&[f]);
+    let st = status(f, &[]);
     for svc in ["probe", "php", "rust"] {
         let r = row(&st, svc);
         assert_eq!(r["health"]["healthy"], true, "{r}");
@@ -256,11 +176,11 @@ fn memory_and_pids_limits_are_enforced_and_reported() {
         "profiles:\n  tiny: {cpus: 0.25, memory: 48m, pids: 24}\nservices:\n  hog:\n    readme: probe.md\n    health_check: /health\n    auto_restart: false\n    profile: tiny\n    resources: {pids: 64}\n  bomb:\n    readme: probe.md\n    health_check: /health\n    auto_restart: false\n    profile: tiny\n    resources: {memory: 512m}\n  calm:\n    readme: probe.md\n    health_check: /health\n",
     );
     let f = file.to_str().unwrap();
-    let _guard = Down(file.clone(), None);
+    let _guard = Down::new(&file, EngineKind::Docker).timeout(1);
     let o = pactown(&["up", f, "-d", "--engine", "docker", "--timeout", "120"]);
     assert!(o.status.success(), "{}", text(&o));
 
-    let st = status_json(&[f]);
+    let st = status(f, &[]);
     let hog = row(&st, "hog");
     assert_eq!(hog["limits"]["memory"], 48 << 20, "{hog}");
     assert_eq!(hog["limits"]["nano_cpus"], 250_000_000, "{hog}");
@@ -277,7 +197,7 @@ fn memory_and_pids_limits_are_enforced_and_reported() {
     let _ = http_get(&format!("{hog_url}/boom"));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let st = status_json(&[f]);
+        let st = status(f, &[]);
         let r = &row(&st, "hog")["replicas"][0];
         if r["oom_killed"] == true {
             assert_eq!(r["exit_code"], 137, "killed by SIGKILL: {r}");
@@ -325,8 +245,8 @@ fn tenants_cannot_resolve_or_reach_each_other() {
         "services:\n  api:\n    readme: probe.md\n    health_check: /health\n  web:\n    readme: probe.md\n    health_check: /health\n    depends_on: [api]\n",
     );
     let f = file.to_str().unwrap();
-    let _a = Down(file.clone(), Some("a".into()));
-    let _b = Down(file.clone(), Some("b".into()));
+    let _a = Down::new(&file, EngineKind::Docker).tenant("a").timeout(1);
+    let _b = Down::new(&file, EngineKind::Docker).tenant("b").timeout(1);
     for (t, off) in [("a", "1000"), ("b", "2000")] {
         let o = pactown(&[
             "up",
@@ -362,8 +282,8 @@ fn tenants_cannot_resolve_or_reach_each_other() {
         ]),
         "b"
     );
-    let sa = status_json(&[f, "--tenant", "a"]);
-    let sb = status_json(&[f, "--tenant", "b"]);
+    let sa = status(f, &["--tenant", "a"]);
+    let sb = status(f, &["--tenant", "b"]);
     assert_eq!(sa["ecosystem"], a.as_str());
     assert_eq!(row(&sa, "api")["health"]["healthy"], true);
     assert_eq!(row(&sb, "api")["health"]["healthy"], true);
@@ -420,10 +340,10 @@ fn events_report_oom_kills_restarts_and_the_restart_loop() {
         "services:\n  hog:\n    readme: probe.md\n    health_check: /health\n    resources: {memory: 48m}\n",
     );
     let f = file.to_str().unwrap();
-    let _guard = Down(file.clone(), None);
+    let _guard = Down::new(&file, EngineKind::Docker).timeout(1);
     let o = pactown(&["up", f, "-d", "--engine", "docker", "--timeout", "120"]);
     assert!(o.status.success(), "{}", text(&o));
-    let url = row(&status_json(&[f]), "hog")["url"]
+    let url = row(&status(f, &[]), "hog")["url"]
         .as_str()
         .unwrap()
         .to_string();
@@ -486,7 +406,7 @@ fn events_report_oom_kills_restarts_and_the_restart_loop() {
     );
     assert!(events.iter().any(|e| e["anomaly"] == "oom"), "{events:?}");
     // status flags both anomalies
-    let st = status_json(&[f]);
+    let st = status(f, &[]);
     let anomalies = &row(&st, "hog")["anomalies"];
     assert!(
         anomalies
@@ -597,11 +517,10 @@ fn secrets_are_resolved_for_the_container_and_masked_in_logs() {
         "services:\n  api:\n    readme: probe.md\n    health_check: /health\n    env:\n      API_TOKEN: ${SEC_TEST_TOKEN}\n",
     );
     let f = file.to_str().unwrap();
-    let _guard = Down(file.clone(), None);
+    let _guard = Down::new(&file, EngineKind::Docker).timeout(1);
     let token = format!("tok-{}", common::unique("v"));
-    let o = Command::new(env!("CARGO_BIN_EXE_pactown"))
+    let o = common::pactown_cmd()
         .args(["up", f, "-d", "--engine", "docker", "--timeout", "120"])
-        .env("NO_COLOR", "1")
         .env("SEC_TEST_TOKEN", &token)
         .output()
         .unwrap();
@@ -610,9 +529,8 @@ fn secrets_are_resolved_for_the_container_and_masked_in_logs() {
     let env = inspect(&format!("{name}-api-1"), "{{json .Config.Env}}");
     assert!(env.contains(&format!("API_TOKEN={token}")), "{env}");
     // `logs` (with the same environment) shows the service's output with the value masked
-    let o = Command::new(env!("CARGO_BIN_EXE_pactown"))
+    let o = common::pactown_cmd()
         .args(["logs", f, "--engine", "docker"])
-        .env("NO_COLOR", "1")
         .env("SEC_TEST_TOKEN", &token)
         .output()
         .unwrap();

@@ -2,39 +2,9 @@
 //! dependency is still starting, and its start script holds the service's own process until the
 //! dependency answers its health check (`PACTOWN_WAIT_FOR`); when the dependency fails, the held
 //! dependant is stopped without its process ever running.
-use crate::common::{self, text};
+use crate::common::{self, pactown, text, Down};
 use pactown::engine::EngineKind;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn pactown(args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pactown"));
-    c.args(args).env("NO_COLOR", "1");
-    if std::env::var_os("PACTOWN_CA_BUNDLE").is_none() {
-        c.env("PACTOWN_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt");
-    }
-    c.output().expect("run pactown")
-}
-
-/// Brings the ecosystem down when dropped.
-struct Down(PathBuf, EngineKind);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let f = self.0.to_str().unwrap().to_string();
-        let o = pactown(&[
-            "down",
-            &f,
-            "--engine",
-            common::cli(self.1),
-            "--timeout",
-            "1",
-        ]);
-        if !o.status.success() {
-            eprintln!("cleanup failed: {}", text(&o));
-        }
-    }
-}
 
 /// `slow`: listens only after SLOW_DELAY seconds (or exits 3 when that is `fail`).
 const SLOW: &str = r#"# slow
@@ -133,7 +103,7 @@ fn dependant_is_held_until_its_dependency_is_healthy(kind: EngineKind) {
     let name = common::unique("held");
     let file = write_eco(tmp.path(), &name, free_base(kind), "3");
     let f = file.to_str().unwrap();
-    let _guard = Down(file.clone(), kind);
+    let _guard = Down::new(&file, kind).timeout(1);
     let o = pactown(&["up", f, "-d", "--engine", engine, "--timeout", "300"]);
     assert!(o.status.success(), "{}", text(&o));
 
@@ -189,7 +159,7 @@ fn held_dependant_is_stopped_when_its_dependency_fails(kind: EngineKind) {
     let name = common::unique("heldfail");
     let file = write_eco(tmp.path(), &name, free_base(kind), "fail");
     let f = file.to_str().unwrap();
-    let _guard = Down(file.clone(), kind);
+    let _guard = Down::new(&file, kind).timeout(1);
     let o = pactown(&["up", f, "-d", "--engine", engine, "--timeout", "60"]);
     assert!(!o.status.success(), "{}", text(&o));
     let out = text(&o);

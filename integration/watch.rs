@@ -1,11 +1,12 @@
 //! Watch mode against a real dockerd: `pactown watch --json` on a copy of `examples/polyglot`
 //! (unique ecosystem name and ports), driven by editing the files and reading the JSON events.
 //! The ecosystem is brought down in a guard, even when the test fails.
-use crate::common;
+use crate::common::{self, Down};
+use pactown::engine::EngineKind;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -21,33 +22,20 @@ fn target() -> Duration {
         .map_or(Duration::from_secs(6), Duration::from_millis)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
 /// `watch` child with its event stream; SIGINT + wait + `pactown down` on drop.
 struct Watching {
     child: Child,
     events: Receiver<Value>,
     seen: Vec<Value>,
-    file: PathBuf,
-    name: String,
     stderr: PathBuf,
+    /// Dropped after the child is stopped.
+    _down: Down,
 }
 
 impl Watching {
     fn start(file: &Path, name: &str, dir: &Path) -> Self {
         let stderr = dir.join("watch.stderr");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pactown"));
+        let mut cmd = common::pactown_cmd();
         cmd.args([
             "watch",
             file.to_str().unwrap(),
@@ -57,14 +45,8 @@ impl Watching {
             "--timeout",
             "120",
         ])
-        .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(std::fs::File::create(&stderr).unwrap()));
-        if std::env::var_os("PACTOWN_CA_BUNDLE").is_none()
-            && Path::new("/etc/ssl/certs/ca-certificates.crt").exists()
-        {
-            cmd.env("PACTOWN_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt");
-        }
         let mut child = cmd.spawn().expect("run pactown watch");
         let out = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -85,9 +67,8 @@ impl Watching {
             child,
             events: rx,
             seen: Vec::new(),
-            file: file.to_path_buf(),
-            name: name.to_string(),
             stderr,
+            _down: Down::new(file, EngineKind::Docker).name(name),
         }
     }
 
@@ -129,58 +110,8 @@ impl Watching {
 
 impl Drop for Watching {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let o = Command::new(env!("CARGO_BIN_EXE_pactown"))
-            .args([
-                "down",
-                self.file.to_str().unwrap(),
-                "--name",
-                &self.name,
-                "--engine",
-                "docker",
-                "--timeout",
-                "2",
-            ])
-            .output()
-            .unwrap();
-        if !o.status.success() {
-            eprintln!("cleanup failed: {}", String::from_utf8_lossy(&o.stderr));
-        }
+        common::stop_child(&mut self.child);
     }
-}
-
-/// `name id` of every container of the ecosystem, sorted.
-fn container_ids(name: &str) -> Vec<String> {
-    let filter = format!("label=io.pactown.ecosystem={name}");
-    let out = Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "--no-trunc",
-            "--filter",
-            &filter,
-            "--format",
-            "{{.Names}} {{.ID}}",
-        ])
-        .output()
-        .unwrap();
-    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    v.sort();
-    v
 }
 
 /// GET over HTTP/1.0; `None` while nothing answers.
@@ -226,7 +157,7 @@ fn readme_edits_hot_reload_one_service_and_file_edits_reconcile() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("eco");
-    copy_dir(&common::repo_root().join("examples/polyglot"), &dir);
+    common::copy_dir(&common::repo_root().join("examples/polyglot"), &dir);
     let name = common::unique("watch");
     let file = dir.join("polyglot.pactown.yaml");
     // own ports (integration tests run in parallel): 95xx
@@ -237,7 +168,7 @@ fn readme_edits_hot_reload_one_service_and_file_edits_reconcile() {
     std::fs::write(&file, &yaml).unwrap();
     let mut w = Watching::start(&file, &name, tmp.path());
     w.until(Duration::from_secs(600), |e| e["event"] == "watching");
-    let before = container_ids(&name);
+    let before = common::container_ids(EngineKind::Docker, &name);
     assert_eq!(before.len(), 4, "{before:?}");
     let api_port = 9500;
     assert!(wait_for_body(api_port, "/health", "\"ok\"", Duration::from_secs(5)) < target());
@@ -284,7 +215,7 @@ fn readme_edits_hot_reload_one_service_and_file_edits_reconcile() {
     assert_eq!(replaced[0]["service"], "api");
     assert_eq!(replaced[0]["host_port"], api_port);
     eprintln!("downtime: {}ms", replaced[0]["downtime_ms"]);
-    let after = container_ids(&name);
+    let after = common::container_ids(EngineKind::Docker, &name);
     let api_line = |v: &[String]| {
         v.iter()
             .find(|l| l.starts_with(&format!("{name}-api-1 ")))
@@ -333,7 +264,7 @@ fn readme_edits_hot_reload_one_service_and_file_edits_reconcile() {
         w.since(mark)
     );
     assert_eq!(
-        container_ids(&name),
+        common::container_ids(EngineKind::Docker, &name),
         after,
         "a parse error touched containers"
     );
@@ -354,7 +285,7 @@ fn readme_edits_hot_reload_one_service_and_file_edits_reconcile() {
     assert_eq!(get(port, "/").map(|r| r.0), Some(200));
     let done = w.until(Duration::from_secs(30), |e| e["event"] == "reconciled");
     assert_eq!(done["changed"], serde_json::json!(["extra"]), "{done}");
-    let now = container_ids(&name);
+    let now = common::container_ids(EngineKind::Docker, &name);
     assert_eq!(now.len(), 5, "{now:?}");
     assert!(
         after.iter().all(|l| now.contains(l)),
@@ -400,5 +331,5 @@ fn readme_edits_hot_reload_one_service_and_file_edits_reconcile() {
     let removed = w.until(Duration::from_secs(60), |e| e["event"] == "removed");
     assert_eq!(removed["service"], "extra", "{removed}");
     w.until(Duration::from_secs(30), |e| e["event"] == "reconciled");
-    assert_eq!(container_ids(&name).len(), 4);
+    assert_eq!(common::container_ids(EngineKind::Docker, &name).len(), 4);
 }
