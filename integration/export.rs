@@ -1,7 +1,8 @@
 //! Exports checked by the real tools: Quadlet units through trixie's `quadlet -dryrun` (the
 //! generated `podman run` lines are compared with expectations, and 36 hostile environment
 //! values must come back exactly), the Compose file through `docker-compose config` and
-//! `docker-compose up -d` to healthy, and the Kubernetes manifests through `podman kube play`.
+//! `docker-compose up -d` to healthy, and the Kubernetes manifests through `podman kube play`
+//! (also for a real pactown image, whose `/app` an init container fills under a read-only root).
 //! Without the tools they skip, unless `PACTOWN_REQUIRE_ENGINES=1`.
 use crate::common::{engines_required, unique};
 use pactown::config::{DependsOn, Ecosystem, ReadmeSource, ServiceSpec};
@@ -694,6 +695,211 @@ fn kube_play_runs_the_ecosystem_healthy() {
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
+}
+
+/// A stdlib-only Python service whose `/health` appends a line to `/app/state.txt` next to its
+/// code and answers 200 only when that worked. `MARKER` makes the README (hence the image tag)
+/// unique to the test run, so the test can remove the image it built.
+const WRITER: &str = r#"# writer (MARKER)
+
+```python markpact:file path=server.py
+import http.server, os
+
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path != "/health":
+            code, body = 404, "no"
+        else:
+            try:
+                with open("/app/state.txt", "a") as f:
+                    f.write("MARKER\n")
+                code, body = 200, "written"
+            except OSError as e:
+                code, body = 500, "%s: %s" % (type(e).__name__, e)
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *a):
+        pass
+
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+```
+
+```bash markpact:run
+python3 server.py
+```
+"#;
+
+/// Whether this Podman gives a Deployment's init containers the pod's `restartPolicy: Always`
+/// (containers/podman#15631, fixed by containers/podman#18481 in 2023): it restarts the finished
+/// init container until conmon's 20 s time-out, then `kube play` fails with "failed to remove
+/// once init container … as it is running". 4.3.1 (Debian 12) does.
+fn podman_restarts_init_containers() -> bool {
+    let (_, v) = run(Command::new("podman").args(["version", "--format", "{{.Client.Version}}"]));
+    let mut parts = v.trim().split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    version < (4, 6)
+}
+
+/// Removes what a `podman kube play` test made when dropped, also when the test fails: the
+/// pods of the manifest, its network, named volumes and images (all unique to the run).
+struct KubeCleanup {
+    manifest: PathBuf,
+    network: String,
+    volumes: Vec<String>,
+    images: Vec<String>,
+}
+
+impl Drop for KubeCleanup {
+    fn drop(&mut self) {
+        if self.manifest.exists() {
+            let _ = run(Command::new("podman")
+                .args(["kube", "down"])
+                .arg(&self.manifest));
+        }
+        let _ = run(Command::new("podman").args(["network", "rm", "-f", &self.network]));
+        for v in &self.volumes {
+            let _ = run(Command::new("podman").args(["volume", "rm", "-f", v]));
+        }
+        for i in &self.images {
+            let _ = run(Command::new("podman").args(["rmi", "-f", i]));
+        }
+    }
+}
+
+#[test]
+fn kube_play_gives_a_pactown_image_a_writable_app_and_a_read_only_root() {
+    if !podman_available() {
+        return;
+    }
+    let name = unique("pt-kubeapp");
+    // the service name is unique too: Podman names pods and `emptyDir` volumes after it
+    let svc = name.trim_start_matches("pt-").to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("writer.md"),
+        WRITER.replace("MARKER", &name),
+    )
+    .unwrap();
+    let port = crate::common::free_base();
+    let file = dir.path().join(format!("{name}.pactown.yaml"));
+    std::fs::write(
+        &file,
+        format!(
+            "name: {name}\nbase_port: {port}\nservices:\n  {svc}:\n    readme: writer.md\n    health_check: /health\n"
+        ),
+    )
+    .unwrap();
+    let manifest = dir.path().join("kube.yaml");
+    let mut cleanup = KubeCleanup {
+        manifest: manifest.clone(),
+        network: format!("{name}-net"),
+        volumes: vec![format!("app-{svc}")],
+        images: Vec::new(),
+    };
+    let f = file.to_str().unwrap();
+    let o = crate::common::pactown(&["build", f, "--engine", "podman", "--json"]);
+    let built = crate::common::stdout_json(&o);
+    let tag = built
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(|b| b["tag"].as_str())
+        .unwrap_or_else(|| panic!("no tag in {built}"))
+        .to_string();
+    cleanup.images.push(tag.clone());
+    let o = crate::common::pactown(&["export", "kube", f, "-o", manifest.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", crate::common::text(&o));
+    let mut yaml = std::fs::read_to_string(&manifest).unwrap();
+    assert!(yaml.contains(&format!("image: {tag}\n")), "{yaml}");
+    assert!(yaml.contains("initContainers:"), "{yaml}");
+    assert!(yaml.contains("readOnlyRootFilesystem: true"), "{yaml}");
+    if podman_restarts_init_containers() {
+        // the one change for this Podman: a restart policy a Deployment does not accept but
+        // which keeps the finished init container from being restarted
+        eprintln!("Podman < 4.6 restarts init containers (containers/podman#15631): playing the manifest with restartPolicy: OnFailure");
+        assert_eq!(yaml.matches("restartPolicy: Always\n").count(), 1, "{yaml}");
+        yaml = yaml.replace("restartPolicy: Always\n", "restartPolicy: OnFailure\n");
+        std::fs::write(&manifest, &yaml).unwrap();
+    }
+    let (ok, log) = run(Command::new("podman").args(["network", "create", &cleanup.network]));
+    assert!(ok, "{log}");
+    let (ok, log) = run(Command::new("podman")
+        .args(["kube", "play", "--network", &cleanup.network])
+        .arg(&manifest));
+    assert!(ok, "podman kube play failed:\n{log}\n{yaml}");
+
+    // /health answers 200 only when the service could append to /app/state.txt
+    let url = format!("http://127.0.0.1:{port}/health");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = crate::common::http_get(&url);
+        if status == 200 {
+            assert_eq!(body, "written");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url}: {status} {body} (the init container or /app is broken)"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let (_, names) = run(Command::new("podman").args(["ps", "-a", "--format", "{{.Names}}"]));
+    let container = names
+        .lines()
+        .find(|n| n.starts_with(&format!("{svc}-pod")) && n.ends_with(&format!("-{svc}")))
+        .unwrap_or_else(|| panic!("no container for {svc} in {names}"))
+        .to_string();
+    let exec =
+        |script: &str| run(Command::new("podman").args(["exec", &container, "sh", "-c", script]));
+    // /app holds the image's files (copied by the init container as the app user, owners kept)
+    // and the service's writes; the volume is the pod's `emptyDir`
+    let (ok, out) = exec("stat -c '%u %n' /app/server.py /app/.markpact/start.sh /app/state.txt && grep -c . /app/state.txt");
+    assert!(ok, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        &lines[..3],
+        [
+            "10001 /app/server.py",
+            "10001 /app/.markpact/start.sh",
+            "10001 /app/state.txt"
+        ],
+        "{out}"
+    );
+    let (ok, out) = run(Command::new("podman").args([
+        "inspect",
+        "-f",
+        "{{range .Mounts}}{{.Destination}}={{.Name}} {{end}}",
+        &container,
+    ]));
+    assert!(
+        ok && out.contains(&format!("/app=app-{svc} ")),
+        "/app is not the pod volume: {out}"
+    );
+    // the rest of the root file system is still read-only, for the service's user and for root
+    let (ok, out) = exec("touch /etc/pactown-probe");
+    assert!(!ok && out.contains("Read-only file system"), "{out}");
+    let (ok, out) = run(Command::new("podman").args([
+        "exec",
+        "--user",
+        "0",
+        &container,
+        "touch",
+        "/usr/pactown-probe",
+    ]));
+    assert!(!ok && out.contains("Read-only file system"), "{out}");
+    let (ok, out) = run(Command::new("podman").args([
+        "inspect",
+        "-f",
+        "{{.HostConfig.ReadonlyRootfs}} {{.Config.User}}",
+        &container,
+    ]));
+    assert!(ok && out.trim() == "true app", "{out}");
+    drop(cleanup);
+    let (_, left) = run(Command::new("podman").args(["ps", "-a", "--format", "{{.Names}}"]));
+    assert!(!left.contains(&svc), "left behind: {left}");
 }
 
 #[test]

@@ -101,3 +101,55 @@ fn kube_named_volumes_become_claims() {
         "{err}"
     );
 }
+
+#[test]
+fn kube_fills_app_only_for_read_only_pactown_images() {
+    use export::kube::Document;
+    let pod = |eco: &pactown::config::Ecosystem, images: &ImageMap, svc: &str| {
+        export::kube::to_documents(eco, images)
+            .unwrap()
+            .into_iter()
+            .find_map(|d| match d {
+                Document::Deployment(dep) if dep.metadata.name == svc => {
+                    Some(dep.spec.template.spec)
+                }
+                _ => None,
+            })
+            .unwrap()
+    };
+    let (mut eco, mut images) = shop();
+    let api = pod(&eco, &images, "api");
+    assert_eq!(api.init_containers.len(), 1);
+    let init = &api.init_containers[0];
+    assert_eq!(init.image, images["api"]);
+    assert_eq!(init.security_context, api.containers[0].security_context);
+    assert_eq!(init.resources, api.containers[0].resources);
+    assert_eq!(init.volume_mounts[0].name, "app-api");
+    assert!(api.containers[0]
+        .volume_mounts
+        .iter()
+        .any(|m| m.name == "app-api" && m.mount_path == "/app"));
+    // a writable root, a named volume at /app, or an image pactown did not build: nothing to fill
+    eco.services
+        .iter_mut()
+        .find(|s| s.name == "api")
+        .unwrap()
+        .security
+        .read_only = false;
+    eco.services
+        .iter_mut()
+        .find(|s| s.name == "db")
+        .unwrap()
+        .volumes
+        .insert("code".into(), "/app".into());
+    images.insert("web".into(), "docker.io/library/nginx:1".into());
+    for svc in ["api", "db", "web"] {
+        let spec = pod(&eco, &images, svc);
+        assert!(spec.init_containers.is_empty(), "{svc}");
+        assert!(
+            spec.volumes.iter().all(|v| !v.name.starts_with("app-")),
+            "{svc}"
+        );
+    }
+    assert_eq!(pod(&eco, &images, "worker").init_containers.len(), 1);
+}

@@ -9,6 +9,14 @@
 //! `ReadWriteOnce` with a request of [`PVC_SIZE`] (resize the claim in the manifest as needed;
 //! the cluster's default StorageClass provides it), one claim per volume even when several
 //! services mount it.
+//!
+//! A read-only service whose image keeps paths writable with their image content
+//! ([`crate::config::writable_image_paths`]: `/app` of a pactown image) gets, per path, an
+//! `emptyDir` and an init container of the same image, user, security context and limits that
+//! copies the image's files into it ([`copy_command`]); the service mounts the filled volume at
+//! the path. That is what the anonymous volume of `pactown up`, Quadlet and Compose does: every
+//! pod starts from the image's files, writes stay in the pod, the rest of the root file system
+//! stays read-only.
 use super::{check_names, health_argv, health_path, health_timing, service_env, service_image};
 use super::{ExportError, ImageMap};
 use crate::config::{Ecosystem, ServiceSpec};
@@ -86,9 +94,13 @@ pub struct PodTemplate {
 pub struct PodSpec {
     /// Restart policy (`Always`, the only value a Deployment accepts).
     pub restart_policy: String,
+    /// Init containers (filling the writable image paths of a read-only container).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub init_containers: Vec<InitContainer>,
     /// Containers.
     pub containers: Vec<Container>,
-    /// Volumes (an `emptyDir` for `/tmp` of a read-only container, claims of named volumes).
+    /// Volumes (`emptyDir`s for `/tmp` and the writable image paths of a read-only container,
+    /// claims of named volumes).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<PodVolume>,
 }
@@ -184,6 +196,100 @@ pub struct Container {
     /// Volume mounts.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volume_mounts: Vec<VolumeMountK>,
+}
+
+/// An init container: copies the image's content of one writable path into the `emptyDir` the
+/// service then mounts at that path.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct InitContainer {
+    /// Name (`init-<path>`, unique in the pod).
+    pub name: String,
+    /// Image (the service's).
+    pub image: String,
+    /// `IfNotPresent` (images are built locally).
+    pub image_pull_policy: String,
+    /// Exec-form argv of fixed strings ([`copy_command`]).
+    pub command: Vec<String>,
+    /// Security context (the service's).
+    pub security_context: SecurityContext,
+    /// Resources (the service's limits).
+    pub resources: Resources,
+    /// The `emptyDir`, mounted at the staging path.
+    pub volume_mounts: Vec<VolumeMountK>,
+}
+
+/// Folder under which an init container mounts the `emptyDir` it fills: the writable path
+/// `/app` is staged at `/pactown-init/app`.
+pub const INIT_STAGING: &str = "/pactown-init";
+
+/// The argv that copies the image's content of `path` into `staging`: `find PATH -mindepth 1
+/// -maxdepth 1 -exec cp -a -t STAGING {} +`, so every entry keeps its mode, owner, times and
+/// links, and `find` fails when a copy fails. Entries one by one, because `cp -a PATH/. STAGING`
+/// would also copy the times of `PATH` onto the volume's root, which a cluster's `emptyDir`
+/// (root's, mode 0777) refuses to a non-root user. No shell: `path` and `staging` come from
+/// [`crate::config::writable_image_paths`] and [`INIT_STAGING`], never from a README.
+#[must_use]
+pub fn copy_command(path: &str, staging: &str) -> Vec<String> {
+    [
+        "/usr/bin/find",
+        path,
+        "-mindepth",
+        "1",
+        "-maxdepth",
+        "1",
+        "-exec",
+        "/bin/cp",
+        "-a",
+        "-t",
+        staging,
+        "{}",
+        "+",
+    ]
+    .iter()
+    .map(|s| (*s).to_string())
+    .collect()
+}
+
+/// A path as a name part: `/app` → `app`, other characters than ASCII letters and digits → `-`.
+fn path_slug(path: &str) -> String {
+    path.trim_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// The name of the init container that fills `path`: `init-<path>` (`pactown-init-<path>` for
+/// a service that is itself called `init-<path>`, as container names are unique in a pod).
+fn init_container_name(service: &str, path: &str) -> String {
+    let name = format!("init-{}", path_slug(path));
+    if name == service {
+        format!("pactown-{name}")
+    } else {
+        name
+    }
+}
+
+/// The pod volume name of a writable image path of `service` (`app-<service>` for `/app`): a
+/// DNS label, never `tmp` nor `vol-…`. The service is in the name because `podman kube play`
+/// (4.3) turns an `emptyDir` into a named volume called like the pod volume, shared by every pod
+/// that uses the name. A name too long for a label ends in 12 hex digits of the service name's
+/// sha256 instead.
+fn image_path_volume(service: &str, path: &str) -> String {
+    let slug = path_slug(path);
+    let name = format!("{slug}-{service}");
+    if is_dns_label(&name) {
+        name
+    } else {
+        let digest = crate::build::cache_key::digest(service.as_bytes());
+        format!("{slug}-{}", crate::build::cache_key::short(&digest))
+    }
 }
 
 /// A container port.
@@ -419,8 +525,22 @@ pub fn to_documents(eco: &Ecosystem, images: &ImageMap) -> Result<Vec<Document>,
     let mut docs = Vec::new();
     let mut claimed = std::collections::BTreeSet::new();
     for svc in &eco.services {
+        let image = service_image(images, &svc.name)?.to_string();
+        let security_context = SecurityContext {
+            allow_privilege_escalation: !svc.security.no_new_privileges,
+            read_only_root_filesystem: svc.security.read_only,
+            run_as_non_root: svc.security.non_root,
+            capabilities: Capabilities {
+                drop: svc.security.cap_drop(),
+                add: svc.security.cap_add.clone(),
+            },
+        };
+        let resources = Resources {
+            limits: kube_limits(&svc.resources),
+        };
         let mut volumes = Vec::new();
         let mut mounts = Vec::new();
+        let mut init_containers = Vec::new();
         if svc.security.read_only {
             volumes.push(PodVolume {
                 name: "tmp".into(),
@@ -431,6 +551,39 @@ pub fn to_documents(eco: &Ecosystem, images: &ImageMap) -> Result<Vec<Document>,
                 name: "tmp".into(),
                 mount_path: "/tmp".into(),
             });
+            for path in crate::config::writable_image_paths(&image) {
+                // a named volume mounted right there keeps the path writable (and its data)
+                if svc
+                    .volumes
+                    .values()
+                    .any(|t| t.trim_end_matches('/') == *path)
+                {
+                    continue;
+                }
+                let name = image_path_volume(&svc.name, path);
+                let staging = format!("{INIT_STAGING}{path}");
+                volumes.push(PodVolume {
+                    name: name.clone(),
+                    empty_dir: Some(BTreeMap::new()),
+                    persistent_volume_claim: None,
+                });
+                init_containers.push(InitContainer {
+                    name: init_container_name(&svc.name, path),
+                    image: image.clone(),
+                    image_pull_policy: "IfNotPresent".into(),
+                    command: copy_command(path, &staging),
+                    security_context: security_context.clone(),
+                    resources: resources.clone(),
+                    volume_mounts: vec![VolumeMountK {
+                        name: name.clone(),
+                        mount_path: staging,
+                    }],
+                });
+                mounts.push(VolumeMountK {
+                    name,
+                    mount_path: (*path).to_string(),
+                });
+            }
         }
         for (vol, target) in &svc.volumes {
             let (claim_name, pod_name) = volume_names(eco, svc, vol)?;
@@ -506,9 +659,10 @@ pub fn to_documents(eco: &Ecosystem, images: &ImageMap) -> Result<Vec<Document>,
                     spec: PodSpec {
                         // Deployments only allow `Always`; `auto_restart: false` has no equivalent here.
                         restart_policy: "Always".into(),
+                        init_containers,
                         containers: vec![Container {
                             name: svc.name.clone(),
-                            image: service_image(images, &svc.name)?.to_string(),
+                            image,
                             image_pull_policy: "IfNotPresent".into(),
                             ports: vec![ContainerPort {
                                 container_port: svc.port,
@@ -528,18 +682,8 @@ pub fn to_documents(eco: &Ecosystem, images: &ImageMap) -> Result<Vec<Document>,
                             .collect(),
                             readiness_probe: probe(1, timing.retries),
                             liveness_probe: probe(timing.start_period, timing.retries),
-                            security_context: SecurityContext {
-                                allow_privilege_escalation: !svc.security.no_new_privileges,
-                                read_only_root_filesystem: svc.security.read_only,
-                                run_as_non_root: svc.security.non_root,
-                                capabilities: Capabilities {
-                                    drop: svc.security.cap_drop(),
-                                    add: svc.security.cap_add.clone(),
-                                },
-                            },
-                            resources: Resources {
-                                limits: kube_limits(&svc.resources),
-                            },
+                            security_context,
+                            resources,
                             volume_mounts: mounts,
                         }],
                         volumes,
@@ -582,4 +726,44 @@ pub fn render(eco: &Ecosystem, images: &ImageMap) -> Result<String, ExportError>
         out.push_str(&text);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn copy_command_is_fixed_strings_without_a_shell() {
+        assert_eq!(
+            copy_command("/app", "/pactown-init/app"),
+            [
+                "/usr/bin/find",
+                "/app",
+                "-mindepth",
+                "1",
+                "-maxdepth",
+                "1",
+                "-exec",
+                "/bin/cp",
+                "-a",
+                "-t",
+                "/pactown-init/app",
+                "{}",
+                "+"
+            ]
+        );
+    }
+
+    #[test]
+    fn image_path_names_are_dns_labels_unique_per_service() {
+        assert_eq!(image_path_volume("api", "/app"), "app-api");
+        let long = "a".repeat(63);
+        let name = image_path_volume(&long, "/app");
+        assert!(is_dns_label(&name), "{name}");
+        assert_eq!(name.len(), "app-".len() + 12);
+        assert_ne!(name, image_path_volume(&"b".repeat(63), "/app"));
+        assert_eq!(init_container_name("api", "/app"), "init-app");
+        assert_eq!(init_container_name("init-app", "/app"), "pactown-init-app");
+    }
 }
