@@ -810,20 +810,26 @@ fn kube_play_gives_a_pactown_image_a_writable_app_and_a_read_only_root() {
         .unwrap_or_else(|| panic!("no tag in {built}"))
         .to_string();
     cleanup.images.push(tag.clone());
-    let o = crate::common::pactown(&["export", "kube", f, "-o", manifest.to_str().unwrap()]);
+    // Podman < 4.6 restarts init containers under `restartPolicy: Always`
+    // (containers/podman#15631): the export's --podman-play gives it `OnFailure`
+    let old_podman = podman_restarts_init_containers();
+    let mut args = vec!["export", "kube", f, "-o", manifest.to_str().unwrap()];
+    if old_podman {
+        args.push("--podman-play");
+    }
+    let o = crate::common::pactown(&args);
     assert!(o.status.success(), "{}", crate::common::text(&o));
-    let mut yaml = std::fs::read_to_string(&manifest).unwrap();
+    let yaml = std::fs::read_to_string(&manifest).unwrap();
     assert!(yaml.contains(&format!("image: {tag}\n")), "{yaml}");
     assert!(yaml.contains("initContainers:"), "{yaml}");
     assert!(yaml.contains("readOnlyRootFilesystem: true"), "{yaml}");
-    if podman_restarts_init_containers() {
-        // the one change for this Podman: a restart policy a Deployment does not accept but
-        // which keeps the finished init container from being restarted
-        eprintln!("Podman < 4.6 restarts init containers (containers/podman#15631): playing the manifest with restartPolicy: OnFailure");
-        assert_eq!(yaml.matches("restartPolicy: Always\n").count(), 1, "{yaml}");
-        yaml = yaml.replace("restartPolicy: Always\n", "restartPolicy: OnFailure\n");
-        std::fs::write(&manifest, &yaml).unwrap();
-    }
+    assert!(yaml.contains("runAsUser: 10001"), "{yaml}");
+    let policy = if old_podman { "OnFailure" } else { "Always" };
+    assert_eq!(
+        yaml.matches(&format!("restartPolicy: {policy}\n")).count(),
+        1,
+        "{yaml}"
+    );
     let (ok, log) = run(Command::new("podman").args(["network", "create", &cleanup.network]));
     assert!(ok, "{log}");
     let (ok, log) = run(Command::new("podman")
@@ -896,7 +902,8 @@ fn kube_play_gives_a_pactown_image_a_writable_app_and_a_read_only_root() {
         "{{.HostConfig.ReadonlyRootfs}} {{.Config.User}}",
         &container,
     ]));
-    assert!(ok && out.trim() == "true app", "{out}");
+    // runAsUser/runAsGroup: the numeric app user Kubernetes needs to check runAsNonRoot
+    assert!(ok && out.trim() == "true 10001:10001", "{out}");
     drop(cleanup);
     let (_, left) = run(Command::new("podman").args(["ps", "-a", "--format", "{{.Names}}"]));
     assert!(!left.contains(&svc), "left behind: {left}");

@@ -25,7 +25,7 @@ pub enum Format {
     /// A Compose file.
     Compose(FileArgs),
     /// Kubernetes Deployments, Services and ConfigMaps.
-    Kube(FileArgs),
+    Kube(KubeArgs),
 }
 
 /// Inputs shared by every format.
@@ -71,6 +71,19 @@ pub struct FileArgs {
     /// File to write (default: stdout).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+}
+
+/// Arguments of `pactown export kube`.
+#[derive(Debug, clap::Args)]
+pub struct KubeArgs {
+    /// Shared inputs and output.
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// For `podman kube play` on Podman before 4.6 (e.g. Debian 12's 4.3): pods get
+    /// `restartPolicy: OnFailure`, so the init container that copies `/app` is not restarted
+    /// (containers/podman#15631). Not for Kubernetes, whose Deployments require `Always`.
+    #[arg(long)]
+    pub podman_play: bool,
 }
 
 /// Loads the project named on the command line.
@@ -150,15 +163,22 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Format::Compose(a) => write_one(a, printer, export::compose::render),
-        Format::Kube(a) => write_one(a, printer, export::kube::render),
+        Format::Compose(a) => write_one(a, printer, &export::compose::render),
+        Format::Kube(a) => {
+            let opts = export::kube::KubeOptions {
+                podman_play: a.podman_play,
+            };
+            write_one(a.file, printer, &|eco, images| {
+                export::kube::render_with(eco, images, &opts)
+            })
+        }
     }
 }
 
 fn write_one(
     a: FileArgs,
     printer: &Printer,
-    render: fn(&crate::config::Ecosystem, &ImageMap) -> Result<String, export::ExportError>,
+    render: &dyn Fn(&crate::config::Ecosystem, &ImageMap) -> Result<String, export::ExportError>,
 ) -> Result<ExitCode, Error> {
     let project = load(a.common.file.as_deref())?;
     let ca = ca_bytes(&project, a.common.ca_bundle.as_deref())?;

@@ -358,6 +358,13 @@ pub struct SecurityContext {
     pub read_only_root_filesystem: bool,
     /// Refuse to start as root (unless the service opts out of `non_root`).
     pub run_as_non_root: bool,
+    /// The numeric uid of pactown images' `app` user: Kubernetes cannot check `runAsNonRoot`
+    /// against a user name and refuses such a container without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_as_user: Option<u32>,
+    /// The numeric gid of pactown images' `app` group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_as_group: Option<u32>,
     /// Capabilities.
     pub capabilities: Capabilities,
 }
@@ -521,6 +528,28 @@ fn claim(eco: &Ecosystem, name: &str) -> PersistentVolumeClaim {
 /// # Errors
 /// [`ExportError::Unsafe`] naming the service and key; [`ExportError::MissingImage`].
 pub fn to_documents(eco: &Ecosystem, images: &ImageMap) -> Result<Vec<Document>, ExportError> {
+    to_documents_with(eco, images, &KubeOptions::default())
+}
+
+/// Choices of the Kubernetes export.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KubeOptions {
+    /// For `podman kube play` on Podman before 4.6, which gives init containers the pod's
+    /// `restartPolicy: Always` and keeps restarting the finished copy step
+    /// (containers/podman#15631): pods get `restartPolicy: OnFailure`, which Podman accepts and
+    /// a Kubernetes Deployment does not.
+    pub podman_play: bool,
+}
+
+/// [`to_documents`] with options.
+///
+/// # Errors
+/// As [`to_documents`].
+pub fn to_documents_with(
+    eco: &Ecosystem,
+    images: &ImageMap,
+    opts: &KubeOptions,
+) -> Result<Vec<Document>, ExportError> {
     check_names(eco)?;
     let mut docs = Vec::new();
     let mut claimed = std::collections::BTreeSet::new();
@@ -530,6 +559,10 @@ pub fn to_documents(eco: &Ecosystem, images: &ImageMap) -> Result<Vec<Document>,
             allow_privilege_escalation: !svc.security.no_new_privileges,
             read_only_root_filesystem: svc.security.read_only,
             run_as_non_root: svc.security.non_root,
+            run_as_user: (svc.security.non_root && image.contains("pactown/"))
+                .then_some(crate::build::provider::APP_UID),
+            run_as_group: (svc.security.non_root && image.contains("pactown/"))
+                .then_some(crate::build::provider::APP_UID),
             capabilities: Capabilities {
                 drop: svc.security.cap_drop(),
                 add: svc.security.cap_add.clone(),
@@ -657,8 +690,13 @@ pub fn to_documents(eco: &Ecosystem, images: &ImageMap) -> Result<Vec<Document>,
                         labels: labels.clone(),
                     },
                     spec: PodSpec {
-                        // Deployments only allow `Always`; `auto_restart: false` has no equivalent here.
-                        restart_policy: "Always".into(),
+                        // Deployments only allow `Always`; `auto_restart: false` has no equivalent
+                        // here. `OnFailure` only for `podman kube play` before 4.6 (see KubeOptions).
+                        restart_policy: if opts.podman_play {
+                            "OnFailure".into()
+                        } else {
+                            "Always".into()
+                        },
                         init_containers,
                         containers: vec![Container {
                             name: svc.name.clone(),
@@ -716,8 +754,20 @@ pub fn to_documents(eco: &Ecosystem, images: &ImageMap) -> Result<Vec<Document>,
 /// # Errors
 /// As [`to_documents`], or [`ExportError::Serialize`].
 pub fn render(eco: &Ecosystem, images: &ImageMap) -> Result<String, ExportError> {
+    render_with(eco, images, &KubeOptions::default())
+}
+
+/// [`render`] with options.
+///
+/// # Errors
+/// As [`render`].
+pub fn render_with(
+    eco: &Ecosystem,
+    images: &ImageMap,
+    opts: &KubeOptions,
+) -> Result<String, ExportError> {
     let mut out = String::new();
-    for doc in to_documents(eco, images)? {
+    for doc in to_documents_with(eco, images, opts)? {
         let text = serde_yaml::to_string(&doc).map_err(|e| ExportError::Serialize {
             what: "Kubernetes manifest".into(),
             message: e.to_string(),
