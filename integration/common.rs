@@ -416,3 +416,40 @@ pub fn container_ids(kind: EngineKind, name: &str) -> Vec<String> {
     v.sort();
     v
 }
+
+/// A markpact README of a stdlib-only Python HTTP service listening on `$PORT`: `prelude` runs
+/// first at the top of `server.py` (which imports `http.server`, `os`, `sys`, `time` and
+/// `urllib.request`), then every GET runs `handler` — the body of `do_GET`, indented by 8 spaces,
+/// answering with `self.reply(code, body)`.
+pub fn python_service(title: &str, prelude: &str, handler: &str) -> String {
+    format!(
+        r#"# {title}
+
+```python markpact:file path=server.py
+import http.server, os, sys, time, urllib.request
+
+{prelude}
+
+class H(http.server.BaseHTTPRequestHandler):
+    def reply(self, code, body):
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+{handler}
+
+    def log_message(self, *a):
+        pass
+
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+```
+
+```bash markpact:run
+python3 server.py
+```
+"#
+    )
+}

@@ -15,41 +15,19 @@ use std::time::{Duration, Instant};
 
 /// A stdlib-only Python service: `/health` answers 200 until `/break` was requested, then 500;
 /// `/` answers `GREETING`.
-const SERVICE: &str = r#"# flaky
-
-```python markpact:file path=server.py
-import http.server, os
-
-GREETING = "hello v1"
-broken = False
-
-class H(http.server.BaseHTTPRequestHandler):
-    def reply(self, code, body):
-        data = body.encode()
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self):
-        global broken
+fn service() -> String {
+    common::python_service(
+        "flaky",
+        "GREETING = \"hello v1\"\nbroken = False",
+        r#"        global broken
         if self.path == "/break":
             broken = True
             return self.reply(200, "broken")
         if self.path == "/health":
             return self.reply(500 if broken else 200, "health")
-        return self.reply(200, GREETING)
-
-    def log_message(self, *a):
-        pass
-
-http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
-```
-
-```bash markpact:run
-python3 server.py
-```
-"#;
+        return self.reply(200, GREETING)"#,
+    )
+}
 
 /// A test's files: the ecosystem file, its state directory and the engine.
 struct Eco {
@@ -64,7 +42,7 @@ impl Eco {
     fn new(kind: EngineKind, prefix: &str, services: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let name = common::unique(&format!("{prefix}-{kind}"));
-        std::fs::write(dir.path().join("flaky.md"), SERVICE).unwrap();
+        std::fs::write(dir.path().join("flaky.md"), service()).unwrap();
         let mut yaml = format!("name: {name}\nbase_port: {}\nservices:\n", free_base());
         for s in services {
             yaml.push_str(&format!(

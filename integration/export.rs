@@ -700,38 +700,20 @@ fn kube_play_runs_the_ecosystem_healthy() {
 /// A stdlib-only Python service whose `/health` appends a line to `/app/state.txt` next to its
 /// code and answers 200 only when that worked. `MARKER` makes the README (hence the image tag)
 /// unique to the test run, so the test can remove the image it built.
-const WRITER: &str = r#"# writer (MARKER)
-
-```python markpact:file path=server.py
-import http.server, os
-
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        if self.path != "/health":
-            code, body = 404, "no"
-        else:
-            try:
-                with open("/app/state.txt", "a") as f:
-                    f.write("MARKER\n")
-                code, body = 200, "written"
-            except OSError as e:
-                code, body = 500, "%s: %s" % (type(e).__name__, e)
-        data = body.encode()
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *a):
-        pass
-
-http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
-```
-
-```bash markpact:run
-python3 server.py
-```
-"#;
+fn writer() -> String {
+    crate::common::python_service(
+        "writer (MARKER)",
+        "",
+        r#"        if self.path != "/health":
+            return self.reply(404, "no")
+        try:
+            with open("/app/state.txt", "a") as f:
+                f.write("MARKER\n")
+            self.reply(200, "written")
+        except OSError as e:
+            self.reply(500, "%s: %s" % (type(e).__name__, e))"#,
+    )
+}
 
 /// Whether this Podman gives a Deployment's init containers the pod's `restartPolicy: Always`
 /// (containers/podman#15631, fixed by containers/podman#18481 in 2023): it restarts the finished
@@ -781,7 +763,7 @@ fn kube_play_gives_a_pactown_image_a_writable_app_and_a_read_only_root() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("writer.md"),
-        WRITER.replace("MARKER", &name),
+        writer().replace("MARKER", &name),
     )
     .unwrap();
     let port = crate::common::free_base();

@@ -86,6 +86,20 @@ fn the_originals_saas_platform_example_runs_unchanged() {
     let dir = tmp.path().join("saas-platform");
     common::copy_dir(&example, &dir);
     let _down = Down::new(dir.join("saas.pactown.yaml"), EngineKind::Docker);
+    // the example's name is fixed (it runs unchanged): a copy left running by anything else
+    // (a bench, a hand run) would make this `up` a no-op, so start from nothing
+    let o = pactown_in(
+        &dir,
+        &[
+            "down",
+            "saas.pactown.yaml",
+            "--engine",
+            "docker",
+            "--timeout",
+            "1",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
 
     let o = pactown_in(
         &dir,

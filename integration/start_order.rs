@@ -7,70 +7,36 @@ use pactown::engine::EngineKind;
 use std::path::{Path, PathBuf};
 
 /// `slow`: listens only after SLOW_DELAY seconds (or exits 3 when that is `fail`).
-const SLOW: &str = r#"# slow
-
-```python markpact:file path=server.py
-import http.server, os, sys, time
-
-delay = os.environ.get("SLOW_DELAY", "0")
+fn slow() -> String {
+    common::python_service(
+        "slow",
+        r#"delay = os.environ.get("SLOW_DELAY", "0")
 if delay == "fail":
     print("slow: giving up", flush=True)
     sys.exit(3)
-time.sleep(float(delay))
-
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *a):
-        pass
-
-http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
-```
-
-```bash markpact:run
-python3 server.py
-```
-"#;
+time.sleep(float(delay))"#,
+        r#"        self.reply(200, "ok")"#,
+    )
+}
 
 /// `eager`: refuses to start (exit 4) unless its dependency already answers, so it only comes
 /// up healthy when it was held until then.
-const EAGER: &str = r#"# eager
-
-```python markpact:file path=server.py
-import http.server, os, sys, urllib.request
-
-try:
+fn eager() -> String {
+    common::python_service(
+        "eager",
+        r#"try:
     urllib.request.urlopen(os.environ["SLOW_URL"] + "/health", timeout=2).read()
 except Exception as e:
     print("eager: started before slow was healthy: %s" % e, flush=True)
     sys.exit(4)
-print("eager: process started", flush=True)
-
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *a):
-        pass
-
-http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
-```
-
-```bash markpact:run
-python3 server.py
-```
-"#;
+print("eager: process started", flush=True)"#,
+        r#"        self.reply(200, "ok")"#,
+    )
+}
 
 fn write_eco(dir: &Path, name: &str, base: u16, slow_delay: &str) -> PathBuf {
-    std::fs::write(dir.join("slow.md"), SLOW).unwrap();
-    std::fs::write(dir.join("eager.md"), EAGER).unwrap();
+    std::fs::write(dir.join("slow.md"), slow()).unwrap();
+    std::fs::write(dir.join("eager.md"), eager()).unwrap();
     let yaml = format!(
         "name: {name}\nbase_port: {base}\nservices:\n  slow:\n    readme: slow.md\n    port: {base}\n    health_check: /health\n    timeout: 60\n    env:\n      SLOW_DELAY: \"{slow_delay}\"\n  eager:\n    readme: eager.md\n    port: {}\n    health_check: /health\n    timeout: 60\n    depends_on:\n      - slow\n",
         base + 1
