@@ -270,6 +270,8 @@ fn replicas_share_one_alias_and_all_get_probed(kind: EngineKind) {
             ],
         );
         assert!(aliases.contains("api"), "{c}: {aliases}");
+        // status probes every replica, not just the first
+        assert_eq!(api["replicas"][n - 1]["health"]["healthy"], true, "{api}");
         let port = api["replicas"][n - 1]["host_port"].as_u64().unwrap();
         assert_eq!(http_get(&format!("http://127.0.0.1:{port}/health")).0, 200);
     }
@@ -277,6 +279,20 @@ fn replicas_share_one_alias_and_all_get_probed(kind: EngineKind) {
     let web = row(&st, "web")["url"].as_str().unwrap().to_string();
     let (code, body) = http_get(&format!("{web}/api-items"));
     assert_eq!(code, 200, "{body}");
+    // one replica whose process is frozen (the container still runs) makes the service
+    // unhealthy, and status says which
+    let second = format!("{name}-api-2");
+    engine_cli(kind, &["exec", &second, "sh", "-c", "kill -STOP -1"]);
+    let st = common::status_json(kind, f, &[]);
+    engine_cli(kind, &["exec", &second, "sh", "-c", "kill -CONT -1"]);
+    let api = row(&st, "api");
+    assert_eq!(api["health"]["healthy"], false, "{api}");
+    let detail = api["health"]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.starts_with(&format!("1/2 replicas unhealthy; {second}:")),
+        "{api}"
+    );
+    assert_eq!(api["replicas"][0]["health"]["healthy"], true, "{api}");
 }
 
 crate::per_engine!(sync:

@@ -44,6 +44,8 @@ pub struct ReplicaStatus {
     pub exit_code: Option<i64>,
     /// True when the kernel killed it for going over its memory limit.
     pub oom_killed: bool,
+    /// Its health probed now (running replicas with a published port).
+    pub health: Option<HealthNow>,
 }
 
 /// One service.
@@ -59,7 +61,9 @@ pub struct ServiceStatusRow {
     pub state: String,
     /// `http://127.0.0.1:<port>` of the first replica.
     pub url: Option<String>,
-    /// Health probed now (first running replica).
+    /// Health probed now, over every running replica: healthy when all are (latency = the
+    /// slowest); otherwise the first failing replica's reason, with the count when there are
+    /// several.
     pub health: Option<HealthNow>,
     /// Image the containers run.
     pub image: Option<String>,
@@ -143,6 +147,7 @@ pub async fn status(
                 uptime_seconds: uptime,
                 exit_code: d.as_ref().filter(|d| !d.running).and_then(|d| d.exit_code),
                 oom_killed: d.as_ref().is_some_and(|d| d.oom_killed),
+                health: None,
             },
         ));
     }
@@ -171,17 +176,22 @@ pub async fn status(
                 .first()
                 .map_or_else(|| "absent".to_string(), |r| r.state.clone())
         };
-        let first_running = replicas.iter().find(|r| r.state == "running");
-        let target = first_running.and_then(|r| {
-            r.host_port.map(|p| ProbeTarget {
-                container_id: r.id.clone(),
-                host_port: p,
-                path: first_idx
-                    .and_then(|i| containers.get(i))
-                    .and_then(|c| c.labels.get(labels::HEALTH_PATH).cloned()),
-            })
-        });
-        probes.push(target);
+        let health_path = first_idx
+            .and_then(|i| containers.get(i))
+            .and_then(|c| c.labels.get(labels::HEALTH_PATH).cloned());
+        for (n, r) in replicas.iter().enumerate() {
+            if let (true, Some(p)) = (r.state == "running", r.host_port) {
+                probes.push((
+                    rows.len(),
+                    n,
+                    ProbeTarget {
+                        container_id: r.id.clone(),
+                        host_port: p,
+                        path: health_path.clone(),
+                    },
+                ));
+            }
+        }
         let first_details = first_idx
             .and_then(|i| details.get(i))
             .and_then(Option::as_ref);
@@ -220,33 +230,81 @@ pub async fn status(
             replicas,
         });
     }
-    let results = futures_util::future::join_all(probes.iter().map(|t| async move {
-        match t {
-            Some(t) => Some(probe.probe(t, Duration::from_secs(2)).await),
-            None => None,
-        }
-    }))
+    let results = futures_util::future::join_all(
+        probes
+            .iter()
+            .map(|(_, _, t)| probe.probe(t, Duration::from_secs(2))),
+    )
     .await;
-    for (row, r) in rows.iter_mut().zip(results) {
-        row.health = r.map(|r| match r {
-            ProbeOutcome::Healthy { latency, status } => HealthNow {
-                healthy: true,
-                latency_ms: Some((latency.as_secs_f64() * 10_000.0).round() / 10.0),
-                http_status: status,
-                detail: None,
-            },
-            ProbeOutcome::Unhealthy(reason) => HealthNow {
-                healthy: false,
-                latency_ms: None,
-                http_status: None,
-                detail: Some(reason),
-            },
-        });
+    for ((row, n, _), r) in probes.iter().zip(results) {
+        if let Some(replica) = rows.get_mut(*row).and_then(|row| row.replicas.get_mut(*n)) {
+            replica.health = Some(health_now(r));
+        }
+    }
+    for row in &mut rows {
+        row.health = service_health(&row.replicas);
     }
     Ok(StatusReport {
         ecosystem: ecosystem.to_string(),
         engine: engine.kind(),
         services: rows,
+    })
+}
+
+fn health_now(r: ProbeOutcome) -> HealthNow {
+    match r {
+        ProbeOutcome::Healthy { latency, status } => HealthNow {
+            healthy: true,
+            latency_ms: Some((latency.as_secs_f64() * 10_000.0).round() / 10.0),
+            http_status: status,
+            detail: None,
+        },
+        ProbeOutcome::Unhealthy(reason) => HealthNow {
+            healthy: false,
+            latency_ms: None,
+            http_status: None,
+            detail: Some(reason),
+        },
+    }
+}
+
+/// A service's health from its replicas' probes: healthy when every probed replica is (latency =
+/// the slowest), else the first failing replica's reason (naming it and the count when more
+/// than one replica was probed); `None` when none was probed.
+fn service_health(replicas: &[ReplicaStatus]) -> Option<HealthNow> {
+    let probed: Vec<(&ReplicaStatus, &HealthNow)> = replicas
+        .iter()
+        .filter_map(|r| r.health.as_ref().map(|h| (r, h)))
+        .collect();
+    let (_, first) = probed.first()?;
+    let failing: Vec<&(&ReplicaStatus, &HealthNow)> =
+        probed.iter().filter(|(_, h)| !h.healthy).collect();
+    let Some((bad, h)) = failing.first() else {
+        return Some(HealthNow {
+            healthy: true,
+            latency_ms: probed
+                .iter()
+                .filter_map(|(_, h)| h.latency_ms)
+                .reduce(f64::max),
+            http_status: first.http_status,
+            detail: None,
+        });
+    };
+    let reason = h.detail.clone().unwrap_or_default();
+    Some(HealthNow {
+        healthy: false,
+        latency_ms: None,
+        http_status: h.http_status,
+        detail: Some(if probed.len() > 1 {
+            format!(
+                "{}/{} replicas unhealthy; {}: {reason}",
+                failing.len(),
+                probed.len(),
+                bad.name
+            )
+        } else {
+            reason
+        }),
     })
 }
 
@@ -266,19 +324,10 @@ pub fn apply_journal(
     let history = super::journal::health_history(&journal.tail(super::journal::TAIL_BYTES));
     let mut record = Vec::new();
     for row in &mut report.services {
-        let probed = row
-            .replicas
-            .iter()
-            .find(|r| r.state == "running")
-            .map(|r| r.name.clone());
         let mut flagged = false;
         for r in row.replicas.iter().filter(|r| r.state == "running") {
             let before = history.get(&r.name).copied().unwrap_or_default();
-            let now = if probed.as_deref() == Some(r.name.as_str()) {
-                row.health.as_ref()
-            } else {
-                None
-            };
+            let now = r.health.as_ref();
             let failures = match now {
                 Some(h) if h.healthy => {
                     if before.last != Some(true) {
@@ -327,8 +376,15 @@ pub fn render_table(report: &StatusReport) -> String {
     ];
     let mut rows: Vec<[String; 9]> = vec![header.map(str::to_string)];
     for s in &report.services {
+        let probed = s.replicas.iter().filter(|r| r.health.is_some()).count();
+        let healthy = s
+            .replicas
+            .iter()
+            .filter(|r| r.health.as_ref().is_some_and(|h| h.healthy))
+            .count();
         let health = match &s.health {
             Some(h) if h.healthy => format!("healthy {:.1}ms", h.latency_ms.unwrap_or(0.0)),
+            Some(_) if probed > 1 => format!("unhealthy {healthy}/{probed}"),
             Some(_) => "unhealthy".to_string(),
             None => "-".to_string(),
         };
@@ -470,6 +526,71 @@ mod tests {
         assert_eq!(parse_rfc3339("garbage"), None);
     }
 
+    fn health(healthy: bool) -> HealthNow {
+        HealthNow {
+            healthy,
+            latency_ms: healthy.then_some(1.5),
+            http_status: None,
+            detail: (!healthy).then(|| "GET /health answered 500".to_string()),
+        }
+    }
+
+    fn replica(n: u32, health: Option<HealthNow>) -> ReplicaStatus {
+        ReplicaStatus {
+            replica: n,
+            name: format!("shop-api-{n}"),
+            id: format!("id{n}"),
+            state: "running".into(),
+            host_port: Some(1),
+            restarts: 0,
+            uptime_seconds: Some(5),
+            exit_code: None,
+            oom_killed: false,
+            health,
+        }
+    }
+
+    #[test]
+    fn service_health_covers_every_replica() {
+        assert!(service_health(&[replica(1, None)]).is_none());
+        let all = service_health(&[
+            replica(1, Some(health(true))),
+            replica(
+                2,
+                Some(HealthNow {
+                    latency_ms: Some(7.0),
+                    ..health(true)
+                }),
+            ),
+        ])
+        .unwrap();
+        assert!(all.healthy);
+        assert_eq!(all.latency_ms, Some(7.0));
+        let one_bad = service_health(&[
+            replica(1, Some(health(true))),
+            replica(2, Some(health(false))),
+        ])
+        .unwrap();
+        assert!(!one_bad.healthy);
+        assert_eq!(
+            one_bad.detail.as_deref(),
+            Some("1/2 replicas unhealthy; shop-api-2: GET /health answered 500")
+        );
+        let single = service_health(&[replica(1, Some(health(false)))]).unwrap();
+        assert_eq!(single.detail.as_deref(), Some("GET /health answered 500"));
+        let mut row = row("shop-api-1", false);
+        row.replicas = vec![
+            replica(1, Some(health(true))),
+            replica(2, Some(health(false))),
+        ];
+        let table = render_table(&StatusReport {
+            ecosystem: "shop".into(),
+            engine: EngineKind::Docker,
+            services: vec![row],
+        });
+        assert!(table.contains("unhealthy 1/2"), "{table}");
+    }
+
     fn row(name: &str, healthy: bool) -> ServiceStatusRow {
         ServiceStatusRow {
             service: "api".into(),
@@ -477,25 +598,13 @@ mod tests {
             desired: 1,
             state: "running".into(),
             url: None,
-            health: Some(HealthNow {
-                healthy,
-                latency_ms: healthy.then_some(1.5),
-                http_status: None,
-                detail: (!healthy).then(|| "GET /health answered 500".to_string()),
-            }),
+            health: Some(health(healthy)),
             image: None,
             uptime_seconds: Some(5),
             restarts: 0,
             replicas: vec![ReplicaStatus {
-                replica: 1,
                 name: name.into(),
-                id: "id".into(),
-                state: "running".into(),
-                host_port: Some(1),
-                restarts: 0,
-                uptime_seconds: Some(5),
-                exit_code: None,
-                oom_killed: false,
+                ..replica(1, Some(health(healthy)))
             }],
             limits: None,
             hardening: None,
