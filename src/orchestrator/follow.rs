@@ -2,7 +2,7 @@
 //! `rescan` (and whenever [`Follower::rescan`] is called), and a stream is opened for each
 //! container not followed yet. Containers present at the start show only new lines; containers
 //! that appear later (watch mode replaced or added them) show their output from the beginning.
-use super::logs::prefix;
+use super::logs::container_prefix;
 use crate::engine::{labels, Engine, EngineError};
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,15 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-
-const PALETTE: [console::Color; 6] = [
-    console::Color::Cyan,
-    console::Color::Yellow,
-    console::Color::Green,
-    console::Color::Magenta,
-    console::Color::Blue,
-    console::Color::Red,
-];
 
 /// Where prefixed log lines go.
 pub type LineSink = Arc<dyn Fn(String) + Send + Sync>;
@@ -86,20 +77,7 @@ impl Follower {
                 if tasks.contains_key(&c.id) {
                     continue;
                 }
-                let service = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
-                let replica = c
-                    .labels
-                    .get(labels::REPLICA)
-                    .and_then(|r| r.parse().ok())
-                    .unwrap_or(1);
-                let col = color.then(|| {
-                    let i = services.iter().position(|s| *s == service).unwrap_or(0);
-                    PALETTE
-                        .get(i % PALETTE.len())
-                        .copied()
-                        .unwrap_or(console::Color::Cyan)
-                });
-                let p = prefix(&service, replica, width, col);
+                let p = container_prefix(c, &services, width, color);
                 let tail = if first { Some(0) } else { None };
                 let Ok(mut stream) = engine.logs(&c.id, tail, true).await else {
                     continue;

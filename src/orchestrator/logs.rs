@@ -47,6 +47,34 @@ pub fn prefix(service: &str, replica: u32, width: usize, color: Option<console::
     }
 }
 
+/// The [`prefix`] of one container's lines, coloured (when `color`) by the position of its
+/// service in `services` (the sorted service names shown).
+#[must_use]
+pub fn container_prefix<S: AsRef<str>>(
+    c: &crate::engine::ContainerInfo,
+    services: &[S],
+    width: usize,
+    color: bool,
+) -> String {
+    let service = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
+    let replica = c
+        .labels
+        .get(labels::REPLICA)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    let col = color.then(|| {
+        let i = services
+            .iter()
+            .position(|s| s.as_ref() == service)
+            .unwrap_or(0);
+        PALETTE
+            .get(i % PALETTE.len())
+            .copied()
+            .unwrap_or(console::Color::Cyan)
+    });
+    prefix(&service, replica, width, col)
+}
+
 /// Prints the logs of the ecosystem's containers to stdout (through `printer`) until the
 /// streams end (without follow) or `stop` resolves.
 ///
@@ -101,20 +129,7 @@ pub async fn show_logs(
 
     let mut streams = Vec::new();
     for c in &containers {
-        let service = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
-        let replica = c
-            .labels
-            .get(labels::REPLICA)
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(1);
-        let color = opts.color.then(|| {
-            let i = services.iter().position(|s| *s == service).unwrap_or(0);
-            PALETTE
-                .get(i % PALETTE.len())
-                .copied()
-                .unwrap_or(console::Color::Cyan)
-        });
-        let p = prefix(&service, replica, width, color);
+        let p = container_prefix(c, &services, width, opts.color);
         let s = engine.logs(&c.id, opts.tail, opts.follow).await?;
         streams.push(s.map(move |l| l.map(|l| format!("{p} {}", l.text))).boxed());
     }

@@ -296,7 +296,7 @@ pub async fn deploy(
 async fn run_service(
     shared: &Shared,
     d: &DesiredService,
-    deps: Vec<(String, watch::Receiver<Phase>)>,
+    mut deps: Vec<(String, watch::Receiver<Phase>)>,
     actions: Vec<(u32, ReplicaAction)>,
     me: &watch::Sender<Phase>,
 ) -> ServiceOutcome {
@@ -333,8 +333,8 @@ async fn run_service(
     // a gated service's start script waits for its dependencies itself: start its containers
     // as soon as the dependencies' containers are started, so its container start overlaps
     // with their process start-up (and never delays theirs)
-    let mut deps = deps;
     let early = d.gated && !deps.is_empty();
+    let mut held = false;
     if early {
         for (_, rx) in &mut deps {
             let _ = rx.wait_for(|p| *p != Phase::Pending).await;
@@ -344,6 +344,7 @@ async fn run_service(
                 return outcome;
             }
             me.send_replace(Phase::Started);
+            held = true;
         }
     }
     for (name, mut rx) in deps {
@@ -356,7 +357,7 @@ async fn run_service(
                 "{}: not started because its dependency `{name}` is not healthy",
                 d.name
             ));
-            if early {
+            if held {
                 // held in its start script: stop it so it never runs
                 for id in &to_start {
                     let _ = shared

@@ -6,7 +6,7 @@ use super::health::HealthProbe;
 use super::journal::{self, BuildRecorder, Journal};
 use super::plan::DesiredService;
 use super::scheduler::{deploy, DeployOptions, DeployReport, ServiceStatus};
-use crate::build::{build_services, BuildEvent, BuildOptions};
+use crate::build::{build_services, BuildEvent, BuildOptions, ServiceImage};
 use crate::engine::{labels, Engine};
 use crate::error::Error;
 use crate::project::Project;
@@ -28,6 +28,51 @@ pub struct UpOptions {
     pub deploy: DeployOptions,
     /// Where builds and health results are recorded (`None`: nowhere).
     pub journal: Option<Journal>,
+}
+
+/// The desired state of every service of `eco`, running the built `images` (by service name).
+///
+/// # Errors
+/// [`Error::Other`] when a service has no image.
+pub(crate) fn desired_services(
+    eco: &crate::config::Ecosystem,
+    images: &BTreeMap<String, ServiceImage>,
+) -> Result<Vec<DesiredService>, Error> {
+    eco.services
+        .iter()
+        .map(|spec| {
+            let image = images.get(&spec.name).ok_or_else(|| {
+                Error::Other(format!("no image was built for service `{}`", spec.name))
+            })?;
+            Ok(DesiredService::from_spec(
+                eco,
+                spec,
+                &image.tag,
+                &image.image_id,
+            ))
+        })
+        .collect()
+}
+
+/// Creates the ecosystem's network (labelled with the ecosystem and tenant) if it is missing;
+/// returns its name.
+///
+/// # Errors
+/// Engine errors.
+pub(crate) async fn ensure_network(
+    engine: &dyn Engine,
+    eco: &crate::config::Ecosystem,
+) -> Result<String, crate::engine::EngineError> {
+    let network = eco.network_name();
+    let mut net_labels = BTreeMap::from([
+        (labels::ECOSYSTEM.to_string(), eco.name.clone()),
+        (labels::MANAGED.to_string(), "true".to_string()),
+    ]);
+    if let Some(t) = &eco.tenant {
+        net_labels.insert(labels::TENANT.to_string(), t.clone());
+    }
+    engine.ensure_network(&network, &net_labels).await?;
+    Ok(network)
 }
 
 /// Brings the whole project up and waits until every service is healthy.
@@ -75,27 +120,8 @@ pub async fn up(
     };
     let images: BTreeMap<String, _> = images.into_iter().map(|i| (i.service.clone(), i)).collect();
 
-    let mut desired = Vec::new();
-    for spec in &eco.services {
-        let image = images.get(&spec.name).ok_or_else(|| {
-            Error::Other(format!("no image was built for service `{}`", spec.name))
-        })?;
-        desired.push(DesiredService::from_spec(
-            eco,
-            spec,
-            &image.tag,
-            &image.image_id,
-        ));
-    }
-
-    let network = eco.network_name();
-    let mut net_labels = BTreeMap::new();
-    net_labels.insert(labels::ECOSYSTEM.to_string(), eco.name.clone());
-    net_labels.insert(labels::MANAGED.to_string(), "true".to_string());
-    if let Some(t) = &eco.tenant {
-        net_labels.insert(labels::TENANT.to_string(), t.clone());
-    }
-    engine.ensure_network(&network, &net_labels).await?;
+    let desired = desired_services(eco, &images)?;
+    let network = ensure_network(engine.as_ref(), eco).await?;
 
     let mut deploy_opts = opts.deploy;
     if deploy_opts.ecosystem_file.is_none() {

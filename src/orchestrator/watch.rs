@@ -344,27 +344,8 @@ impl Session {
             });
         }
         let eco = &project.ecosystem;
-        let mut desired = Vec::new();
-        for spec in &eco.services {
-            let image = images.get(&spec.name).ok_or_else(|| {
-                Error::Other(format!("no image was built for service `{}`", spec.name))
-            })?;
-            desired.push(DesiredService::from_spec(
-                eco,
-                spec,
-                &image.tag,
-                &image.image_id,
-            ));
-        }
-        let network = eco.network_name();
-        let mut net_labels = BTreeMap::from([
-            (labels::ECOSYSTEM.to_string(), eco.name.clone()),
-            (labels::MANAGED.to_string(), "true".to_string()),
-        ]);
-        if let Some(t) = &eco.tenant {
-            net_labels.insert(labels::TENANT.to_string(), t.clone());
-        }
-        self.engine.ensure_network(&network, &net_labels).await?;
+        let desired = super::up::desired_services(eco, &images)?;
+        let network = super::up::ensure_network(self.engine.as_ref(), eco).await?;
         let existing = self
             .engine
             .list_containers(&super::ecosystem_filter(&self.name))
