@@ -5,7 +5,12 @@
 //! (also for a real pactown image, whose `/app` an init container fills under a read-only root).
 //! Without the tools they skip, unless `PACTOWN_REQUIRE_ENGINES=1`.
 use crate::common::{engines_required, unique};
-use pactown::config::{DependsOn, Ecosystem, ReadmeSource, ServiceSpec};
+#[path = "../tests/support/export_fixtures.rs"]
+#[allow(dead_code)]
+mod fixtures;
+
+use fixtures::{ecosystem, hostile, service as service_at, shop, Hostile};
+use pactown::config::{Ecosystem, ServiceSpec};
 use pactown::export::{self, ImageMap};
 use pactown::quadlet::{self, PodmanVersion, QuadletOptions};
 use std::collections::BTreeMap;
@@ -24,68 +29,15 @@ fn tool(name: &str, candidates: &[&str]) -> Option<PathBuf> {
     found
 }
 
+fn service(name: &str, port: u16, env: BTreeMap<String, String>, deps: &[&str]) -> ServiceSpec {
+    service_at(name, port, "/", env, deps)
+}
+
 fn quadlet_bin() -> Option<PathBuf> {
     tool(
         "quadlet",
         &["/usr/local/bin/quadlet", "/usr/libexec/podman/quadlet"],
     )
-}
-
-fn service(name: &str, port: u16, env: BTreeMap<String, String>, deps: &[&str]) -> ServiceSpec {
-    ServiceSpec {
-        name: name.into(),
-        index: 0,
-        line: 1,
-        readme: ReadmeSource::Local {
-            relative: format!("{name}/README.md"),
-            path: format!("{name}/README.md").into(),
-        },
-        port,
-        health_check: Some("/".into()),
-        timeout: 30,
-        replicas: 1,
-        auto_restart: true,
-        env,
-        depends_on: deps
-            .iter()
-            .map(|d| DependsOn {
-                name: (*d).into(),
-                version: None,
-                env_var: None,
-                endpoint: None,
-                line: 1,
-            })
-            .collect(),
-        target: "web".into(),
-        framework: None,
-        build_cmd: None,
-        build_targets: Vec::new(),
-        security: Default::default(),
-        resources: Default::default(),
-        profile: None,
-        volumes: BTreeMap::new(),
-        env_file: None,
-    }
-}
-
-fn ecosystem(name: &str, services: Vec<ServiceSpec>) -> Ecosystem {
-    Ecosystem {
-        file: format!("{name}.pactown.yaml").into(),
-        dir: ".".into(),
-        name: name.into(),
-        version: "0.1.0".into(),
-        description: None,
-        base_port: 8000,
-        sandbox_root: ".".into(),
-        network: None,
-        registry: None,
-        build: Default::default(),
-        engine: None,
-        profiles: BTreeMap::new(),
-        env_file: None,
-        tenant: None,
-        services,
-    }
 }
 
 /// Runs `quadlet -dryrun` over `units` and returns the generated services by name.
@@ -254,38 +206,6 @@ fn flag_values<'a>(argv: &'a [String], flag: &str) -> Vec<&'a str> {
         .filter(|w| w[0] == flag)
         .map(|w| w[1].as_str())
         .collect()
-}
-
-#[derive(serde::Deserialize)]
-struct Hostile {
-    name: String,
-    value: String,
-    refused: bool,
-}
-
-fn hostile() -> Vec<Hostile> {
-    let text = std::fs::read_to_string(
-        crate::common::repo_root().join("tests/fixtures/export/hostile.json"),
-    )
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn shop() -> (Ecosystem, ImageMap) {
-    let path = crate::common::repo_root().join("tests/fixtures/eco/shop/shop.pactown.yaml");
-    let project = pactown::project::load(&path).unwrap();
-    let images = project
-        .ecosystem
-        .services
-        .iter()
-        .map(|s| {
-            (
-                s.name.clone(),
-                format!("pactown/python-{}:0123456789ab", s.name),
-            )
-        })
-        .collect();
-    (project.ecosystem, images)
 }
 
 #[test]

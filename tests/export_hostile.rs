@@ -4,82 +4,22 @@
 //! decoded the way Quadlet and systemd read it.)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use pactown::config::{DependsOn, Ecosystem, ReadmeSource, ServiceSpec};
+#[path = "support/export_fixtures.rs"]
+#[allow(dead_code)]
+mod fixtures;
+
+use fixtures::{ecosystem as named_ecosystem, hostile, service as service_at};
+use pactown::config::{Ecosystem, ServiceSpec};
 use pactown::export::{self, ExportError, ImageMap};
 use pactown::quadlet::{self, PodmanVersion, QuadletOptions};
 use std::collections::BTreeMap;
 
-#[derive(serde::Deserialize)]
-struct Hostile {
-    name: String,
-    value: String,
-    refused: bool,
-}
-
-fn hostile() -> Vec<Hostile> {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/export/hostile.json"
-    ))
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
 fn service(name: &str, port: u16, env: BTreeMap<String, String>, deps: &[&str]) -> ServiceSpec {
-    ServiceSpec {
-        name: name.into(),
-        index: 0,
-        line: 1,
-        readme: ReadmeSource::Local {
-            relative: format!("{name}/README.md"),
-            path: format!("{name}/README.md").into(),
-        },
-        port,
-        health_check: Some("/health".into()),
-        timeout: 30,
-        replicas: 1,
-        auto_restart: true,
-        env,
-        depends_on: deps
-            .iter()
-            .map(|d| DependsOn {
-                name: (*d).into(),
-                version: None,
-                env_var: None,
-                endpoint: None,
-                line: 1,
-            })
-            .collect(),
-        target: "web".into(),
-        framework: None,
-        build_cmd: None,
-        build_targets: Vec::new(),
-        security: Default::default(),
-        resources: Default::default(),
-        profile: None,
-        volumes: BTreeMap::new(),
-        env_file: None,
-    }
+    service_at(name, port, "/health", env, deps)
 }
 
 fn ecosystem(services: Vec<ServiceSpec>) -> Ecosystem {
-    Ecosystem {
-        file: "hostile.pactown.yaml".into(),
-        dir: ".".into(),
-        name: "hostile".into(),
-        version: "0.1.0".into(),
-        description: None,
-        base_port: 8000,
-        sandbox_root: ".".into(),
-        network: None,
-        registry: None,
-        build: Default::default(),
-        engine: None,
-        profiles: BTreeMap::new(),
-        env_file: None,
-        tenant: None,
-        services,
-    }
+    named_ecosystem("hostile", services)
 }
 
 fn one(value: &str) -> Ecosystem {

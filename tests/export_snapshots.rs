@@ -3,27 +3,13 @@
 //! the build renderer changes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/export_fixtures.rs"]
+#[allow(dead_code)]
+mod fixtures;
+
+use fixtures::shop;
 use pactown::export::{self, ImageMap};
 use pactown::quadlet::{self, PodmanVersion, QuadletOptions};
-use std::path::Path;
-
-fn shop() -> (pactown::config::Ecosystem, ImageMap) {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eco/shop/shop.pactown.yaml");
-    let project = pactown::project::load(&path).unwrap();
-    let images = project
-        .ecosystem
-        .services
-        .iter()
-        .map(|s| {
-            (
-                s.name.clone(),
-                format!("pactown/python-{}:0123456789ab", s.name),
-            )
-        })
-        .collect();
-    (project.ecosystem, images)
-}
 
 #[test]
 fn quadlet_units() {

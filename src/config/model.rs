@@ -103,6 +103,41 @@ pub struct ServiceSpec {
     pub env_file: Option<PathBuf>,
 }
 
+impl ServiceSpec {
+    /// A service with the defaults of an ecosystem file (spec §12) where it sets nothing but
+    /// the name: README `<name>/README.md` at `readme_path`, no health check, 60 s time-out, one
+    /// replica, auto-restart, target `web`, hardened security, no env, dependencies, limits or
+    /// volumes; position 0, line 0.
+    #[must_use]
+    pub fn with_defaults(name: &str, port: u16, readme_path: PathBuf) -> Self {
+        Self {
+            name: name.to_string(),
+            index: 0,
+            line: 0,
+            readme: ReadmeSource::Local {
+                relative: format!("{name}/README.md"),
+                path: readme_path,
+            },
+            port,
+            health_check: None,
+            timeout: 60,
+            replicas: 1,
+            auto_restart: true,
+            env: BTreeMap::new(),
+            depends_on: Vec::new(),
+            target: "web".into(),
+            framework: None,
+            build_cmd: None,
+            build_targets: Vec::new(),
+            security: Security::default(),
+            resources: Resources::default(),
+            profile: None,
+            volumes: BTreeMap::new(),
+            env_file: None,
+        }
+    }
+}
+
 /// Container isolation of a service. Every field defaults to the hardened setting; `security:`
 /// in the YAML turns single ones off (and `pactown validate` warns about each).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

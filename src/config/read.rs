@@ -799,29 +799,13 @@ fn read_service(
     }
     let default_port = u32::from(eco.base_port) + u32::try_from(index).unwrap_or(u32::MAX);
     let mut svc = ServiceSpec {
-        name: name.clone(),
         index,
         line: key.line,
-        readme: ReadmeSource::Local {
-            relative: format!("{name}/README.md"),
-            path: join(&eco.dir, &format!("{name}/README.md")),
-        },
-        port: u16::try_from(default_port).unwrap_or(0),
-        health_check: None,
-        timeout: 60,
-        replicas: 1,
-        auto_restart: true,
-        env: BTreeMap::new(),
-        depends_on: Vec::new(),
-        target: "web".into(),
-        framework: None,
-        build_cmd: None,
-        build_targets: Vec::new(),
-        security: Security::default(),
-        resources: Resources::default(),
-        profile: None,
-        volumes: BTreeMap::new(),
-        env_file: None,
+        ..ServiceSpec::with_defaults(
+            &name,
+            u16::try_from(default_port).unwrap_or(0),
+            join(&eco.dir, &format!("{name}/README.md")),
+        )
     };
     let mut own_resources = Resources::default();
     let mut explicit_port = false;
