@@ -72,6 +72,7 @@ fn case_01_no_meta_keeps_every_dep() {
                 "sha256": sha256_hex(body)
             }],
             "deps": ["fastapi", "uvicorn", "httpx"],
+            "dev_deps": [],
             "run": "uvicorn main:app --port ${MARKPACT_PORT:-8001}",
             "build": null,
             "tests": [],
@@ -96,7 +97,11 @@ fn case_02_run_keeps_all_lines_and_does_not_swallow() {
     assert_eq!(m.tests.len(), 1);
     assert_eq!(m.tests[0].mode, TestMode::Http);
     assert_eq!(m.tests[0].line, 5);
-    assert_eq!(m.tests[0].lines, ["GET /health EXPECT 200"]);
+    assert_eq!(
+        m.tests[0].texts().collect::<Vec<_>>(),
+        ["GET /health EXPECT 200"]
+    );
+    assert_eq!(m.tests[0].lines[0].line, 6);
 }
 
 #[test]
@@ -195,6 +200,89 @@ fn case_11_uppercase_kind() {
     assert_eq!(e.len(), 1);
     assert_eq!((e[0].code, e[0].line), (Code::MalformedInfo, 1));
     assert!(e[0].hint.as_deref().unwrap().contains("lowercase"));
+}
+
+/// Info strings seen in public READMEs (issue 14 item 8).
+#[test]
+fn public_readme_info_strings() {
+    let m = ok(concat!(
+        "```text markpact:deps python\nfastapi\n```\n",
+        "```text markpact:deps python scope=dev\npytest>=8\nhttpx\n```\n",
+        "```python markpact:file path=main.py\nprint(1)\n```\n",
+        "```bash markpact:run\npython3 main.py\n```\n",
+        "```text markpact:test http\nGET /health EXPECT 200\n```\n",
+        "```bash markpact:test shell\npython3 -c 'import sys'\n```\n",
+    ));
+    assert_eq!(m.runtime, Runtime::Python);
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+    assert_eq!(
+        m.deps.iter().map(|d| d.spec.as_str()).collect::<Vec<_>>(),
+        ["fastapi"]
+    );
+    assert_eq!(
+        m.dev_deps
+            .iter()
+            .map(|d| (d.spec.as_str(), d.line))
+            .collect::<Vec<_>>(),
+        [("pytest>=8", 5), ("httpx", 6)]
+    );
+    assert_eq!(
+        m.tests.iter().map(|t| t.mode).collect::<Vec<_>>(),
+        [TestMode::Http, TestMode::Shell]
+    );
+    let j = markpact::canonical_json(&Ok(m));
+    assert_eq!(j["deps"], json!(["fastapi"]));
+    assert_eq!(j["dev_deps"], json!(["pytest>=8", "httpx"]));
+    assert_eq!(j["tests"][1]["lines"], json!(["python3 -c 'import sys'"]));
+}
+
+/// Dev deps do not decide the runtime and are never installed, but are still checked.
+#[test]
+fn dev_deps_scope() {
+    // Python dev tooling in a node service: no AmbiguousEcosystem.
+    let m = ok(concat!(
+        "```javascript markpact:deps\nexpress\n```\n",
+        "```markpact:deps python scope=dev\npytest\n```\n",
+        "```javascript markpact:file path=server.js\n```\n",
+        "```bash markpact:run\nnode server.js\n```\n",
+    ));
+    assert_eq!(m.runtime, Runtime::Node);
+    assert_eq!(m.deps.len(), 1);
+    assert_eq!(m.dev_deps[0].spec, "pytest");
+    // A refused entry is refused in a dev block too, at its own line.
+    let e = markpact::parse(
+        Path::new("README.md"),
+        b"```python markpact:deps scope=dev\n--index-url http://x\n```\n```bash markpact:run\npython3 a.py\n```\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.errors().map(|d| (d.code, d.line)).collect::<Vec<_>>(),
+        [(Code::InvalidDependency, 2)]
+    );
+    // Another scope= value is a warning; the entries are service deps then.
+    let m = ok(
+        "```python markpact:deps scope=prod\nflask\n```\n```bash markpact:run\npython3 a.py\n```\n",
+    );
+    assert_eq!(warnings(&m), [(Code::UnknownAttribute, 1)]);
+    assert_eq!(m.deps[0].spec, "flask");
+}
+
+/// Unknown kinds are warnings, never errors, whatever their meta looks like; duplicates of the
+/// inert kinds (`publish`, `config`, …) are warnings too.
+#[test]
+fn unknown_and_inert_kinds_never_error() {
+    let m = ok(concat!(
+        "```yaml markpact:analysis type:deep Path=x\nanything\n```\n",
+        "```markpact:publish\nname=a\n```\n",
+        "```markpact:publish\nname=b\n```\n",
+        "```python markpact:file path=main.py\n```\n",
+        "```bash markpact:run\npython3 main.py\n```\n",
+    ));
+    assert_eq!(
+        warnings(&m),
+        [(Code::UnknownKind, 1), (Code::DuplicateBlock, 7)]
+    );
+    assert_eq!(m.block("publish").unwrap().body, "name=a");
 }
 
 #[test]

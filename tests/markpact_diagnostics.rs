@@ -221,15 +221,7 @@ fn path_conflict() {
 
 #[test]
 fn duplicate_block() {
-    for kind in [
-        "build",
-        "target",
-        "publish",
-        "config",
-        "health",
-        "healthcheck",
-        "bootstrap",
-    ] {
+    for kind in ["build", "target"] {
         let doc = format!(
             "```python markpact:file path=main.py\n```\n```yaml markpact:{kind}\n```\n```yaml markpact:{kind}\n```\n{RUN}"
         );
@@ -518,13 +510,19 @@ fn case_collision() {
 fn shell_test_mode_from_lang() {
     let m = ok(&format!("```python markpact:file path=main.py\n```\n{RUN}\n```bash markpact:test\ncurl -fsS localhost:$PORT/health\n```\n"));
     assert_eq!(m.tests[0].mode, markpact::TestMode::Shell);
-    assert_eq!(m.tests[0].lines, ["curl -fsS localhost:$PORT/health"]);
+    assert_eq!(
+        m.tests[0].texts().collect::<Vec<_>>(),
+        ["curl -fsS localhost:$PORT/health"]
+    );
 }
 
 #[test]
 fn http_method_reported_uppercase() {
     let m = ok(&format!("```python markpact:file path=main.py\n```\n{RUN}\n```http markpact:test\nget /health EXPECT 200\n```\n"));
-    assert_eq!(m.tests[0].lines, ["GET /health EXPECT 200"]);
+    assert_eq!(
+        m.tests[0].texts().collect::<Vec<_>>(),
+        ["GET /health EXPECT 200"]
+    );
 }
 
 #[test]

@@ -70,6 +70,12 @@ fn human(doc: &Markpact) -> String {
             let _ = writeln!(s, "  {}  (line {})", d.spec, d.line);
         }
     }
+    if !doc.dev_deps.is_empty() {
+        let _ = writeln!(s, "dev deps (not installed in the image):");
+        for d in &doc.dev_deps {
+            let _ = writeln!(s, "  {}  (line {})", d.spec, d.line);
+        }
+    }
     for (name, script) in [("build", &doc.build), ("run", &doc.run)] {
         match script {
             Some(sc) => {
@@ -90,7 +96,7 @@ fn human(doc: &Markpact) -> String {
             markpact::TestMode::Shell => "shell",
         };
         let _ = writeln!(s, "tests ({mode}, line {}):", t.line);
-        for l in &t.lines {
+        for l in t.texts() {
             let _ = writeln!(s, "  {}", crate::secrets::mask_assignments(l));
         }
     }

@@ -203,7 +203,7 @@ fn mentions_health(doc: &Markpact) -> bool {
         || doc
             .tests
             .iter()
-            .any(|t| t.lines.iter().any(|l| l.contains("/health")))
+            .any(|t| t.texts().any(|l| l.contains("/health")))
 }
 
 /// Ports for every service: a port guessed from the run script when it is usable and not taken

@@ -20,7 +20,9 @@ mod validate;
 
 pub use deps::{node_package_json, sanitize_service_name, split_node_spec};
 pub use expand::{expand_static, guess_port};
-pub use model::{Dependency, Markpact, RawBlock, Runtime, Script, SourceFile, TestBlock, TestMode};
+pub use model::{
+    Dependency, Markpact, RawBlock, Runtime, Script, SourceFile, TestBlock, TestLine, TestMode,
+};
 pub use path::{validate as validate_path, PathError};
 pub use probe::{parse_http_line, HttpProbe, METHODS};
 
@@ -302,6 +304,16 @@ fn read_blocks<'a>(ctx: &mut Ctx<'_>, text: &'a str, index: &text::LineIndex<'a>
                 ),
                 Info::Invalid(errors) => {
                     found.tagged += 1;
+                    if let Some(kind) = unknown_kind(f.info) {
+                        // The block is ignored anyway: its meta cannot be an error (spec §4).
+                        ctx.warn(
+                            Code::UnknownKind,
+                            f.line,
+                            format!("unknown kind `markpact:{kind}`; the block is ignored"),
+                            format!("known kinds: {}", info::KNOWN_KINDS.join(", ")),
+                        );
+                        continue;
+                    }
                     for e in errors {
                         match e {
                             InfoError::Malformed(msg, hint) => {
@@ -339,6 +351,21 @@ fn read_blocks<'a>(ctx: &mut Ctx<'_>, text: &'a str, index: &text::LineIndex<'a>
     found
 }
 
+/// The kind of an info string's tag when it is well-formed but not a known kind.
+fn unknown_kind(info_string: &str) -> Option<&str> {
+    let tag = info_string
+        .split([' ', '\t'])
+        .filter(|t| !t.is_empty())
+        .take(2)
+        .find(|t| t.starts_with("markpact:"))?;
+    let kind = tag.get("markpact:".len()..)?;
+    (info::is_ident(kind) && !info::KNOWN_KINDS.contains(&kind)).then_some(kind)
+}
+
+/// Kinds kept verbatim with no meaning in v1: a second block of one is a warning, never an
+/// error (the first is kept).
+const INERT_KINDS: [&str; 5] = ["publish", "config", "health", "healthcheck", "bootstrap"];
+
 fn join(body: &[(usize, &str)]) -> String {
     let mut out = String::with_capacity(body.iter().map(|(_, l)| l.len() + 1).sum());
     for (i, (_, l)) in body.iter().enumerate() {
@@ -354,7 +381,14 @@ fn join(body: &[(usize, &str)]) -> String {
 struct DepsBlock {
     line: usize,
     scope: Option<Runtime>,
+    /// `scope=dev`: development-only, never installed in the image.
+    dev: bool,
     entries: Vec<Dependency>,
+}
+
+/// Whether a deps block carries `scope=dev` (spec §6.2).
+fn is_dev(b: &TaggedBlock<'_>) -> bool {
+    b.info.kind == "deps" && b.info.attr("scope") == Some("dev")
 }
 
 /// Warns about extra words and attributes the kind does not use.
@@ -370,6 +404,16 @@ fn check_meta(ctx: &mut Ctx<'_>, b: &TaggedBlock<'_>) {
     for (key, _) in &b.info.attrs {
         match (b.info.kind.as_str(), key.as_str()) {
             ("file", "path") => {}
+            ("deps", "scope") if is_dev(b) => {}
+            ("deps", "scope") => ctx.warn(
+                Code::UnknownAttribute,
+                b.line,
+                format!(
+                    "`scope={}` is not a dependency scope; the block is treated as service dependencies",
+                    b.info.attr("scope").unwrap_or("")
+                ),
+                "`scope=dev` marks development-only dependencies; otherwise remove it",
+            ),
             ("file", "mode" | "encoding") => ctx.warn(
                 Code::UnsupportedAttribute,
                 b.line,
@@ -527,6 +571,15 @@ fn interpret(ctx: &mut Ctx<'_>, found: Found<'_>, limits: &Limits) -> Option<Mar
             .unwrap_or("ignore");
         if !matches!(kind, "file" | "deps" | "test" | "ignore") {
             if let Some(first) = singles.get(kind) {
+                if INERT_KINDS.contains(&kind) {
+                    ctx.warn(
+                        Code::DuplicateBlock,
+                        b.line,
+                        format!("a second `markpact:{kind}` block (the first is at line {first}); this one is ignored"),
+                        format!("keep a single `markpact:{kind}` block"),
+                    );
+                    continue;
+                }
                 ctx.error(
                     Code::DuplicateBlock,
                     b.line,
@@ -577,6 +630,7 @@ fn interpret(ctx: &mut Ctx<'_>, found: Found<'_>, limits: &Limits) -> Option<Mar
             }
             "deps" => {
                 let scope = deps_scope(ctx, b);
+                let dev = is_dev(b);
                 let entries = deps::entries(&b.body);
                 dep_entries += entries.len();
                 if entries.is_empty() {
@@ -588,6 +642,12 @@ fn interpret(ctx: &mut Ctx<'_>, found: Found<'_>, limits: &Limits) -> Option<Mar
                     );
                 }
                 match scope {
+                    Some(Scope::System) if dev => deps_blocks.push(DepsBlock {
+                        line: b.line,
+                        scope: None,
+                        dev,
+                        entries,
+                    }),
                     Some(Scope::System) => raw.push(RawBlock {
                         kind: "deps".into(),
                         lang,
@@ -599,11 +659,13 @@ fn interpret(ctx: &mut Ctx<'_>, found: Found<'_>, limits: &Limits) -> Option<Mar
                     Some(Scope::Runtime(r)) => deps_blocks.push(DepsBlock {
                         line: b.line,
                         scope: Some(r),
+                        dev,
                         entries,
                     }),
                     None => deps_blocks.push(DepsBlock {
                         line: b.line,
                         scope: None,
+                        dev,
                         entries,
                     }),
                 }
@@ -641,7 +703,10 @@ fn interpret(ctx: &mut Ctx<'_>, found: Found<'_>, limits: &Limits) -> Option<Mar
                         match probe::parse_http_line(l) {
                             Ok(p) => {
                                 let rest = l.get(p.method.len()..).unwrap_or("");
-                                lines.push(format!("{}{rest}", p.method));
+                                lines.push(TestLine {
+                                    line: line_no,
+                                    text: format!("{}{rest}", p.method),
+                                });
                             }
                             Err(msg) => ctx.error(
                                 Code::InvalidTestLine,
@@ -651,7 +716,10 @@ fn interpret(ctx: &mut Ctx<'_>, found: Found<'_>, limits: &Limits) -> Option<Mar
                             ),
                         }
                     } else {
-                        lines.push(l.to_string());
+                        lines.push(TestLine {
+                            line: line_no,
+                            text: l.to_string(),
+                        });
                     }
                 }
                 tests.push(TestBlock {
@@ -688,12 +756,19 @@ fn interpret(ctx: &mut Ctx<'_>, found: Found<'_>, limits: &Limits) -> Option<Mar
     }
 
     let input = detect::Input {
+        // Development-only deps do not decide the service's runtime (a node service may list
+        // python tooling for its tests).
         scopes: deps_blocks
             .iter()
+            .filter(|d| !d.dev)
             .filter_map(|d| d.scope.map(|s| (s, d.line)))
             .collect(),
         files: files.iter().map(|f| (f.path.as_str(), f.line)).collect(),
-        dep_entries,
+        dep_entries: deps_blocks
+            .iter()
+            .filter(|d| !d.dev)
+            .map(|d| d.entries.len())
+            .sum(),
         run: run.as_ref().map(|r| r.body.as_str()),
     };
     let runtime = match detect::detect(&input) {
@@ -711,9 +786,10 @@ fn interpret(ctx: &mut Ctx<'_>, found: Found<'_>, limits: &Limits) -> Option<Mar
     let package_json = manifest_line("package.json");
     let requirements_txt = manifest_line("requirements.txt");
     let mut deps = Vec::with_capacity(dep_entries);
+    let mut dev_deps = Vec::new();
     for block in deps_blocks {
         let scope = block.scope.unwrap_or(runtime);
-        if !block.entries.is_empty() {
+        if !block.entries.is_empty() && !block.dev {
             let manifest = match scope {
                 Runtime::Node => package_json.map(|l| ("package.json", l)),
                 Runtime::Python => requirements_txt.map(|l| ("requirements.txt", l)),
@@ -739,7 +815,11 @@ fn interpret(ctx: &mut Ctx<'_>, found: Found<'_>, limits: &Limits) -> Option<Mar
             if let Err((msg, hint)) = check {
                 ctx.error(Code::InvalidDependency, dep.line, msg, hint);
             }
-            deps.push(dep);
+            if block.dev {
+                dev_deps.push(dep);
+            } else {
+                deps.push(dep);
+            }
         }
     }
 
@@ -748,6 +828,7 @@ fn interpret(ctx: &mut Ctx<'_>, found: Found<'_>, limits: &Limits) -> Option<Mar
         runtime,
         files,
         deps,
+        dev_deps,
         run,
         build,
         tests,

@@ -108,6 +108,15 @@ pub enum TestMode {
     Shell,
 }
 
+/// One line of a `markpact:test` block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestLine {
+    /// Its own line in the README.
+    pub line: usize,
+    /// The text, trimmed (an HTTP method is reported uppercase).
+    pub text: String,
+}
+
 /// A `markpact:test` block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TestBlock {
@@ -115,8 +124,15 @@ pub struct TestBlock {
     pub mode: TestMode,
     /// Line of the opening fence.
     pub line: usize,
-    /// Non-blank, non-comment lines, trimmed.
-    pub lines: Vec<String>,
+    /// Non-blank, non-comment lines, trimmed, each with its README line.
+    pub lines: Vec<TestLine>,
+}
+
+impl TestBlock {
+    /// The texts of [`TestBlock::lines`].
+    pub fn texts(&self) -> impl Iterator<Item = &str> {
+        self.lines.iter().map(|l| l.text.as_str())
+    }
 }
 
 /// Any other known block kept verbatim (`target`, `publish`, `config`, `health`, `healthcheck`,
@@ -146,8 +162,11 @@ pub struct Markpact {
     pub runtime: Runtime,
     /// File blocks in document order.
     pub files: Vec<SourceFile>,
-    /// Merged dependency entries in document order.
+    /// Merged dependency entries in document order (what the service image installs).
     pub deps: Vec<Dependency>,
+    /// Entries of `scope=dev` deps blocks (spec §6.2): validated and reported, never installed
+    /// in the service image.
+    pub dev_deps: Vec<Dependency>,
     /// The run script, if any.
     pub run: Option<Script>,
     /// The build script, if any.
