@@ -1,14 +1,18 @@
 //! HTTP client of the registry API. Every README it returns has been checked against the
 //! checksum the server reports for it.
 use super::model::{
-    is_valid_name, sha256_hex, ArtifactInfo, ErrorBody, PublishRequest, PublishResponse,
-    VersionInfo,
+    is_sha256_hex, is_valid_name, is_valid_version, printable, sha256_hex, ArtifactInfo, ErrorBody,
+    PublishRequest, PublishResponse, VersionInfo,
 };
 use std::time::Duration;
 
 /// Registry URL used when neither `--registry`, `PACTOWN_REGISTRY_URL` nor the ecosystem file
 /// names one.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8800";
+
+/// Largest answer the client reads (a README of [`super::model::MAX_README_BYTES`], JSON-escaped
+/// at worst 6 bytes per byte, plus metadata); a longer answer is refused unread.
+pub const MAX_ANSWER_BYTES: usize = 8 * super::model::MAX_README_BYTES;
 
 /// What can go wrong talking to a registry.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +54,15 @@ pub enum ClientError {
         /// The URL requested.
         url: String,
         /// Why.
+        reason: String,
+    },
+    /// The answer is well-formed JSON but not an answer to the request (another version, a
+    /// version that is not semver, a malformed checksum): nothing of it is used.
+    #[error("registry at {url} answered with {reason}; nothing was written — the registry is broken or hostile")]
+    Untrusted {
+        /// The URL requested.
+        url: String,
+        /// What is wrong, values escaped.
         reason: String,
     },
     /// A README does not match its checksum.
@@ -116,6 +129,33 @@ fn check_version(value: &str) -> Result<(), ClientError> {
     }
 }
 
+/// Checks that `info` answers a request for `requested` (an exact version, or `latest`/`*`):
+/// the version it names is valid semver (so safe as a path segment) and, for an exact request,
+/// the one asked for; the checksum is a sha256. A registry answer is trusted no more than a
+/// publish request.
+fn check_answer(requested: &str, info: &VersionInfo) -> Result<(), String> {
+    if !is_valid_version(&info.version) {
+        return Err(format!(
+            "version `{}`, which is not a semver version",
+            printable(&info.version, 80)
+        ));
+    }
+    let any = requested == "latest" || requested == "*";
+    if !any && info.version != requested {
+        return Err(format!(
+            "version `{}` to a request for `{requested}`",
+            printable(&info.version, 80)
+        ));
+    }
+    if !is_sha256_hex(&info.checksum) {
+        return Err(format!(
+            "checksum `{}`, which is not a hex sha256",
+            printable(&info.checksum, 80)
+        ));
+    }
+    Ok(())
+}
+
 impl Client {
     /// A client for `base` (`http://HOST:PORT`, optionally with a path prefix). `token` is sent
     /// as a bearer token on writes.
@@ -174,13 +214,24 @@ impl Client {
             })?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let bytes = resp
-            .bytes()
+        let mut resp = resp;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
             .await
             .map_err(|source| ClientError::Unreachable {
                 url: url.to_string(),
                 source,
-            })?;
+            })?
+        {
+            if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(ClientError::Untrusted {
+                    url: url.to_string(),
+                    reason: format!("more than {MAX_ANSWER_BYTES} bytes"),
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         if !status.is_success() {
             let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
             let (error, message) = body.map_or_else(
@@ -263,6 +314,10 @@ impl Client {
         check_version(version)?;
         let url = format!("{}/v1/artifacts/{namespace}/{name}/{version}", self.base);
         let (info, _): (VersionInfo, _) = self.send(self.http.get(&url), &url).await?;
+        check_answer(version, &info).map_err(|reason| ClientError::Untrusted {
+            url: url.clone(),
+            reason,
+        })?;
         let actual = sha256_hex(info.readme_content.as_bytes());
         if actual != info.checksum {
             return Err(ClientError::Checksum {

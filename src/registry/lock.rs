@@ -1,7 +1,7 @@
 //! `pactown.lock` and the vendor folder: READMEs pulled from a registry are kept under
 //! `.pactown/vendor/<ns>/<name>/<version>/README.md` next to the ecosystem file, and the lock
 //! file pins each `registry:` reference to a version and the sha256 of its README.
-use super::model::sha256_hex;
+use super::model::{is_sha256_hex, is_valid_name, is_valid_version, printable, sha256_hex};
 use super::store::atomic_write;
 use crate::config::{Ecosystem, ReadmeSource};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
@@ -81,6 +81,14 @@ pub enum LockError {
         /// Why.
         reason: String,
     },
+    /// A vendor path that would leave `.pactown/vendor/` (a hostile registry answer or lock file).
+    #[error("refusing to write {path}: it resolves outside {VENDOR_DIR}/ of {dir}")]
+    Outside {
+        /// The path that was to be written.
+        path: PathBuf,
+        /// The ecosystem folder.
+        dir: PathBuf,
+    },
 }
 
 /// Path of the lock file of an ecosystem.
@@ -89,10 +97,96 @@ pub fn lock_path(eco: &Ecosystem) -> PathBuf {
     eco.dir.join(LOCK_FILE)
 }
 
-/// Vendor path of a README, relative to the ecosystem folder.
+/// Vendor path of a README, relative to the ecosystem folder, or `None` when a part is not a
+/// valid name, namespace or semver version (and so could not be one safe path segment).
 #[must_use]
-pub fn vendor_relative(namespace: &str, name: &str, version: &str) -> String {
-    format!("{VENDOR_DIR}/{namespace}/{name}/{version}/README.md")
+pub fn vendor_relative(namespace: &str, name: &str, version: &str) -> Option<String> {
+    (is_valid_name(namespace) && is_valid_name(name) && is_valid_version(version))
+        .then(|| format!("{VENDOR_DIR}/{namespace}/{name}/{version}/README.md"))
+}
+
+/// Creates the folders of a vendored README and returns its absolute path, refusing a path whose
+/// folder resolves (through `..` or a symbolic link) outside `<dir>/.pactown/vendor/`.
+///
+/// # Errors
+/// [`LockError::Outside`] and IO errors.
+pub fn prepare_vendor_file(dir: &Path, relative: &str) -> Result<PathBuf, LockError> {
+    let path = dir.join(relative);
+    let outside = || LockError::Outside {
+        path: path.clone(),
+        dir: dir.to_path_buf(),
+    };
+    let rel = Path::new(relative);
+    if !rel.starts_with(VENDOR_DIR)
+        || !rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(outside());
+    }
+    let parent = path.parent().ok_or_else(outside)?;
+    fn io<'a>(context: &'static str, p: &'a Path) -> impl FnOnce(std::io::Error) -> LockError + 'a {
+        move |source| LockError::Io {
+            context,
+            path: p.to_path_buf(),
+            source,
+        }
+    }
+    std::fs::create_dir_all(parent).map_err(io("cannot create vendor folder", parent))?;
+    let root = dir.join(VENDOR_DIR);
+    let real_root = root
+        .canonicalize()
+        .map_err(io("cannot resolve vendor folder", &root))?;
+    let real_parent = parent
+        .canonicalize()
+        .map_err(io("cannot resolve vendor folder", parent))?;
+    if !real_parent.starts_with(&real_root) {
+        return Err(outside());
+    }
+    if path.symlink_metadata().is_ok_and(|m| !m.is_file()) {
+        return Err(outside());
+    }
+    Ok(path)
+}
+
+/// Checks one entry of a lock file: names, versions and checksum valid, and its path exactly the
+/// vendor path those name (a lock file from elsewhere must not point a README at another file).
+fn check_entry(e: &LockEntry) -> Result<(), String> {
+    let requested_ok = e.requested == "latest"
+        || e.requested == "*"
+        || crate::config::rules::is_registry_word(&e.requested);
+    if !requested_ok {
+        return Err(format!(
+            "entry `{}/{}` has requested version `{}`",
+            printable(&e.namespace, 80),
+            printable(&e.name, 80),
+            printable(&e.requested, 80)
+        ));
+    }
+    if !is_sha256_hex(&e.checksum) {
+        return Err(format!(
+            "entry `{}/{}` has checksum `{}`, not a hex sha256",
+            printable(&e.namespace, 80),
+            printable(&e.name, 80),
+            printable(&e.checksum, 80)
+        ));
+    }
+    match vendor_relative(&e.namespace, &e.name, &e.version) {
+        Some(expected) if expected == e.path => Ok(()),
+        Some(expected) => Err(format!(
+            "entry `{}/{}@{}` has path `{}` instead of `{expected}`",
+            e.namespace,
+            e.name,
+            e.version,
+            printable(&e.path, 200)
+        )),
+        None => Err(format!(
+            "entry `{}/{}@{}` is not a valid namespace/name@version",
+            printable(&e.namespace, 80),
+            printable(&e.name, 80),
+            printable(&e.version, 80)
+        )),
+    }
 }
 
 /// Reads the lock file (a missing file is an empty lock).
@@ -120,6 +214,12 @@ pub fn read_lock(path: &Path) -> Result<LockFile, LockError> {
             path: path.into(),
             reason: format!("unknown format version {}", lock.version),
         });
+    }
+    for entry in &lock.artifacts {
+        check_entry(entry).map_err(|reason| LockError::Invalid {
+            path: path.into(),
+            reason,
+        })?;
     }
     Ok(lock)
 }

@@ -14,6 +14,8 @@ pub const MAX_TAGS: usize = 32;
 pub const MAX_TAG_CHARS: usize = 64;
 /// Longest description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 4096;
+/// Longest version string, in bytes (a semver version with pre-release and build parts).
+pub const MAX_VERSION_BYTES: usize = 64;
 /// Namespace used when a publish request names none (as the original does).
 pub const DEFAULT_NAMESPACE: &str = "default";
 
@@ -31,6 +33,42 @@ pub fn is_valid_name(word: &str) -> bool {
         }
         None => false,
     }
+}
+
+/// True for a version a registry may store or answer with: semver, at most
+/// [`MAX_VERSION_BYTES`] long. Such a string has no `/`, no `..` segment and no control
+/// character, so it is safe as one path segment.
+#[must_use]
+pub fn is_valid_version(version: &str) -> bool {
+    version.len() <= MAX_VERSION_BYTES && semver::Version::parse(version).is_ok()
+}
+
+/// True for a lowercase hex sha256 (64 characters).
+#[must_use]
+pub fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `text` for an error message: control characters escaped (`\u{1b}`), at most `max` characters
+/// (a value from a peer or a file is never printed raw to a terminal).
+#[must_use]
+pub fn printable(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Hex sha256 of bytes (the checksum the API reports for a README).

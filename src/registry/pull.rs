@@ -1,7 +1,9 @@
 //! `pactown pull`: materialize `registry:` READMEs into the vendor folder and pin them in
 //! `pactown.lock`, verifying every checksum.
 use super::client::{Client, ClientError};
-use super::lock::{lock_path, read_lock, vendor_relative, write_lock, LockEntry, LockError};
+use super::lock::{
+    lock_path, prepare_vendor_file, read_lock, vendor_relative, write_lock, LockEntry, LockError,
+};
 use super::model::sha256_hex;
 use super::store::atomic_write;
 use crate::config::{Ecosystem, ReadmeSource};
@@ -120,15 +122,15 @@ pub async fn pull(
                 });
             }
         }
-        let relative = vendor_relative(&ns, &name, &info.version);
-        let path = eco.dir.join(&relative);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| LockError::Io {
-                context: "cannot create vendor folder",
-                path: parent.into(),
-                source,
+        let relative =
+            vendor_relative(&ns, &name, &info.version).ok_or_else(|| PullError::Client {
+                reference: reference.clone(),
+                source: ClientError::Invalid(format!(
+                    "the registry answered with version `{}`, which is not a valid version",
+                    super::model::printable(&info.version, 80)
+                )),
             })?;
-        }
+        let path = prepare_vendor_file(&eco.dir, &relative)?;
         atomic_write(&path, info.readme_content.as_bytes()).map_err(|e| LockError::Io {
             context: "cannot write vendored README",
             path: path.clone(),

@@ -1,0 +1,327 @@
+//! The standing hostile-input suite: the real `pactown` binary, run under `prlimit --as` (an
+//! address-space cap) with a wall-clock bound asserted, against inputs and peers built to hurt
+//! it — a registry that answers with path traversal, alias bombs, huge info strings, `/dev/zero`
+//! READMEs. Every case must end with a clear error (or a correct answer) well inside its bounds.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use pactown::registry::model::sha256_hex;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Address-space cap for one CLI run (the binary maps ~100 MB of virtual memory at rest, mostly
+/// thread stacks and the allocator's arenas).
+const DEFAULT_AS_MB: u64 = 512;
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_pactown"))
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// Runs the CLI in `dir` under an address-space cap of `mem_mb`, kills it after `limit`, and
+/// asserts it finished inside `limit`. Returns its output and the time it took.
+fn run_bounded(dir: &Path, args: &[&str], mem_mb: u64, limit: Duration) -> (Output, Duration) {
+    let mut cmd = Command::new("prlimit");
+    cmd.arg(format!("--as={}", mem_mb * 1024 * 1024))
+        .arg("--")
+        .arg(bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("PACTOWN_REGISTRY_URL")
+        .env_remove("PACTOWN_REGISTRY_TOKEN")
+        .env_remove("PACTOWN_FILE")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("prlimit (util-linux) is needed");
+    let out_pipe = child.stdout.take().unwrap();
+    let err_pipe = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || read_all(out_pipe));
+    let err_t = std::thread::spawn(move || read_all(err_pipe));
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`pactown {}` ran longer than {limit:?}; killed",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let took = start.elapsed();
+    let out = Output {
+        status,
+        stdout: out_t.join().unwrap(),
+        stderr: err_t.join().unwrap(),
+    };
+    (out, took)
+}
+
+fn read_all(mut r: impl Read) -> Vec<u8> {
+    let mut v = Vec::new();
+    let _ = r.read_to_end(&mut v);
+    v
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A registry that answers every request with the same 200 JSON body, on 127.0.0.1.
+struct FakeRegistry {
+    url: String,
+}
+
+impl FakeRegistry {
+    fn serving(body: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { continue };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes());
+            }
+        });
+        Self { url }
+    }
+
+    fn version_answer(version: &str, readme: &str) -> Self {
+        Self::serving(
+            serde_json::json!({
+                "version": version,
+                "readme_content": readme,
+                "checksum": sha256_hex(readme.as_bytes()),
+                "published_at": "2024-01-01T00:00:00.000000+00:00",
+                "metadata": {}
+            })
+            .to_string(),
+        )
+    }
+}
+
+/// A registry that answers with a 200 and then body bytes forever.
+fn endless_registry() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 4096];
+                let _ = s.read(&mut chunk);
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{\"version\": \"",
+                );
+                let block = vec![b'1'; 1 << 16];
+                while s.write_all(&block).is_ok() {}
+            });
+        }
+    });
+    url
+}
+
+const EVIL: &str = "# pwned\n\n```bash markpact:run\nrm -rf /\n```\n";
+
+/// Every file under `dir` with its content, to prove nothing else changed.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut all = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                all.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    all.sort();
+    all
+}
+
+// ---- item 1: a registry's answer never becomes a path outside .pactown/vendor ----
+
+#[test]
+fn pull_refuses_a_registry_answer_with_path_traversal() {
+    for (requested, answered) in [
+        ("1.0.0", "../../../../api"),
+        ("latest", "../../../../api"),
+        ("latest", "/tmp/x"),
+        ("1.0.0", "1.0.0/../../../../../api"),
+        ("1.0.0", "2.0.0"),
+        ("latest", "1.0.0\u{1b}[2J"),
+        ("latest", ".."),
+    ] {
+        let reg = FakeRegistry::version_answer(answered, EVIL);
+        let outer = tempfile::tempdir().unwrap();
+        let dir = outer.path().join("eco");
+        write(&dir, "api/README.md", "# my local api\n");
+        write(
+            &dir,
+            "app.pactown.yaml",
+            &format!(
+                "name: app\nservices:\n  api:\n    readme: api/README.md\n  svc:\n    readme: registry:team/svc@{requested}\n"
+            ),
+        );
+        let before = snapshot(outer.path());
+        let (out, _) = run_bounded(
+            &dir,
+            &["pull", "app.pactown.yaml", "--registry", &reg.url],
+            DEFAULT_AS_MB,
+            Duration::from_secs(20),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{requested} -> {answered}: {}",
+            text(&out)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("team/svc"),
+            "{requested} -> {answered}: {}",
+            text(&out)
+        );
+        assert!(
+            !stderr.contains('\u{1b}'),
+            "control characters printed raw: {}",
+            text(&out)
+        );
+        assert_eq!(
+            snapshot(outer.path()),
+            before,
+            "{requested} -> {answered}: pull wrote files: {}",
+            text(&out)
+        );
+        assert!(!Path::new("/tmp/x/README.md").exists() || answered != "/tmp/x");
+    }
+}
+
+#[test]
+fn pull_refuses_a_lock_file_whose_paths_leave_the_vendor_folder() {
+    let reg = FakeRegistry::version_answer("1.0.0", EVIL);
+    let outer = tempfile::tempdir().unwrap();
+    let dir = outer.path().join("eco");
+    write(&dir, "api/README.md", "# my local api\n");
+    write(
+        &dir,
+        "app.pactown.yaml",
+        "name: app\nservices:\n  api:\n    readme: api/README.md\n  svc:\n    readme: registry:team/svc@1.0.0\n",
+    );
+    // A lock file (e.g. from a hostile pull request) pinning the right checksum but another path.
+    let lock = serde_json::json!({
+        "version": 1,
+        "artifacts": [{
+            "namespace": "team", "name": "svc", "requested": "1.0.0", "version": "1.0.0",
+            "checksum": sha256_hex(EVIL.as_bytes()),
+            "path": "api/README.md"
+        }]
+    });
+    write(&dir, "pactown.lock", &lock.to_string());
+    let before = snapshot(outer.path());
+    let (out, _) = run_bounded(
+        &dir,
+        &["pull", "app.pactown.yaml", "--registry", &reg.url],
+        DEFAULT_AS_MB,
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pactown.lock"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(snapshot(outer.path()), before, "{}", text(&out));
+    // `validate` reads the lock too, and must not use a README outside the vendor folder.
+    let (out, _) = run_bounded(
+        &dir,
+        &["validate", "app.pactown.yaml"],
+        DEFAULT_AS_MB,
+        Duration::from_secs(20),
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has path `api/README.md`"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn pull_stops_reading_an_endless_answer() {
+    let url = endless_registry();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "app.pactown.yaml",
+        "name: app\nservices:\n  svc:\n    readme: registry:team/svc@latest\n",
+    );
+    let (out, _) = run_bounded(
+        dir.path(),
+        &["pull", "app.pactown.yaml", "--registry", &url],
+        DEFAULT_AS_MB,
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bytes"),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.path().join(".pactown").exists());
+}
+
+#[test]
+fn pull_of_a_well_behaved_answer_still_works() {
+    let readme = "# svc\n\n```python markpact:file path=main.py\nprint('x')\n```\n\n```bash markpact:run\npython main.py\n```\n";
+    let reg = FakeRegistry::version_answer("1.2.0", readme);
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "app.pactown.yaml",
+        "name: app\nservices:\n  svc:\n    readme: registry:team/svc@latest\n",
+    );
+    let (out, _) = run_bounded(
+        dir.path(),
+        &["pull", "app.pactown.yaml", "--registry", &reg.url],
+        DEFAULT_AS_MB,
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".pactown/vendor/team/svc/1.2.0/README.md"))
+            .unwrap(),
+        readme
+    );
+}
