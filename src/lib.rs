@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod export;
 pub mod graph;
+pub mod input;
 pub mod markpact;
 pub mod orchestrator;
 pub mod project;

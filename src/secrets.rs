@@ -190,11 +190,14 @@ pub fn interpolate(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resu
 /// # Errors
 /// [`SecretError::EnvFile`] naming the file and line.
 pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, SecretError> {
-    let text = std::fs::read_to_string(path).map_err(|e| SecretError::EnvFile {
-        path: path.to_path_buf(),
-        line: 0,
-        message: format!("cannot read env_file: {e}"),
-    })?;
+    let text =
+        crate::input::read_capped_string(path, crate::input::MAX_CONFIG_BYTES).map_err(|e| {
+            SecretError::EnvFile {
+                path: path.to_path_buf(),
+                line: 0,
+                message: format!("cannot read env_file: {e}"),
+            }
+        })?;
     parse_env_file(path, &text)
 }
 

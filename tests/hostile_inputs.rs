@@ -325,3 +325,215 @@ fn pull_of_a_well_behaved_answer_still_works() {
         readme
     );
 }
+
+// ---- item 2: YAML alias amplification ----
+
+const SVC_README: &str = "# svc\n\n```python markpact:file path=main.py\nprint('x')\n```\n\n```bash markpact:run\npython main.py\n```\n";
+
+/// An ecosystem file of about 1 MB: one 1 MB string aliased 2,000 times (2 GB expanded).
+fn alias_bomb() -> String {
+    let mut doc = format!(
+        "name: bomb\ndescription: &big \"{}\"\nservices:\n  svc:\n    readme: svc/README.md\n    env:\n",
+        "A".repeat(1 << 20)
+    );
+    for i in 0..2000 {
+        doc.push_str(&format!("      V{i}: *big\n"));
+    }
+    doc
+}
+
+#[test]
+fn yaml_alias_amplification_is_refused_fast_and_small() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "svc/README.md", SVC_README);
+    write(dir.path(), "bomb.pactown.yaml", &alias_bomb());
+    for args in [
+        &["validate", "bomb.pactown.yaml"][..],
+        &["export", "compose", "bomb.pactown.yaml"][..],
+    ] {
+        let (out, took) = run_bounded(dir.path(), args, 100, Duration::from_secs(5));
+        assert!(!out.status.success(), "{args:?}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("bomb.pactown.yaml") && stderr.contains("alias"),
+            "{args:?}: {}",
+            text(&out)
+        );
+        assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
+    }
+}
+
+#[test]
+fn small_aliases_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "svc/README.md", SVC_README);
+    write(
+        dir.path(),
+        "ok.pactown.yaml",
+        "name: ok\ndescription: &d \"shared\"\nservices:\n  svc:\n    readme: svc/README.md\n    env: &env {A: *d, B: \"2\"}\n  two:\n    readme: svc/README.md\n    env: *env\n",
+    );
+    let (out, _) = run_bounded(
+        dir.path(),
+        &["validate", "ok.pactown.yaml"],
+        100,
+        Duration::from_secs(5),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+// ---- items 3 and 10: info strings with very many items ----
+
+fn readme_with_info(items: usize, item: impl Fn(usize) -> String) -> String {
+    let mut info = String::from("python markpact:file path=main.py");
+    for i in 0..items {
+        info.push(' ');
+        info.push_str(&item(i));
+    }
+    format!("# x\n\n```{info}\nprint(1)\n```\n\n```bash markpact:run\npython main.py\n```\n")
+}
+
+#[test]
+fn many_info_string_attributes_parse_in_linear_time() {
+    let dir = tempfile::tempdir().unwrap();
+    // 80,000 attributes in one block; and a README just under 2 MiB, all attributes.
+    write(
+        dir.path(),
+        "a.md",
+        &readme_with_info(80_000, |i| format!("k{i}=v")),
+    );
+    write(
+        dir.path(),
+        "b.md",
+        &readme_with_info(200_000, |i| format!("k{i}=v")),
+    );
+    for file in ["a.md", "b.md"] {
+        assert!(std::fs::metadata(dir.path().join(file)).unwrap().len() < 2 * 1024 * 1024);
+        let (out, took) = run_bounded(dir.path(), &["parse", file], 100, Duration::from_secs(3));
+        assert_eq!(out.status.code(), Some(2), "{file}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("LimitExceeded") && stderr.contains(&format!("{file}:3")),
+            "{file}: {}",
+            &text(&out).chars().take(2000).collect::<String>()
+        );
+        assert!(
+            stderr.len() < 10_000,
+            "{file}: {} bytes of errors",
+            stderr.len()
+        );
+        assert!(took < Duration::from_secs(3), "{file} took {took:?}");
+    }
+}
+
+#[test]
+fn parse_json_of_a_million_words_in_one_info_string_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "w.md",
+        &readme_with_info(1_000_000, |_| "w".into()),
+    );
+    assert!(std::fs::metadata(dir.path().join("w.md")).unwrap().len() < 2 * 1024 * 1024);
+    let (out, took) = run_bounded(
+        dir.path(),
+        &["parse", "--json", "w.md"],
+        100,
+        Duration::from_secs(3),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        &text(&out).chars().take(2000).collect::<String>()
+    );
+    assert!(
+        out.stdout.len() < 100_000,
+        "{} bytes of JSON",
+        out.stdout.len()
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("LimitExceeded"),
+        "{}",
+        &text(&out).chars().take(2000).collect::<String>()
+    );
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+}
+
+#[test]
+fn short_info_strings_with_a_duplicate_are_still_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "d.md",
+        "# d\n\n```python markpact:file path=a.py path=b.py\nx\n```\n",
+    );
+    let (out, _) = run_bounded(dir.path(), &["parse", "d.md"], 100, Duration::from_secs(3));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("DuplicateAttribute"),
+        "{}",
+        text(&out)
+    );
+}
+
+// ---- item 9: files are stat'ed and capped before they are read ----
+
+#[test]
+fn dev_zero_and_other_non_regular_files_are_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "svc/README.md", SVC_README);
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.md")).unwrap();
+    write(
+        dir.path(),
+        "z.pactown.yaml",
+        "name: z\nservices:\n  svc:\n    readme: zero.md\n",
+    );
+    write(
+        dir.path(),
+        "ca.pactown.yaml",
+        "name: ca\nbuild: {ca_bundle: /dev/zero}\nservices:\n  svc:\n    readme: svc/README.md\n",
+    );
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("e.pactown.yaml")).unwrap();
+    // A regular README over the size limit is refused by its size, not read whole.
+    let big = std::fs::File::create(dir.path().join("big.md")).unwrap();
+    big.set_len(8 << 30).unwrap();
+    for args in [
+        &["parse", "/dev/zero"][..],
+        &["parse", "zero.md"][..],
+        &["parse", "--json", "big.md"][..],
+        &["validate", "z.pactown.yaml"][..],
+        &["validate", "e.pactown.yaml"][..],
+        &["export", "compose", "ca.pactown.yaml"][..],
+        &["export", "compose", "z.pactown.yaml"][..],
+    ] {
+        let (out, took) = run_bounded(dir.path(), args, 100, Duration::from_secs(5));
+        assert!(!out.status.success(), "{args:?}: {}", text(&out));
+        let all = text(&out);
+        assert!(
+            all.contains("not a regular file") || all.contains("limit"),
+            "{args:?}: {all}"
+        );
+        assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
+    }
+}
+
+#[test]
+fn yaml_alias_amplification_in_a_target_block_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = format!("platform: web\nx: &big \"{}\"\ny: [", "A".repeat(1 << 20));
+    body.push_str(&vec!["*big"; 2000].join(", "));
+    body.push(']');
+    write(
+        dir.path(),
+        "t.md",
+        &format!("{SVC_README}\n```yaml markpact:target\n{body}\n```\n"),
+    );
+    let (out, took) = run_bounded(dir.path(), &["parse", "t.md"], 100, Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("alias"),
+        "{}",
+        text(&out)
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}

@@ -227,10 +227,14 @@ pub async fn build_services(
         services.to_vec()
     };
     let ca = match &opts.ca_bundle {
-        Some(path) => Some(std::fs::read(path).map_err(|source| BuildError::Io {
-            context: format!("cannot read CA bundle {}", path.display()),
-            source,
-        })?),
+        Some(path) => Some(
+            crate::input::read_capped(path, crate::input::MAX_CA_BUNDLE_BYTES).map_err(
+                |source| BuildError::Io {
+                    context: format!("cannot read CA bundle {}", path.display()),
+                    source,
+                },
+            )?,
+        ),
         None => None,
     };
     let mut prepared = Vec::with_capacity(names.len());

@@ -96,7 +96,7 @@ pub(crate) fn load(file: Option<&Path>) -> Result<Project, Error> {
 pub(crate) fn ca_bytes(project: &Project, flag: Option<&Path>) -> Result<Option<Vec<u8>>, Error> {
     let path = flag.or(project.ecosystem.build.ca_bundle.as_deref());
     match path {
-        Some(p) => std::fs::read(p)
+        Some(p) => crate::input::read_capped(p, crate::input::MAX_CA_BUNDLE_BYTES)
             .map(Some)
             .map_err(|e| Error::io(format!("cannot read CA bundle {}", p.display()), e)),
         None => Ok(None),

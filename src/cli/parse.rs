@@ -18,7 +18,8 @@ pub struct Args {
 
 /// Runs `pactown parse`: exit 0 when the README is valid, 2 when it is not.
 pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let bytes = std::fs::read(&args.readme)
+    let max = markpact::Limits::default().max_bytes as u64;
+    let bytes = crate::input::read_capped(&args.readme, max)
         .map_err(|e| Error::io(format!("cannot read {}", args.readme.display()), e))?;
     let result = markpact::parse(&args.readme, &bytes);
     if args.json {

@@ -17,6 +17,14 @@ pub use model::{
 };
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+
+/// Checks that a YAML text parses within the alias-expansion budget (for YAML read elsewhere with
+/// serde, which bounds alias *events* but not the bytes they copy): `Err((message, line))`.
+pub(crate) fn check_yaml_bounds(text: &str) -> Result<(), (String, usize)> {
+    yaml::parse(text)
+        .map(|_| ())
+        .map_err(|e| (e.message, e.line))
+}
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -71,7 +79,7 @@ pub fn parse_partial(path: &Path, text: &str) -> Partial {
 /// # Errors
 /// An `Io` diagnostic naming the file.
 pub fn read_text(path: &Path) -> Result<String, Diagnostics> {
-    match std::fs::read(path) {
+    match crate::input::read_capped(path, crate::input::MAX_CONFIG_BYTES) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => Ok(text),
             Err(err) => Err(Diagnostics::single(

@@ -7,6 +7,9 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// Upper bound on the number of nodes, aliases expanded (guards against "billion laughs").
 const MAX_NODES: usize = 2_000_000;
+/// Upper bound on the scalar text of a document, aliases expanded: a large string aliased many
+/// times is refused before it is copied (guards against alias amplification).
+pub(crate) const MAX_EXPANDED_BYTES: usize = 16 * 1024 * 1024;
 
 /// One YAML node with its 1-based position.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +22,8 @@ pub(crate) struct Node {
     pub col: usize,
     /// Number of nodes in this subtree (for the alias-expansion budget).
     size: usize,
+    /// Bytes of scalar text in this subtree (for the alias-expansion budget).
+    bytes: usize,
 }
 
 /// The kinds of YAML nodes, scalars kept as text.
@@ -133,6 +138,7 @@ struct Builder {
     duplicates: Vec<YamlError>,
     fatal: Option<YamlError>,
     nodes: usize,
+    bytes: usize,
 }
 
 impl Builder {
@@ -141,6 +147,11 @@ impl Builder {
             return;
         }
         self.nodes = self.nodes.saturating_add(node.size);
+        self.bytes = self.bytes.saturating_add(node.bytes);
+        if self.bytes > MAX_EXPANDED_BYTES {
+            self.fatal = Some(too_much_text(node.line, node.col));
+            return;
+        }
         if self.nodes > MAX_NODES {
             self.fatal = Some(YamlError {
                 message: format!(
@@ -195,11 +206,27 @@ fn key_text(key: &Node) -> String {
 }
 
 fn leaf(kind: Kind, mark: Marker) -> Node {
+    let bytes = match &kind {
+        Kind::Scalar { text, .. } => text.len(),
+        _ => 0,
+    };
     Node {
         kind,
         line: mark.line().max(1),
         col: mark.col() + 1,
         size: 1,
+        bytes,
+    }
+}
+
+fn too_much_text(line: usize, col: usize) -> YamlError {
+    YamlError {
+        message: format!(
+            "document too large: its aliases expand to more than {} MiB of text",
+            MAX_EXPANDED_BYTES >> 20
+        ),
+        line,
+        col,
     }
 }
 
@@ -218,12 +245,19 @@ impl MarkedEventReceiver for Builder {
                 });
             }
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+            Event::Alias(id) => match self.anchors.get(&id) {
+                // Checked before the copy: a refused alias is never expanded.
+                Some(node)
+                    if self.bytes.saturating_add(node.bytes) > MAX_EXPANDED_BYTES
+                        || self.nodes.saturating_add(node.size) > MAX_NODES =>
+                {
+                    self.fatal = Some(too_much_text(mark.line().max(1), mark.col() + 1));
+                }
                 Some(node) => {
                     let node = Node {
                         line: mark.line().max(1),
                         col: mark.col() + 1,
-                        ..node
+                        ..node.clone()
                     };
                     self.push_node(node, 0);
                 }
@@ -284,12 +318,14 @@ impl MarkedEventReceiver for Builder {
                         items,
                     }) => {
                         let size = 1 + items.iter().map(|n| n.size).sum::<usize>();
+                        let bytes = items.iter().map(|n| n.bytes).sum::<usize>();
                         (
                             Node {
                                 kind: Kind::Seq(items),
                                 line,
                                 col,
                                 size,
+                                bytes,
                             },
                             anchor,
                         )
@@ -302,12 +338,17 @@ impl MarkedEventReceiver for Builder {
                         ..
                     }) => {
                         let size = 1 + entries.iter().map(|(k, v)| k.size + v.size).sum::<usize>();
+                        let bytes = entries
+                            .iter()
+                            .map(|(k, v)| k.bytes + v.bytes)
+                            .sum::<usize>();
                         (
                             Node {
                                 kind: Kind::Map(entries),
                                 line,
                                 col,
                                 size,
+                                bytes,
                             },
                             anchor,
                         )
@@ -316,6 +357,7 @@ impl MarkedEventReceiver for Builder {
                 };
                 // The children were already counted when they were pushed.
                 self.nodes = self.nodes.saturating_sub(node.size - 1);
+                self.bytes = self.bytes.saturating_sub(node.bytes);
                 self.push_node(node, anchor);
             }
         }
@@ -391,5 +433,19 @@ mod tests {
             ));
         }
         assert!(parse(&doc).is_err());
+    }
+
+    #[test]
+    fn alias_amplification_of_a_large_string_is_refused() {
+        let mut doc = format!("a: &a \"{}\"\nb:\n", "x".repeat(1 << 20));
+        for _ in 0..20 {
+            doc.push_str("  - *a\n");
+        }
+        let err = parse(&doc).unwrap_err();
+        assert!(err.message.contains("aliases expand"), "{err:?}");
+        assert!(err.line > 2, "{err:?}");
+        // The original and fourteen copies fit the budget.
+        let ok = doc.replacen("  - *a\n", "", 6);
+        assert!(parse(&ok).is_ok());
     }
 }

@@ -19,6 +19,11 @@ pub(crate) const KNOWN_KINDS: [&str; 12] = [
 
 const TAG: &str = "markpact:";
 
+/// Longest info string of a tagged block, in bytes (real ones are under 200): a longer one is
+/// `LimitExceeded`, refused before its items are read, so that no block can make parsing or
+/// its JSON form large.
+pub(crate) const MAX_INFO_BYTES: usize = 1024;
+
 /// A problem in an info string: code-independent, the caller turns it into a diagnostic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum InfoError {
@@ -26,6 +31,8 @@ pub(crate) enum InfoError {
     Malformed(String, String),
     /// The same key twice (`DuplicateAttribute`).
     Duplicate(String),
+    /// A tagged info string longer than [`MAX_INFO_BYTES`] (`LimitExceeded`): its length.
+    TooLong(usize),
 }
 
 /// Result of reading an info string.
@@ -124,6 +131,10 @@ pub(crate) fn parse(info: &str) -> Info {
     if let Some(err) = kind_error(kind) {
         errors.push(err);
     }
+    if info.len() > MAX_INFO_BYTES {
+        errors.push(InfoError::TooLong(info.len()));
+        return Info::Invalid(errors);
+    }
     let mut tagged = Tagged {
         lang: lang.map(str::to_string),
         kind: kind.to_string(),
@@ -172,6 +183,7 @@ fn kind_error(kind: &str) -> Option<InfoError> {
 
 /// Reads the meta items after the tag.
 fn parse_meta(meta: &str, out: &mut Tagged, errors: &mut Vec<InfoError>) {
+    let mut keys = std::collections::HashSet::new();
     let mut rest = meta;
     loop {
         rest = rest.trim_start_matches(is_ws);
@@ -215,7 +227,7 @@ fn parse_meta(meta: &str, out: &mut Tagged, errors: &mut Vec<InfoError>) {
                             key.to_ascii_lowercase()
                         ),
                     ));
-                } else if out.attrs.iter().any(|(k, _)| k == key) {
+                } else if !keys.insert(key) {
                     errors.push(InfoError::Duplicate(key.to_string()));
                 } else {
                     out.attrs.push((key.to_string(), value));
@@ -286,6 +298,32 @@ mod tests {
             Info::Invalid(e) => e,
             other => panic!("{info}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn many_items_are_read_in_linear_time() {
+        // Below the length cap the item reader is linear; 200k attributes with a quadratic
+        // duplicate check took minutes.
+        let meta: String = (0..200_000).map(|i| format!(" k{i}=v")).collect();
+        let mut out = Tagged::default();
+        let mut errors = Vec::new();
+        let start = std::time::Instant::now();
+        parse_meta(&format!("{meta} k7=x"), &mut out, &mut errors);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(out.attrs.len(), 200_000);
+        assert_eq!(errors, [InfoError::Duplicate("k7".into())]);
+    }
+
+    #[test]
+    fn long_tagged_info_strings_are_refused_unread() {
+        let info = format!("python markpact:file path=a.py {}", "w ".repeat(600));
+        assert_eq!(errors(&info), [InfoError::TooLong(info.len())]);
+        // Prose fences may be long.
+        assert!(matches!(parse(&"w ".repeat(2000)), Info::Untagged { .. }));
     }
 
     #[test]

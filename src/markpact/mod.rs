@@ -141,7 +141,7 @@ pub fn blocks(path: &Path, bytes: &[u8]) -> (Vec<Block>, Diagnostics) {
 /// # Errors
 /// An `Io` diagnostic when the file cannot be read, else as [`parse`].
 pub fn parse_file(path: &Path) -> Result<Markpact, Diagnostics> {
-    match std::fs::read(path) {
+    match crate::input::read_capped(path, Limits::default().max_bytes as u64) {
         Ok(bytes) => parse(path, &bytes),
         Err(err) => Err(Diagnostics::single(
             Diagnostic::error(Code::Io, path, 0, format!("cannot read README: {err}"))
@@ -324,6 +324,15 @@ fn read_blocks<'a>(ctx: &mut Ctx<'_>, text: &'a str, index: &text::LineIndex<'a>
                                 f.line,
                                 format!("attribute `{key}` is given twice"),
                                 format!("keep a single `{key}=`"),
+                            ),
+                            InfoError::TooLong(len) => ctx.error(
+                                Code::LimitExceeded,
+                                f.line,
+                                format!(
+                                    "the info string is {len} bytes (limit {})",
+                                    info::MAX_INFO_BYTES
+                                ),
+                                "keep the fence line short: a language, the tag and a few `key=value` attributes",
                             ),
                         }
                     }
@@ -513,6 +522,15 @@ fn test_mode(ctx: &mut Ctx<'_>, b: &TaggedBlock<'_>) -> TestMode {
 fn check_target(ctx: &mut Ctx<'_>, b: &TaggedBlock<'_>, body: &str) {
     let first_line = b.body.first().map_or(b.line, |(l, _)| *l);
     let hint = "write a YAML mapping, e.g. `platform: web`";
+    if let Err((message, line)) = crate::config::check_yaml_bounds(body) {
+        ctx.error(
+            Code::InvalidTarget,
+            first_line + line.saturating_sub(1),
+            format!("the target block is not valid YAML: {message}"),
+            hint,
+        );
+        return;
+    }
     let value: serde_yaml::Value = match serde_yaml::from_str(body) {
         Ok(v) => v,
         Err(e) => {

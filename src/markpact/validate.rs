@@ -100,8 +100,9 @@ pub(crate) fn validate(doc: &Markpact) -> Vec<Diagnostic> {
 
 /// The `platform` of a target body (default `web`).
 pub(crate) fn target_platform(body: &str) -> String {
-    serde_yaml::from_str::<serde_yaml::Value>(body)
+    crate::config::check_yaml_bounds(body)
         .ok()
+        .and_then(|()| serde_yaml::from_str::<serde_yaml::Value>(body).ok())
         .and_then(|v| {
             v.get("platform")
                 .and_then(|p| p.as_str().map(str::to_string))

@@ -137,10 +137,12 @@ impl Tokens {
     /// # Errors
     /// IO and line errors.
     pub fn load(path: &Path) -> Result<Self, TokenFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TokenFileError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::input::read_capped_string(path, crate::input::MAX_CONFIG_BYTES).map_err(
+            |source| TokenFileError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
         Self::parse(path, &text)
     }
 

@@ -194,7 +194,7 @@ fn check_entry(e: &LockEntry) -> Result<(), String> {
 /// # Errors
 /// IO errors and an invalid file.
 pub fn read_lock(path: &Path) -> Result<LockFile, LockError> {
-    let text = match std::fs::read(path) {
+    let text = match crate::input::read_capped(path, crate::input::MAX_CONFIG_BYTES) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LockFile::default()),
         Err(source) => {
@@ -299,7 +299,7 @@ pub fn resolve_vendor(eco: &Ecosystem) -> Result<BTreeMap<String, PathBuf>, Diag
             continue;
         };
         let path = eco.dir.join(&entry.path);
-        match std::fs::read(&path) {
+        match crate::input::read_capped(&path, 2 * super::model::MAX_README_BYTES as u64) {
             Ok(bytes) if sha256_hex(&bytes) == entry.checksum => {
                 found.insert(svc.name.clone(), path);
             }

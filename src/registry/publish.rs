@@ -85,7 +85,7 @@ pub fn plan(eco: &Ecosystem, only: &[String]) -> Result<PublishPlan, Diagnostics
                 continue;
             }
         };
-        let bytes = match std::fs::read(path) {
+        let bytes = match crate::input::read_capped(path, 2 * MAX_README_BYTES as u64) {
             Ok(b) => b,
             Err(e) => {
                 diags.push(

@@ -94,7 +94,9 @@ pub async fn pull(
         };
         if let Some(entry) = &pinned {
             let local = eco.dir.join(&entry.path);
-            if std::fs::read(&local).is_ok_and(|b| sha256_hex(&b) == entry.checksum) {
+            if crate::input::read_capped(&local, 2 * super::model::MAX_README_BYTES as u64)
+                .is_ok_and(|b| sha256_hex(&b) == entry.checksum)
+            {
                 new_lock.artifacts.push(entry.clone());
                 report.push(Pulled {
                     services,
