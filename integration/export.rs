@@ -208,6 +208,44 @@ fn flag_values<'a>(argv: &'a [String], flag: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// A job is a oneshot service that stays active after exiting 0, its dependants require it, and
+/// a service without a port publishes nothing: as `quadlet -dryrun` generates them.
+#[test]
+fn quadlet_dryrun_keeps_job_semantics() {
+    let Some(bin) = quadlet_bin() else { return };
+    let (eco, images) = fixtures::jobs();
+    let units = quadlet::to_units(&eco, &images, &QuadletOptions::default()).unwrap();
+    let services = dryrun(&bin, &units);
+    let migrate = &services["jobs-migrate.service"];
+    assert!(migrate.contains("Type=oneshot"), "{migrate}");
+    assert!(migrate.contains("RemainAfterExit=yes"), "{migrate}");
+    assert!(
+        !exec_start(migrate)
+            .iter()
+            .any(|a| a.starts_with("--health-cmd")),
+        "{migrate}"
+    );
+    let api = &services["jobs-api.service"];
+    assert!(api.contains("Requires=jobs-migrate.service"), "{api}");
+    assert!(
+        api.contains("After=") && api.contains("jobs-migrate.service"),
+        "{api}"
+    );
+    let worker = exec_start(&services["jobs-worker.service"]);
+    assert!(
+        !worker
+            .iter()
+            .any(|a| a == "--publish" || a.starts_with("--publish=")),
+        "{worker:?}"
+    );
+    let beat = exec_start(&services["jobs-beat.service"]);
+    assert!(
+        beat.iter()
+            .any(|a| a.contains("test -f /tmp/beat-$PACTOWN_SERVICE_NAME")),
+        "{beat:?}"
+    );
+}
+
 #[test]
 fn quadlet_dryrun_gives_the_expected_podman_run_lines() {
     let Some(bin) = quadlet_bin() else { return };
@@ -430,6 +468,18 @@ fn compose_config_validates_and_up_gets_healthy() {
         .arg(&file)
         .args(["-p", "shopcheck", "config"]));
     assert!(ok, "docker-compose config failed:\n{log}");
+    // and so does the jobs fixture (service_completed_successfully, services without a port)
+    let (eco, images) = fixtures::jobs();
+    std::fs::write(&file, export::compose::render(&eco, &images).unwrap()).unwrap();
+    let (ok, log) = run(Command::new(&dc)
+        .arg("-f")
+        .arg(&file)
+        .args(["-p", "jobscheck", "config"]));
+    assert!(
+        ok,
+        "docker-compose config failed for the jobs fixture:\n{log}"
+    );
+    assert!(log.contains("service_completed_successfully"), "{log}");
 
     build_test_image("docker");
     let name = unique("pt-compose").replace('-', "");
@@ -555,13 +605,12 @@ fn kube_play_runs_the_ecosystem_healthy() {
         let probe_of = |svc: &str| {
             docs.iter()
                 .find_map(|d| match d {
-                    export::kube::Document::Deployment(dep) if dep.metadata.name == svc => Some(
+                    export::kube::Document::Deployment(dep) if dep.metadata.name == svc => {
                         dep.spec.template.spec.containers[0]
                             .readiness_probe
-                            .exec
-                            .command
-                            .clone(),
-                    ),
+                            .as_ref()
+                            .map(|p| p.exec.command.clone())
+                    }
                     _ => None,
                 })
                 .unwrap()

@@ -16,6 +16,7 @@ mod engine_docker;
 mod events;
 mod export;
 mod images;
+mod jobs;
 mod orchestrate;
 mod registry;
 mod registry_up;

@@ -32,8 +32,8 @@ fn defaults_are_applied() {
     assert_eq!(eco.engine, None);
     let api = &eco.services[0];
     assert_eq!((api.name.as_str(), api.index, api.line), ("api", 0, 2));
-    assert_eq!(api.port, 8000);
-    assert_eq!(eco.services[1].port, 8001);
+    assert_eq!(api.port, Some(8000));
+    assert_eq!(eco.services[1].port, Some(8001));
     assert_eq!(
         api.readme,
         ReadmeSource::Local {
@@ -108,7 +108,7 @@ services:
             path: PathBuf::from("eco/services/db/README.md"),
         }
     );
-    assert_eq!(db.port, 9100);
+    assert_eq!(db.port, Some(9100));
     assert_eq!(db.health_check.as_deref(), Some("/health"));
     assert_eq!((db.timeout, db.replicas, db.auto_restart), (30, 2, false));
     let env: Vec<(&str, &str)> = db
@@ -131,7 +131,7 @@ services:
     assert_eq!(db.build_targets, ["linux", "mac"]);
 
     let api = eco.service("api").unwrap();
-    assert_eq!(api.port, 9001, "auto port = base_port + position");
+    assert_eq!(api.port, Some(9001), "auto port = base_port + position");
     assert_eq!(
         api.readme,
         ReadmeSource::Registry {
@@ -406,4 +406,60 @@ fn load_reports_missing_files() {
     let d = config::load(Path::new("/nonexistent/x.pactown.yaml")).unwrap_err();
     assert_eq!(d.0[0].code, Code::Io);
     assert!(d.to_string().contains("/nonexistent/x.pactown.yaml"));
+}
+
+#[test]
+fn portless_services_and_jobs() {
+    let eco = parse(
+        "base_port: 9000\nservices:\n  db:\n  worker:\n    port: null\n  beat:\n    port: ~\n    health_cmd: test -f /tmp/ready\n  migrate:\n    kind: job\n    depends_on: [db]\n  api:\n    depends_on: [migrate, worker]\n",
+    )
+    .unwrap();
+    let svc = |n: &str| eco.service(n).unwrap();
+    assert_eq!(svc("db").port, Some(9000));
+    assert_eq!(svc("worker").port, None);
+    assert_eq!(svc("beat").port, None);
+    assert_eq!(
+        svc("beat").health_argv().unwrap(),
+        ["/bin/sh", "-c", "test -f /tmp/ready"]
+    );
+    let job = svc("migrate");
+    assert!(job.is_job());
+    assert_eq!(job.port, None, "a job gets no auto port");
+    assert!(!job.auto_restart, "a job is not restarted");
+    // positions still count every service for auto ports
+    assert_eq!(svc("api").port, Some(9004));
+    assert!(!svc("api").is_job());
+}
+
+#[test]
+fn job_and_portless_rules() {
+    let d = errors(
+        "services:\n  m:\n    kind: job\n    port: 9000\n    health_check: /health\n    auto_restart: true\n    replicas: 2\n",
+    );
+    assert_eq!(
+        codes(&d),
+        vec![
+            (Code::InvalidValue, 4),
+            (Code::InvalidValue, 5),
+            (Code::InvalidValue, 6),
+            (Code::InvalidValue, 7),
+        ],
+        "{d:?}"
+    );
+    let text = format!("{d:?}");
+    assert!(text.contains("job `m` has a `port:`"), "{text}");
+
+    let d = errors("services:\n  w:\n    port: null\n    health_check: /health\n");
+    assert_eq!(codes(&d), vec![(Code::InvalidValue, 4)]);
+    assert!(format!("{d:?}").contains("use `health_cmd: CMD`"), "{d:?}");
+
+    let d = errors("services:\n  w:\n    health_check: /h\n    health_cmd: \"true\"\n");
+    assert_eq!(codes(&d), vec![(Code::InvalidValue, 3)]);
+
+    let d = errors("services:\n  w:\n    kind: cron\n");
+    assert_eq!(codes(&d), vec![(Code::InvalidValue, 3)]);
+    assert!(format!("{d:?}").contains("`job`"));
+
+    let d = errors("services:\n  w:\n    health_cmd: \"a\\nb\"\n");
+    assert_eq!(codes(&d), vec![(Code::InvalidValue, 3)]);
 }

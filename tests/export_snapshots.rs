@@ -139,3 +139,92 @@ fn kube_fills_app_only_for_read_only_pactown_images() {
     }
     assert_eq!(pod(&eco, &images, "worker").init_containers.len(), 1);
 }
+
+/// Jobs and services without a port in every export: a job is `Type=oneshot` with
+/// `RemainAfterExit=yes` (Quadlet), `service_completed_successfully` (Compose), an init container
+/// of each dependant or a Job when nothing depends on it (Kubernetes); a portless service has
+/// no port, and its `health_cmd` (or no health check) as probe.
+#[test]
+fn jobs_and_portless_services() {
+    let (eco, images) = fixtures::jobs();
+    let units = quadlet::to_units(&eco, &images, &QuadletOptions::default()).unwrap();
+    for unit in units.iter().filter(|u| u.name.ends_with(".container")) {
+        insta::assert_snapshot!(format!("jobs_quadlet_{}", unit.name), unit.contents);
+    }
+    let unit = |n: &str| {
+        &units
+            .iter()
+            .find(|u| u.name == format!("jobs-{n}.container"))
+            .unwrap()
+            .contents
+    };
+    assert!(unit("migrate").contains("Type=oneshot\nRemainAfterExit=yes\nRestart=no\n"));
+    assert!(!unit("migrate").contains("HealthCmd"));
+    assert!(!unit("migrate").contains("PublishPort"));
+    assert!(unit("api").contains("Requires=jobs-migrate.service"));
+    assert!(!unit("worker").contains("HealthCmd"));
+    assert!(!unit("worker").contains("Notify="));
+    assert!(unit("beat")
+        .contains("HealthCmd=[\"/bin/sh\",\"-c\",\"test -f /tmp/beat-$$PACTOWN_SERVICE_NAME\"]"));
+    assert!(unit("beat").contains("Notify=healthy"));
+
+    let compose = export::compose::render(&eco, &images).unwrap();
+    insta::assert_snapshot!("jobs_compose", compose);
+    let file = export::compose::to_compose(&eco, &images).unwrap();
+    let api = &file.services["api"];
+    assert_eq!(
+        api.depends_on["migrate"].condition,
+        "service_completed_successfully"
+    );
+    assert_eq!(api.depends_on["db"].condition, "service_healthy");
+    assert_eq!(api.depends_on["worker"].condition, "service_started");
+    assert_eq!(file.services["migrate"].restart, "no");
+    assert!(file.services["migrate"].healthcheck.is_none());
+    assert!(file.services["worker"].ports.is_empty());
+    assert_eq!(
+        file.services["beat"].healthcheck.as_ref().unwrap().test,
+        [
+            "CMD",
+            "/bin/sh",
+            "-c",
+            "test -f /tmp/beat-$$PACTOWN_SERVICE_NAME"
+        ]
+    );
+
+    let kube = export::kube::render(&eco, &images).unwrap();
+    insta::assert_snapshot!("jobs_kube", kube);
+    let docs = export::kube::to_documents(&eco, &images).unwrap();
+    let deployment = |n: &str| {
+        docs.iter().find_map(|d| match d {
+            export::kube::Document::Deployment(x) if x.metadata.name == n => Some(x),
+            _ => None,
+        })
+    };
+    assert!(deployment("migrate").is_none(), "a job is no Deployment");
+    let api = deployment("api").unwrap();
+    let inits: Vec<&str> = api
+        .spec
+        .template
+        .spec
+        .init_containers
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(inits, ["migrate-init-app", "migrate", "init-app"]);
+    let jobs: Vec<&str> = docs
+        .iter()
+        .filter_map(|d| match d {
+            export::kube::Document::Job(j) => Some(j.metadata.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(jobs, ["report"], "only the job nothing depends on is a Job");
+    let services: Vec<&str> = docs
+        .iter()
+        .filter_map(|d| match d {
+            export::kube::Document::Service(s) => Some(s.metadata.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(services, ["db", "api"], "no Service for what has no port");
+}

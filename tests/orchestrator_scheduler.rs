@@ -566,3 +566,236 @@ async fn down_removes_everything_with_the_ecosystem_label() {
     // other ecosystems are untouched
     assert!(engine.networks().contains(&"pactown-other".to_string()));
 }
+
+fn job(name: &str, deps: &[&str]) -> DesiredService {
+    DesiredService::new(
+        name,
+        &format!("img-{name}"),
+        &format!("sha256:{name}"),
+        BTreeMap::new(),
+        None,
+        1,
+        false,
+        None,
+        Duration::from_secs(5),
+        deps.iter().map(|d| (*d).to_string()).collect(),
+    )
+    .with_shape(true, None)
+}
+
+fn exits(engine: &FakeEngine, name: &str, ms: u64, code: i64) {
+    engine.set_behaviour(
+        &format!("img-{name}"),
+        Behaviour {
+            exit_after: Some(Duration::from_millis(ms)),
+            exit_code: Some(code),
+            log: vec![format!("{name}: exiting with {code}")],
+            ..Behaviour::default()
+        },
+    );
+}
+
+fn starts(engine: &FakeEngine, container: &str) -> usize {
+    engine
+        .calls()
+        .iter()
+        .filter(|c| c.op == "start" && c.target == container)
+        .count()
+}
+
+#[tokio::test]
+async fn a_job_gates_its_dependants_until_it_exited_zero_and_is_not_rerun() {
+    let (engine, probe) = setup().await;
+    ready_after(&engine, "db", 20);
+    exits(&engine, "migrate", 300, 0);
+    ready_after(&engine, "api", 20);
+    let desired = || {
+        vec![
+            svc("db", &[], 41100),
+            job("migrate", &["db"]),
+            svc("api", &["migrate", "db"], 41101),
+        ]
+    };
+    let report = deploy(
+        engine.clone(),
+        Arc::clone(&probe),
+        ECO,
+        NET,
+        desired(),
+        opts(),
+        &quiet(),
+    )
+    .await
+    .unwrap();
+    assert!(report.all_healthy(), "{report:?}");
+    let m = &report.outcomes["migrate"];
+    assert_eq!(m.status, ServiceStatus::Completed);
+    // the job ran after db was healthy, the dependant only after the job exited
+    assert!(
+        engine.call_time("start", &name("migrate")).unwrap()
+            >= report.outcomes["db"].healthy_at.unwrap()
+    );
+    let api_start = engine.call_time("start", &name("api")).unwrap();
+    assert!(
+        api_start >= m.healthy_at.unwrap(),
+        "api started before the job finished"
+    );
+    assert!(m.ready_in.unwrap() >= Duration::from_millis(300));
+    // the job container publishes nothing and is never restarted by the engine
+    let spec = engine.spec_of(&name("migrate")).unwrap();
+    assert!(spec.ports.is_empty());
+    assert!(!spec.restart);
+    assert_eq!(
+        spec.labels.get(labels::KIND).map(String::as_str),
+        Some("job")
+    );
+
+    // a second deploy with nothing changed does not run it again
+    engine.clear_calls();
+    let again = deploy(engine.clone(), probe, ECO, NET, desired(), opts(), &quiet())
+        .await
+        .unwrap();
+    assert!(again.all_healthy(), "{again:?}");
+    assert_eq!(again.outcomes["migrate"].status, ServiceStatus::Completed);
+    assert!(!again.outcomes["migrate"].changed);
+    assert_eq!(starts(&engine, &name("migrate")), 0);
+    assert_eq!(starts(&engine, &name("api")), 0);
+}
+
+#[tokio::test]
+async fn a_failed_job_blocks_its_dependants_and_is_named() {
+    let (engine, probe) = setup().await;
+    exits(&engine, "migrate", 50, 3);
+    ready_after(&engine, "api", 20);
+    ready_after(&engine, "other", 20);
+    let desired = vec![
+        job("migrate", &[]),
+        svc("api", &["migrate"], 41110),
+        svc("other", &[], 41111),
+    ];
+    let report = deploy(
+        engine.clone(),
+        Arc::clone(&probe),
+        ECO,
+        NET,
+        desired.clone(),
+        opts(),
+        &quiet(),
+    )
+    .await
+    .unwrap();
+    assert!(!report.all_healthy());
+    match &report.outcomes["migrate"].status {
+        ServiceStatus::Failed(r) => assert!(r.contains("exited with code 3"), "{r}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        report.outcomes["api"].status,
+        ServiceStatus::Skipped {
+            dependency: "migrate".into()
+        }
+    );
+    assert_eq!(
+        starts(&engine, &name("api")),
+        0,
+        "the dependant never started"
+    );
+    assert_eq!(report.outcomes["other"].status, ServiceStatus::Healthy);
+    let failures: Vec<&str> = report
+        .failures()
+        .iter()
+        .map(|o| o.service.as_str())
+        .collect();
+    assert_eq!(failures, ["migrate"]);
+
+    // a failed job is run again by the next deploy
+    engine.clear_calls();
+    let _ = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &quiet())
+        .await
+        .unwrap();
+    assert_eq!(starts(&engine, &name("migrate")), 1);
+}
+
+#[tokio::test]
+async fn a_portless_service_is_healthy_once_it_keeps_running() {
+    let (engine, probe) = setup().await;
+    let worker = |n: &str| {
+        DesiredService::new(
+            n,
+            &format!("img-{n}"),
+            &format!("sha256:{n}"),
+            BTreeMap::new(),
+            None,
+            1,
+            false,
+            None,
+            Duration::from_secs(5),
+            vec![],
+        )
+    };
+    // one dies 300 ms after start (inside the running grace), one keeps running
+    exits(&engine, "crashy", 300, 1);
+    let desired = vec![
+        worker("steady"),
+        worker("crashy"),
+        svc("api", &["steady"], 41120),
+    ];
+    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &quiet())
+        .await
+        .unwrap();
+    let steady = &report.outcomes["steady"];
+    assert_eq!(steady.status, ServiceStatus::Healthy, "{report:?}");
+    assert!(steady.ready_in.unwrap() >= pactown::orchestrator::health::RUNNING_GRACE);
+    assert!(engine.spec_of(&name("steady")).unwrap().ports.is_empty());
+    assert!(
+        matches!(report.outcomes["crashy"].status, ServiceStatus::Failed(_)),
+        "{report:?}"
+    );
+    assert!(engine.call_time("start", &name("api")).unwrap() >= steady.healthy_at.unwrap());
+    assert_eq!(report.outcomes["api"].status, ServiceStatus::Healthy);
+}
+
+#[tokio::test]
+async fn a_health_cmd_runs_inside_the_container() {
+    let (engine, probe) = setup().await;
+    ready_after(&engine, "beat", 200);
+    let beat = DesiredService::new(
+        "beat",
+        "img-beat",
+        "sha256:beat",
+        BTreeMap::new(),
+        None,
+        1,
+        true,
+        None,
+        Duration::from_secs(5),
+        vec![],
+    )
+    .with_shape(false, Some("test -f /tmp/ready".into()));
+    let report = deploy(
+        engine.clone(),
+        probe,
+        ECO,
+        NET,
+        vec![beat],
+        opts(),
+        &quiet(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.outcomes["beat"].status, ServiceStatus::Healthy);
+    let execs = engine
+        .calls()
+        .iter()
+        .filter(|c| c.op == "exec" && c.target == name("beat"))
+        .count();
+    assert!(
+        execs >= 2,
+        "the command was run until it passed ({execs} runs)"
+    );
+    let spec = engine.spec_of(&name("beat")).unwrap();
+    assert_eq!(
+        spec.labels.get(labels::HEALTH_CMD).map(String::as_str),
+        Some("test -f /tmp/ready")
+    );
+}

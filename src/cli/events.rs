@@ -60,7 +60,11 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         ports: target
             .ecosystem
             .iter()
-            .flat_map(|e| e.services.iter().map(|s| (s.name.clone(), s.port)))
+            .flat_map(|e| {
+                e.services
+                    .iter()
+                    .filter_map(|s| s.port.map(|p| (s.name.clone(), p)))
+            })
             .collect(),
     };
     let json = args.json;

@@ -40,7 +40,9 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     for s in &args.services {
         if let Some(spec) = eco.and_then(|e| e.service(s)) {
             timeout = spec.timeout;
-            ports.insert(s.clone(), spec.port);
+            if let Some(p) = spec.port {
+                ports.insert(s.clone(), p);
+            }
         } else if eco.is_some() {
             return Err(Error::Other(format!(
                 "`{s}` is not a service of {}",

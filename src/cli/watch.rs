@@ -228,7 +228,10 @@ fn show_event(p: &Printer, json: bool, e: &WatchEvent) {
             downtime_ms,
             ..
         } => p.info(&format!(
-            "{ok} {service} replaced, serving again after {downtime_ms}ms at http://127.0.0.1:{host_port}"
+            "{ok} {service} replaced, serving again after {downtime_ms}ms{}",
+            host_port
+                .map(|h| format!(" at http://127.0.0.1:{h}"))
+                .unwrap_or_default()
         )),
         WatchEvent::RolledBack {
             service,
@@ -257,7 +260,9 @@ fn show_event(p: &Printer, json: bool, e: &WatchEvent) {
             p.info(&format!("  {service}: removed container {id:.12}"));
         }
         WatchEvent::Failed { service, message } => match service {
-            Some(s) => p.error(&format!("{s}: {message} (the running version keeps serving)")),
+            Some(s) => p.error(&format!(
+                "{s}: {message} (the running version keeps serving)"
+            )),
             None => p.error(message),
         },
         WatchEvent::Reconciled { changed, ms, .. } => {

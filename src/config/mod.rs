@@ -11,9 +11,9 @@ pub mod scaffold;
 mod yaml;
 
 pub use model::{
-    volume_name, writable_image_paths, BuildSettings, DependsOn, Ecosystem, EngineChoice,
-    ReadmeSource, RegistryConfig, Resources, Security, ServiceSpec, DEFAULT_PIDS_LIMIT,
-    TMP_OPTIONS,
+    shell_argv, volume_name, writable_image_paths, BuildSettings, DependsOn, Ecosystem,
+    EngineChoice, ReadmeSource, RegistryConfig, Resources, Security, ServiceKind, ServiceSpec,
+    DEFAULT_PIDS_LIMIT, TMP_OPTIONS,
 };
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};

@@ -56,6 +56,30 @@ pub struct DependsOn {
     pub line: usize,
 }
 
+/// What a service is: a long-running process, or a one-shot job that runs to completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceKind {
+    /// Runs until stopped; healthy by its probe (HTTP path, port, `health_cmd`, or running).
+    #[default]
+    Service,
+    /// Runs once to completion (a database migration, a seed): done when it exited 0; its
+    /// dependants start only then (Compose's `service_completed_successfully`). Not restarted,
+    /// no port, one container.
+    Job,
+}
+
+impl ServiceKind {
+    /// `service` or `job`, as written in the ecosystem file.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceKind::Service => "service",
+            ServiceKind::Job => "job",
+        }
+    }
+}
+
 /// A service of the ecosystem, defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceSpec {
@@ -67,11 +91,17 @@ pub struct ServiceSpec {
     pub line: usize,
     /// README location.
     pub readme: ReadmeSource,
+    /// `kind:` — a long-running service (default) or a one-shot job.
+    pub kind: ServiceKind,
     /// Port the service listens on inside its container and is published on (host side may move
-    /// to the next free port at `up`).
-    pub port: u16,
-    /// HTTP path probed for health, if any.
+    /// to the next free port at `up`); `None` for a service without a port (`port: null`: a
+    /// queue consumer, a scheduler) and for jobs.
+    pub port: Option<u16>,
+    /// HTTP path probed for health, if any (needs a port).
     pub health_check: Option<String>,
+    /// `health_cmd:` — a shell command run inside the container (`/bin/sh -c`); exit 0 =
+    /// healthy. Instead of `health_check`, and the probe of a service without a port.
+    pub health_cmd: Option<String>,
     /// Seconds to become healthy.
     pub timeout: u64,
     /// Number of containers behind the service's DNS alias.
@@ -104,12 +134,34 @@ pub struct ServiceSpec {
 }
 
 impl ServiceSpec {
+    /// True for a one-shot job.
+    #[must_use]
+    pub fn is_job(&self) -> bool {
+        self.kind == ServiceKind::Job
+    }
+
+    /// How graphs and listings show its port: `:8000`, `job` or `no port`.
+    #[must_use]
+    pub fn port_label(&self) -> String {
+        match (self.port, self.kind) {
+            (_, ServiceKind::Job) => "job".to_string(),
+            (Some(p), _) => format!(":{p}"),
+            (None, _) => "no port".to_string(),
+        }
+    }
+
+    /// The argv of its `health_cmd` (`/bin/sh -c CMD`), when it has one.
+    #[must_use]
+    pub fn health_argv(&self) -> Option<Vec<String>> {
+        self.health_cmd.as_deref().map(shell_argv)
+    }
+
     /// A service with the defaults of an ecosystem file (spec §12) where it sets nothing but
     /// the name: README `<name>/README.md` at `readme_path`, no health check, 60 s time-out, one
     /// replica, auto-restart, target `web`, hardened security, no env, dependencies, limits or
     /// volumes; position 0, line 0.
     #[must_use]
-    pub fn with_defaults(name: &str, port: u16, readme_path: PathBuf) -> Self {
+    pub fn with_defaults(name: &str, port: impl Into<Option<u16>>, readme_path: PathBuf) -> Self {
         Self {
             name: name.to_string(),
             index: 0,
@@ -118,8 +170,10 @@ impl ServiceSpec {
                 relative: format!("{name}/README.md"),
                 path: readme_path,
             },
-            port,
+            kind: ServiceKind::Service,
+            port: port.into(),
             health_check: None,
+            health_cmd: None,
             timeout: 60,
             replicas: 1,
             auto_restart: true,
@@ -136,6 +190,12 @@ impl ServiceSpec {
             env_file: None,
         }
     }
+}
+
+/// `/bin/sh -c CMD`: how a `health_cmd` runs inside a container.
+#[must_use]
+pub fn shell_argv(cmd: &str) -> Vec<String> {
+    vec!["/bin/sh".to_string(), "-c".to_string(), cmd.to_string()]
 }
 
 /// Container isolation of a service. Every field defaults to the hardened setting; `security:`

@@ -2,7 +2,7 @@
 //! problem (spec §12) instead of stopping at the first.
 use super::model::{
     BuildSettings, DependsOn, Ecosystem, EngineChoice, ReadmeSource, RegistryConfig, Resources,
-    Security, ServiceSpec,
+    Security, ServiceKind, ServiceSpec,
 };
 use super::rules;
 use super::yaml::{self, Kind, Node};
@@ -42,8 +42,10 @@ pub(crate) const BUILD_KEYS: &[&str] = &["ca_bundle"];
 /// Keys of a service. `sandbox_path` is accepted for compatibility with the reference and ignored.
 pub(crate) const SERVICE_KEYS: &[&str] = &[
     "readme",
+    "kind",
     "port",
     "health_check",
+    "health_cmd",
     "timeout",
     "replicas",
     "auto_restart",
@@ -809,6 +811,11 @@ fn read_service(
     };
     let mut own_resources = Resources::default();
     let mut explicit_port = false;
+    let mut port_node: Option<&Node> = None;
+    let mut health_cmd_node: Option<&Node> = None;
+    let mut health_check_node: Option<&Node> = None;
+    let mut restart_node: Option<&Node> = None;
+    let mut replicas_node: Option<&Node> = None;
     let mut readme_set = false;
     let entries = if matches!(body.kind, Kind::Null) {
         Vec::new()
@@ -838,9 +845,44 @@ fn read_service(
             }
             "port" => {
                 explicit_port = true;
-                match cx.port(&what, value) {
-                    Some(p) => svc.port = p,
-                    None => svc.port = 0,
+                port_node = Some(value);
+                // `port: null`: a service without a port (a queue consumer, a scheduler)
+                svc.port = if matches!(value.kind, Kind::Null) {
+                    None
+                } else {
+                    cx.port(&what, value)
+                };
+            }
+            "kind" => {
+                if let Some(k) = cx.nonempty(&what, value) {
+                    match k.as_str() {
+                        "service" => svc.kind = ServiceKind::Service,
+                        "job" => svc.kind = ServiceKind::Job,
+                        other => cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            format!("unknown kind `{other}`"),
+                            "use `service` (runs until stopped, the default) or `job` (runs once to completion, e.g. a migration)",
+                        ),
+                    }
+                }
+            }
+            "health_cmd" => {
+                if matches!(value.kind, Kind::Null) {
+                    continue;
+                }
+                if let Some(c) = cx.nonempty(&what, value) {
+                    if c.chars().any(char::is_control) || c.len() > 4096 {
+                        cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            "`health_cmd` is longer than 4096 bytes or is not one line (it holds a control character)",
+                            "write a short shell command, e.g. `test -f /tmp/ready`",
+                        );
+                    } else {
+                        svc.health_cmd = Some(c);
+                        health_cmd_node = Some(value);
+                    }
                 }
             }
             "health_check" => {
@@ -851,6 +893,7 @@ fn read_service(
                     if h.starts_with('/') && !h.chars().any(|c| c.is_whitespace() || c.is_control())
                     {
                         svc.health_check = Some(h);
+                        health_check_node = Some(value);
                     } else {
                         cx.hint(
                             Code::InvalidValue,
@@ -877,7 +920,10 @@ fn read_service(
             "replicas" => {
                 if let Some(r) = cx.integer(&what, value) {
                     match u32::try_from(r) {
-                        Ok(r) if (1..=100).contains(&r) => svc.replicas = r,
+                        Ok(r) if (1..=100).contains(&r) => {
+                            svc.replicas = r;
+                            replicas_node = Some(value);
+                        }
                         _ => cx.hint(
                             Code::InvalidValue,
                             value,
@@ -890,6 +936,7 @@ fn read_service(
             "auto_restart" => {
                 if let Some(b) = cx.boolean(&what, value) {
                     svc.auto_restart = b;
+                    restart_node = Some(value);
                 }
             }
             "env" => svc.env = read_env(cx, &what, value),
@@ -962,19 +1009,111 @@ fn read_service(
     }
     svc.resources = own_resources.over(svc.resources);
     warn_opt_outs(cx, &name, key, &svc.security);
-    if !explicit_port && default_port > 65_535 {
+    let shape = Shape {
+        port: port_node,
+        health_cmd: health_cmd_node,
+        health_check: health_check_node,
+        restart: restart_node,
+        replicas: replicas_node,
+    };
+    check_shape(cx, &name, &mut svc, &shape);
+    if !explicit_port && !svc.is_job() && default_port > 65_535 {
         cx.hint(
             Code::InvalidPort,
             key,
             format!("service `{name}` would get port {default_port} (base_port + position), above 65535"),
             "lower `base_port` or give the service an explicit `port:`",
         );
-        svc.port = 0;
+        svc.port = None;
     }
     if !readme_set && !rules::is_service_name(&name) {
         bad_readmes.insert(name.clone());
     }
     Some(svc)
+}
+
+/// Where the keys that decide a service's shape were written (for diagnostics).
+struct Shape<'n> {
+    port: Option<&'n Node>,
+    health_cmd: Option<&'n Node>,
+    health_check: Option<&'n Node>,
+    restart: Option<&'n Node>,
+    replicas: Option<&'n Node>,
+}
+
+/// The rules between `kind`, `port`, `health_check`, `health_cmd`, `auto_restart` and
+/// `replicas`: a job has no port, no health probe, no restart and one container (and its
+/// `auto_restart` defaults to off); `health_check` needs a port; `health_check` and
+/// `health_cmd` exclude each other.
+fn check_shape(cx: &mut Ctx<'_>, name: &str, svc: &mut ServiceSpec, at: &Shape<'_>) {
+    if svc.is_job() {
+        match at.port {
+            Some(node) if !matches!(node.kind, Kind::Null) => cx.hint(
+                Code::InvalidValue,
+                node,
+                format!("job `{name}` has a `port:`; a job runs to completion and serves nothing"),
+                "remove `port:` (or drop `kind: job` for a long-running service)",
+            ),
+            _ => {}
+        }
+        svc.port = None;
+        for (node, key) in [
+            (at.health_check, "health_check"),
+            (at.health_cmd, "health_cmd"),
+        ] {
+            if let Some(node) = node {
+                cx.hint(
+                    Code::InvalidValue,
+                    node,
+                    format!("job `{name}` has a `{key}:`; a job is done when it exits 0"),
+                    format!("remove `{key}:`"),
+                );
+            }
+        }
+        match at.restart {
+            Some(node) if svc.auto_restart => cx.hint(
+                Code::InvalidValue,
+                node,
+                format!("job `{name}` has `auto_restart: true`; a job runs once"),
+                "remove `auto_restart:` (a failed job is run again by the next `pactown up`)",
+            ),
+            _ => {}
+        }
+        svc.auto_restart = false;
+        if let Some(node) = at.replicas.filter(|_| svc.replicas > 1) {
+            cx.hint(
+                Code::InvalidValue,
+                node,
+                format!(
+                    "job `{name}` has {} replicas; a job runs in one container",
+                    svc.replicas
+                ),
+                "remove `replicas:`",
+            );
+        }
+        svc.replicas = 1;
+        return;
+    }
+    if let (Some(check), Some(_)) = (at.health_check, at.health_cmd) {
+        cx.hint(
+            Code::InvalidValue,
+            check,
+            format!("service `{name}` has both `health_check` and `health_cmd`"),
+            "keep one: `health_check: /path` (HTTP on its port) or `health_cmd: CMD` (run inside the container)",
+        );
+    }
+    if svc.port.is_none() {
+        if let (Some(check), Some(port)) = (at.health_check, at.port) {
+            if matches!(port.kind, Kind::Null) {
+                cx.hint(
+                    Code::InvalidValue,
+                    check,
+                    format!("service `{name}` has `health_check` but no port (`port: null`)"),
+                    "use `health_cmd: CMD` (run inside the container) for a service without a port, or give it a port",
+                );
+            }
+        }
+    }
 }
 
 fn read_readme(cx: &mut Ctx<'_>, eco: &Ecosystem, text: &str, node: &Node) -> Option<ReadmeSource> {
@@ -1222,26 +1361,26 @@ fn read_dep_map(cx: &mut Ctx<'_>, what: &str, node: &Node) -> Option<DependsOn> 
 fn check_ports(cx: &mut Ctx<'_>, eco: &Ecosystem, list: &[(Node, Node)]) {
     let mut used: HashMap<u16, &ServiceSpec> = HashMap::new();
     for svc in &eco.services {
-        if svc.port == 0 {
+        let Some(port) = svc.port else {
             continue;
-        }
+        };
         let Some((key, _)) = list.get(svc.index) else {
             continue;
         };
-        match used.get(&svc.port) {
+        match used.get(&port) {
             Some(first) => {
                 cx.hint(
                     Code::PortConflict,
                     key,
                     format!(
                         "services `{}` (line {}) and `{}` both use port {}",
-                        first.name, first.line, svc.name, svc.port
+                        first.name, first.line, svc.name, port
                     ),
                     "give one of them a different explicit `port:` (auto ports are base_port + position, counting every service)",
                 );
             }
             None => {
-                used.insert(svc.port, svc);
+                used.insert(port, svc);
             }
         }
     }

@@ -9,7 +9,8 @@ use super::podman::{fix_inspect_states, fix_list_states, podman_aliases, repeat_
 use super::{
     BuildFailure, BuildOutcome, BuildProgress, BuildRequest, ContainerDetails, ContainerInfo,
     ContainerSpec, Engine, EngineError, EngineEvent, EngineInfo, EngineKind, EngineResult,
-    Hardening, ImageInfo, LabelFilter, LogLine, PortBinding, ResourceLimits, VolumeMount,
+    ExecOutcome, Hardening, ImageInfo, LabelFilter, LogLine, PortBinding, ResourceLimits,
+    VolumeMount,
 };
 use async_trait::async_trait;
 use bollard::container::LogOutput;
@@ -727,6 +728,68 @@ impl Engine for DockerEngine {
                     &e,
                 )
             })
+    }
+
+    async fn exec(
+        &self,
+        id: &str,
+        command: &[String],
+        timeout: Duration,
+    ) -> EngineResult<ExecOutcome> {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        let operation = format!("run `{}` in container {id}", command.join(" "));
+        let created = self
+            .client
+            .create_exec(
+                id,
+                CreateExecOptions {
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(command.to_vec()),
+                    ..CreateExecOptions::default()
+                },
+            )
+            .await
+            .map_err(|e| self.api_or_missing(&operation, &format!("container {id}"), &e))?;
+        let started = self
+            .client
+            .start_exec(&created.id, None)
+            .await
+            .map_err(|e| self.api(operation.clone(), &e))?;
+        let mut output = Vec::new();
+        let mut timed_out = false;
+        if let StartExecResults::Attached {
+            output: mut out, ..
+        } = started
+        {
+            let read = async {
+                while let Some(frame) = out.next().await {
+                    match frame {
+                        Ok(f) => {
+                            output.extend_from_slice(&f.into_bytes());
+                            let excess = output.len().saturating_sub(super::EXEC_OUTPUT_LIMIT);
+                            output.drain(..excess);
+                        }
+                        Err(_) => break,
+                    }
+                }
+            };
+            timed_out = tokio::time::timeout(timeout, read).await.is_err();
+        }
+        let exit_code = if timed_out {
+            None
+        } else {
+            self.client
+                .inspect_exec(&created.id)
+                .await
+                .map_err(|e| self.api(operation, &e))?
+                .exit_code
+        };
+        Ok(ExecOutcome {
+            exit_code,
+            timed_out,
+            output: String::from_utf8_lossy(&output).into_owned(),
+        })
     }
 
     async fn list_containers(&self, labels: &LabelFilter) -> EngineResult<Vec<ContainerInfo>> {

@@ -5,7 +5,7 @@
 use super::{
     BuildFailure, BuildOutcome, BuildProgress, BuildRequest, ContainerDetails, ContainerInfo,
     ContainerSpec, Engine, EngineError, EngineEvent, EngineInfo, EngineKind, EngineResult,
-    ImageInfo, LabelFilter, LogLine,
+    ExecOutcome, ImageInfo, LabelFilter, LogLine,
 };
 use async_trait::async_trait;
 use futures_util::stream::{self, BoxStream, StreamExt};
@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 pub struct Behaviour {
     /// Time from start until the container counts as healthy.
     pub ready_after: Duration,
-    /// Exit (code 1) this long after start, before ever being healthy.
+    /// Exit this long after start (with [`Behaviour::exit_code`]), before ever being healthy.
     pub exit_after: Option<Duration>,
+    /// The code of that exit; `None` = 1.
+    pub exit_code: Option<i64>,
     /// Never becomes healthy (but keeps running).
     pub never_ready: bool,
     /// Lines the container "prints".
@@ -190,7 +192,7 @@ impl FakeEngine {
             if let (Some(exit), Some(t)) = (b.and_then(|b| b.exit_after), c.started_at) {
                 if c.state == "running" && t.elapsed() >= exit {
                     c.state = "exited".into();
-                    c.exit_code = Some(1);
+                    c.exit_code = Some(b.and_then(|b| b.exit_code).unwrap_or(1));
                 }
             }
         }
@@ -368,6 +370,33 @@ impl Engine for FakeEngine {
     async fn kill_container(&self, id: &str, _signal: &str) -> EngineResult<()> {
         self.crash(id, 137);
         Ok(())
+    }
+
+    /// The command "succeeds" (exit 0) when the container is healthy by its [`Behaviour`].
+    async fn exec(
+        &self,
+        id: &str,
+        _command: &[String],
+        _timeout: Duration,
+    ) -> EngineResult<ExecOutcome> {
+        {
+            let mut st = self.lock();
+            let name = st
+                .containers
+                .get(id)
+                .map(|c| c.spec.name.clone())
+                .ok_or_else(|| Self::not_found(id))?;
+            Self::record(&mut st, "exec", &name);
+        }
+        let (exit_code, output) = match self.health(id) {
+            Ok(()) => (0, String::new()),
+            Err(e) => (1, e),
+        };
+        Ok(ExecOutcome {
+            exit_code: Some(exit_code),
+            timed_out: false,
+            output,
+        })
     }
 
     async fn list_containers(&self, labels: &LabelFilter) -> EngineResult<Vec<ContainerInfo>> {

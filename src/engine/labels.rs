@@ -19,5 +19,9 @@ pub const MANAGED: &str = "io.pactown.managed";
 pub const TENANT: &str = "io.pactown.tenant";
 /// The service's health-check path (status probes it).
 pub const HEALTH_PATH: &str = "io.pactown.health-path";
+/// The service's `health_cmd` (a shell command run inside the container), when it has one.
+pub const HEALTH_CMD: &str = "io.pactown.health-cmd";
+/// `job` on the container of a one-shot job (absent on long-running services).
+pub const KIND: &str = "io.pactown.kind";
 /// Path of the ecosystem file the container was started from.
 pub const ECOSYSTEM_FILE: &str = "io.pactown.ecosystem-file";

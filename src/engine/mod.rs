@@ -304,6 +304,21 @@ pub struct EngineEvent {
     pub time_nano: i64,
 }
 
+/// The result of a command run inside a running container ([`Engine::exec`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExecOutcome {
+    /// Exit code of the command (`None` when the engine does not say or it timed out).
+    pub exit_code: Option<i64>,
+    /// True when it was still running at the time limit (it is left to finish on its own).
+    pub timed_out: bool,
+    /// Its output (stdout and stderr interleaved), at most [`EXEC_OUTPUT_LIMIT`] bytes: the end
+    /// is kept.
+    pub output: String,
+}
+
+/// Most bytes of output an [`Engine::exec`] keeps.
+pub const EXEC_OUTPUT_LIMIT: usize = 16 * 1024;
+
 /// Label filter `key=value` (or just `key`) for listing.
 pub type LabelFilter = Vec<String>;
 
@@ -361,6 +376,16 @@ pub trait Engine: Send + Sync {
 
     /// Kills a container with a signal (tests, `restart`).
     async fn kill_container(&self, id: &str, signal: &str) -> EngineResult<()>;
+
+    /// Runs `command` (exec form) inside the running container `id` as its user, in its working
+    /// directory and environment, and waits for it at most `timeout` (then
+    /// [`ExecOutcome::timed_out`] says so).
+    async fn exec(
+        &self,
+        id: &str,
+        command: &[String],
+        timeout: Duration,
+    ) -> EngineResult<ExecOutcome>;
 
     /// Containers (running or not) carrying all the given labels.
     async fn list_containers(&self, labels: &LabelFilter) -> EngineResult<Vec<ContainerInfo>>;

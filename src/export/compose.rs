@@ -1,10 +1,12 @@
 //! Compose export: one service per ecosystem service on one named network, with the service
-//! name as DNS alias, `depends_on` with `condition: service_healthy`, a curl-free health check,
+//! name as DNS alias, `depends_on` with `condition: service_healthy` (`service_started` on a
+//! service without port and `health_cmd`, `service_completed_successfully` on a job, which gets
+//! `restart: "no"` and no health check), a curl-free health check,
 //! `restart` from `auto_restart`, the injected and own environment, and ports published on
 //! 127.0.0.1. Built from serde structs; Compose's `$` interpolation is neutralised by writing
 //! every `$` in a value as `$$`.
-use super::{check_names, health_argv, health_path, health_timing, service_env, service_image};
-use super::{ExportError, ImageMap};
+use super::{check_names, health_timing, service_env, service_health_argv, service_image};
+use super::{ExportError, ImageMap, Readiness};
 use crate::config::Ecosystem;
 use crate::engine::labels;
 use indexmap::IndexMap;
@@ -58,8 +60,9 @@ pub struct Service {
     /// Dependencies and the condition to wait for.
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub depends_on: IndexMap<String, DependsOn>,
-    /// The health check.
-    pub healthcheck: Healthcheck,
+    /// The health check (none for a job, or a service without port and `health_cmd`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Healthcheck>,
     /// `always` or `no`.
     pub restart: String,
     /// Capabilities dropped.
@@ -109,7 +112,8 @@ pub struct ServiceNetwork {
 /// A `depends_on` entry.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DependsOn {
-    /// `service_healthy`.
+    /// `service_healthy`, `service_started` (no health probe) or
+    /// `service_completed_successfully` (a job).
     pub condition: String,
 }
 
@@ -193,8 +197,15 @@ pub fn to_compose(eco: &Ecosystem, images: &ImageMap) -> Result<ComposeFile, Exp
         }
         let env = service_env(eco, svc)?;
         let timing = health_timing(svc);
-        let mut test = vec!["CMD".to_string()];
-        test.extend(health_argv(svc.port, health_path(svc)?));
+        let healthcheck = service_health_argv(svc)?.map(|argv| Healthcheck {
+            test: std::iter::once("CMD".to_string())
+                .chain(argv.iter().map(|a| literal(a)))
+                .collect(),
+            interval: format!("{}s", timing.interval),
+            timeout: format!("{}s", timing.timeout),
+            retries: timing.retries,
+            start_period: format!("{}s", timing.start_period),
+        });
         let labels = BTreeMap::from([
             (labels::MANAGED.to_string(), "true".to_string()),
             (labels::ECOSYSTEM.to_string(), literal(&eco.name)),
@@ -216,10 +227,9 @@ pub fn to_compose(eco: &Ecosystem, images: &ImageMap) -> Result<ComposeFile, Exp
                     .flatten()
                     .map(|p| literal(&p.display().to_string()))
                     .collect(),
-                ports: if svc.replicas == 1 {
-                    vec![format!("127.0.0.1:{0}:{0}", svc.port)]
-                } else {
-                    Vec::new()
+                ports: match svc.port {
+                    Some(port) if svc.replicas == 1 => vec![format!("127.0.0.1:{port}:{port}")],
+                    _ => Vec::new(),
                 },
                 networks: IndexMap::from([(
                     NETWORK_KEY.to_string(),
@@ -234,19 +244,23 @@ pub fn to_compose(eco: &Ecosystem, images: &ImageMap) -> Result<ComposeFile, Exp
                         (
                             d.name.clone(),
                             DependsOn {
-                                condition: "service_healthy".into(),
+                                condition: match eco.service(&d.name).map(super::readiness) {
+                                    Some(Readiness::Completed) => "service_completed_successfully",
+                                    Some(Readiness::Started) => "service_started",
+                                    _ => "service_healthy",
+                                }
+                                .into(),
                             },
                         )
                     })
                     .collect(),
-                healthcheck: Healthcheck {
-                    test,
-                    interval: format!("{}s", timing.interval),
-                    timeout: format!("{}s", timing.timeout),
-                    retries: timing.retries,
-                    start_period: format!("{}s", timing.start_period),
-                },
-                restart: if svc.auto_restart { "always" } else { "no" }.into(),
+                healthcheck,
+                restart: if svc.auto_restart && !svc.is_job() {
+                    "always"
+                } else {
+                    "no"
+                }
+                .into(),
                 cap_drop: sec.cap_drop(),
                 cap_add: sec.cap_add.clone(),
                 security_opt: if sec.no_new_privileges {

@@ -17,7 +17,7 @@
 //! the path. That is what the anonymous volume of `pactown up`, Quadlet and Compose does: every
 //! pod starts from the image's files, writes stay in the pod, the rest of the root file system
 //! stays read-only.
-use super::{check_names, health_argv, health_path, health_timing, service_env, service_image};
+use super::{check_names, health_timing, service_env, service_health_argv, service_image};
 use super::{ExportError, ImageMap};
 use crate::config::{Ecosystem, ServiceSpec};
 use serde::Serialize;
@@ -44,6 +44,31 @@ pub struct ConfigMap {
     pub metadata: Metadata,
     /// Data.
     pub data: BTreeMap<String, String>,
+}
+
+/// A Job: a one-shot service (`kind: job`) that no other service depends on, run once to
+/// completion (no retries: `backoffLimit: 0`, like `pactown up`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeJob {
+    /// `batch/v1`.
+    pub api_version: String,
+    /// `Job`.
+    pub kind: String,
+    /// Metadata.
+    pub metadata: Metadata,
+    /// Spec.
+    pub spec: JobSpec,
+}
+
+/// The spec of a Job.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSpec {
+    /// Retries after a failure: 0.
+    pub backoff_limit: u32,
+    /// The pod (`restartPolicy: Never`).
+    pub template: PodTemplate,
 }
 
 /// A Deployment.
@@ -181,14 +206,17 @@ pub struct Container {
     pub image: String,
     /// `IfNotPresent` (images are built locally).
     pub image_pull_policy: String,
-    /// Ports.
+    /// Ports (none for a service without a port, or a job).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<ContainerPort>,
     /// Environment sources.
     pub env_from: Vec<EnvFrom>,
-    /// Readiness probe.
-    pub readiness_probe: Probe,
-    /// Liveness probe.
-    pub liveness_probe: Probe,
+    /// Readiness probe (none for a job, or a service without port and `health_cmd`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<Probe>,
+    /// Liveness probe (likewise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<Probe>,
     /// Security context.
     pub security_context: SecurityContext,
     /// Resources.
@@ -199,7 +227,8 @@ pub struct Container {
 }
 
 /// An init container: copies the image's content of one writable path into the `emptyDir` the
-/// service then mounts at that path.
+/// service then mounts at that path; or a job (`kind: job`) a dependant waits for, run to
+/// completion before the dependant's container starts.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct InitContainer {
@@ -209,8 +238,13 @@ pub struct InitContainer {
     pub image: String,
     /// `IfNotPresent` (images are built locally).
     pub image_pull_policy: String,
-    /// Exec-form argv of fixed strings ([`copy_command`]).
+    /// Exec-form argv of fixed strings ([`copy_command`]); empty for a job (the image's own
+    /// command).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
+    /// Environment sources (a job's ConfigMap and Secret).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env_from: Vec<EnvFrom>,
     /// Security context (the service's).
     pub security_context: SecurityContext,
     /// Resources (the service's limits).
@@ -433,6 +467,8 @@ pub enum Document {
     Deployment(Deployment),
     /// A Service.
     Service(KubeService),
+    /// A Job (`kind: job` without dependants).
+    Job(KubeJob),
 }
 
 fn labels_for(eco: &Ecosystem, svc: &ServiceSpec) -> BTreeMap<String, String> {
@@ -555,114 +591,34 @@ pub fn to_documents_with(
     let mut claimed = std::collections::BTreeSet::new();
     for svc in &eco.services {
         let image = service_image(images, &svc.name)?.to_string();
-        let security_context = SecurityContext {
-            allow_privilege_escalation: !svc.security.no_new_privileges,
-            read_only_root_filesystem: svc.security.read_only,
-            run_as_non_root: svc.security.non_root,
-            run_as_user: (svc.security.non_root && image.contains("pactown/"))
-                .then_some(crate::build::provider::APP_UID),
-            run_as_group: (svc.security.non_root && image.contains("pactown/"))
-                .then_some(crate::build::provider::APP_UID),
-            capabilities: Capabilities {
-                drop: svc.security.cap_drop(),
-                add: svc.security.cap_add.clone(),
-            },
-        };
-        let resources = Resources {
-            limits: kube_limits(&svc.resources),
-        };
-        let mut volumes = Vec::new();
-        let mut mounts = Vec::new();
-        let mut init_containers = Vec::new();
-        if svc.security.read_only {
-            volumes.push(PodVolume {
-                name: "tmp".into(),
-                empty_dir: Some(BTreeMap::new()),
-                persistent_volume_claim: None,
-            });
-            mounts.push(VolumeMountK {
-                name: "tmp".into(),
-                mount_path: "/tmp".into(),
-            });
-            for path in crate::config::writable_image_paths(&image) {
-                // a named volume mounted right there keeps the path writable (and its data)
-                if svc
-                    .volumes
-                    .values()
-                    .any(|t| t.trim_end_matches('/') == *path)
-                {
-                    continue;
-                }
-                let name = image_path_volume(&svc.name, path);
-                let staging = format!("{INIT_STAGING}{path}");
-                volumes.push(PodVolume {
-                    name: name.clone(),
-                    empty_dir: Some(BTreeMap::new()),
-                    persistent_volume_claim: None,
-                });
-                init_containers.push(InitContainer {
-                    name: init_container_name(&svc.name, path),
-                    image: image.clone(),
-                    image_pull_policy: "IfNotPresent".into(),
-                    command: copy_command(path, &staging),
-                    security_context: security_context.clone(),
-                    resources: resources.clone(),
-                    volume_mounts: vec![VolumeMountK {
-                        name: name.clone(),
-                        mount_path: staging,
-                    }],
-                });
-                mounts.push(VolumeMountK {
-                    name,
-                    mount_path: (*path).to_string(),
-                });
-            }
-        }
-        for (vol, target) in &svc.volumes {
-            let (claim_name, pod_name) = volume_names(eco, svc, vol)?;
-            if volumes.iter().any(|v| v.name == pod_name) {
-                return Err(ExportError::unsafe_value(
-                    &svc.name,
-                    &format!("volumes.{vol}"),
-                    format!("two volumes of the service map to the pod volume name `{pod_name}`; rename one"),
-                ));
-            }
+        let parts = pod_parts(eco, svc, &image)?;
+        for vol in svc.volumes.keys() {
+            let (claim_name, _) = volume_names(eco, svc, vol)?;
             if claimed.insert(claim_name.clone()) {
                 docs.push(Document::PersistentVolumeClaim(claim(eco, &claim_name)));
             }
-            volumes.push(PodVolume {
-                name: pod_name.clone(),
-                empty_dir: None,
-                persistent_volume_claim: Some(ClaimRef { claim_name }),
-            });
-            mounts.push(VolumeMountK {
-                name: pod_name,
-                mount_path: target.clone(),
-            });
         }
         let env = service_env(eco, svc)?;
         let labels = labels_for(eco, svc);
         let selector = BTreeMap::from([("app.kubernetes.io/name".to_string(), svc.name.clone())]);
         let timing = health_timing(svc);
-        let command = health_argv(svc.port, health_path(svc)?);
-        let probe = |initial: u64, failures: u64| Probe {
-            exec: ExecAction {
-                command: command.clone(),
-            },
-            initial_delay_seconds: initial,
-            period_seconds: timing.interval,
-            timeout_seconds: timing.timeout,
-            failure_threshold: failures,
+        let command = service_health_argv(svc)?;
+        let probe = |initial: u64, failures: u64| {
+            command.as_ref().map(|command| Probe {
+                exec: ExecAction {
+                    command: command.clone(),
+                },
+                initial_delay_seconds: initial,
+                period_seconds: timing.interval,
+                timeout_seconds: timing.timeout,
+                failure_threshold: failures,
+            })
         };
-        let env_name = format!("{}-env", svc.name);
-        // secret-looking variables never go into the ConfigMap: the pod reads them from a
-        // Secret `<service>-secrets` the operator creates (`kubectl create secret generic`)
-        let has_secrets = env.keys().any(|k| crate::secrets::is_secret_key(k));
         docs.push(Document::ConfigMap(ConfigMap {
             api_version: "v1".into(),
             kind: "ConfigMap".into(),
             metadata: Metadata {
-                name: env_name.clone(),
+                name: env_config_map(svc),
                 labels: labels.clone(),
             },
             data: env
@@ -671,7 +627,94 @@ pub fn to_documents_with(
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         }));
-        let single = svc.replicas == 1;
+        if svc.is_job() {
+            // a job some service depends on runs as an init container of each dependant's pod
+            // (so the dependant starts only after it exited 0); one nobody depends on is a Job
+            if eco
+                .services
+                .iter()
+                .any(|s| s.depends_on.iter().any(|d| d.name == svc.name))
+            {
+                continue;
+            }
+            docs.push(Document::Job(KubeJob {
+                api_version: "batch/v1".into(),
+                kind: "Job".into(),
+                metadata: Metadata {
+                    name: svc.name.clone(),
+                    labels: labels.clone(),
+                },
+                spec: JobSpec {
+                    backoff_limit: 0,
+                    template: PodTemplate {
+                        metadata: Metadata {
+                            name: svc.name.clone(),
+                            labels,
+                        },
+                        spec: PodSpec {
+                            restart_policy: "Never".into(),
+                            init_containers: parts.init_containers,
+                            containers: vec![Container {
+                                name: svc.name.clone(),
+                                image,
+                                image_pull_policy: "IfNotPresent".into(),
+                                ports: Vec::new(),
+                                env_from: parts.env_from,
+                                readiness_probe: None,
+                                liveness_probe: None,
+                                security_context: parts.security_context,
+                                resources: parts.resources,
+                                volume_mounts: parts.mounts,
+                            }],
+                            volumes: parts.volumes,
+                        },
+                    },
+                },
+            }));
+            continue;
+        }
+        let mut init_containers = Vec::new();
+        let mut volumes = parts.volumes;
+        // the jobs it depends on, in `depends_on` order, each after its own copy steps
+        for dep in &svc.depends_on {
+            let Some(job) = eco.service(&dep.name).filter(|d| d.is_job()) else {
+                continue;
+            };
+            let job_image = service_image(images, &job.name)?.to_string();
+            let job_parts = pod_parts(eco, job, &job_image)?;
+            for mut c in job_parts.init_containers {
+                c.name = format!("{}-{}", job.name, c.name);
+                init_containers.push(c);
+            }
+            init_containers.push(InitContainer {
+                name: job.name.clone(),
+                image: job_image,
+                image_pull_policy: "IfNotPresent".into(),
+                command: Vec::new(),
+                env_from: job_parts.env_from,
+                security_context: job_parts.security_context,
+                resources: job_parts.resources,
+                volume_mounts: job_parts.mounts,
+            });
+            for v in job_parts.volumes {
+                if !volumes.iter().any(|have| have.name == v.name) {
+                    volumes.push(v);
+                }
+            }
+        }
+        init_containers.extend(parts.init_containers);
+        let ports: Vec<ContainerPort> = svc
+            .port
+            .map(|port| {
+                let single = svc.replicas == 1;
+                ContainerPort {
+                    container_port: port,
+                    host_port: single.then_some(port),
+                    host_ip: single.then(|| "127.0.0.1".to_string()),
+                }
+            })
+            .into_iter()
+            .collect();
         docs.push(Document::Deployment(Deployment {
             api_version: "apps/v1".into(),
             kind: "Deployment".into(),
@@ -702,51 +745,169 @@ pub fn to_documents_with(
                             name: svc.name.clone(),
                             image,
                             image_pull_policy: "IfNotPresent".into(),
-                            ports: vec![ContainerPort {
-                                container_port: svc.port,
-                                host_port: single.then_some(svc.port),
-                                host_ip: single.then(|| "127.0.0.1".to_string()),
-                            }],
-                            env_from: std::iter::once(EnvFrom {
-                                config_map_ref: Some(NameRef { name: env_name }),
-                                secret_ref: None,
-                            })
-                            .chain(has_secrets.then(|| EnvFrom {
-                                config_map_ref: None,
-                                secret_ref: Some(NameRef {
-                                    name: format!("{}-secrets", svc.name),
-                                }),
-                            }))
-                            .collect(),
+                            ports,
+                            env_from: parts.env_from,
                             readiness_probe: probe(1, timing.retries),
                             liveness_probe: probe(timing.start_period, timing.retries),
-                            security_context,
-                            resources,
-                            volume_mounts: mounts,
+                            security_context: parts.security_context,
+                            resources: parts.resources,
+                            volume_mounts: parts.mounts,
                         }],
                         volumes,
                     },
                 },
             },
         }));
-        docs.push(Document::Service(KubeService {
-            api_version: "v1".into(),
-            kind: "Service".into(),
-            metadata: Metadata {
-                name: svc.name.clone(),
-                labels,
-            },
-            spec: ServiceSpecK {
-                selector,
-                ports: vec![ServicePort {
-                    name: "http".into(),
-                    port: svc.port,
-                    target_port: svc.port,
-                }],
-            },
-        }));
+        // a service without a port has nothing to reach
+        if let Some(port) = svc.port {
+            docs.push(Document::Service(KubeService {
+                api_version: "v1".into(),
+                kind: "Service".into(),
+                metadata: Metadata {
+                    name: svc.name.clone(),
+                    labels,
+                },
+                spec: ServiceSpecK {
+                    selector,
+                    ports: vec![ServicePort {
+                        name: "http".into(),
+                        port,
+                        target_port: port,
+                    }],
+                },
+            }));
+        }
     }
     Ok(docs)
+}
+
+/// The name of a service's ConfigMap: `<service>-env`.
+fn env_config_map(svc: &ServiceSpec) -> String {
+    format!("{}-env", svc.name)
+}
+
+/// What a service's pod needs besides its container's name, image, ports and probes.
+struct PodParts {
+    security_context: SecurityContext,
+    resources: Resources,
+    volumes: Vec<PodVolume>,
+    mounts: Vec<VolumeMountK>,
+    init_containers: Vec<InitContainer>,
+    env_from: Vec<EnvFrom>,
+}
+
+/// The security context, limits, volumes (tmp, writable image paths with their copy steps,
+/// named volumes) and environment sources of `svc` running `image`.
+fn pod_parts(eco: &Ecosystem, svc: &ServiceSpec, image: &str) -> Result<PodParts, ExportError> {
+    let security_context = SecurityContext {
+        allow_privilege_escalation: !svc.security.no_new_privileges,
+        read_only_root_filesystem: svc.security.read_only,
+        run_as_non_root: svc.security.non_root,
+        run_as_user: (svc.security.non_root && image.contains("pactown/"))
+            .then_some(crate::build::provider::APP_UID),
+        run_as_group: (svc.security.non_root && image.contains("pactown/"))
+            .then_some(crate::build::provider::APP_UID),
+        capabilities: Capabilities {
+            drop: svc.security.cap_drop(),
+            add: svc.security.cap_add.clone(),
+        },
+    };
+    let resources = Resources {
+        limits: kube_limits(&svc.resources),
+    };
+    let mut volumes = Vec::new();
+    let mut mounts = Vec::new();
+    let mut init_containers = Vec::new();
+    if svc.security.read_only {
+        volumes.push(PodVolume {
+            name: "tmp".into(),
+            empty_dir: Some(BTreeMap::new()),
+            persistent_volume_claim: None,
+        });
+        mounts.push(VolumeMountK {
+            name: "tmp".into(),
+            mount_path: "/tmp".into(),
+        });
+        for path in crate::config::writable_image_paths(image) {
+            // a named volume mounted right there keeps the path writable (and its data)
+            if svc
+                .volumes
+                .values()
+                .any(|t| t.trim_end_matches('/') == *path)
+            {
+                continue;
+            }
+            let name = image_path_volume(&svc.name, path);
+            let staging = format!("{INIT_STAGING}{path}");
+            volumes.push(PodVolume {
+                name: name.clone(),
+                empty_dir: Some(BTreeMap::new()),
+                persistent_volume_claim: None,
+            });
+            init_containers.push(InitContainer {
+                name: init_container_name(&svc.name, path),
+                image: image.to_string(),
+                image_pull_policy: "IfNotPresent".into(),
+                command: copy_command(path, &staging),
+                env_from: Vec::new(),
+                security_context: security_context.clone(),
+                resources: resources.clone(),
+                volume_mounts: vec![VolumeMountK {
+                    name: name.clone(),
+                    mount_path: staging,
+                }],
+            });
+            mounts.push(VolumeMountK {
+                name,
+                mount_path: (*path).to_string(),
+            });
+        }
+    }
+    for (vol, target) in &svc.volumes {
+        let (claim_name, pod_name) = volume_names(eco, svc, vol)?;
+        if volumes.iter().any(|v| v.name == pod_name) {
+            return Err(ExportError::unsafe_value(
+                &svc.name,
+                &format!("volumes.{vol}"),
+                format!("two volumes of the service map to the pod volume name `{pod_name}`; rename one"),
+            ));
+        }
+        volumes.push(PodVolume {
+            name: pod_name.clone(),
+            empty_dir: None,
+            persistent_volume_claim: Some(ClaimRef { claim_name }),
+        });
+        mounts.push(VolumeMountK {
+            name: pod_name,
+            mount_path: target.clone(),
+        });
+    }
+    let has_secrets = service_env(eco, svc)?
+        .keys()
+        .any(|k| crate::secrets::is_secret_key(k));
+    // secret-looking variables never go into the ConfigMap: the pod reads them from a Secret
+    // `<service>-secrets` the operator creates (`kubectl create secret generic`)
+    let env_from = std::iter::once(EnvFrom {
+        config_map_ref: Some(NameRef {
+            name: env_config_map(svc),
+        }),
+        secret_ref: None,
+    })
+    .chain(has_secrets.then(|| EnvFrom {
+        config_map_ref: None,
+        secret_ref: Some(NameRef {
+            name: format!("{}-secrets", svc.name),
+        }),
+    }))
+    .collect();
+    Ok(PodParts {
+        security_context,
+        resources,
+        volumes,
+        mounts,
+        init_containers,
+        env_from,
+    })
 }
 
 /// Renders the multi-document YAML (pure).

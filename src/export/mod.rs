@@ -271,6 +271,49 @@ pub fn health_argv(port: u16, path: Option<&str>) -> Vec<String> {
     vec!["/bin/bash".into(), "-c".into(), script]
 }
 
+/// The health probe of a service in exec form, as every exporter runs it inside the container:
+/// its `health_cmd` through `/bin/sh -c`, else [`health_argv`] on its port; `None` for a job
+/// and for a service without port and `health_cmd` (healthy = running).
+///
+/// # Errors
+/// [`ExportError::Unsafe`] for a bad health path.
+pub fn service_health_argv(svc: &ServiceSpec) -> Result<Option<Vec<String>>, ExportError> {
+    if svc.is_job() {
+        return Ok(None);
+    }
+    if let Some(argv) = svc.health_argv() {
+        return Ok(Some(argv));
+    }
+    match svc.port {
+        Some(port) => Ok(Some(health_argv(port, health_path(svc)?))),
+        None => Ok(None),
+    }
+}
+
+/// What a dependant waits for on one dependency in the exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// Its health check passes (Compose `service_healthy`).
+    Healthy,
+    /// It runs (a service without a health probe; Compose `service_started`).
+    Started,
+    /// It exited 0 (a job; Compose `service_completed_successfully`).
+    Completed,
+}
+
+/// What a dependant waits for on `dep`: completed for a job, healthy when it has a health
+/// probe ([`service_health_argv`]), started otherwise.
+#[must_use]
+pub fn readiness(dep: &ServiceSpec) -> Readiness {
+    if dep.is_job() {
+        Readiness::Completed
+    } else if dep.health_cmd.is_some() || dep.port.is_some() {
+        Readiness::Healthy
+    } else {
+        Readiness::Started
+    }
+}
+
 /// Health-check timing shared by the exporters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HealthTiming {

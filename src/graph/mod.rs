@@ -279,13 +279,32 @@ pub fn wait_for(eco: &Ecosystem, spec: &ServiceSpec) -> String {
         .iter()
         .filter_map(|dep| {
             let d = eco.service(&dep.name)?;
-            (d.port != 0).then(|| match &d.health_check {
-                Some(path) => format!("http://{}:{}{path}", d.name, d.port),
-                None => format!("tcp://{}:{}", d.name, d.port),
-            })
+            wait_entry(d)
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// What a dependant's start script waits for on `dep`: its health URL, or its port when it
+/// has no HTTP health check; `None` for a service without a port and for a job, which the start
+/// script cannot probe: `up` starts their dependants only once they are healthy (running, or
+/// their `health_cmd` passed) or completed ([`all_waitable`]).
+#[must_use]
+pub fn wait_entry(dep: &ServiceSpec) -> Option<String> {
+    let port = dep.port.filter(|_| !dep.is_job())?;
+    Some(match (&dep.health_check, &dep.health_cmd) {
+        (Some(path), _) => format!("http://{}:{port}{path}", dep.name),
+        _ => format!("tcp://{}:{port}", dep.name),
+    })
+}
+
+/// True when the start script can hold `spec` until every dependency answers (each has a
+/// [`wait_entry`]), so `up` may start it early.
+#[must_use]
+pub fn all_waitable(eco: &Ecosystem, spec: &ServiceSpec) -> bool {
+    spec.depends_on
+        .iter()
+        .all(|d| eco.service(&d.name).is_none_or(|d| wait_entry(d).is_some()))
 }
 
 /// [`injected_env`] for every service, keyed by service name (one pass, no quadratic lookups).
@@ -308,7 +327,15 @@ fn env_with<'a>(
     let mut env = BTreeMap::new();
     for dep in &service.depends_on {
         let prefix = env_prefix(&dep.name);
-        let dep_port = by_name(&dep.name).map(|d| d.port);
+        let dep_spec = by_name(&dep.name);
+        if dep_spec.is_some_and(ServiceSpec::is_job) && dep.endpoint.is_none() {
+            // a job serves nothing: no URL; its `env_var` (if any) gets its name
+            if let Some(var) = &dep.env_var {
+                env.insert(var.clone(), dep.name.clone());
+            }
+            continue;
+        }
+        let dep_port = dep_spec.and_then(|d| d.port);
         let rewritten = dep.endpoint.as_deref().and_then(|e| {
             let port = dep_port?;
             Some((loopback_to_service(e, &dep.name, port)?, port))
@@ -342,14 +369,16 @@ fn env_with<'a>(
             env.insert(var.clone(), url);
         }
     }
-    let port = service.port.to_string();
-    env.insert("MARKPACT_PORT".into(), port.clone());
-    env.insert("PORT".into(), port.clone());
+    if let Some(port) = service.port {
+        let port = port.to_string();
+        env.insert("MARKPACT_PORT".into(), port.clone());
+        env.insert("PORT".into(), port.clone());
+        env.insert(
+            "SERVICE_URL".into(),
+            format!("http://{}:{port}", service.name),
+        );
+    }
     env.insert("SERVICE_NAME".into(), service.name.clone());
-    env.insert(
-        "SERVICE_URL".into(),
-        format!("http://{}:{port}", service.name),
-    );
     env.insert("PACTOWN_SERVICE_NAME".into(), service.name.clone());
     env.insert("PACTOWN_ECOSYSTEM".into(), eco.name.clone());
     for (k, v) in &service.env {
@@ -437,7 +466,7 @@ pub fn endpoint_warnings(eco: &Ecosystem) -> Vec<Diagnostic> {
                 .services
                 .iter()
                 .find(|s| s.name == dep.name)
-                .map(|s| s.port);
+                .and_then(|s| s.port);
             if let Some(url) = dep_port.and_then(|p| loopback_to_service(endpoint, &dep.name, p)) {
                 out.push(
                     Diagnostic::warning(

@@ -62,7 +62,7 @@ pub fn tree(eco: &Ecosystem, graph: &DependencyGraph) -> String {
 }
 
 fn describe(svc: &ServiceSpec) -> String {
-    let mut s = format!("{} :{}", svc.name, svc.port);
+    let mut s = format!("{} {}", svc.name, svc.port_label());
     if let Some(h) = &svc.health_check {
         let _ = write!(s, " {h}");
     }
@@ -107,7 +107,7 @@ pub fn dot(eco: &Ecosystem, graph: &DependencyGraph) -> String {
             out,
             "  {} [label={}];",
             dot_quote(&svc.name),
-            dot_quote(&format!("{}\n:{}", svc.name, svc.port))
+            dot_quote(&format!("{}\n{}", svc.name, svc.port_label()))
         );
     }
     for svc in &eco.services {
@@ -132,10 +132,10 @@ pub fn mermaid(eco: &Ecosystem, graph: &DependencyGraph) -> String {
     for svc in &eco.services {
         let _ = writeln!(
             out,
-            "  s{}[\"{} :{}\"]",
+            "  s{}[\"{} {}\"]",
             svc.index,
             svc.name.replace('"', "#quot;"),
-            svc.port
+            svc.port_label()
         );
     }
     for svc in &eco.services {
@@ -159,8 +159,10 @@ pub fn json(eco: &Ecosystem, graph: &DependencyGraph) -> serde_json::Value {
             svc.name.clone(),
             serde_json::json!({
                 "port": svc.port,
+                "kind": svc.kind,
                 "readme": svc.readme.label(),
                 "health_check": svc.health_check,
+                "health_cmd": svc.health_cmd,
                 "replicas": svc.replicas,
                 "depends_on": graph.dependencies_of(&svc.name),
                 "dependants": graph.dependants_of(&svc.name),

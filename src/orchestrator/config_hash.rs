@@ -17,8 +17,14 @@ pub struct HashInput<'a> {
     pub image_id: &'a str,
     /// Full container environment.
     pub env: &'a BTreeMap<String, String>,
-    /// Container port (host side may move to a free port).
-    pub port: u16,
+    /// Container port (host side may move to a free port); `None` without one.
+    pub port: Option<u16>,
+    /// A one-shot job (left out when false, so services keep their hash).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub job: bool,
+    /// The `health_cmd` (left out when there is none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_cmd: Option<&'a str>,
     /// Number of replicas.
     pub replicas: u32,
     /// Restart policy.
@@ -62,7 +68,9 @@ mod tests {
             image: "pactown/python-api:abc",
             image_id: "sha256:1",
             env,
-            port: 8100,
+            port: Some(8100),
+            job: false,
+            health_cmd: None,
             replicas: 1,
             restart: true,
             health_path: Some("/health"),

@@ -19,8 +19,14 @@ pub struct DesiredService {
     pub image_id: String,
     /// Full environment: injected dependency variables, then the service's own `env`.
     pub env: BTreeMap<String, String>,
-    /// Container port, published on 127.0.0.1 (host side may move to a free port).
-    pub port: u16,
+    /// Container port, published on 127.0.0.1 (host side may move to a free port); `None`: the
+    /// service has no port (a worker, a job) and publishes nothing.
+    pub port: Option<u16>,
+    /// A one-shot job: run to completion, done when it exited 0 (never restarted, not rerun by
+    /// the next `up` once it succeeded with the same config).
+    pub job: bool,
+    /// Shell command run inside the container as its health probe (`health_cmd`).
+    pub health_cmd: Option<String>,
     /// Number of containers.
     pub replicas: u32,
     /// Restart policy.
@@ -51,7 +57,10 @@ impl DesiredService {
         // the service's own `env` may set the variable (empty: no waiting), which also turns
         // off the early start
         let wait = crate::graph::wait_for(eco, spec);
+        // only when the start script can hold it for every dependency (a portless one or a job
+        // has no entry): otherwise it starts once they are healthy or completed
         let gated = !wait.is_empty()
+            && crate::graph::all_waitable(eco, spec)
             && env
                 .entry(WAIT_FOR_VAR.to_string())
                 .or_insert_with(|| wait.clone())
@@ -69,9 +78,19 @@ impl DesiredService {
             Duration::from_secs(spec.timeout),
             spec.depends_on.iter().map(|d| d.name.clone()).collect(),
         )
+        .with_shape(spec.is_job(), spec.health_cmd.clone())
         .with_isolation(iso);
         d.gated = gated;
         d
+    }
+
+    /// Makes it a job (or not) with `health_cmd` as its probe, and recomputes the config hash.
+    #[must_use]
+    pub fn with_shape(mut self, job: bool, health_cmd: Option<String>) -> Self {
+        self.job = job;
+        self.health_cmd = health_cmd;
+        self.config_hash = self.hash();
+        self
     }
 
     /// Sets the isolation (its variables are added where the env does not set them) and
@@ -93,6 +112,8 @@ impl DesiredService {
             image_id: &self.image_id,
             env: &self.env,
             port: self.port,
+            job: self.job,
+            health_cmd: self.health_cmd.as_deref(),
             replicas: self.replicas,
             restart: self.restart,
             health_path: self.health_path.as_deref(),
@@ -108,7 +129,7 @@ impl DesiredService {
         image: &str,
         image_id: &str,
         env: BTreeMap<String, String>,
-        port: u16,
+        port: impl Into<Option<u16>>,
         replicas: u32,
         restart: bool,
         health_path: Option<String>,
@@ -121,7 +142,9 @@ impl DesiredService {
             image: image.to_string(),
             image_id: image_id.to_string(),
             env,
-            port,
+            port: port.into(),
+            job: false,
+            health_cmd: None,
             replicas,
             restart,
             health_path,
@@ -208,12 +231,14 @@ impl Plan {
     }
 }
 
-/// The host port a container publishes for `container_port`.
+/// The host port a container publishes for `container_port` (its first published one when it
+/// does not publish that one, or when the port is not known).
 #[must_use]
-pub fn host_port_of(info: &ContainerInfo, container_port: u16) -> Option<u16> {
+pub fn host_port_of(info: &ContainerInfo, container_port: impl Into<Option<u16>>) -> Option<u16> {
+    let wanted = container_port.into();
     info.ports
         .iter()
-        .find(|p| p.container_port == container_port)
+        .find(|p| Some(p.container_port) == wanted)
         .or_else(|| info.ports.first())
         .map(|p| p.host_port)
 }

@@ -1,5 +1,5 @@
 //! `restart`: stop and start the named services' containers, then wait until they are healthy.
-use super::health::{wait_healthy, HealthProbe, ProbeTarget, WaitError};
+use super::health::{wait_completed, wait_ready, HealthProbe, Readiness, WaitError};
 use super::plan::host_port_of;
 use crate::engine::{labels, Engine};
 use crate::error::Error;
@@ -47,22 +47,34 @@ pub async fn restart(
         }
         jobs.push(async move {
             let mut targets = Vec::new();
+            let mut job = None;
             for c in &containers {
                 engine.stop_container(&c.id, opts.stop_timeout).await?;
                 engine.start_container(&c.id).await?;
-                let port = opts.ports.get(service).copied().unwrap_or(0);
-                if let Some(host_port) = host_port_of(c, port) {
-                    targets.push(ProbeTarget {
-                        container_id: c.id.clone(),
-                        host_port,
-                        path: c.labels.get(labels::HEALTH_PATH).cloned(),
-                    });
+                if c.labels.get(labels::KIND).is_some_and(|k| k == "job") {
+                    job = Some(c.id.clone());
                 }
+                let port = opts.ports.get(service).copied();
+                targets.push(Readiness::of_container(
+                    &c.id,
+                    &c.labels,
+                    host_port_of(c, port),
+                ));
             }
-            match wait_healthy(engine, probe, &targets, opts.timeout).await {
+            // a job is run again, to completion
+            let waited = match &job {
+                Some(id) => wait_completed(engine, id, opts.timeout).await,
+                None => wait_ready(engine, probe, &targets, opts.timeout).await,
+            };
+            match waited {
                 Ok(t) => {
                     printer.info(&format!(
-                        "  {service} restarted, healthy in {:.2}s",
+                        "  {service} {}{:.2}s",
+                        if job.is_some() {
+                            "ran again, completed in "
+                        } else {
+                            "restarted, healthy in "
+                        },
                         t.as_secs_f64()
                     ));
                     Ok(())

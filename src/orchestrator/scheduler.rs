@@ -12,7 +12,7 @@
 //! - the others are started once their dependencies are *healthy*.
 //!
 //! Either way a service is probed for health only from the moment its dependencies are healthy.
-use super::health::{wait_healthy, HealthProbe, ProbeTarget, WaitError};
+use super::health::{wait_completed, wait_ready, HealthProbe, Readiness, WaitError};
 use super::plan::{DesiredService, Plan, ReplicaAction};
 use super::{container_name, plan};
 use crate::engine::{labels, ContainerSpec, Engine, EngineError, PortBinding};
@@ -53,6 +53,8 @@ impl Default for DeployOptions {
 pub enum ServiceStatus {
     /// All replicas answered their health probe.
     Healthy,
+    /// A job ran to completion (exited 0), now or in an earlier `up` with the same config.
+    Completed,
     /// Did not become healthy in time.
     TimedOut(String),
     /// Failed to start (exited, engine error).
@@ -62,6 +64,14 @@ pub enum ServiceStatus {
         /// The dependency that failed.
         dependency: String,
     },
+}
+
+impl ServiceStatus {
+    /// Healthy, or completed for a job: its dependants may start.
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        matches!(self, ServiceStatus::Healthy | ServiceStatus::Completed)
+    }
 }
 
 /// One running replica.
@@ -108,12 +118,10 @@ pub struct DeployReport {
 }
 
 impl DeployReport {
-    /// True when every service is healthy.
+    /// True when every service is healthy (and every job completed).
     #[must_use]
     pub fn all_healthy(&self) -> bool {
-        self.outcomes
-            .values()
-            .all(|o| o.status == ServiceStatus::Healthy)
+        self.outcomes.values().all(|o| o.status.is_ready())
     }
 
     /// The services that failed or timed out themselves (not the skipped ones), in name order.
@@ -137,6 +145,7 @@ enum Phase {
     Pending,
     /// Its containers are started (or were running), not yet healthy.
     Started,
+    /// Healthy, or completed for a job.
     Healthy,
     Failed,
 }
@@ -261,7 +270,7 @@ pub async fn deploy(
         let shared = Arc::clone(&shared);
         tasks.push(tokio::spawn(async move {
             let outcome = run_service(&shared, &d, deps, actions, &me).await;
-            let phase = if outcome.status == ServiceStatus::Healthy {
+            let phase = if outcome.status.is_ready() {
                 Phase::Healthy
             } else {
                 Phase::Failed
@@ -309,6 +318,12 @@ async fn run_service(
         began: None,
         healthy_at: None,
         ready_in: None,
+    };
+    // a job that already ran to completion with this config is not run again
+    let actions = if d.job {
+        keep_completed_job(shared, actions).await
+    } else {
+        actions
     };
     // create (or recreate) the containers right away, while the dependencies are still
     // starting: only the start has to wait for them
@@ -379,19 +394,13 @@ async fn run_service(
         me.send_replace(Phase::Started);
     }
 
-    let targets: Vec<ProbeTarget> = outcome
-        .replicas
-        .iter()
-        .filter_map(|r| {
-            r.host_port.map(|p| ProbeTarget {
-                container_id: r.id.clone(),
-                host_port: p,
-                path: d.health_path.clone(),
-            })
-        })
-        .collect();
     let timeout = shared.opts.timeout.unwrap_or(d.timeout);
-    match wait_healthy(
+    if d.job {
+        finish_job(shared, d, &mut outcome, began, timeout).await;
+        return outcome;
+    }
+    let targets: Vec<Readiness> = outcome.replicas.iter().map(|r| readiness(d, r)).collect();
+    match wait_ready(
         shared.engine.as_ref(),
         shared.probe.as_ref(),
         &targets,
@@ -431,6 +440,88 @@ async fn run_service(
         Err(e) => outcome.status = ServiceStatus::Failed(e.to_string()),
     }
     outcome
+}
+
+/// How a replica of `d` is judged healthy: its `health_cmd` inside the container, else its
+/// published port (HTTP on the health path, or a connection), else running.
+fn readiness(d: &DesiredService, r: &ReplicaState) -> Readiness {
+    Readiness::new(
+        &r.id,
+        d.health_cmd.as_deref(),
+        r.host_port,
+        d.health_path.clone(),
+    )
+}
+
+/// A job's plan with a stopped container of the same config that exited 0 turned into
+/// [`ReplicaAction::Keep`]: it ran to completion before and is not run again (like Compose).
+/// One that failed, or never ran, keeps its start.
+async fn keep_completed_job(
+    shared: &Shared,
+    actions: Vec<(u32, ReplicaAction)>,
+) -> Vec<(u32, ReplicaAction)> {
+    let mut out = Vec::with_capacity(actions.len());
+    for (replica, action) in actions {
+        let action = match action {
+            ReplicaAction::Start { id, host_port } => {
+                let done = shared
+                    .engine
+                    .inspect_container(&id)
+                    .await
+                    .is_ok_and(|c| c.info.state == "exited" && c.exit_code == Some(0));
+                if done {
+                    ReplicaAction::Keep { id, host_port }
+                } else {
+                    ReplicaAction::Start { id, host_port }
+                }
+            }
+            other => other,
+        };
+        out.push((replica, action));
+    }
+    out
+}
+
+/// Waits for a started (or kept) job to run to completion and sets the outcome:
+/// [`ServiceStatus::Completed`] on exit 0, failed with the exit code otherwise.
+async fn finish_job(
+    shared: &Shared,
+    d: &DesiredService,
+    outcome: &mut ServiceOutcome,
+    began: Instant,
+    timeout: Duration,
+) {
+    let Some(id) = outcome.replicas.first().map(|r| r.id.clone()) else {
+        outcome.status = ServiceStatus::Failed("the job has no container".into());
+        return;
+    };
+    match wait_completed(shared.engine.as_ref(), &id, timeout).await {
+        Ok(_) => {
+            let now = Instant::now();
+            outcome.status = ServiceStatus::Completed;
+            outcome.healthy_at = Some(now);
+            outcome.ready_in = Some(now.duration_since(began));
+            if outcome.changed {
+                shared.printer.info(&format!(
+                    "{} {} completed in {:.2}s",
+                    shared.printer.paint("✔", console::Style::new().green()),
+                    d.name,
+                    now.duration_since(began).as_secs_f64()
+                ));
+            } else {
+                shared
+                    .printer
+                    .info(&format!("  {} unchanged, completed before", d.name));
+            }
+        }
+        Err(WaitError::TimedOut { last }) => {
+            outcome.status = ServiceStatus::TimedOut(format!(
+                "job did not finish within {}s ({last})",
+                timeout.as_secs()
+            ));
+        }
+        Err(e) => outcome.status = ServiceStatus::Failed(e.to_string()),
+    }
 }
 
 /// Starts the containers `ids` (bounded by the create semaphore); false (with the outcome set to
@@ -501,12 +592,38 @@ async fn create(
     replica: u32,
     outcome: &mut ServiceOutcome,
 ) -> Result<ReplicaState, EngineError> {
-    // replica 1 publishes the service port; further replicas publish 10000 above per replica
-    // (18100, 28100…) so they do not take the ports of the services that follow in the file
+    let host_port = match d.port {
+        Some(port) => Some(publish_port(shared, d, port, replica, outcome)?),
+        None => None,
+    };
+    let spec = container_spec(shared, d, replica, host_port);
+    super::isolation::prepare_volumes(shared.engine.as_ref(), &spec).await?;
+    let id = shared.engine.create_container(&spec).await?;
+    outcome.changed = true;
+    shared
+        .printer
+        .debug(&format!("{}: created {}", d.name, spec.name));
+    Ok(ReplicaState {
+        replica,
+        id,
+        host_port,
+    })
+}
+
+/// The host port replica `replica` of `d` publishes its container `port` on. Replica 1
+/// publishes the service port; further replicas publish 10000 above per replica (18100,
+/// 28100…) so they do not take the ports of the services that follow in the file.
+fn publish_port(
+    shared: &Shared,
+    d: &DesiredService,
+    port: u16,
+    replica: u32,
+    outcome: &mut ServiceOutcome,
+) -> Result<u16, EngineError> {
     let wanted = if replica <= 1 {
-        d.port
+        port
     } else {
-        u16::try_from(u32::from(d.port) + 10_000 * (replica - 1)).unwrap_or(30_000)
+        u16::try_from(u32::from(port) + 10_000 * (replica - 1)).unwrap_or(30_000)
     };
     let host_port = shared
         .ports
@@ -522,25 +639,14 @@ async fn create(
             d.name
         ));
     }
-    let spec = container_spec(shared, d, replica, host_port);
-    super::isolation::prepare_volumes(shared.engine.as_ref(), &spec).await?;
-    let id = shared.engine.create_container(&spec).await?;
-    outcome.changed = true;
-    shared
-        .printer
-        .debug(&format!("{}: created {}", d.name, spec.name));
-    Ok(ReplicaState {
-        replica,
-        id,
-        host_port: Some(host_port),
-    })
+    Ok(host_port)
 }
 
 fn container_spec(
     shared: &Shared,
     d: &DesiredService,
     replica: u32,
-    host_port: u16,
+    host_port: Option<u16>,
 ) -> ContainerSpec {
     let mut l = BTreeMap::new();
     l.insert(labels::ECOSYSTEM.to_string(), shared.ecosystem.clone());
@@ -550,6 +656,12 @@ fn container_spec(
     l.insert(labels::MANAGED.to_string(), "true".to_string());
     if let Some(p) = &d.health_path {
         l.insert(labels::HEALTH_PATH.to_string(), p.clone());
+    }
+    if let Some(c) = &d.health_cmd {
+        l.insert(labels::HEALTH_CMD.to_string(), c.clone());
+    }
+    if d.job {
+        l.insert(labels::KIND.to_string(), "job".to_string());
     }
     if let Some(f) = &shared.opts.ecosystem_file {
         l.insert(labels::ECOSYSTEM_FILE.to_string(), f.display().to_string());
@@ -564,12 +676,17 @@ fn container_spec(
         labels: l,
         network: shared.network.clone(),
         aliases: vec![d.name.clone()],
-        ports: vec![PortBinding {
-            container_port: d.port,
-            host_ip: "127.0.0.1".to_string(),
-            host_port,
-        }],
-        restart: d.restart,
+        ports: d
+            .port
+            .zip(host_port)
+            .map(|(container_port, host_port)| PortBinding {
+                container_port,
+                host_ip: "127.0.0.1".to_string(),
+                host_port,
+            })
+            .into_iter()
+            .collect(),
+        restart: d.restart && !d.job,
         init: true,
         command: None,
         healthcheck: None,
@@ -592,7 +709,7 @@ pub(crate) fn replica_spec(
     printer: &Printer,
     d: &DesiredService,
     replica: u32,
-    host_port: u16,
+    host_port: Option<u16>,
 ) -> ContainerSpec {
     let shared = Shared {
         engine,

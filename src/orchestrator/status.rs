@@ -1,6 +1,6 @@
 //! `status`: the ecosystem as the engine sees it (found by labels, so it works from any shell
 //! and after a crash), with a health probe of every service made now.
-use super::health::{HealthProbe, ProbeOutcome, ProbeTarget};
+use super::health::{check_once, HealthProbe, ProbeOutcome, Readiness};
 use super::plan::host_port_of;
 use crate::config::Ecosystem;
 use crate::engine::{
@@ -57,8 +57,11 @@ pub struct ServiceStatusRow {
     pub running: usize,
     /// Replicas asked for (from the ecosystem file when readable, else the containers found).
     pub desired: u32,
-    /// `running`, `partial`, `exited`, `restarting`, `absent`…
+    /// `running`, `partial`, `exited`, `restarting`, `absent`…; for a job `completed` (it
+    /// exited 0), `failed` (another code) or `running`.
     pub state: String,
+    /// `service` or `job`.
+    pub kind: String,
     /// `http://127.0.0.1:<port>` of the first replica.
     pub url: Option<String>,
     /// Health probed now, over every running replica: healthy when all are (latency = the
@@ -123,7 +126,7 @@ pub async fn status(
         if !order.contains(&service) {
             order.push(service.clone());
         }
-        let port = file.and_then(|e| e.service(&service)).map_or(0, |s| s.port);
+        let port = file.and_then(|e| e.service(&service)).and_then(|s| s.port);
         let running = d.as_ref().map_or(c.state == "running", |d| d.running);
         let uptime = d
             .as_ref()
@@ -176,19 +179,32 @@ pub async fn status(
                 .first()
                 .map_or_else(|| "absent".to_string(), |r| r.state.clone())
         };
-        let health_path = first_idx
+        let first_labels = first_idx
             .and_then(|i| containers.get(i))
-            .and_then(|c| c.labels.get(labels::HEALTH_PATH).cloned());
+            .map(|c| c.labels.clone())
+            .unwrap_or_default();
+        let job = first_labels.get(labels::KIND).is_some_and(|k| k == "job")
+            || file
+                .and_then(|e| e.service(&service))
+                .is_some_and(crate::config::ServiceSpec::is_job);
+        // a job is judged by how it exited; the others are probed while running (a service
+        // without a port by its `health_cmd`, or by running)
+        let state = match replicas.first() {
+            Some(r) if job && r.state == "exited" => {
+                if r.exit_code == Some(0) {
+                    "completed".to_string()
+                } else {
+                    "failed".to_string()
+                }
+            }
+            _ => state,
+        };
         for (n, r) in replicas.iter().enumerate() {
-            if let (true, Some(p)) = (r.state == "running", r.host_port) {
+            if r.state == "running" && !job {
                 probes.push((
                     rows.len(),
                     n,
-                    ProbeTarget {
-                        container_id: r.id.clone(),
-                        host_port: p,
-                        path: health_path.clone(),
-                    },
+                    Readiness::of_container(&r.id, &first_labels, r.host_port),
                 ));
             }
         }
@@ -226,6 +242,7 @@ pub async fn status(
             running,
             desired,
             state,
+            kind: if job { "job" } else { "service" }.to_string(),
             health: None,
             replicas,
         });
@@ -233,7 +250,7 @@ pub async fn status(
     let results = futures_util::future::join_all(
         probes
             .iter()
-            .map(|(_, _, t)| probe.probe(t, Duration::from_secs(2))),
+            .map(|(_, _, t)| check_once(engine, probe, t, Duration::from_secs(2))),
     )
     .await;
     for ((row, n, _), r) in probes.iter().zip(results) {

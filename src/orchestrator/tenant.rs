@@ -57,8 +57,8 @@ pub fn apply(mut eco: Ecosystem, tenant: &str, offset: Option<u16>) -> Result<Ec
     };
     eco.base_port = shift(eco.base_port, "base_port")?;
     for s in &mut eco.services {
-        if s.port != 0 {
-            s.port = shift(s.port, &format!("port of `{}`", s.name))?;
+        if let Some(p) = s.port {
+            s.port = Some(shift(p, &format!("port of `{}`", s.name))?);
         }
     }
     Ok(eco)
@@ -79,8 +79,8 @@ mod tests {
         assert_eq!(a.name, "shop--acme");
         assert_eq!(a.network_name(), "pactown-shop--acme");
         assert_eq!(a.tenant.as_deref(), Some("acme"));
-        assert_eq!(a.services[0].port, 9100);
-        assert_eq!(a.services[1].port, 9101);
+        assert_eq!(a.services[0].port, Some(9100));
+        assert_eq!(a.services[1].port, Some(9101));
         let d = default_offset("acme");
         assert_eq!(d, default_offset("acme"));
         assert!((1000..=30_000).contains(&d) && d % 1000 == 0);

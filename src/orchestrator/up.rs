@@ -173,6 +173,7 @@ pub fn health_events(
     for o in report.outcomes.values() {
         let (kind, detail) = match &o.status {
             ServiceStatus::Healthy => (EventKind::HealthPassed, None),
+            ServiceStatus::Completed => (EventKind::HealthPassed, Some("job completed".into())),
             ServiceStatus::Failed(r) | ServiceStatus::TimedOut(r) => {
                 (EventKind::HealthFailed, Some(journal::detail(r)))
             }

@@ -22,7 +22,9 @@
 //!
 //! A parse error keeps everything running as it is and is reported with `file:line`.
 use super::events::{EventKind, LifecycleEvent};
-use super::health::{wait_healthy, HealthProbe, ProbeOutcome, ProbeTarget, WaitError};
+use super::health::{
+    wait_completed, wait_ready, HealthProbe, ProbeOutcome, ProbeTarget, Readiness, WaitError,
+};
 use super::journal::{self, BuildRecorder, Journal};
 use super::plan::{host_port_of, plan, DesiredService, ReplicaAction};
 use super::scheduler::{replica_spec, DeployOptions};
@@ -129,8 +131,8 @@ pub enum WatchEvent {
         old_id: String,
         /// The new container.
         new_id: String,
-        /// Published host port.
-        host_port: u16,
+        /// Published host port (`None` for a service without a port).
+        host_port: Option<u16>,
         /// From killing the old container until the new one answered its health probe.
         downtime_ms: u64,
     },
@@ -421,7 +423,7 @@ impl Session {
                         // keep the port the old container had, unless the file moved it
                         let wanted = match (old, &prev) {
                             (Some(c), Some(p)) if p.port == d.port => {
-                                host_port_of(c, d.port).unwrap_or(d.port)
+                                host_port_of(c, d.port).or(d.port)
                             }
                             _ => replica_port(d.port, *replica),
                         };
@@ -507,7 +509,7 @@ impl Session {
         ctx: &Ctx<'_>,
         d: &DesiredService,
         replica: u32,
-        host_port: u16,
+        host_port: Option<u16>,
     ) -> Result<String, String> {
         let spec = replica_spec(
             Arc::clone(&self.engine),
@@ -564,12 +566,30 @@ impl Session {
         host_port: Option<u16>,
     ) -> Result<(), String> {
         let timeout = self.timeout(d);
-        let Some(port) = host_port else {
-            // nothing to probe from the host: fall back to the shared wait (checks it runs)
-            return wait_healthy(self.engine.as_ref(), self.probe.as_ref(), &[], timeout)
+        if d.job {
+            return wait_completed(self.engine.as_ref(), id, timeout)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string());
+        }
+        let (Some(port), None) = (host_port, &d.health_cmd) else {
+            // a `health_cmd`, or nothing to probe from the host: the shared wait runs the
+            // command inside the container, or checks that it keeps running
+            let target = Readiness::new(
+                id,
+                d.health_cmd.as_deref(),
+                host_port,
+                d.health_path.clone(),
+            );
+            return wait_ready(
+                self.engine.as_ref(),
+                self.probe.as_ref(),
+                &[target],
+                timeout,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string());
         };
         let target = ProbeTarget {
             container_id: id.to_string(),
@@ -647,24 +667,30 @@ impl Session {
         ctx: &Ctx<'_>,
         d: &DesiredService,
         replica: u32,
-        wanted: u16,
+        wanted: Option<u16>,
         claimed: &mut BTreeSet<u16>,
     ) -> Result<(), String> {
-        let host_port = free_port(wanted, claimed)
-            .ok_or_else(|| format!("no free host port at or above {wanted}"))?;
-        if host_port != wanted {
-            self.printer.warn(&format!(
-                "{}: host port {wanted} is busy, published on 127.0.0.1:{host_port} instead",
-                d.name
-            ));
-        }
+        let host_port = match wanted {
+            Some(wanted) => {
+                let host_port = free_port(wanted, claimed)
+                    .ok_or_else(|| format!("no free host port at or above {wanted}"))?;
+                if host_port != wanted {
+                    self.printer.warn(&format!(
+                        "{}: host port {wanted} is busy, published on 127.0.0.1:{host_port} instead",
+                        d.name
+                    ));
+                }
+                Some(host_port)
+            }
+            None => None,
+        };
         let id = self.run_replica(ctx, d, replica, host_port).await?;
-        self.healthy(d, replica, &id, Some(host_port)).await?;
+        self.healthy(d, replica, &id, host_port).await?;
         (ctx.on_event)(WatchEvent::Started {
             service: d.name.clone(),
             replica,
             id,
-            host_port: Some(host_port),
+            host_port,
         });
         Ok(())
     }
@@ -677,7 +703,7 @@ impl Session {
         prev: Option<&DesiredService>,
         replica: u32,
         old_id: &str,
-        wanted: u16,
+        wanted: Option<u16>,
     ) -> Result<(), String> {
         let t0 = Instant::now();
         // the old version is killed and removed in one call (no SIGTERM grace period): this is
@@ -688,10 +714,15 @@ impl Session {
             .map_err(|e| format!("could not remove the old container {old_id:.12}: {e}"))?;
         // the old container's port is free again; anything else taken meanwhile is skipped
         let mut claimed = BTreeSet::new();
-        let host_port = free_port(wanted, &mut claimed)
-            .ok_or_else(|| format!("no free host port at or above {wanted}"))?;
+        let host_port = match wanted {
+            Some(wanted) => Some(
+                free_port(wanted, &mut claimed)
+                    .ok_or_else(|| format!("no free host port at or above {wanted}"))?,
+            ),
+            None => None,
+        };
         let attempt = match self.run_replica(ctx, d, replica, host_port).await {
-            Ok(id) => match self.healthy(d, replica, &id, Some(host_port)).await {
+            Ok(id) => match self.healthy(d, replica, &id, host_port).await {
                 Ok(()) => Ok(id),
                 Err(reason) => Err((reason, Some(id))),
             },
@@ -729,7 +760,7 @@ impl Session {
         };
         let back = match self.run_replica(ctx, prev, replica, host_port).await {
             Ok(id) => self
-                .healthy(prev, replica, &id, Some(host_port))
+                .healthy(prev, replica, &id, host_port)
                 .await
                 .map(|()| id),
             Err(e) => Err(e),
@@ -757,12 +788,13 @@ struct Ctx<'a> {
 
 /// The host port a replica asks for: the service port for replica 1, 10000 above per further
 /// replica (as `up` does).
-fn replica_port(port: u16, replica: u32) -> u16 {
-    if replica <= 1 {
+fn replica_port(port: Option<u16>, replica: u32) -> Option<u16> {
+    let port = port?;
+    Some(if replica <= 1 {
         port
     } else {
         u16::try_from(u32::from(port) + 10_000 * (replica - 1)).unwrap_or(30_000)
-    }
+    })
 }
 
 /// `wanted` when it can be bound on 127.0.0.1 and is not claimed, else the next such port.
@@ -934,9 +966,10 @@ mod tests {
 
     #[test]
     fn replica_ports_follow_up() {
-        assert_eq!(replica_port(8100, 1), 8100);
-        assert_eq!(replica_port(8100, 2), 18100);
-        assert_eq!(replica_port(60000, 2), 30_000);
+        assert_eq!(replica_port(Some(8100), 1), Some(8100));
+        assert_eq!(replica_port(Some(8100), 2), Some(18100));
+        assert_eq!(replica_port(Some(60000), 2), Some(30_000));
+        assert_eq!(replica_port(None, 2), None);
     }
 
     #[test]

@@ -12,7 +12,11 @@
 //!   `PublishPort=127.0.0.1:PORT:PORT` (first replica), a curl-free health check,
 //!   `Notify=healthy` (so systemd waits for health before starting dependants, which
 //!   `Requires=`/`After=` every replica of their dependencies), `Restart=` from `auto_restart`,
-//!   `DropCapability=ALL`, `NoNewPrivileges=true`, a PID limit and `MemoryMax=`;
+//!   `DropCapability=ALL`, `NoNewPrivileges=true`, a PID limit and `MemoryMax=`. A service
+//!   without a port has its `health_cmd` as health check, or none (ready once started); a job
+//!   (`kind: job`) is `Type=oneshot` with `RemainAfterExit=yes`, no health check and
+//!   `Restart=no`: its unit is active once the container exited 0, so dependants start only
+//!   then, and not at all when it fails;
 //! - `eco.target` — a plain systemd target that wants every container service (installed next
 //!   to the user's systemd units, not in the Quadlet folder).
 pub mod escape;
@@ -163,8 +167,9 @@ pub fn to_units(
             &opts.image_prefix,
         );
         let env = export::service_env(eco, svc)?;
-        let health_path = export::health_path(svc)?;
+        let health_cmd = export::service_health_argv(svc)?;
         let timing = export::health_timing(svc);
+        let health = |v: u64| health_cmd.as_ref().map(|_| v);
         let mut requires = Vec::new();
         for dep in &svc.depends_on {
             let Some(d) = eco.service(&dep.name) else {
@@ -212,32 +217,38 @@ pub fn to_units(
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect(),
                     label,
-                    publish_port: if replica == 1 {
-                        vec![PublishPort {
-                            host: svc.port,
-                            container: svc.port,
-                        }]
-                    } else {
-                        Vec::new()
+                    publish_port: match svc.port {
+                        Some(port) if replica == 1 => vec![PublishPort {
+                            host: port,
+                            container: port,
+                        }],
+                        _ => Vec::new(),
                     },
-                    health_cmd: Some(export::health_argv(svc.port, health_path)),
-                    health_interval: Some(timing.interval),
-                    health_timeout: Some(timing.timeout),
-                    health_retries: Some(timing.retries),
-                    health_start_period: Some(timing.start_period),
-                    notify: Notify::Healthy,
+                    health_cmd: health_cmd.clone(),
+                    health_interval: health(timing.interval),
+                    health_timeout: health(timing.timeout),
+                    health_retries: health(timing.retries),
+                    health_start_period: health(timing.start_period),
+                    // a job is ready when it exited 0 (Type=oneshot), one without a probe
+                    // when it runs
+                    notify: if health_cmd.is_some() {
+                        Notify::Healthy
+                    } else {
+                        Notify::Started
+                    },
                     pids_limit: Some(svc.resources.pids.unwrap_or(opts.pids_limit)),
                     drop_capability: svc.security.cap_drop(),
                     no_new_privileges: svc.security.no_new_privileges,
                     podman_args: isolation_args(eco, svc, &image),
                 },
                 service_section: ServiceSection {
-                    restart: if svc.auto_restart {
+                    oneshot: svc.is_job(),
+                    restart: if svc.auto_restart && !svc.is_job() {
                         Restart::Always
                     } else {
                         Restart::No
                     },
-                    restart_sec: Some(2),
+                    restart_sec: (!svc.is_job()).then_some(2),
                     timeout_start_sec: Some(svc.timeout.saturating_add(30)),
                     memory_max: Some(
                         svc.resources

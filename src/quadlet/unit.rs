@@ -96,6 +96,9 @@ pub struct ContainerSection {
 /// The `[Service]` section.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServiceSection {
+    /// `Type=oneshot` with `RemainAfterExit=yes`: a job (`kind: job`); the unit is active once
+    /// the container exited 0, so units with `Requires=`/`After=` on it start only then.
+    pub oneshot: bool,
     /// `Restart=`.
     pub restart: Restart,
     /// `RestartSec=` seconds.
@@ -380,6 +383,10 @@ impl ContainerUnit {
         }
         let s = &self.service_section;
         w.section("Service");
+        if s.oneshot {
+            w.raw("Type", "oneshot")?;
+            w.raw("RemainAfterExit", "yes")?;
+        }
         w.raw(
             "Restart",
             match s.restart {

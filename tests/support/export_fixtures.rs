@@ -92,3 +92,23 @@ pub fn shop() -> (Ecosystem, ImageMap) {
         .collect();
     (project.ecosystem, images)
 }
+
+/// The `jobs` fixture (tests/fixtures/eco/jobs): a migration job, services without a port (one
+/// with a `health_cmd`) and a job nothing depends on, with fixed image tags.
+pub fn jobs() -> (Ecosystem, ImageMap) {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eco/jobs/jobs.pactown.yaml");
+    let project = pactown::project::load(&path).unwrap();
+    let images = project
+        .ecosystem
+        .services
+        .iter()
+        .map(|s| {
+            (
+                s.name.clone(),
+                format!("pactown/python-{}:0123456789ab", s.name),
+            )
+        })
+        .collect();
+    (project.ecosystem, images)
+}
