@@ -614,6 +614,7 @@ mod tests {
             running: 1,
             desired: 1,
             state: "running".into(),
+            kind: "service".into(),
             url: None,
             health: Some(health(healthy)),
             image: None,
