@@ -14,8 +14,10 @@
 //!    belong to it;
 //! 4. dependency manifests only, then the install command(s): nothing service-specific comes
 //!    before this point, so equal dependencies share these layers across services;
-//! 5. one `COPY` of `app/` (the code plus `.markpact/run.sh`, `start.sh` and `build.sh`), the
-//!    README's build script, the warm-up compile, generated environment.
+//! 5. one `COPY` of `app/` (the code plus `.markpact/run.sh`, `start.sh`, `build.sh` and, when
+//!    the run block installs or compiles, `prepare.sh` and the shims), generated environment,
+//!    the README's build script, the run block's install and compile steps
+//!    ([`crate::build::shim`]), the warm-up compile, and the shims' folder put first on `PATH`.
 //!
 //! The image labels (`io.pactown.managed/runtime/service`) are one `LABEL` line between steps 4
 //! and 5: after the shared dependency layers, before the code. A code-only change therefore
@@ -24,6 +26,7 @@
 //! would add one more commit after the code on every rebuild). Label keys and values are quoted
 //! like `ENV` values (`$` escaped); the service name is a validated DNS label anyway.
 use crate::build::provider::{BuildPlan, APP_UID, CA_PATH, RENDERER_VERSION};
+use crate::build::shim::{PREPARE_SCRIPT, SHIM_DIR};
 use crate::engine::labels;
 use std::fmt::Write as _;
 
@@ -99,12 +102,6 @@ pub fn render(plan: &BuildPlan) -> String {
         "COPY {chown} {}",
         json_array(&[&format!("{CONTEXT_APP}/"), "/app/"])
     ));
-    if plan.build_script.is_some() {
-        line(&format!("RUN {}", json_array(&["/bin/sh", BUILD_SCRIPT])));
-    }
-    for cmd in &plan.warm {
-        line(&format!("RUN {cmd}"));
-    }
     if !plan.env.is_empty() {
         let vars: Vec<String> = plan
             .env
@@ -112,6 +109,22 @@ pub fn render(plan: &BuildPlan) -> String {
             .map(|(k, v)| format!("{k}={}", env_value(v)))
             .collect();
         line(&format!("ENV {}", vars.join(" \\\n    ")));
+    }
+    if plan.build_script.is_some() {
+        line(&format!("RUN {}", json_array(&["/bin/sh", BUILD_SCRIPT])));
+    }
+    if plan.prepare.is_some() {
+        line(&format!(
+            "RUN {}",
+            json_array(&["/bin/bash", PREPARE_SCRIPT])
+        ));
+    }
+    for cmd in &plan.warm {
+        line(&format!("RUN {cmd}"));
+    }
+    if !plan.shims.is_empty() {
+        // `$PATH` is the base image's, expanded by the builder
+        line(&format!("ENV PATH={SHIM_DIR}:$PATH"));
     }
     out
 }

@@ -1,6 +1,6 @@
 //! The build context as a deterministic tar: entries sorted by path, directories listed before
 //! their contents, mtime fixed at 2000-01-01 (tools that zip sources reject pre-1980 times),
-//! uid/gid 0 without user names, mode 0755 for directories and 0644 for files. The same plan
+//! uid/gid 0 without user names, mode 0755 for directories and the shims, 0644 for other files. The same plan
 //! gives byte-identical tar bytes and therefore the same digest and image tag.
 //!
 //! Layout: `Containerfile`, `deps/…` (dependency manifests), `app/…` (the service's files plus
@@ -10,6 +10,7 @@ use crate::build::containerfile::{
     self, CONTEXT_APP, CONTEXT_BUILD, CONTEXT_CA, CONTEXT_DEPS, CONTEXT_RUN, CONTEXT_START,
 };
 use crate::build::provider::BuildPlan;
+use crate::build::shim;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Name of the Containerfile inside every context.
@@ -61,6 +62,15 @@ pub fn pack(plan: &BuildPlan, ca: Option<&[u8]>) -> Result<BuildContext, Context
     );
     if let Some(build) = &plan.build_script {
         files.insert(CONTEXT_BUILD.to_string(), build.as_bytes());
+    }
+    if let Some(prepare) = &plan.prepare {
+        files.insert(shim::CONTEXT_PREPARE.to_string(), prepare.as_bytes());
+    }
+    for tool in &plan.shims {
+        files.insert(
+            format!("{}/{tool}", shim::CONTEXT_SHIM_DIR),
+            shim::SHIM.as_bytes(),
+        );
     }
     if plan.ca_bundle {
         files.insert(CONTEXT_CA.to_string(), ca.ok_or(ContextError::MissingCa)?);
@@ -116,7 +126,9 @@ fn write_tar(files: &BTreeMap<String, &[u8]>) -> std::io::Result<Vec<u8>> {
             }
             Some(bytes) => {
                 header.set_entry_type(tar::EntryType::Regular);
-                header.set_mode(0o644);
+                // the shims are found through PATH, so they must be executable
+                let exec = path.starts_with(shim::CONTEXT_SHIM_DIR);
+                header.set_mode(if exec { 0o755 } else { 0o644 });
                 header.set_size(bytes.len() as u64);
                 builder.append_data(&mut header, path, bytes)?;
             }

@@ -226,8 +226,12 @@ impl Default for Security {
     }
 }
 
-/// Mount options of the writable tmpfs `/tmp` of a read-only container.
-pub const TMP_OPTIONS: &str = "rw,nosuid,nodev,size=256m,mode=1777";
+/// Mount options of the writable tmpfs `/tmp` of a read-only container. `noexec` is explicit:
+/// Docker adds it to every tmpfs anyway and Podman does not, so without it a program that runs
+/// what it wrote to `/tmp` would work on one engine only. Nothing pactown generates executes
+/// from `/tmp`: binaries built for `go run` / `cargo run` live under `/app`
+/// (see `crate::build::shim`).
+pub const TMP_OPTIONS: &str = "rw,noexec,nosuid,nodev,size=256m,mode=1777";
 
 /// The engine name of a service's named volume: `<ecosystem>-<volume>`.
 #[must_use]

@@ -15,6 +15,7 @@ mod json;
 mod model;
 mod path;
 mod probe;
+pub mod run_steps;
 mod text;
 mod validate;
 
@@ -163,6 +164,12 @@ pub fn validate(doc: &Markpact) -> Vec<Diagnostic> {
 #[must_use]
 pub fn missing_env(doc: &Markpact, provided: &dyn Fn(&str) -> bool) -> Vec<Diagnostic> {
     validate::missing_env(doc, provided)
+}
+
+/// 0-based line of the first `require` directive of a go.mod text, if any.
+#[must_use]
+pub fn go_mod_require_line(text: &str) -> Option<usize> {
+    validate::go_mod_require_line(text)
 }
 
 /// The `platform` of the document's `target` block (`web` when absent).

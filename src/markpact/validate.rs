@@ -19,10 +19,11 @@ pub(crate) fn validate(doc: &Markpact) -> Vec<Diagnostic> {
     }
     let unsupported = |line: usize, what: String| {
         Diagnostic::error(Code::UnsupportedDependencies, path, line, what).with_hint(
-            "third-party Go, Rust and PHP packages cannot be fetched in the build; use the standard library only",
+            "third-party Go and PHP packages cannot be fetched in the build (no module proxy, no \
+             Packagist): use the standard library, or vendor Go modules into file blocks under `vendor/`",
         )
     };
-    if matches!(doc.runtime, Runtime::Go | Runtime::Rust | Runtime::Php) {
+    if matches!(doc.runtime, Runtime::Go | Runtime::Php) {
         for dep in &doc.deps {
             out.push(unsupported(
                 dep.line,
@@ -51,21 +52,14 @@ pub(crate) fn validate(doc: &Markpact) -> Vec<Diagnostic> {
     match doc.runtime {
         Runtime::Go => {
             if let Some(f) = doc.file("go.mod") {
-                if go_mod_requires(&f.contents) {
-                    out.push(unsupported(
-                        f.line,
-                        "go.mod has a `require` directive".into(),
-                    ));
-                }
-            }
-        }
-        Runtime::Rust => {
-            if let Some(f) = doc.file("Cargo.toml") {
-                if cargo_has_dependencies(&f.contents) {
-                    out.push(unsupported(
-                        f.line,
-                        "Cargo.toml has a non-empty `[dependencies]` table".into(),
-                    ));
+                if let Some(offset) = go_mod_require_line(&f.contents) {
+                    if doc.file("vendor/modules.txt").is_none() {
+                        out.push(unsupported(
+                            f.line + 1 + offset,
+                            "go.mod has a `require` directive and the modules are not vendored"
+                                .into(),
+                        ));
+                    }
                 }
             }
         }
@@ -110,8 +104,9 @@ pub(crate) fn target_platform(body: &str) -> String {
         .unwrap_or_else(|| "web".to_string())
 }
 
-fn go_mod_requires(text: &str) -> bool {
-    text.lines().any(|l| {
+/// 0-based line of the first `require` directive of a go.mod, if any.
+pub(crate) fn go_mod_require_line(text: &str) -> Option<usize> {
+    text.lines().position(|l| {
         let l = l.split("//").next().unwrap_or("").trim();
         l == "require"
             || l.starts_with("require ")
@@ -120,6 +115,12 @@ fn go_mod_requires(text: &str) -> bool {
     })
 }
 
+#[cfg(test)]
+fn go_mod_requires(text: &str) -> bool {
+    go_mod_require_line(text).is_some()
+}
+
+#[cfg(test)]
 fn cargo_has_dependencies(text: &str) -> bool {
     let mut in_deps = false;
     for line in text.lines() {

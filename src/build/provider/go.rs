@@ -1,35 +1,47 @@
-//! Go: standard library only (no module proxy during builds). A missing `go.mod` is generated as
-//! `module <service>` / `go 1.19`; the code is compiled once at build time so that `go run .` or
-//! `go build` at start-up only links.
+//! Go: standard library only (no module proxy during builds), or modules vendored in file blocks
+//! under `vendor/` (with `vendor/modules.txt`; built with `-mod=vendor`). A missing `go.mod` is
+//! generated as `module <service>` / `go 1.19`. The run block's `go run …` / `go build …` steps
+//! are compiled at build time ([`crate::build::shim`]), so a container start never compiles;
+//! without such a step every package is compiled once into the build cache (warm-up) so that a
+//! `go build` in a `markpact:build` block or at start only links.
 use super::{no_deps, BuildPlan, PlanError, PlanFile};
 use crate::markpact::Markpact;
 
 /// The warm-up compile: compiles every package into the build cache, throws the binaries away.
 pub const WARM: &str = "go build -o /tmp/pactown-warm/ ./... && rm -rf /tmp/pactown-warm";
 
+/// The file whose presence means the module's dependencies are vendored.
+pub const VENDOR_MANIFEST: &str = "vendor/modules.txt";
+
 pub(super) fn plan(doc: &Markpact, service: &str, plan: &mut BuildPlan) -> Result<(), PlanError> {
     no_deps(doc, "Go")?;
+    let vendored = doc.file(VENDOR_MANIFEST).is_some();
     match doc.file("go.mod") {
         Some(gomod) => {
-            if let Some((offset, _)) = gomod
-                .contents
-                .lines()
-                .enumerate()
-                .find(|(_, l)| l.trim_start().starts_with("require"))
-            {
-                return Err(PlanError::new(format!(
-                    "{}:{}: go.mod has a `require` directive (UnsupportedDependencies); the Go \
-                     module proxy is not reachable during builds, use the standard library only",
-                    doc.path.display(),
-                    gomod.line + 1 + offset
-                )));
+            if let Some(offset) = crate::markpact::go_mod_require_line(&gomod.contents) {
+                if !vendored {
+                    return Err(PlanError::new(format!(
+                        "{}:{}: go.mod has a `require` directive (UnsupportedDependencies); the \
+                         Go module proxy is not reachable during builds: use the standard library \
+                         only, or vendor the modules (`go mod vendor`) into file blocks under \
+                         `vendor/`, including `{VENDOR_MANIFEST}`",
+                        doc.path.display(),
+                        gomod.line + 1 + offset
+                    )));
+                }
             }
         }
         None => plan
             .app_files
             .push(PlanFile::text("go.mod", go_mod(service))),
     }
-    plan.warm.push(WARM.to_string());
+    if vendored {
+        plan.env
+            .insert("GOFLAGS".to_string(), "-mod=vendor".to_string());
+    }
+    if plan.prepare.is_none() {
+        plan.warm.push(WARM.to_string());
+    }
     Ok(())
 }
 

@@ -26,6 +26,10 @@ pub(super) fn plan(doc: &Markpact, service: &str, plan: &mut BuildPlan) -> Resul
             .build_script
             .as_deref()
             .is_some_and(|b| b.contains("--release"));
+    if plan.prepare.is_some() {
+        // `cargo run` / `cargo build` in the run block are built by the prepare step
+        return Ok(());
+    }
     plan.warm.push(if release {
         "cargo build --offline --release".to_string()
     } else {
