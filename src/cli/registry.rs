@@ -41,6 +41,13 @@ pub struct ServeArgs {
     /// Burst of requests allowed per client IP above the rate.
     #[arg(long, default_value_t = 200)]
     pub burst: u32,
+    /// Open connections one client IP may hold (more are answered 429 and closed). Behind a
+    /// reverse proxy every client has the proxy's address: raise it there.
+    #[arg(long, default_value_t = 64)]
+    pub max_client_connections: usize,
+    /// Seconds a client has to send a request's headers (also the keep-alive idle timeout).
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout: u64,
 }
 
 /// Runs `pactown registry`.
@@ -85,6 +92,11 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         tokens,
         rate: args.rate_limit,
         burst: args.burst,
+        limits: server::ConnLimits {
+            max_per_client: args.max_client_connections.max(1),
+            header_timeout: std::time::Duration::from_secs(args.header_timeout.max(1)),
+            ..server::ConnLimits::default()
+        },
     })
     .await
     .map_err(|e| Error::Other(e.to_string()))?;

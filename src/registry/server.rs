@@ -18,10 +18,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Route of the health check.
 pub const HEALTH: &str = "/health";
@@ -66,6 +67,36 @@ pub struct ServeConfig {
     pub rate: f64,
     /// Burst size per client IP.
     pub burst: u32,
+    /// Connection timeouts and caps.
+    pub limits: ConnLimits,
+}
+
+/// How long a client may take and how many connections it may hold (against slowloris-style
+/// clients that open connections and never finish a request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// Time to send a request's headers; also how long an idle keep-alive connection stays open.
+    pub header_timeout: Duration,
+    /// Time to send a request's body (and for the handler to answer).
+    pub body_timeout: Duration,
+    /// Total lifetime of one connection, however busy.
+    pub max_lifetime: Duration,
+    /// Open connections per client IP; more are answered 429 and closed.
+    pub max_per_client: usize,
+    /// Open connections in total; more are answered 503 and closed.
+    pub max_total: usize,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_lifetime: Duration::from_secs(300),
+            max_per_client: 64,
+            max_total: 1024,
+        }
+    }
 }
 
 impl ServeConfig {
@@ -78,6 +109,7 @@ impl ServeConfig {
             tokens,
             rate: 0.0,
             burst: 1,
+            limits: ConnLimits::default(),
         }
     }
 }
@@ -172,16 +204,11 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
         store: Arc::new(store),
         tokens: Arc::new(config.tokens),
         limiter: Arc::new(RateLimiter::new(config.rate, config.burst)),
+        body_timeout: config.limits.body_timeout,
     };
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(serve_loop(listener, app, config.limits, rx));
     Ok(Running {
         addr,
         shutdown: Some(tx),
@@ -195,6 +222,197 @@ pub struct AppState {
     store: Arc<Store>,
     tokens: Arc<Tokens>,
     limiter: Arc<RateLimiter>,
+    body_timeout: Duration,
+}
+
+/// Open connections, per client IP and in total.
+#[derive(Debug, Default)]
+struct Slots(std::sync::Mutex<(HashMap<IpAddr, usize>, usize)>);
+
+/// One open connection; frees its slot when dropped.
+struct Slot {
+    slots: Arc<Slots>,
+    ip: IpAddr,
+}
+
+impl Slots {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (HashMap<IpAddr, usize>, usize)> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Takes a slot for a new connection from `ip`, or says which cap it would exceed.
+fn acquire(slots: &Arc<Slots>, ip: IpAddr, limits: &ConnLimits) -> Result<Slot, ApiError> {
+    let mut guard = slots.lock();
+    let (per_ip, total) = &mut *guard;
+    if *total >= limits.max_total {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_connections",
+            format!(
+                "the registry has {} open connections; retry later",
+                limits.max_total
+            ),
+        ));
+    }
+    let mine = per_ip.entry(ip).or_insert(0);
+    if *mine >= limits.max_per_client {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_connections",
+            format!(
+                "{ip} already has {} open connections; close some or reuse one",
+                limits.max_per_client
+            ),
+        ));
+    }
+    *mine += 1;
+    *total += 1;
+    Ok(Slot {
+        slots: Arc::clone(slots),
+        ip,
+    })
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut guard = self.slots.lock();
+        let (per_ip, total) = &mut *guard;
+        *total = total.saturating_sub(1);
+        if let Some(n) = per_ip.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Answers a connection over a cap with the JSON error and closes it, without reading the
+/// request (the rest of what it sends is drained for a moment, so the answer is not lost to a
+/// reset).
+async fn refuse(mut stream: tokio::net::TcpStream, err: ApiError) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = serde_json::to_string(&ErrorBody {
+        error: err.code.into(),
+        message: err.message,
+    })
+    .unwrap_or_default();
+    let head = format!(
+        "HTTP/1.1 {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        err.status,
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body.as_bytes()).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
+}
+
+/// The accept loop: every connection gets a slot (per-client and total caps), a header read
+/// timeout (which also closes idle keep-alive connections) and a maximum lifetime; requests get
+/// a time limit in [`time_limit`]. Ends on `shutdown`, letting in-flight requests finish.
+async fn serve_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: ConnLimits,
+    mut shutdown: tokio::sync::oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Slots::default());
+    let (close_tx, close_rx) = tokio::sync::watch::channel(false);
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(1);
+    loop {
+        let (stream, peer) = tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::debug!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let slot = match acquire(&slots, peer.ip(), &limits) {
+            Ok(slot) => slot,
+            Err(err) => {
+                tokio::spawn(refuse(stream, err));
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            },
+        );
+        let service = hyper_util::service::TowerToHyperService::new(service);
+        let mut close = close_rx.clone();
+        let done = done_tx.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let _done = done;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .keep_alive(true);
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            let _ = tokio::time::timeout(limits.max_lifetime, async {
+                let mut closing = false;
+                loop {
+                    tokio::select! {
+                        _ = conn.as_mut() => break,
+                        _ = close.changed(), if !closing => {
+                            closing = true;
+                            conn.as_mut().graceful_shutdown();
+                        }
+                    }
+                }
+            })
+            .await;
+        });
+    }
+    drop(listener);
+    let _ = close_tx.send(true);
+    drop(done_tx);
+    // Every connection task holds a sender; all dropped = all finished.
+    let _ = done_rx.recv().await;
+    Ok(())
+}
+
+/// Gives every request [`ConnLimits::body_timeout`] to send its body and be answered: a stalled
+/// upload gets 408 with the JSON error and the connection is closed.
+async fn time_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.body_timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            let mut resp = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request was not complete within {} s; send the body at once",
+                    state.body_timeout.as_secs()
+                ),
+            )
+            .into_response();
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp
+        }
+    }
 }
 
 /// The router with every route, the JSON fallbacks and the rate limiter.
@@ -212,6 +430,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
         .with_state(state)
 }
 
