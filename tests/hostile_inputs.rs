@@ -47,6 +47,9 @@ fn run_bounded(dir: &Path, args: &[&str], mem_mb: u64, limit: Duration) -> (Outp
         .env_remove("PACTOWN_REGISTRY_TOKEN")
         .env_remove("PACTOWN_FILE")
         .env("NO_COLOR", "1")
+        // glibc reserves 64 MiB of address space per malloc arena (one per busy thread): with
+        // two arenas the cap measures memory in use, not how many threads happened to allocate.
+        .env("MALLOC_ARENA_MAX", "2")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
