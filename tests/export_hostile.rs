@@ -354,7 +354,17 @@ fn write_atomically_leaves_nothing_half_written() {
     assert!(!out.join("good.container").exists());
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert_eq!(leftovers.len(), 1);
-    // a good set replaces the folder as a whole
+    let inside: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert_eq!(inside.len(), 1);
+    // a good set is written next to the file pactown did not write, which stays
     export::write_atomically(&out, &bad[..1]).unwrap();
-    assert!(out.join("good.container").exists() && !out.join("old.container").exists());
+    assert!(out.join("good.container").exists() && out.join("old.container").exists());
+    // the next set replaces only what the last one wrote
+    let next = vec![export::GeneratedFile {
+        name: "next.container".into(),
+        contents: "z".into(),
+    }];
+    export::write_atomically(&out, &next).unwrap();
+    assert!(!out.join("good.container").exists());
+    assert!(out.join("next.container").exists() && out.join("old.container").exists());
 }

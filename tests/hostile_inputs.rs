@@ -543,3 +543,99 @@ fn yaml_alias_amplification_in_a_target_block_is_refused() {
     );
     assert!(took < BOUND, "took {took:?}");
 }
+
+// ---- item 8: `export quadlet -o DIR` replaces only what pactown wrote there ----
+
+#[test]
+fn export_quadlet_keeps_the_users_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "api/README.md", SVC_README);
+    write(dir.path(), "web/README.md", SVC_README);
+    let two = "name: qx\nservices:\n  api:\n    readme: api/README.md\n  web:\n    readme: web/README.md\n";
+    let one = "name: qx\nservices:\n  api:\n    readme: api/README.md\n";
+    write(dir.path(), "qx.pactown.yaml", two);
+    let units = dir.path().join("systemd");
+    write(&units, "mine.container", "[Container]\nImage=mine\n");
+    write(&units, "notes.txt", "keep me\n");
+    let export = |d: &Path| {
+        run_bounded(
+            d,
+            &["export", "quadlet", "qx.pactown.yaml", "-o", "systemd"],
+            DEFAULT_AS_MB,
+            BOUND,
+        )
+        .0
+    };
+    let out = export(dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(units.join("qx-api.container").exists(), "{}", text(&out));
+    assert!(units.join("qx-web.container").exists());
+    assert_eq!(
+        std::fs::read_to_string(units.join("mine.container")).unwrap(),
+        "[Container]\nImage=mine\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(units.join("notes.txt")).unwrap(),
+        "keep me\n"
+    );
+    // A service removed: its unit goes, the user's files stay.
+    write(dir.path(), "qx.pactown.yaml", one);
+    let out = export(dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(units.join("qx-api.container").exists());
+    assert!(!units.join("qx-web.container").exists());
+    assert!(units.join("mine.container").exists() && units.join("notes.txt").exists());
+    // A file of the user's with the name of a unit pactown would write: refused, untouched.
+    write(dir.path(), "qx.pactown.yaml", two);
+    write(&units, "qx-web.container", "[Container]\nImage=users-own\n");
+    let out = export(dir.path());
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("qx-web.container"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(units.join("qx-web.container")).unwrap(),
+        "[Container]\nImage=users-own\n"
+    );
+    // Nothing left behind next to the folder.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.contains("pactown-old") && !n.contains("pactown-tmp")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn export_quadlet_to_an_existing_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "api/README.md", SVC_README);
+    write(
+        dir.path(),
+        "qf.pactown.yaml",
+        "name: qf\nservices:\n  api:\n    readme: api/README.md\n",
+    );
+    write(dir.path(), "precious", "data\n");
+    let (out, _) = run_bounded(
+        dir.path(),
+        &["export", "quadlet", "qf.pactown.yaml", "-o", "precious"],
+        DEFAULT_AS_MB,
+        BOUND,
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("precious")).unwrap(),
+        "data\n"
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains("pactown-")), "{names:?}");
+}

@@ -4,8 +4,8 @@
 //! Every generator is pure (`&Ecosystem` + image map → files, no IO) and builds its output from
 //! typed structs. Values that come from a README or the ecosystem file are checked here first:
 //! anything that cannot be expressed safely in the target format is an [`ExportError::Unsafe`]
-//! naming the service and the key. [`write_atomically`] puts a generated file set in place
-//! without ever leaving a half-written directory.
+//! naming the service and the key. [`write_atomically`] puts a generated file set into a folder,
+//! replacing only the files a previous export wrote there (its manifest).
 pub mod compose;
 pub mod kube;
 
@@ -339,62 +339,111 @@ pub fn health_timing(svc: &ServiceSpec) -> HealthTiming {
     }
 }
 
-/// Writes `files` into `dir` as one step: everything goes to a fresh temporary folder next to
-/// `dir` first, and only when every file is written is the folder renamed into place (an
-/// existing `dir` is moved aside and removed afterwards). A failure leaves `dir` untouched.
+/// Name of the manifest `write_atomically` keeps in an output folder: the files pactown wrote
+/// there, one per line after a comment. Only those are ever replaced or removed.
+pub const MANIFEST: &str = ".pactown-export";
+
+/// The files a previous export wrote into `dir` (its manifest; none without one).
+fn read_manifest(dir: &Path) -> Result<Vec<String>, ExportError> {
+    let path = dir.join(MANIFEST);
+    match crate::input::read_capped_string(&path, crate::input::MAX_CONFIG_BYTES) {
+        Ok(text) => Ok(text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter(|l| valid_file_name(l))
+            .map(str::to_string)
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(ExportError::Io {
+            context: format!("cannot read {}", path.display()),
+            source,
+        }),
+    }
+}
+
+fn valid_file_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains('/') && !name.starts_with('.') && name != MANIFEST
+}
+
+/// Writes `files` into the folder `dir` (created when missing) and replaces only what pactown
+/// wrote there before: a manifest ([`MANIFEST`]) lists the files of the last export, and a
+/// file of that list that is no longer generated is removed; every other file in `dir` (the
+/// user's own units, notes…) is left alone, and a generated name that collides with such a file
+/// is refused before anything is written. New contents go to temporary files first and are
+/// renamed into place once all are written, so a failure leaves the old files.
 ///
 /// # Errors
-/// [`ExportError::Io`] with the path involved.
+/// [`ExportError::Io`] with the path involved: `dir` is not a folder, a name is not a plain file
+/// name, a name collides with a file pactown did not write, or a write fails.
 pub fn write_atomically(dir: &Path, files: &[GeneratedFile]) -> Result<(), ExportError> {
     let io = |context: String| move |source| ExportError::Io { context, source };
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
+    let refuse = |context: String| ExportError::Io {
+        context,
+        source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
     };
-    std::fs::create_dir_all(&parent).map_err(io(format!("cannot create {}", parent.display())))?;
-    let base = dir
-        .file_name()
-        .map_or_else(|| "export".into(), |n| n.to_string_lossy().into_owned());
-    let stamp = std::process::id();
-    let tmp = parent.join(format!(".{base}.pactown-tmp-{stamp}"));
-    let old = parent.join(format!(".{base}.pactown-old-{stamp}"));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let result = (|| {
-        std::fs::create_dir(&tmp).map_err(io(format!("cannot create {}", tmp.display())))?;
-        for file in files {
-            if file.name.contains('/') || file.name.starts_with('.') || file.name.is_empty() {
-                return Err(ExportError::Io {
-                    context: format!("refusing to write file name `{}`", file.name),
-                    source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-                });
-            }
-            let path = tmp.join(&file.name);
-            std::fs::write(&path, &file.contents)
-                .map_err(io(format!("cannot write {}", path.display())))?;
-        }
-        let had_old = dir.exists();
-        if had_old {
-            std::fs::rename(dir, &old)
-                .map_err(io(format!("cannot move {} aside", dir.display())))?;
-        }
-        if let Err(e) = std::fs::rename(&tmp, dir) {
-            if had_old {
-                let _ = std::fs::rename(&old, dir);
-            }
-            return Err(io(format!(
-                "cannot move the new files into {}",
-                dir.display()
-            ))(e));
-        }
-        if had_old {
-            let _ = std::fs::remove_dir_all(&old);
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
+    if let Some(bad) = files.iter().find(|f| !valid_file_name(&f.name)) {
+        return Err(refuse(format!(
+            "refusing to write file name `{}`",
+            bad.name
+        )));
     }
-    result
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(refuse(format!(
+                "{} exists and is not a folder; give -o a folder for the unit files",
+                dir.display()
+            )))
+        }
+        Err(_) => {
+            std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?
+        }
+    }
+    let previous = read_manifest(dir)?;
+    for file in files {
+        let path = dir.join(&file.name);
+        if path.symlink_metadata().is_ok() && !previous.contains(&file.name) {
+            return Err(refuse(format!(
+                "{} exists and was not written by pactown (not in {}); move it away or export to another folder",
+                path.display(),
+                dir.join(MANIFEST).display()
+            )));
+        }
+    }
+    let stamp = std::process::id();
+    let tmp_of = |name: &str| dir.join(format!(".{name}.pactown-tmp-{stamp}"));
+    let mut manifest = String::from(
+        "# Files written by `pactown export`; only these are replaced or removed by the next export.\n",
+    );
+    let written = (|| {
+        for file in files {
+            let tmp = tmp_of(&file.name);
+            std::fs::write(&tmp, &file.contents)
+                .map_err(io(format!("cannot write {}", tmp.display())))?;
+            manifest.push_str(&file.name);
+            manifest.push('\n');
+        }
+        let tmp = tmp_of(MANIFEST);
+        std::fs::write(&tmp, &manifest).map_err(io(format!("cannot write {}", tmp.display())))
+    })();
+    if let Err(e) = written {
+        for name in files.iter().map(|f| f.name.as_str()).chain([MANIFEST]) {
+            let _ = std::fs::remove_file(tmp_of(name));
+        }
+        return Err(e);
+    }
+    for name in files.iter().map(|f| f.name.as_str()).chain([MANIFEST]) {
+        let path = dir.join(name);
+        std::fs::rename(tmp_of(name), &path)
+            .map_err(io(format!("cannot write {}", path.display())))?;
+    }
+    for stale in previous
+        .iter()
+        .filter(|p| !files.iter().any(|f| &f.name == *p))
+    {
+        let _ = std::fs::remove_file(dir.join(stale));
+    }
+    Ok(())
 }
 
 /// Writes one file atomically (temporary file next to it, then rename).
