@@ -20,6 +20,7 @@ mod jobs;
 mod orchestrate;
 mod registry;
 mod registry_up;
+mod run;
 mod runtimes_real;
 mod saas;
 mod security;

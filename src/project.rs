@@ -140,6 +140,104 @@ pub fn load_with(path: &Path, unpulled: Unpulled) -> Result<Project, Diagnostics
     }
 }
 
+/// One README run without an ecosystem file (`pactown run`): what the one service is.
+#[derive(Debug, Clone, Default)]
+pub struct SingleService {
+    /// The port it listens on and is published on (`-p`); `None` with [`SingleService::job`].
+    pub port: Option<u16>,
+    /// Extra environment (`-e K=V`), applied last.
+    pub env: BTreeMap<String, String>,
+    /// Run it once to completion (`--once`): a job.
+    pub job: bool,
+}
+
+/// The port a README run alone listens on when `-p` is not given (spec §10's default
+/// `MARKPACT_PORT`).
+pub const SINGLE_DEFAULT_PORT: u16 = 8000;
+
+/// The project of one README run without an ecosystem file: an ecosystem `run-<name>-<hash>`
+/// (name from the README's folder, hash of its absolute path, so two READMEs never share
+/// containers and the same README always gets the same name) with one service `<name>` of the
+/// ecosystem-file defaults (hardening included), on `service.port`.
+///
+/// # Errors
+/// The README's parse and validation errors; an `Io` error when it cannot be read.
+pub fn single(readme: &Path, service: &SingleService) -> Result<Project, Diagnostics> {
+    let doc = markpact::parse_file(readme)?;
+    let abs = std::fs::canonicalize(readme).unwrap_or_else(|_| readme.to_path_buf());
+    let stem = abs
+        .parent()
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "app".to_string());
+    let name = config::rules::sanitize_name(&stem);
+    let name: String = name.chars().take(40).collect();
+    let name = name.trim_end_matches('-').to_string();
+    let digest = crate::build::cache_key::digest(abs.to_string_lossy().as_bytes());
+    let hash: String = crate::build::cache_key::short(&digest)
+        .chars()
+        .take(8)
+        .collect();
+    let dir = abs
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let mut spec = config::ServiceSpec::with_defaults(
+        &name,
+        if service.job {
+            None
+        } else {
+            Some(service.port.unwrap_or(SINGLE_DEFAULT_PORT))
+        },
+        abs.clone(),
+    );
+    spec.readme = ReadmeSource::Local {
+        relative: abs
+            .file_name()
+            .map_or_else(|| "README.md".into(), |n| n.to_string_lossy().into_owned()),
+        path: abs.clone(),
+    };
+    spec.env.clone_from(&service.env);
+    if service.job {
+        spec.kind = config::ServiceKind::Job;
+        spec.auto_restart = false;
+    }
+    let eco = Ecosystem {
+        file: abs.clone(),
+        dir: dir.clone(),
+        name: format!("run-{name}-{hash}"),
+        version: "0.1.0".into(),
+        description: None,
+        base_port: SINGLE_DEFAULT_PORT,
+        sandbox_root: dir.join(".pactown-sandboxes"),
+        network: None,
+        registry: None,
+        build: config::BuildSettings::default(),
+        engine: None,
+        profiles: BTreeMap::new(),
+        env_file: None,
+        tenant: None,
+        services: vec![spec],
+    };
+    let mut diags: Vec<Diagnostic> = doc.warnings.clone();
+    diags.extend(markpact::validate(&doc));
+    let envs = graph::injected_env_all(&eco);
+    if let Some(env) = envs.get(&name) {
+        diags.extend(markpact::missing_env(&doc, &|n| env.contains_key(n)));
+    }
+    let all = finish(&abs, diags);
+    if all.has_errors() {
+        return Err(all);
+    }
+    let graph = graph::resolve(&eco)?;
+    Ok(Project {
+        docs: BTreeMap::from([(name, doc)]),
+        ecosystem: eco,
+        graph,
+        warnings: all.0,
+    })
+}
+
 /// The vendored README of every `registry:` service that is pulled, by service name. For the
 /// others: a warning or an error (per `unpulled`) when not pulled yet, the lock file's own errors
 /// when the vendored file does not match it.

@@ -15,6 +15,7 @@ mod pull;
 mod quadlet;
 mod registry;
 mod restart;
+mod run;
 mod status;
 mod up;
 mod validate;
@@ -77,6 +78,8 @@ pub enum Command {
     Images(images::Args),
     /// Build, start and health-check an ecosystem.
     Up(up::Args),
+    /// Run one markpact README without an ecosystem file (foreground, `-d` or `--once`).
+    Run(run::Args),
     /// Stop and remove an ecosystem's containers and network.
     Down(down::Args),
     /// Show the services of an ecosystem and their health.
@@ -144,6 +147,7 @@ async fn dispatch(command: Command, printer: &Printer) -> Result<ExitCode, Error
         Command::Build(args) => build::run(args, printer).await,
         Command::Images(args) => images::run(args, printer).await,
         Command::Up(args) => up::run(args, printer).await,
+        Command::Run(args) => run::run(args, printer).await,
         Command::Down(args) => down::run(args, printer).await,
         Command::Status(args) => status::run(args, printer).await,
         Command::Logs(args) => logs::run(args, printer).await,

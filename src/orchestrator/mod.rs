@@ -19,6 +19,7 @@ pub mod logs;
 pub mod monitor;
 pub mod plan;
 pub mod restart;
+pub mod run;
 pub mod scheduler;
 pub mod status;
 pub mod tenant;

@@ -75,12 +75,31 @@ pub(crate) async fn ensure_network(
     Ok(network)
 }
 
-/// Brings the whole project up and waits until every service is healthy.
+/// Brings the whole project up and waits until every service is healthy (and every job
+/// completed).
 ///
 /// # Errors
 /// Build and engine errors; [`Error::Readiness`] when a service timed out (exit code 3);
 /// [`Error::Other`] when one exited or failed to start.
 pub async fn up(
+    engine: Arc<dyn Engine>,
+    probe: Arc<dyn HealthProbe>,
+    project: &Project,
+    opts: UpOptions,
+    printer: &Printer,
+) -> Result<DeployReport, Error> {
+    let report = deploy_project(Arc::clone(&engine), probe, project, opts, printer).await?;
+    check(engine.as_ref(), &report, printer).await?;
+    Ok(report)
+}
+
+/// [`up`] without the final verdict: builds, deploys and records the health results, and
+/// returns the report whatever the services' outcome (`pactown run --once` judges a job by its
+/// exit code itself).
+///
+/// # Errors
+/// Build and engine errors.
+pub async fn deploy_project(
     engine: Arc<dyn Engine>,
     probe: Arc<dyn HealthProbe>,
     project: &Project,
@@ -142,7 +161,6 @@ pub async fn up(
         &health_events(&eco.name, eco.tenant.as_deref(), &report),
         printer,
     );
-    check(engine.as_ref(), &report, printer).await?;
     Ok(report)
 }
 
