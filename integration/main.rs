@@ -26,4 +26,5 @@ mod saas;
 mod security;
 mod selfimage;
 mod start_order;
+mod vps;
 mod watch;

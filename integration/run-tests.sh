@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 retry() { local n; for n in 1 2 3; do "$@" && return 0; echo "retry $n: $*" >&2; sleep $((n * 5)); done; "$@"; }
 export PACTOWN_WITH_QUADLET=1   # also the `quadlet` generator, for dry-run checks of exported units
 retry bash integration/setup-engines.sh
+# the systemd "VPS" image of integration/vps.rs (debootstrap once, then cached)
+retry bash integration/vps/prepare.sh >/dev/null
 # docker-compose validates and runs the exported compose files
 if ! command -v docker-compose >/dev/null; then
   retry bash -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/var/log/pactown-apt.log 2>&1 || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/var/log/pactown-apt.log 2>&1; }'

@@ -18,6 +18,9 @@ pub enum Error {
     /// expressed, 1 otherwise).
     #[error(transparent)]
     Export(#[from] crate::export::ExportError),
+    /// `quadlet install` failed (and rolled back where it had changed something).
+    #[error(transparent)]
+    Install(#[from] crate::quadlet::install::InstallError),
     /// A service did not become healthy in time (exit code 3).
     #[error("{0}")]
     Readiness(String),

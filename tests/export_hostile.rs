@@ -368,3 +368,36 @@ fn write_atomically_leaves_nothing_half_written() {
     assert!(!out.join("good.container").exists());
     assert!(out.join("next.container").exists() && out.join("old.container").exists());
 }
+
+#[test]
+fn write_atomically_makes_subfolders_and_refuses_escapes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("units");
+    let file = |name: &str| export::GeneratedFile {
+        name: name.into(),
+        contents: "x".into(),
+    };
+    export::write_atomically(
+        &out,
+        &[
+            file("containers/systemd/a.container"),
+            file("systemd/user/a.target"),
+        ],
+    )
+    .unwrap();
+    assert!(out.join("containers/systemd/a.container").is_file());
+    assert!(out.join("systemd/user/a.target").is_file());
+    for bad in ["/etc/x", "a/../../x", "a//b", "a/./b", "a/.hidden", "a/"] {
+        assert!(
+            export::write_atomically(&out, &[file(bad)]).is_err(),
+            "{bad} was accepted"
+        );
+        assert!(out.join("containers/systemd/a.container").is_file());
+    }
+    // a sub-folder that is a symlink is not followed
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out.join("systemd/system")).unwrap();
+    assert!(export::write_atomically(&out, &[file("systemd/system/a.target")]).is_err());
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+}

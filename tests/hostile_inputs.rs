@@ -555,8 +555,10 @@ fn export_quadlet_keeps_the_users_other_files() {
     let one = "name: qx\nservices:\n  api:\n    readme: api/README.md\n";
     write(dir.path(), "qx.pactown.yaml", two);
     let units = dir.path().join("systemd");
-    write(&units, "mine.container", "[Container]\nImage=mine\n");
-    write(&units, "notes.txt", "keep me\n");
+    // the export mirrors the install root: Quadlet files in containers/systemd/
+    let q = units.join("containers/systemd");
+    write(&q, "mine.container", "[Container]\nImage=mine\n");
+    write(&q, "notes.txt", "keep me\n");
     let export = |d: &Path| {
         run_bounded(
             d,
@@ -568,26 +570,26 @@ fn export_quadlet_keeps_the_users_other_files() {
     };
     let out = export(dir.path());
     assert!(out.status.success(), "{}", text(&out));
-    assert!(units.join("qx-api.container").exists(), "{}", text(&out));
-    assert!(units.join("qx-web.container").exists());
+    assert!(q.join("qx-api.container").exists(), "{}", text(&out));
+    assert!(q.join("qx-web.container").exists());
     assert_eq!(
-        std::fs::read_to_string(units.join("mine.container")).unwrap(),
+        std::fs::read_to_string(q.join("mine.container")).unwrap(),
         "[Container]\nImage=mine\n"
     );
     assert_eq!(
-        std::fs::read_to_string(units.join("notes.txt")).unwrap(),
+        std::fs::read_to_string(q.join("notes.txt")).unwrap(),
         "keep me\n"
     );
     // A service removed: its unit goes, the user's files stay.
     write(dir.path(), "qx.pactown.yaml", one);
     let out = export(dir.path());
     assert!(out.status.success(), "{}", text(&out));
-    assert!(units.join("qx-api.container").exists());
-    assert!(!units.join("qx-web.container").exists());
-    assert!(units.join("mine.container").exists() && units.join("notes.txt").exists());
+    assert!(q.join("qx-api.container").exists());
+    assert!(!q.join("qx-web.container").exists());
+    assert!(q.join("mine.container").exists() && q.join("notes.txt").exists());
     // A file of the user's with the name of a unit pactown would write: refused, untouched.
     write(dir.path(), "qx.pactown.yaml", two);
-    write(&units, "qx-web.container", "[Container]\nImage=users-own\n");
+    write(&q, "qx-web.container", "[Container]\nImage=users-own\n");
     let out = export(dir.path());
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
@@ -596,7 +598,7 @@ fn export_quadlet_keeps_the_users_other_files() {
         text(&out)
     );
     assert_eq!(
-        std::fs::read_to_string(units.join("qx-web.container")).unwrap(),
+        std::fs::read_to_string(q.join("qx-web.container")).unwrap(),
         "[Container]\nImage=users-own\n"
     );
     // Nothing left behind next to the folder.

@@ -20,7 +20,8 @@ pub struct Args {
 /// Export formats.
 #[derive(Debug, clap::Subcommand)]
 pub enum Format {
-    /// Podman Quadlet units (one `.network`, one `.container` per service/replica, a `.target`).
+    /// Podman Quadlet units (one `.network`, one `.container` per service/replica, a `.target`),
+    /// in the layout of their install locations.
     Quadlet(QuadletArgs),
     /// A Compose file.
     Compose(FileArgs),
@@ -48,7 +49,9 @@ pub struct QuadletArgs {
     /// Shared inputs.
     #[command(flatten)]
     pub common: Common,
-    /// Folder to write the units to (replaced as a whole, never left half-written).
+    /// Folder to write the units to (replaced as a whole, never left half-written), laid out like
+    /// the install root: `containers/systemd/` (Quadlet files) and `systemd/user/` or
+    /// `systemd/system/` (the target), so `cp -r DIR/. ~/.config/` (or `/etc/`) installs it.
     #[arg(short, long)]
     pub output: PathBuf,
     /// Units for a user's rootless systemd (`WantedBy=default.target`, the default).
@@ -60,6 +63,18 @@ pub struct QuadletArgs {
     /// Podman version on the deployment host; keys it lacks are rewritten or dropped.
     #[arg(long, default_value_t = PodmanVersion::DEFAULT)]
     pub podman_version: PodmanVersion,
+    /// The deployment host runs cgroup v1 or hybrid v1/v2 (no `/sys/fs/cgroup/cgroup.controllers`):
+    /// rootless containers run with `--cgroups=disabled` (resource limits are not enforced).
+    #[arg(long)]
+    pub cgroup_v1: bool,
+}
+
+/// `WantedBy=` of the units: `default.target` for a user, `multi-user.target` for the system.
+pub(crate) fn wanted_by(scope: quadlet::Scope) -> &'static str {
+    match scope {
+        quadlet::Scope::User => "default.target",
+        quadlet::Scope::System => "multi-user.target",
+    }
 }
 
 /// Arguments of `pactown export compose|kube`.
@@ -146,21 +161,35 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             let project = load(a.common.file.as_deref())?;
             let ca = ca_bytes(&project, a.common.ca_bundle.as_deref())?;
             let images = planned_images(&project, ca.as_deref(), &a.common.images)?;
+            let scope = if a.system {
+                quadlet::Scope::System
+            } else {
+                quadlet::Scope::User
+            };
             let opts = QuadletOptions {
                 podman_version: a.podman_version,
-                wanted_by: if a.system {
-                    "multi-user.target".into()
-                } else {
-                    "default.target".into()
-                },
+                wanted_by: wanted_by(scope).into(),
+                rootless_cgroup_v1: a.cgroup_v1 && scope == quadlet::Scope::User,
                 ..QuadletOptions::default()
             };
             let units = quadlet::to_units(&project.ecosystem, &images, &opts)?;
-            let files: Vec<export::GeneratedFile> = units.iter().map(Into::into).collect();
+            let files: Vec<export::GeneratedFile> =
+                units.iter().map(|u| u.exported(scope)).collect();
             export::write_atomically(&a.output, &files)?;
-            for u in &units {
-                printer.info(&format!("wrote {}", a.output.join(&u.name).display()));
+            for f in &files {
+                printer.info(&format!("wrote {}", a.output.join(&f.name).display()));
             }
+            let root = match scope {
+                quadlet::Scope::User => "~/.config/",
+                quadlet::Scope::System => "/etc/",
+            };
+            printer.info(&format!(
+                "install: copy {}/. onto {root} on the host, then `systemctl{} daemon-reload && systemctl{} start {}`",
+                a.output.display(),
+                if scope == quadlet::Scope::User { " --user" } else { "" },
+                if scope == quadlet::Scope::User { " --user" } else { "" },
+                quadlet::target_name(&project.ecosystem)
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Format::Compose(a) => write_one(a, printer, &export::compose::render),

@@ -37,15 +37,34 @@ pub struct InstallArgs {
     /// System units in /etc/containers/systemd.
     #[arg(long)]
     pub system: bool,
+    /// Use this image for a service instead of building it (repeatable): `SERVICE=REF`. A
+    /// reference naming a registry (`reg.example/acme/api@sha256:…`) is pulled when missing;
+    /// when every service has one, nothing is built and no Podman API is needed.
+    #[arg(long = "image", value_name = "SERVICE=REF")]
+    pub images: Vec<String>,
     /// Print what would be built, written and run; change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Podman version on this host; keys it lacks are rewritten or dropped.
-    #[arg(long, default_value_t = PodmanVersion::DEFAULT)]
-    pub podman_version: PodmanVersion,
+    /// Podman version on this host (default: what `podman --version` says); keys it lacks are
+    /// rewritten or dropped.
+    #[arg(long)]
+    pub podman_version: Option<PodmanVersion>,
     /// CA bundle for builds.
     #[arg(long, env = "PACTOWN_CA_BUNDLE")]
     pub ca_bundle: Option<PathBuf>,
+}
+
+/// The local Podman's version from `podman --version` (`podman version 5.4.2`).
+fn local_podman_version() -> Option<PodmanVersion> {
+    let out = std::process::Command::new("podman")
+        .arg("--version")
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .last()?
+        .parse()
+        .ok()
 }
 
 /// Runs `pactown quadlet`.
@@ -54,13 +73,27 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let project = load(a.file.as_deref())?;
     let scope = if a.system { Scope::System } else { Scope::User };
     let ca = ca_bytes(&project, a.ca_bundle.as_deref())?;
-    let mut images = planned_images(&project, ca.as_deref(), &[])?;
+    let mut images = planned_images(&project, ca.as_deref(), &a.images)?;
+    let given: Vec<String> = a
+        .images
+        .iter()
+        .filter_map(|o| o.split_once('=').map(|(s, _)| s.to_string()))
+        .collect();
+    let to_build: Vec<String> = project
+        .ecosystem
+        .services
+        .iter()
+        .map(|s| s.name.clone())
+        .filter(|s| !given.contains(s))
+        .collect();
     if a.dry_run {
-        for (svc, tag) in &images {
-            printer.out(&format!("would build {svc} as {tag} (in Podman)"));
+        for svc in &to_build {
+            if let Some(tag) = images.get(svc) {
+                printer.out(&format!("would build {svc} as {tag} (in Podman)"));
+            }
         }
-    } else {
-        // Quadlet runs Podman, so the images must be in Podman's store.
+    } else if !to_build.is_empty() {
+        // Quadlet runs Podman, so built images must be in Podman's store.
         let engine = crate::engine::connect::connect(EngineChoice::Podman).await?;
         let opts = BuildOptions {
             ca_bundle: a
@@ -78,47 +111,86 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             engine.as_ref(),
             &project.ecosystem,
             &project.docs,
-            &[],
+            &to_build,
             &opts,
             &events,
         )
         .await?;
-        images = built.into_iter().map(|b| (b.service, b.tag)).collect();
+        for b in built {
+            images.insert(b.service, b.tag);
+        }
+    }
+    let podman_version = a
+        .podman_version
+        .or_else(local_podman_version)
+        .unwrap_or(PodmanVersion::DEFAULT);
+    let systemd = install::systemd_running();
+    // rootless on cgroup v1: the user's systemd cannot delegate, so Quadlet's --cgroups=split
+    // fails; run the containers without cgroups of their own instead
+    let rootless_cgroup_v1 = scope == Scope::User && systemd && !install::cgroup_v2();
+    if rootless_cgroup_v1 {
+        printer.warn("this host runs cgroup v1 (or hybrid v1/v2): rootless containers run with --cgroups=disabled, so memory, PID and CPU limits are not enforced (boot with systemd.unified_cgroup_hierarchy=1 for cgroup v2 to have them)");
     }
     let opts = QuadletOptions {
-        podman_version: a.podman_version,
+        podman_version,
         // images built through Podman's Docker-compatible API are stored under docker.io/
         image_prefix: "docker.io".into(),
-        wanted_by: match scope {
-            Scope::User => "default.target".into(),
-            Scope::System => "multi-user.target".into(),
-        },
+        wanted_by: super::export::wanted_by(scope).into(),
+        rootless_cgroup_v1,
         ..QuadletOptions::default()
     };
     let units = quadlet::to_units(&project.ecosystem, &images, &opts)?;
     let home = std::env::var_os("HOME").map(PathBuf::from).ok_or_else(|| {
         Error::Other("HOME is not set; cannot find the user's unit folder".into())
     })?;
+    if scope == Scope::User && systemd {
+        if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+            return Err(Error::Other(
+                "XDG_RUNTIME_DIR is not set, so `systemctl --user` cannot reach your systemd: log in as the user (ssh, `machinectl shell USER@`) instead of `su`, or set XDG_RUNTIME_DIR=/run/user/$(id -u)".into(),
+            ));
+        }
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_default();
+        if !user.is_empty() && !install::linger_enabled(&user) {
+            printer.warn(&format!(
+                "linger is off for `{user}`: these units stop when you log out and do not start at boot; run `sudo loginctl enable-linger {user}`"
+            ));
+        }
+    }
     let plan = install::plan(
         &units,
         scope,
         &home,
         &quadlet::target_name(&project.ecosystem),
-        install::systemd_running(),
+        systemd,
     );
     let verb = if a.dry_run { "would write" } else { "writing" };
     for (path, _) in &plan.files {
         printer.out(&format!("{verb} {}", path.display()));
     }
     let verb = if a.dry_run { "would run" } else { "running" };
-    for cmd in &plan.commands {
+    for cmd in plan.commands() {
         printer.out(&format!("{verb} {}", cmd.join(" ")));
     }
-    if let Some(why) = &plan.skipped_commands {
+    if let Some(why) = plan.skipped_commands() {
         printer.warn(why);
     }
     if !a.dry_run {
-        install::apply(&plan)?;
+        let started = install::apply(&plan)?;
+        if systemd {
+            printer.info(&format!(
+                "{} is active ({} service{} healthy{})",
+                plan.target,
+                plan.services.len(),
+                if plan.services.len() == 1 { "" } else { "s" },
+                if started.is_empty() {
+                    String::new()
+                } else {
+                    format!("; started {}", started.join(", "))
+                }
+            ));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -75,10 +75,10 @@ impl ExportError {
     }
 }
 
-/// One generated file: a name (no directories) and its contents.
+/// One generated file: a name (a relative path of plain names) and its contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeneratedFile {
-    /// File name, e.g. `shop-api.container`.
+    /// File name, e.g. `shop-api.container` or `containers/systemd/shop-api.container`.
     pub name: String,
     /// Full text.
     pub contents: String,
@@ -361,8 +361,42 @@ fn read_manifest(dir: &Path) -> Result<Vec<String>, ExportError> {
     }
 }
 
+/// A relative path of plain names (`a.container`, `containers/systemd/a.container`): no empty,
+/// hidden, `.` or `..` component and no leading `/`, so nothing lands outside the folder.
 fn valid_file_name(name: &str) -> bool {
-    !name.is_empty() && !name.contains('/') && !name.starts_with('.') && name != MANIFEST
+    !name.is_empty()
+        && !name.starts_with('/')
+        && name
+            .split('/')
+            .all(|part| !part.is_empty() && !part.starts_with('.'))
+        && name != MANIFEST
+}
+
+/// Creates the sub-folders of `name` below `dir`, refusing a component that exists and is not
+/// a real folder (a symlink could lead outside `dir`).
+fn make_parents(dir: &Path, name: &str) -> Result<(), ExportError> {
+    let mut at = dir.to_path_buf();
+    let parts: Vec<&str> = name.split('/').collect();
+    for part in parts.iter().take(parts.len().saturating_sub(1)) {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(ExportError::Io {
+                    context: format!(
+                        "{} exists and is not a folder (a symlink is not followed); move it away",
+                        at.display()
+                    ),
+                    source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+                })
+            }
+            Err(_) => std::fs::create_dir(&at).map_err(|source| ExportError::Io {
+                context: format!("cannot create {}", at.display()),
+                source,
+            })?,
+        }
+    }
+    Ok(())
 }
 
 /// Writes `files` into the folder `dir` (created when missing) and replaces only what pactown
@@ -410,8 +444,17 @@ pub fn write_atomically(dir: &Path, files: &[GeneratedFile]) -> Result<(), Expor
             )));
         }
     }
+    for file in files {
+        make_parents(dir, &file.name)?;
+    }
     let stamp = std::process::id();
-    let tmp_of = |name: &str| dir.join(format!(".{name}.pactown-tmp-{stamp}"));
+    let tmp_of = |name: &str| {
+        let path = dir.join(name);
+        let base = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        path.with_file_name(format!(".{base}.pactown-tmp-{stamp}"))
+    };
     let mut manifest = String::from(
         "# Files written by `pactown export`; only these are replaced or removed by the next export.\n",
     );

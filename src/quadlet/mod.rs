@@ -17,13 +17,19 @@
 //!   (`kind: job`) is `Type=oneshot` with `RemainAfterExit=yes`, no health check and
 //!   `Restart=no`: its unit is active once the container exited 0, so dependants start only
 //!   then, and not at all when it fails;
-//! - `eco.target` — a plain systemd target that wants every container service (installed next
-//!   to the user's systemd units, not in the Quadlet folder).
+//! - `eco.target` — a plain systemd target that wants every container service. Quadlet does not
+//!   read targets, so it goes where systemd reads units ([`UnitFile::path`]).
+//!
+//! Images that name a registry (`reg.example:5000/acme/api@sha256:…`) get `Pull=missing`; local
+//! references (`localhost/…`, or bare names qualified with [`QuadletOptions::image_prefix`]) get
+//! `Pull=never`. `TimeoutStartSec=` covers the health allowance (a job: its `timeout`) plus, for
+//! pulled images, [`QuadletOptions::pull_timeout`].
 pub mod escape;
 pub mod install;
 pub mod unit;
 pub mod version;
 
+pub use install::Scope;
 pub use version::PodmanVersion;
 
 use crate::config::{Ecosystem, ServiceSpec};
@@ -54,13 +60,47 @@ pub struct UnitFile {
     pub name: String,
     /// Full text.
     pub contents: String,
+    /// For a container: the image `install` pulls before starting it (`Pull=missing` images).
+    pub pull_image: Option<String>,
+    /// For a container: seconds its start may take once the image is present (start period
+    /// plus the probes that may fail after it), which `install` waits before rolling back.
+    pub start_secs: u64,
 }
 
-impl From<&UnitFile> for GeneratedFile {
-    fn from(u: &UnitFile) -> Self {
+impl UnitFile {
+    /// Where the file goes, relative to the configuration root of `scope` (`~/.config` for a
+    /// user, `/etc` for the system): Quadlet files under `containers/systemd/`, the target where
+    /// systemd reads units (`systemd/user/` or `systemd/system/`). `export quadlet` writes this
+    /// layout, so copying the folder onto that root installs it.
+    #[must_use]
+    pub fn path(&self, scope: Scope) -> std::path::PathBuf {
+        let dir = match (self.kind, scope) {
+            (UnitKind::Container | UnitKind::Network, _) => "containers/systemd",
+            (UnitKind::Target, Scope::User) => "systemd/user",
+            (UnitKind::Target, Scope::System) => "systemd/system",
+        };
+        std::path::Path::new(dir).join(&self.name)
+    }
+
+    /// The file as an export entry at [`UnitFile::path`].
+    #[must_use]
+    pub fn exported(&self, scope: Scope) -> GeneratedFile {
         GeneratedFile {
-            name: u.name.clone(),
-            contents: u.contents.clone(),
+            name: self.path(scope).to_string_lossy().into_owned(),
+            contents: self.contents.clone(),
+        }
+    }
+
+    /// The systemd unit this file becomes (`NAME.service` for a container, `NAME-network.service`
+    /// for a network, the target itself).
+    #[must_use]
+    pub fn systemd_unit(&self) -> String {
+        match self.kind {
+            UnitKind::Container => format!("{}.service", self.name.trim_end_matches(".container")),
+            UnitKind::Network => {
+                format!("{}-network.service", self.name.trim_end_matches(".network"))
+            }
+            UnitKind::Target => self.name.clone(),
         }
     }
 }
@@ -80,6 +120,14 @@ pub struct QuadletOptions {
     /// Target that starts the units at boot/login: `default.target` (rootless) or
     /// `multi-user.target` (system).
     pub wanted_by: String,
+    /// Seconds `TimeoutStartSec=` allows for pulling a `Pull=missing` image.
+    pub pull_timeout: u64,
+    /// Rootless units for a host on cgroup v1 (or hybrid v1/v2): there the user's systemd cannot
+    /// delegate cgroups, and Quadlet's `--cgroups=split` fails (`mkdir
+    /// /sys/fs/cgroup/pids/…/user@UID.service/runtime: permission denied`). With this set each
+    /// container runs with `--cgroups=disabled` inside its service's cgroup; Podman then ignores
+    /// resource limits (memory, PIDs, CPUs), which rootless cgroup v1 cannot enforce anyway.
+    pub rootless_cgroup_v1: bool,
 }
 
 impl Default for QuadletOptions {
@@ -90,6 +138,8 @@ impl Default for QuadletOptions {
             pids_limit: 2048,
             image_prefix: "localhost".into(),
             wanted_by: "default.target".into(),
+            pull_timeout: 300,
+            rootless_cgroup_v1: false,
         }
     }
 }
@@ -114,16 +164,25 @@ fn container_base(eco: &Ecosystem, svc: &ServiceSpec, replica: u32) -> String {
     }
 }
 
+/// The registry host an image reference names (`reg:5000` of `reg:5000/a:1`), if any.
+fn registry_host(image: &str) -> Option<&str> {
+    let (first, _) = image.split_once('/')?;
+    (first.contains('.') || first.contains(':') || first == "localhost").then_some(first)
+}
+
 /// Adds `prefix/` to an image reference whose first component is not a registry host.
 fn qualify(image: &str, prefix: &str) -> String {
-    let first = image.split('/').next().unwrap_or_default();
-    let has_host =
-        image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    if has_host || prefix.is_empty() {
+    if registry_host(image).is_some() || prefix.is_empty() {
         image.to_string()
     } else {
         format!("{prefix}/{image}")
     }
+}
+
+/// Whether `image` (as given, before [`qualify`]) comes from a registry: it names a registry
+/// host other than `localhost`. Those get `Pull=missing`, everything else `Pull=never`.
+fn pulled(image: &str) -> bool {
+    registry_host(image).is_some_and(|h| h != "localhost")
 }
 
 /// Maps an ecosystem to its Quadlet units (pure: no IO). `images` gives each service's image
@@ -159,17 +218,29 @@ pub fn to_units(
             label: eco_labels(None),
         }
         .render()?,
+        pull_image: None,
+        start_secs: 0,
     }];
     let mut all_services = Vec::new();
     for svc in &eco.services {
-        let image = qualify(
-            export::service_image(images, &svc.name)?,
-            &opts.image_prefix,
-        );
+        let given = export::service_image(images, &svc.name)?;
+        let pull = pulled(given);
+        let image = qualify(given, &opts.image_prefix);
         let env = export::service_env(eco, svc)?;
         let health_cmd = export::service_health_argv(svc)?;
         let timing = export::health_timing(svc);
         let health = |v: u64| health_cmd.as_ref().map(|_| v);
+        // the start period, then the probes that may still fail before the container counts
+        // as unhealthy; a job or a service without a probe: its `timeout`
+        let start_secs = if health_cmd.is_some() {
+            timing.start_period
+                + timing
+                    .retries
+                    .saturating_mul(timing.interval + timing.timeout)
+        } else {
+            svc.timeout
+        };
+        let pull_secs = if pull { opts.pull_timeout } else { 0 };
         let mut requires = Vec::new();
         for dep in &svc.depends_on {
             let Some(d) = eco.service(&dep.name) else {
@@ -202,7 +273,7 @@ pub fn to_units(
                 container: ContainerSection {
                     image: image.clone(),
                     container_name: base.clone(),
-                    pull: Some("never".into()),
+                    pull: Some(if pull { "missing" } else { "never" }.into()),
                     network: vec![network_file.clone()],
                     network_alias: vec![svc.name.clone()],
                     environment: env
@@ -229,6 +300,16 @@ pub fn to_units(
                     health_timeout: health(timing.timeout),
                     health_retries: health(timing.retries),
                     health_start_period: health(timing.start_period),
+                    // probe every second while starting, so dependants start as soon as this
+                    // answers; the startup check gives up (Podman restarts the container) after
+                    // the start period
+                    health_startup: health_cmd.as_ref().map(|cmd| unit::StartupHealth {
+                        cmd: cmd.clone(),
+                        interval: 1,
+                        timeout: timing.timeout,
+                        retries: timing.start_period.max(1),
+                        success: 1,
+                    }),
                     // a job is ready when it exited 0 (Type=oneshot), one without a probe
                     // when it runs
                     notify: if health_cmd.is_some() {
@@ -239,7 +320,15 @@ pub fn to_units(
                     pids_limit: Some(svc.resources.pids.unwrap_or(opts.pids_limit)),
                     drop_capability: svc.security.cap_drop(),
                     no_new_privileges: svc.security.no_new_privileges,
-                    podman_args: isolation_args(eco, svc, &image),
+                    run_init: true,
+                    podman_args: {
+                        let mut a = isolation_args(eco, svc, &image);
+                        if opts.rootless_cgroup_v1 {
+                            // after Quadlet's own --cgroups=split, so this one wins
+                            a.push("--cgroups=disabled".into());
+                        }
+                        a
+                    },
                 },
                 service_section: ServiceSection {
                     oneshot: svc.is_job(),
@@ -249,7 +338,7 @@ pub fn to_units(
                         Restart::No
                     },
                     restart_sec: (!svc.is_job()).then_some(2),
-                    timeout_start_sec: Some(svc.timeout.saturating_add(30)),
+                    timeout_start_sec: Some(start_secs + pull_secs + 30),
                     memory_max: Some(
                         svc.resources
                             .memory_text()
@@ -260,12 +349,20 @@ pub fn to_units(
                     wanted_by: vec![opts.wanted_by.clone(), target.clone()],
                 },
             };
+            if opts.rootless_cgroup_v1 {
+                unit.comments.push(
+                    "cgroup v1 host: rootless Podman runs this container with --cgroups=disabled; memory, PID and CPU limits are not enforced"
+                        .into(),
+                );
+            }
             unit.downgrade(opts.podman_version)?;
             all_services.push(format!("{base}.service"));
             files.push(UnitFile {
                 kind: UnitKind::Container,
                 name: format!("{base}.container"),
                 contents: unit.render()?,
+                pull_image: pull.then(|| image.clone()),
+                start_secs,
             });
         }
     }
@@ -279,6 +376,8 @@ pub fn to_units(
             wanted_by: vec![opts.wanted_by.clone()],
         }
         .render()?,
+        pull_image: None,
+        start_secs: 0,
     });
     Ok(files)
 }
@@ -349,7 +448,15 @@ fn isolation_args(eco: &Ecosystem, svc: &ServiceSpec, image: &str) -> Vec<String
 
 #[cfg(test)]
 mod tests {
-    use super::qualify;
+    use super::{pulled, qualify};
+
+    #[test]
+    fn registry_images_are_pulled_local_ones_never() {
+        assert!(pulled("127.0.0.1:5000/acme/api@sha256:ab"));
+        assert!(pulled("ghcr.io/acme/api:1"));
+        assert!(!pulled("localhost/acme/api:1"));
+        assert!(!pulled("pactown/python-api:abc"));
+    }
 
     #[test]
     fn qualifies_bare_references_only() {

@@ -39,6 +39,22 @@ pub struct PublishPort {
     pub container: u16,
 }
 
+/// `HealthStartupCmd=`, `HealthStartupInterval=`, `HealthStartupTimeout=`,
+/// `HealthStartupRetries=` and `HealthStartupSuccess=`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StartupHealth {
+    /// The probe as an exec-form argv (written as JSON).
+    pub cmd: Vec<String>,
+    /// Seconds between probes.
+    pub interval: u64,
+    /// Seconds a probe may take.
+    pub timeout: u64,
+    /// Failed probes before Podman restarts the container.
+    pub retries: u64,
+    /// Passed probes before the regular check takes over.
+    pub success: u64,
+}
+
 /// The `[Unit]` section.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UnitSection {
@@ -81,6 +97,9 @@ pub struct ContainerSection {
     pub health_retries: Option<u64>,
     /// `HealthStartPeriod=` seconds.
     pub health_start_period: Option<u64>,
+    /// The startup health check (`HealthStartup*=`): probed often until it first passes, then
+    /// the regular check takes over.
+    pub health_startup: Option<StartupHealth>,
     /// `Notify=`.
     pub notify: Notify,
     /// `PidsLimit=`.
@@ -89,6 +108,8 @@ pub struct ContainerSection {
     pub drop_capability: Vec<String>,
     /// `NoNewPrivileges=true`.
     pub no_new_privileges: bool,
+    /// `RunInit=true`: an init process as PID 1 forwards signals, so stops are quick and clean.
+    pub run_init: bool,
     /// `PodmanArgs=` words (options an older Quadlet has no key for).
     pub podman_args: Vec<String>,
 }
@@ -307,6 +328,21 @@ impl ContainerUnit {
                     c.podman_args.push(format!("{v}{unit}"));
                 }
             }
+            if let Some(s) = c.health_startup.take() {
+                let cmd = argv_json(&s.cmd)?;
+                c.podman_args.extend([
+                    "--health-startup-cmd".into(),
+                    cmd,
+                    "--health-startup-interval".into(),
+                    format!("{}s", s.interval),
+                    "--health-startup-timeout".into(),
+                    format!("{}s", s.timeout),
+                    "--health-startup-retries".into(),
+                    s.retries.to_string(),
+                    "--health-startup-success".into(),
+                    s.success.to_string(),
+                ]);
+            }
         }
         Ok(())
     }
@@ -348,11 +384,7 @@ impl ContainerUnit {
             )?;
         }
         if let Some(argv) = &c.health_cmd {
-            let json = serde_json::to_string(argv).map_err(|e| ExportError::Serialize {
-                what: "HealthCmd".into(),
-                message: e.to_string(),
-            })?;
-            w.raw("HealthCmd", &json)?;
+            w.raw("HealthCmd", &argv_json(argv)?)?;
         }
         if let Some(v) = c.health_interval {
             w.seconds("HealthInterval", v);
@@ -366,6 +398,13 @@ impl ContainerUnit {
         if let Some(v) = c.health_start_period {
             w.seconds("HealthStartPeriod", v);
         }
+        if let Some(s) = &c.health_startup {
+            w.raw("HealthStartupCmd", &argv_json(&s.cmd)?)?;
+            w.seconds("HealthStartupInterval", s.interval);
+            w.seconds("HealthStartupTimeout", s.timeout);
+            w.number("HealthStartupRetries", s.retries);
+            w.number("HealthStartupSuccess", s.success);
+        }
         if c.notify == Notify::Healthy {
             w.raw("Notify", "healthy")?;
         }
@@ -377,6 +416,9 @@ impl ContainerUnit {
         }
         if c.no_new_privileges {
             w.raw("NoNewPrivileges", "true")?;
+        }
+        if c.run_init {
+            w.raw("RunInit", "true")?;
         }
         if !c.podman_args.is_empty() {
             w.words("PodmanArgs", &c.podman_args)?;
@@ -406,6 +448,14 @@ impl ContainerUnit {
         write_install(&mut w, &self.install.wanted_by)?;
         Ok(w.out)
     }
+}
+
+/// An exec-form argv as the JSON array Quadlet's `Health*Cmd=` keys take.
+fn argv_json(argv: &[String]) -> Result<String, ExportError> {
+    serde_json::to_string(argv).map_err(|e| ExportError::Serialize {
+        what: "HealthCmd".into(),
+        message: e.to_string(),
+    })
 }
 
 fn write_install(w: &mut SectionWriter<'_>, wanted_by: &[String]) -> Result<(), ExportError> {

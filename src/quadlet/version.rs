@@ -14,7 +14,8 @@ pub struct PodmanVersion {
 impl PodmanVersion {
     /// Quadlet first shipped in 4.4.
     pub const V4_4: Self = Self::new(4, 4);
-    /// `HealthInterval=`, `HealthRetries=`, `HealthTimeout=`, `HealthStartPeriod=`.
+    /// `HealthInterval=`, `HealthRetries=`, `HealthTimeout=`, `HealthStartPeriod=` and the
+    /// `HealthStartup*=` keys (before: the `--health-*` flags in `PodmanArgs=`).
     pub const V4_5: Self = Self::new(4, 5);
     /// `Pull=`.
     pub const V4_6: Self = Self::new(4, 6);
