@@ -178,7 +178,14 @@ fn jobs_and_portless_services() {
     );
     assert_eq!(api.depends_on["db"].condition, "service_healthy");
     assert_eq!(api.depends_on["worker"].condition, "service_started");
-    assert_eq!(file.services["migrate"].restart, "no");
+    assert_eq!(
+        file.services["migrate"].restart, None,
+        "Compose's default: no"
+    );
+    assert!(
+        !compose.contains("restart: no"),
+        "YAML 1.1 reads a plain no as false"
+    );
     assert!(file.services["migrate"].healthcheck.is_none());
     assert!(file.services["worker"].ports.is_empty());
     assert_eq!(

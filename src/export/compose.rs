@@ -1,8 +1,8 @@
 //! Compose export: one service per ecosystem service on one named network, with the service
 //! name as DNS alias, `depends_on` with `condition: service_healthy` (`service_started` on a
 //! service without port and `health_cmd`, `service_completed_successfully` on a job, which gets
-//! `restart: "no"` and no health check), a curl-free health check,
-//! `restart` from `auto_restart`, the injected and own environment, and ports published on
+//! no restart and no health check), a curl-free health check,
+//! `restart: always` from `auto_restart` (without it, Compose's default `no`), the injected and own environment, and ports published on
 //! 127.0.0.1. Built from serde structs; Compose's `$` interpolation is neutralised by writing
 //! every `$` in a value as `$$`.
 use super::{check_names, health_timing, service_env, service_health_argv, service_image};
@@ -63,8 +63,11 @@ pub struct Service {
     /// The health check (none for a job, or a service without port and `health_cmd`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
-    /// `always` or `no`.
-    pub restart: String,
+    /// `always`; `None` (no key) for Compose's default `no` — written out, a plain `no` is read
+    /// as the boolean false by YAML 1.1 parsers such as docker-compose 1.x, which then refuses
+    /// the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart: Option<String>,
     /// Capabilities dropped.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cap_drop: Vec<String>,
@@ -255,12 +258,7 @@ pub fn to_compose(eco: &Ecosystem, images: &ImageMap) -> Result<ComposeFile, Exp
                     })
                     .collect(),
                 healthcheck,
-                restart: if svc.auto_restart && !svc.is_job() {
-                    "always"
-                } else {
-                    "no"
-                }
-                .into(),
+                restart: (svc.auto_restart && !svc.is_job()).then(|| "always".to_string()),
                 cap_drop: sec.cap_drop(),
                 cap_add: sec.cap_add.clone(),
                 security_opt: if sec.no_new_privileges {
