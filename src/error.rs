@@ -21,6 +21,9 @@ pub enum Error {
     /// `quadlet install` failed (and rolled back where it had changed something).
     #[error(transparent)]
     Install(#[from] crate::quadlet::install::InstallError),
+    /// `pactown test` could not run (exit code 2 for an unknown service).
+    #[error(transparent)]
+    Suite(#[from] crate::orchestrator::suite::SuiteError),
     /// A service did not become healthy in time (exit code 3).
     #[error("{0}")]
     Readiness(String),
@@ -44,6 +47,7 @@ impl Error {
         match self {
             Error::Invalid(_) => 2,
             Error::Readiness(_) => 3,
+            Error::Suite(crate::orchestrator::suite::SuiteError::UnknownService { .. }) => 2,
             Error::Export(
                 crate::export::ExportError::Unsafe { .. }
                 | crate::export::ExportError::Unsupported { .. }

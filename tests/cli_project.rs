@@ -288,3 +288,40 @@ fn generate_errors() {
         .code(2)
         .stderr(predicate::str::contains("is not inside"));
 }
+
+/// `pactown test` checks the test blocks before touching an engine: a bad line is reported
+/// with README:LINE (exit code 2); `test --help` documents `--json` and `--junit`.
+#[test]
+fn test_reports_bad_test_lines_with_readme_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("api.md"),
+        "```python markpact:file path=main.py\nprint(1)\n```\n```bash markpact:run\npython3 main.py\n```\n```text markpact:test http\nGET /health EXPECT 200\nGET health\nPOST /x BODY {bad} EXPECT 201\n```\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("t.pactown.yaml"),
+        "name: t\nservices:\n  api:\n    readme: api.md\n    port: 8100\n",
+    )
+    .unwrap();
+    pactown(dir.path())
+        .args(["test", "t.pactown.yaml", "--engine", "docker"])
+        .env("DOCKER_HOST", "unix:///nonexistent.sock")
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("api.md:9: error[InvalidTestLine]").and(
+                predicate::str::contains("api.md:10: error[InvalidTestLine]"),
+            ),
+        );
+    pactown(dir.path())
+        .args(["test", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--junit").and(predicate::str::contains("--json")));
+    pactown(dir.path())
+        .args(["up", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--test"));
+}

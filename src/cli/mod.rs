@@ -17,6 +17,7 @@ mod registry;
 mod restart;
 mod run;
 mod status;
+mod test;
 mod up;
 mod validate;
 mod watch;
@@ -103,6 +104,8 @@ pub enum Command {
     Pull(pull::Args),
     /// Bring an ecosystem up and rebuild/replace services as their READMEs change.
     Watch(watch::Args),
+    /// Run the READMEs' `markpact:test` blocks against the running ecosystem.
+    Test(test::Args),
 }
 
 /// Parses the command line, runs the command and maps the result to an exit code
@@ -159,5 +162,6 @@ async fn dispatch(command: Command, printer: &Printer) -> Result<ExitCode, Error
         Command::Publish(args) => publish::run(args, printer).await,
         Command::Pull(args) => pull::run(args, printer).await,
         Command::Watch(args) => watch::run(args, printer).await,
+        Command::Test(args) => test::run(args, printer).await,
     }
 }

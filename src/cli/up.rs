@@ -48,6 +48,10 @@ pub struct Args {
     /// tenant name, a multiple of 1000).
     #[arg(long, value_name = "N", requires = "tenant")]
     pub port_offset: Option<u16>,
+    /// Once every service is healthy, run the READMEs' `markpact:test` blocks (as
+    /// `pactown test`); with `-d` the exit code is 1 when a test failed.
+    #[arg(long)]
+    pub test: bool,
 }
 
 /// Exit code after Ctrl+C.
@@ -122,7 +126,7 @@ pub(super) async fn run_with(args: Args, json: bool, printer: &Printer) -> Resul
         printer,
     );
     let report = tokio::select! {
-        r = up => r?,
+        r = up => r,
         _ = tokio::signal::ctrl_c() => {
             printer.warn("interrupted");
             if !args.detach {
@@ -130,6 +134,20 @@ pub(super) async fn run_with(args: Args, json: bool, printer: &Printer) -> Resul
             }
             return Ok(ExitCode::from(INTERRUPTED));
         }
+    };
+    let report = match report {
+        Ok(r) => r,
+        // watch mode keeps going: the failure is shown (with the last log lines, by `up`), the
+        // healthy services keep running, and saving a fixed README rebuilds the failed one
+        Err(e @ (Error::Readiness(_) | Error::Other(_) | Error::Build(_))) if args.watch => {
+            printer.error(&e.to_string());
+            printer.warn("watching anyway: fix the README and save; healthy services keep running");
+            return foreground_then_down(
+                &args, json, &file, &eco.name, engine, opts_copy, journal, printer,
+            )
+            .await;
+        }
+        Err(e) => return Err(e),
     };
     let changed = report.outcomes.values().filter(|o| o.changed).count();
     if changed == 0 && report.removed == 0 {
@@ -160,10 +178,40 @@ pub(super) async fn run_with(args: Args, json: bool, printer: &Printer) -> Resul
             ));
         }
     }
+    let mut tests_failed = false;
+    if args.test {
+        let report =
+            super::test::run_suite(Arc::clone(&engine), &project, &file, Vec::new(), printer)
+                .await?;
+        super::test::show(&report, &super::test::Output::default(), printer)?;
+        tests_failed = !report.ok();
+    }
     if args.detach {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(if tests_failed {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
     }
 
+    foreground_then_down(
+        &args, json, &file, &eco.name, engine, opts_copy, journal, printer,
+    )
+    .await
+}
+
+/// The foreground part of `up` (logs, live view, watch loop) until Ctrl+C, then `down`.
+#[allow(clippy::too_many_arguments)]
+async fn foreground_then_down(
+    args: &Args,
+    json: bool,
+    file: &std::path::Path,
+    name: &str,
+    engine: Arc<dyn crate::engine::Engine>,
+    opts_copy: UpOptions,
+    journal: Option<Journal>,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
     let fg = super::watch::Foreground {
         watch: args.watch,
         json,
@@ -176,15 +224,15 @@ pub(super) async fn run_with(args: Args, json: bool, printer: &Printer) -> Resul
             ..super::watch::options(
                 opts_copy.build,
                 DeployOptions {
-                    ecosystem_file: std::fs::canonicalize(&file).ok(),
+                    ecosystem_file: std::fs::canonicalize(file).ok(),
                     ..opts_copy.deploy
                 },
             )
         },
     };
-    let result = super::watch::foreground(Arc::clone(&engine), &file, &eco.name, fg, printer).await;
-    printer.info(&format!("stopping {}", eco.name));
-    orchestrator::down(engine.as_ref(), &eco.name, Duration::from_secs(10), printer).await?;
+    let result = super::watch::foreground(Arc::clone(&engine), file, name, fg, printer).await;
+    printer.info(&format!("stopping {name}"));
+    orchestrator::down(engine.as_ref(), name, Duration::from_secs(10), printer).await?;
     result.map(|()| ExitCode::SUCCESS)
 }
 

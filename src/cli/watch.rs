@@ -259,6 +259,19 @@ fn show_event(p: &Printer, json: bool, e: &WatchEvent) {
         WatchEvent::Removed { service, id } => {
             p.info(&format!("  {service}: removed container {id:.12}"));
         }
+        WatchEvent::Unhealthy {
+            service,
+            reason,
+            log,
+        } => {
+            p.error(&format!("{service} is not healthy: {reason}"));
+            for line in log {
+                p.info(&format!("  {service} | {line}"));
+            }
+            p.warn(&format!(
+                "{service}: fix its README and save; watching goes on, the other services keep running"
+            ));
+        }
         WatchEvent::Failed { service, message } => match service {
             Some(s) => p.error(&format!(
                 "{s}: {message} (the running version keeps serving)"

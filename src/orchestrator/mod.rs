@@ -22,6 +22,7 @@ pub mod restart;
 pub mod run;
 pub mod scheduler;
 pub mod status;
+pub mod suite;
 pub mod tenant;
 pub mod up;
 pub mod watch;

@@ -21,6 +21,14 @@
 //! The gap (kill → new container healthy) is measured and reported as `downtime_ms`.
 //!
 //! A parse error keeps everything running as it is and is reported with `file:line`.
+//!
+//! **Failed services.** Watch mode keeps going when a service is not healthy — also when the
+//! first `up` left one failed: the first reconcile probes every service once, reports the
+//! failing ones ([`WatchEvent::Unhealthy`], with their last log lines) and remembers them. A
+//! failed service is never a rollback target (its replacement that fails again is simply
+//! removed), and its dependants wait (not created, not touched) until it is healthy; when its
+//! README changes it is rebuilt and replaced like any other, and once healthy its waiting
+//! dependants start in the same reconcile. Healthy services are not touched.
 use super::events::{EventKind, LifecycleEvent};
 use super::health::{
     wait_completed, wait_ready, HealthProbe, ProbeOutcome, ProbeTarget, Readiness, WaitError,
@@ -167,6 +175,16 @@ pub enum WatchEvent {
         /// Container id.
         id: String,
     },
+    /// A service is not healthy (found so by the first reconcile, or its new container did not
+    /// become healthy); watch mode goes on and rebuilds it when its README changes.
+    Unhealthy {
+        /// Service name.
+        service: String,
+        /// Why.
+        reason: String,
+        /// Last log lines of the failing container.
+        log: Vec<String>,
+    },
     /// Something failed; what runs stays as it is.
     Failed {
         /// The service concerned, when there is one.
@@ -216,6 +234,12 @@ pub struct Session {
     printer: Printer,
     applied: BTreeMap<String, DesiredService>,
     files: Vec<PathBuf>,
+    /// Services known not to be healthy (see the module docs).
+    failed: BTreeSet<String>,
+    /// Services held back because a dependency is failed or held back itself.
+    waiting: BTreeSet<String>,
+    /// No reconcile ran yet: the first probes every unchanged service once.
+    first: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -249,6 +273,9 @@ impl Session {
             printer: printer.clone(),
             applied: BTreeMap::new(),
             files: Vec::new(),
+            failed: BTreeSet::new(),
+            waiting: BTreeSet::new(),
+            first: true,
         };
         s.files = watched_files(&s.file, &[]);
         s
@@ -258,6 +285,12 @@ impl Session {
     #[must_use]
     pub fn files(&self) -> &[PathBuf] {
         &self.files
+    }
+
+    /// The services known not to be healthy.
+    #[must_use]
+    pub fn failed(&self) -> &BTreeSet<String> {
+        &self.failed
     }
 
     /// Brings what runs in line with the files: reparse, rebuild changed images, then start,
@@ -392,8 +425,50 @@ impl Session {
             ) else {
                 continue;
             };
-            if sp.is_noop() {
+            if let Some(dep) = d
+                .dependencies
+                .iter()
+                .find(|n| self.failed.contains(*n) || self.waiting.contains(*n))
+            {
+                // a dependant of a failed service waits (and is not touched) until it is healthy
+                self.waiting.insert(name.clone());
+                if sp.is_noop() {
+                    // running (its start script holds the process until `dep` answers)
+                    report.unchanged.push(name.clone());
+                } else {
+                    let message = format!("waits for `{dep}` to become healthy");
+                    report.failed.push((name.clone(), message.clone()));
+                    on_event(WatchEvent::Failed {
+                        service: Some(name.clone()),
+                        message,
+                    });
+                }
+                continue;
+            }
+            self.waiting.remove(name);
+            // unchanged config: on the first reconcile (right after `up`) and for a service
+            // known to have failed, look instead of restarting what `up` just saw fail
+            let same_config = sp.remove.is_empty()
+                && sp.replicas.iter().all(|(_, a)| {
+                    matches!(a, ReplicaAction::Keep { .. } | ReplicaAction::Start { .. })
+                });
+            let look = same_config && (self.first || self.failed.contains(name));
+            if sp.is_noop() || look {
                 report.unchanged.push(name.clone());
+                if look {
+                    if let Err((reason, log)) = self.check_running(d, sp).await {
+                        report.failed.push((name.clone(), reason.clone()));
+                        on_event(WatchEvent::Unhealthy {
+                            service: name.clone(),
+                            reason,
+                            log,
+                        });
+                        self.failed.insert(name.clone());
+                        self.applied.remove(name);
+                        continue;
+                    }
+                    self.failed.remove(name);
+                }
                 self.applied.insert(name.clone(), (*d).clone());
                 continue;
             }
@@ -419,7 +494,12 @@ impl Session {
                     }
                     ReplicaAction::Recreate { old_id } => {
                         let old = by_id.get(old_id.as_str()).copied();
-                        let prev = self.applied.get(name.as_str()).cloned();
+                        // a failed version is no rollback target
+                        let prev = if self.failed.contains(name) {
+                            None
+                        } else {
+                            self.applied.get(name.as_str()).cloned()
+                        };
                         // keep the port the old container had, unless the file moved it
                         let wanted = match (old, &prev) {
                             (Some(c), Some(p)) if p.port == d.port => {
@@ -438,10 +518,18 @@ impl Session {
             }
             if ok {
                 self.applied.insert(name.clone(), (*d).clone());
+                self.failed.remove(name);
+            } else {
+                self.failed.insert(name.clone());
             }
         }
+        self.first = false;
         self.applied
             .retain(|k, _| desired_by_name.contains_key(k.as_str()));
+        self.failed
+            .retain(|k| desired_by_name.contains_key(k.as_str()));
+        self.waiting
+            .retain(|k| desired_by_name.contains_key(k.as_str()));
         report.elapsed = started.elapsed();
         on_event(WatchEvent::Reconciled {
             changed: report.changed.clone(),
@@ -640,6 +728,64 @@ impl Session {
         ))
     }
 
+    /// One quick look at every replica of an unchanged service: running, and answering one
+    /// probe. The reason and the failing container's last log lines otherwise.
+    async fn check_running(
+        &self,
+        d: &DesiredService,
+        sp: &super::plan::ServicePlan,
+    ) -> Result<(), (String, Vec<String>)> {
+        for (replica, action) in &sp.replicas {
+            let (ReplicaAction::Keep { id, host_port } | ReplicaAction::Start { id, host_port }) =
+                action
+            else {
+                continue;
+            };
+            let failure = match self.engine.inspect_container(id).await {
+                Err(e) => Some(e.to_string()),
+                // a job is fine while it runs and once it exited 0
+                Ok(info) if d.job => match info.exit_code {
+                    Some(code) if !info.running && code != 0 => {
+                        Some(format!("job container {id:.12} exited with code {code}"))
+                    }
+                    _ => None,
+                },
+                Ok(info) if !info.running || info.info.state == "restarting" => Some(format!(
+                    "container {id:.12} is {}{}",
+                    info.info.state,
+                    info.exit_code
+                        .map(|c| format!(" (exit code {c})"))
+                        .unwrap_or_default()
+                )),
+                // a restarting container may list no port: probe the one it was given; a
+                // `health_cmd` or a portless service: running is enough for this quick look
+                Ok(_) => match (
+                    host_port.or_else(|| replica_port(d.port, *replica)),
+                    &d.health_cmd,
+                ) {
+                    (Some(port), None) => {
+                        let target = ProbeTarget {
+                            container_id: id.clone(),
+                            host_port: port,
+                            path: d.health_path.clone(),
+                        };
+                        match self.probe.probe(&target, Duration::from_secs(2)).await {
+                            ProbeOutcome::Healthy { .. } => None,
+                            ProbeOutcome::Unhealthy(r) => Some(format!("not healthy: {r}")),
+                        }
+                    }
+                    _ => None,
+                },
+            };
+            if let Some(reason) = failure {
+                let log =
+                    super::up::last_log_lines(self.engine.as_ref(), id, ROLLBACK_LOG_LINES).await;
+                return Err((reason, log));
+            }
+        }
+        Ok(())
+    }
+
     async fn start_existing(
         &self,
         ctx: &Ctx<'_>,
@@ -648,6 +794,8 @@ impl Session {
         id: &str,
         host_port: Option<u16>,
     ) -> Result<(), String> {
+        // a stopped container may list no port: it gets back the one it was created with
+        let host_port = host_port.or_else(|| replica_port(d.port, replica));
         self.engine
             .start_container(id)
             .await
@@ -685,7 +833,18 @@ impl Session {
             None => None,
         };
         let id = self.run_replica(ctx, d, replica, host_port).await?;
-        self.healthy(d, replica, &id, host_port).await?;
+        if let Err(reason) = self.healthy(d, replica, &id, host_port).await {
+            // shown with its log; the container is removed so the next edit starts afresh
+            let log =
+                super::up::last_log_lines(self.engine.as_ref(), &id, ROLLBACK_LOG_LINES).await;
+            let _ = self.engine.remove_container(&id).await;
+            (ctx.on_event)(WatchEvent::Unhealthy {
+                service: d.name.clone(),
+                reason: reason.clone(),
+                log,
+            });
+            return Err(reason);
+        }
         (ctx.on_event)(WatchEvent::Started {
             service: d.name.clone(),
             replica,
