@@ -14,6 +14,9 @@ pub enum Error {
     /// An image build failed.
     #[error(transparent)]
     Build(#[from] crate::build::BuildError),
+    /// Pushing images failed (exit code 75 when transient, 2 for usage, else 1).
+    #[error(transparent)]
+    Push(crate::build::push::ImagePushError),
     /// An export could not be generated or written (exit code 2 for values that cannot be
     /// expressed, 1 otherwise).
     #[error(transparent)]
@@ -41,13 +44,15 @@ pub enum Error {
 }
 
 impl Error {
-    /// Exit code documented in README: 1 error, 2 invalid input/usage, 3 readiness time-out.
+    /// Exit code documented in README: 1 error, 2 invalid input/usage, 3 readiness time-out,
+    /// 75 transient push failure (registry unreachable, 5xx, time-out: retry).
     #[must_use]
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Invalid(_) => 2,
             Error::Readiness(_) => 3,
             Error::Suite(crate::orchestrator::suite::SuiteError::UnknownService { .. }) => 2,
+            Error::Push(p) => p.exit_code(),
             Error::Export(
                 crate::export::ExportError::Unsafe { .. }
                 | crate::export::ExportError::Unsupported { .. }

@@ -13,6 +13,7 @@ pub mod containerfile;
 pub mod context;
 pub mod lock;
 pub mod provider;
+pub mod push;
 pub mod shim;
 pub mod start_script;
 

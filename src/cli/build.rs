@@ -1,4 +1,7 @@
 //! `pactown build`: builds (or finds cached) images for the services of an ecosystem.
+use crate::build::push::{
+    expand_tag, git_info, ImagePushError, ImageRepo, PushEvent, PushOptions, TagVars,
+};
 use crate::build::{BuildError, BuildEvent, BuildOptions, ServiceImage};
 use crate::config::EngineChoice;
 use crate::error::Error;
@@ -32,6 +35,41 @@ pub struct Args {
     /// Parallel builds (default: number of cores).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
+    /// Push each service image to `--repo` after building (only layers the registry lacks are
+    /// uploaded). Exit status 75 when the registry is unreachable, answers 5xx or times out.
+    #[arg(long)]
+    pub push: bool,
+    /// Where to push: `REGISTRY/NAMESPACE` (images become
+    /// `REGISTRY/NAMESPACE/<ecosystem>-<service>:<content tag>`); overrides `images.repo` of the
+    /// ecosystem file.
+    #[arg(
+        long,
+        value_name = "REGISTRY/NAMESPACE",
+        env = "PACTOWN_IMAGE_REPO",
+        requires = "push"
+    )]
+    pub repo: Option<String>,
+    /// Also push under this tag (repeatable): literal text and `{git_sha}`, `{git_short_sha}`,
+    /// `{git_branch}` (sanitized), `{version}`.
+    #[arg(long = "tag", value_name = "TEMPLATE", requires = "push")]
+    pub tags: Vec<String>,
+    /// Registry credentials from this docker `config.json` / Podman `auth.json` instead of the
+    /// engine's usual files.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PACTOWN_REGISTRY_AUTH_FILE",
+        requires = "push"
+    )]
+    pub registry_auth_file: Option<PathBuf>,
+    /// Allow plain HTTP (or unverified TLS) for this registry host (repeatable); loopback
+    /// registries need no flag.
+    #[arg(long, value_name = "HOST[:PORT]", requires = "push")]
+    pub insecure_registry: Vec<String>,
+    /// Write what was pushed (per service: image, digest, tags, size, layers uploaded) as JSON
+    /// to FILE; `export … --images FILE` reads it.
+    #[arg(long, value_name = "FILE", requires = "push")]
+    pub metadata_file: Option<PathBuf>,
 }
 
 /// Runs `pactown build`.
@@ -44,6 +82,39 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         no_cache: args.no_cache,
         ca_bundle: BuildOptions::resolve_ca_bundle(args.ca_bundle, eco),
         jobs: args.jobs.unwrap_or(0),
+    };
+    // push settings are checked before anything is built: a typo must not cost a build
+    let push = if args.push {
+        let text = args
+            .repo
+            .clone()
+            .filter(|r| !r.trim().is_empty())
+            .or_else(|| eco.build.image_repo.clone());
+        let repo = match text {
+            Some(t) => Some(ImageRepo::parse(&t).map_err(Error::Push)?),
+            None => None,
+        };
+        let opts = PushOptions {
+            repo,
+            tags: args.tags.clone(),
+            auth_file: args.registry_auth_file.clone(),
+            insecure: args.insecure_registry.clone(),
+        };
+        let vars = TagVars {
+            git: git_info(&eco.dir),
+            version: eco.version.clone(),
+        };
+        for t in &opts.tags {
+            expand_tag(t, &vars).map_err(Error::Push)?;
+        }
+        if opts.repo.is_none() {
+            return Err(Error::Push(ImagePushError::Usage(
+                "--push needs a repository: --repo REGISTRY/NAMESPACE, `images: {repo: …}` in the ecosystem file, or PACTOWN_IMAGE_REPO".into(),
+            )));
+        }
+        Some(opts)
+    } else {
+        None
     };
     let choice = args.engine.or(eco.engine).unwrap_or_default();
     let engine = crate::engine::connect(choice).await?;
@@ -83,6 +154,40 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             return Err(Error::Build(err));
         }
     };
+    if let Some(push_opts) = push {
+        let on_push = |event: PushEvent| match event {
+            PushEvent::Started { service, image } => {
+                printer.info(&format!("{service}: pushing {image}"));
+            }
+            PushEvent::Line { service, line } => {
+                printer.debug(&format!("{service} | {line}"));
+            }
+            PushEvent::Finished { service, digest } => {
+                printer.info(&format!("{service}: pushed {digest}"));
+            }
+        };
+        let metadata =
+            crate::build::push::push_services(engine.as_ref(), eco, &images, &push_opts, &on_push)
+                .await
+                .map_err(Error::Push)?;
+        let text = serde_json::to_string_pretty(&metadata).unwrap_or_default();
+        if let Some(path) = &args.metadata_file {
+            crate::export::write_file_atomically(path, &format!("{text}\n"))?;
+            printer.info(&format!("wrote {}", path.display()));
+        }
+        if args.json {
+            printer.out(&text);
+        } else {
+            for (service, p) in &metadata.services {
+                let layers = match (p.layers_uploaded, p.layers_reused) {
+                    (Some(up), Some(reused)) => format!("{up} layers uploaded, {reused} reused"),
+                    _ => "layer counts not reported by the engine".to_string(),
+                };
+                printer.out(&format!("{service:<16} {}  ({layers})", p.reference));
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.json {
         let rows: Vec<serde_json::Value> = images.iter().map(json_row).collect();
         printer.out(&serde_json::to_string_pretty(&rows).unwrap_or_default());

@@ -364,6 +364,8 @@ pub struct RegistryConfig {
 pub struct BuildSettings {
     /// Extra CA bundle added to builds (resolved relative to the ecosystem file).
     pub ca_bundle: Option<PathBuf>,
+    /// `images: {repo: REGISTRY/NAMESPACE}`: where `build --push` pushes.
+    pub image_repo: Option<String>,
 }
 
 /// A loaded, validated ecosystem file.

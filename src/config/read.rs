@@ -20,6 +20,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "network",
     "registry",
     "build",
+    "images",
     "engine",
     "profiles",
     "env_file",
@@ -37,6 +38,8 @@ pub(crate) const SECURITY_KEYS: &[&str] = &[
 ];
 /// Keys of `registry:`.
 pub(crate) const REGISTRY_KEYS: &[&str] = &["url", "namespace"];
+/// Keys of `images:`.
+pub(crate) const IMAGES_KEYS: &[&str] = &["repo"];
 /// Keys of `build:`.
 pub(crate) const BUILD_KEYS: &[&str] = &["ca_bundle"];
 /// Keys of a service. `sandbox_path` is accepted for compatibility with the reference and ignored.
@@ -359,7 +362,12 @@ pub(crate) fn read(path: &Path, text: &str) -> Read {
                 }
             }
             "registry" => eco.registry = read_registry(&mut cx, value),
-            "build" => eco.build = read_build(&mut cx, &dir, value),
+            "build" => {
+                let repo = eco.build.image_repo.take();
+                eco.build = read_build(&mut cx, &dir, value);
+                eco.build.image_repo = eco.build.image_repo.take().or(repo);
+            }
+            "images" => eco.build.image_repo = read_images(&mut cx, value),
             "engine" => {
                 if let Some(s) = cx.string("engine", value) {
                     match s.as_str() {
@@ -751,6 +759,31 @@ fn read_registry(cx: &mut Ctx<'_>, node: &Node) -> Option<RegistryConfig> {
         }
     }
     Some(reg)
+}
+
+/// `images: {repo: REGISTRY/NAMESPACE}`: where `build --push` pushes.
+fn read_images(cx: &mut Ctx<'_>, node: &Node) -> Option<String> {
+    if matches!(node.kind, Kind::Null) {
+        return None;
+    }
+    let entries = cx.entries("images", node, IMAGES_KEYS)?;
+    let mut repo = None;
+    for (key, _, value) in entries {
+        if key == "repo" {
+            if let Some(r) = cx.nonempty("images.repo", value) {
+                match crate::build::push::ImageRepo::parse(&r) {
+                    Ok(_) => repo = Some(r),
+                    Err(e) => cx.hint(
+                        Code::InvalidValue,
+                        value,
+                        format!("images.repo: {e}"),
+                        "write REGISTRY/NAMESPACE, e.g. `ghcr.io/acme` or `127.0.0.1:5000/acme`",
+                    ),
+                }
+            }
+        }
+    }
+    repo
 }
 
 fn read_build(cx: &mut Ctx<'_>, dir: &Path, node: &Node) -> BuildSettings {

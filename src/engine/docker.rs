@@ -6,13 +6,15 @@
 use super::build_log::{successfully_built, LineBuffer, StepParser};
 use super::connect::describe_connect_error;
 use super::podman::{fix_inspect_states, fix_list_states, podman_aliases, repeat_changes, reread};
+use super::push::PushStatus;
 use super::{
     BuildFailure, BuildOutcome, BuildProgress, BuildRequest, ContainerDetails, ContainerInfo,
     ContainerSpec, Engine, EngineError, EngineEvent, EngineInfo, EngineKind, EngineResult,
-    ExecOutcome, Hardening, ImageInfo, LabelFilter, LogLine, PortBinding, ResourceLimits,
-    VolumeMount,
+    ExecOutcome, Hardening, ImageInfo, LabelFilter, LogLine, PortBinding, PushError, PushReport,
+    PushRequest, ResourceLimits, VolumeMount,
 };
 use async_trait::async_trait;
+use bollard::auth::DockerCredentials;
 use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
 use bollard::models::{
@@ -23,8 +25,8 @@ use bollard::models::{
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
     EventsOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
-    ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    StopContainerOptionsBuilder,
+    ListNetworksOptionsBuilder, LogsOptionsBuilder, PushImageOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, TagImageOptionsBuilder,
 };
 use bollard::{body_full, Docker};
 use futures_util::stream::{self, BoxStream, StreamExt};
@@ -130,6 +132,19 @@ impl DockerEngine {
             Err(err) => Err(self.api(format!("inspect image {reference}"), &err)),
         }
     }
+}
+
+/// Adds `tlsVerify=false` to a push request (Podman reads it; plain-HTTP registries only).
+fn no_tls_verify(mut request: bollard::BollardRequest) -> bollard::BollardRequest {
+    let uri = request.uri().to_string();
+    if !uri.contains("/push") {
+        return request;
+    }
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    if let Ok(new_uri) = format!("{uri}{sep}tlsVerify=false").parse() {
+        *request.uri_mut() = new_uri;
+    }
+    request
 }
 
 fn status(err: &BollardError) -> Option<u16> {
@@ -496,6 +511,91 @@ impl Engine for DockerEngine {
                 other => return Ok(other),
             }
         }
+    }
+
+    async fn tag_image(&self, image: &str, target: &str) -> EngineResult<()> {
+        let (repo, tag) = super::push::split_reference(target);
+        let options = TagImageOptionsBuilder::default()
+            .repo(repo)
+            .tag(tag)
+            .build();
+        let source =
+            if self.kind == EngineKind::Podman && self.inspect_image(image).await?.is_none() {
+                podman_aliases(image)
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| image.to_string())
+            } else {
+                image.to_string()
+            };
+        self.client
+            .tag_image(&source, Some(options))
+            .await
+            .map_err(|e| {
+                self.api_or_missing(
+                    &format!("tag {image} as {target}"),
+                    &format!("image {image}"),
+                    &e,
+                )
+            })
+    }
+
+    async fn push_image(
+        &self,
+        request: &PushRequest,
+        progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<PushReport, PushError> {
+        let (repo, tag) = request.split();
+        let options = PushImageOptionsBuilder::default().tag(tag).build();
+        let credentials = request.credentials.as_ref().map(|c| DockerCredentials {
+            username: c.username.clone(),
+            password: c.password.clone(),
+            identitytoken: c.identity_token.clone(),
+            serveraddress: Some(c.server.clone()),
+            ..Default::default()
+        });
+        // Podman verifies TLS unless told otherwise; Docker decides from its own
+        // insecure-registries list (127.0.0.0/8 is on it by default) and ignores the parameter
+        let client = if request.insecure && self.kind == EngineKind::Podman {
+            self.client.clone().with_request_modifier(no_tls_verify)
+        } else {
+            self.client.clone()
+        };
+        let mut stream = client.push_image(repo, Some(options), credentials);
+        let mut fold = PushStatus::new();
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(text) = info.status {
+                        fold.status(&text);
+                        progress(text);
+                    }
+                }
+                Err(BollardError::DockerStreamError { error }) => {
+                    return Err(PushError::from_message(&request.reference, &error));
+                }
+                Err(err @ BollardError::DockerResponseServerError { .. }) => {
+                    if status(&err) == Some(404) {
+                        return Err(PushError::Engine(EngineError::NotFound {
+                            what: format!("image {}", request.reference),
+                        }));
+                    }
+                    return Err(PushError::from_message(
+                        &request.reference,
+                        &self.message(&err),
+                    ));
+                }
+                Err(err) => {
+                    return Err(PushError::Engine(
+                        self.api(format!("push {}", request.reference), &err),
+                    ))
+                }
+            }
+        }
+        fold.finish().ok_or_else(|| PushError::Rejected {
+            reference: request.reference.clone(),
+            message: format!("{} reported no manifest digest for the push", self.kind),
+        })
     }
 
     async fn import_image(

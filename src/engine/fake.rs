@@ -5,7 +5,7 @@
 use super::{
     BuildFailure, BuildOutcome, BuildProgress, BuildRequest, ContainerDetails, ContainerInfo,
     ContainerSpec, Engine, EngineError, EngineEvent, EngineInfo, EngineKind, EngineResult,
-    ExecOutcome, ImageInfo, LabelFilter, LogLine,
+    ExecOutcome, ImageInfo, LabelFilter, LogLine, PushError, PushReport, PushRequest,
 };
 use async_trait::async_trait;
 use futures_util::stream::{self, BoxStream, StreamExt};
@@ -259,6 +259,38 @@ impl Engine for FakeEngine {
             steps: Vec::new(),
             log: Vec::new(),
         }))
+    }
+
+    async fn tag_image(&self, image: &str, target: &str) -> EngineResult<()> {
+        let mut st = self.lock();
+        Self::record(&mut st, "tag", target);
+        let Some(info) = st.images.get(image).cloned() else {
+            return Err(EngineError::NotFound {
+                what: format!("image {image}"),
+            });
+        };
+        st.images.insert(target.to_string(), info);
+        Ok(())
+    }
+
+    async fn push_image(
+        &self,
+        request: &PushRequest,
+        _progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<PushReport, PushError> {
+        let mut st = self.lock();
+        Self::record(&mut st, "push", &request.reference);
+        let Some(info) = st.images.get(&request.reference) else {
+            return Err(PushError::Engine(EngineError::NotFound {
+                what: format!("image {}", request.reference),
+            }));
+        };
+        Ok(PushReport {
+            digest: crate::build::cache_key::digest(info.id.as_bytes()),
+            manifest_size: None,
+            layers_uploaded: None,
+            layers_reused: None,
+        })
     }
 
     async fn import_image(

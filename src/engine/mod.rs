@@ -9,9 +9,11 @@ pub mod docker;
 pub mod fake;
 pub mod labels;
 pub mod podman;
+pub mod push;
 
 pub use connect::{connect, connect_to};
 pub use docker::DockerEngine;
+pub use push::{PushError, PushReport, PushRequest, RegistryCredentials};
 
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
@@ -340,6 +342,18 @@ pub trait Engine: Send + Sync {
         request: BuildRequest,
         progress: &(dyn Fn(BuildProgress) + Send + Sync),
     ) -> EngineResult<Result<BuildOutcome, BuildFailure>>;
+
+    /// Gives the local image `image` (tag or id) the additional name `target` (`repo:tag`).
+    async fn tag_image(&self, image: &str, target: &str) -> EngineResult<()>;
+
+    /// Pushes a local image reference (`REGISTRY/REPO:TAG`) to its registry, calling `progress`
+    /// with each line the engine reports. Only layers the registry lacks are uploaded (the
+    /// engine decides; see [`push`](mod@push)).
+    async fn push_image(
+        &self,
+        request: &PushRequest,
+        progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<PushReport, PushError>;
 
     /// Imports a root file system tarball (optionally gzip-compressed) as an image.
     async fn import_image(

@@ -1,0 +1,360 @@
+//! `pactown build --push` against a real registry (Debian's `docker-registry`, see
+//! [`crate::oci_registry`]) on Docker and on Podman (`docker::…` / `podman::…`): the pushed
+//! digest is the registry's, the image carries its OCI labels, a second push of an unchanged
+//! ecosystem uploads no blob and a code-only edit uploads exactly the code layer (counted from the
+//! registry's request log), and the image pushed from one engine is pulled by digest on the other
+//! engine, run there and answers HTTP. A TLS registry with htpasswd auth refuses a push without
+//! credentials and takes one with `--registry-auth-file`; an unreachable registry exits 75.
+use crate::common::{self, cli, http_get, pactown, text};
+use crate::oci_registry::{registry_available, OciRegistry};
+use pactown::engine::EngineKind;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn readme(greeting: &str) -> String {
+    common::python_service(
+        "pushed",
+        &format!("GREETING = {greeting:?}"),
+        "        return self.reply(200, GREETING)",
+    )
+}
+
+struct Eco {
+    dir: tempfile::TempDir,
+    file: PathBuf,
+    name: String,
+}
+
+impl Eco {
+    fn new(kind: EngineKind) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let name = common::unique(&format!("push-{kind}"));
+        std::fs::write(dir.path().join("api.md"), readme("hello v1")).unwrap();
+        let file = dir.path().join(format!("{name}.pactown.yaml"));
+        std::fs::write(
+            &file,
+            format!("name: {name}\nversion: 2.3.4\ndescription: push test\nservices:\n  api:\n    readme: api.md\n    health_check: /\n"),
+        )
+        .unwrap();
+        Self { dir, file, name }
+    }
+
+    fn edit(&self, greeting: &str) {
+        std::fs::write(self.dir.path().join("api.md"), readme(greeting)).unwrap();
+    }
+
+    fn push(&self, kind: EngineKind, repo: &str, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "build",
+            self.file.to_str().unwrap(),
+            "--engine",
+            cli(kind),
+            "--push",
+            "--repo",
+            repo,
+        ];
+        args.extend_from_slice(extra);
+        pactown(&args)
+    }
+
+    fn metadata(&self, kind: EngineKind, repo: &str, extra: &[&str]) -> serde_json::Value {
+        let meta = self.dir.path().join("meta.json");
+        let mut args = vec!["--tag", "latest", "--metadata-file", meta.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = self.push(kind, repo, &args);
+        assert!(o.status.success(), "{}", text(&o));
+        serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap()
+    }
+}
+
+fn other(kind: EngineKind) -> EngineKind {
+    match kind {
+        EngineKind::Docker => EngineKind::Podman,
+        EngineKind::Podman => EngineKind::Docker,
+    }
+}
+
+fn engine_cmd(kind: EngineKind, args: &[&str]) -> Output {
+    Command::new(cli(kind)).args(args).output().unwrap()
+}
+
+/// Removes images (by name) from an engine on drop.
+struct Images(Vec<(EngineKind, String)>);
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        for (kind, image) in &self.0 {
+            let _ = engine_cmd(*kind, &["rmi", "-f", image]);
+        }
+    }
+}
+
+/// Pulls `reference` on `kind` with the CLI arguments `pull` (ending in the reference), runs it
+/// with `PORT=8000` published on a free loopback port and returns the body of `GET /`.
+fn pull_and_run(kind: EngineKind, reference: &str, pull: &[&str], cleanup: &mut Images) -> String {
+    let o = engine_cmd(kind, pull);
+    assert!(o.status.success(), "{kind} pull {reference}: {}", text(&o));
+    cleanup.0.push((kind, reference.to_string()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let name = common::unique("pushed-run");
+    let publish = format!("127.0.0.1:{port}:8000");
+    let o = engine_cmd(
+        kind,
+        &[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "-e",
+            "PORT=8000",
+            "-p",
+            &publish,
+            reference,
+        ],
+    );
+    assert!(o.status.success(), "{kind} run: {}", text(&o));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        let (status, body) = http_get(&format!("http://127.0.0.1:{port}/"));
+        if status == 200 {
+            break body;
+        }
+        if Instant::now() > deadline {
+            let logs = engine_cmd(kind, &["logs", &name]);
+            let _ = engine_cmd(kind, &["rm", "-f", &name]);
+            panic!("{kind}: no HTTP answer from {reference}: {}", text(&logs));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = engine_cmd(kind, &["rm", "-f", &name]);
+    body
+}
+
+fn service<'a>(meta: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    &meta["services"][name]
+}
+
+async fn push_pull_run_across_engines(kind: EngineKind) {
+    if !registry_available() || !common::available(kind) || !common::available(other(kind)) {
+        return;
+    }
+    let reg = OciRegistry::plain();
+    let repo = format!("{}/acme", reg.host);
+    let eco = Eco::new(kind);
+    let repository = format!("acme/{}-api", eco.name);
+    let mut cleanup = Images(Vec::new());
+
+    // cold push: the metadata digest is the registry's, under the content tag and `latest`
+    let meta = eco.metadata(kind, &repo, &["--tag", "v{version}"]);
+    let api = service(&meta, "api");
+    let image = api["image"].as_str().unwrap().to_string();
+    cleanup.0.push((kind, image.clone()));
+    for t in ["latest", "v2.3.4"] {
+        cleanup
+            .0
+            .push((kind, format!("{}/{repository}:{t}", reg.host)));
+    }
+    let content_tag = image.rsplit(':').next().unwrap().to_string();
+    assert_eq!(
+        api["tags"],
+        serde_json::json!([content_tag, "latest", "v2.3.4"]),
+        "{meta}"
+    );
+    let (digest, _, layers) = reg.manifest(&repository, &content_tag);
+    assert_eq!(api["digest"].as_str().unwrap(), digest, "{meta}");
+    assert_eq!(reg.manifest(&repository, "latest").0, digest);
+    assert_eq!(
+        api["reference"].as_str().unwrap(),
+        format!("{}/{repository}@{digest}", reg.host)
+    );
+    assert!(layers.len() >= 2, "{layers:?}");
+
+    // the pushed image carries the OCI labels
+    let labels = common::cli_output(
+        kind,
+        &[
+            "image",
+            "inspect",
+            "--format",
+            "{{json .Config.Labels}}",
+            &image,
+        ],
+    );
+    let labels: serde_json::Value = serde_json::from_str(&labels).unwrap();
+    assert_eq!(
+        labels["org.opencontainers.image.title"],
+        format!("{}-api", eco.name),
+        "{labels}"
+    );
+    assert_eq!(
+        labels["org.opencontainers.image.version"], "2.3.4",
+        "{labels}"
+    );
+    assert_eq!(
+        labels["org.opencontainers.image.description"], "push test",
+        "{labels}"
+    );
+    assert_eq!(labels["io.pactown.service"], "api", "{labels}");
+
+    // unchanged: no blob goes up
+    let mark = reg.mark();
+    let again = eco.metadata(kind, &repo, &[]);
+    assert_eq!(service(&again, "api")["digest"], api["digest"], "{again}");
+    let uploads = reg.uploads_since(mark);
+    assert!(
+        uploads.is_empty(),
+        "{kind}: unchanged push uploaded {uploads:?}\n{}",
+        reg.log_text()
+    );
+    if kind == EngineKind::Docker {
+        assert_eq!(service(&again, "api")["layers_uploaded"], 0, "{again}");
+    }
+
+    // code-only edit: the code layer and the image config go up, nothing else
+    eco.edit("hello v2");
+    let mark = reg.mark();
+    let edited = eco.metadata(kind, &repo, &[]);
+    let e = service(&edited, "api");
+    let new_tag = e["image"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    cleanup
+        .0
+        .push((kind, e["image"].as_str().unwrap().to_string()));
+    assert_ne!(new_tag, content_tag);
+    let (new_digest, config, new_layers) = reg.manifest(&repository, &new_tag);
+    assert_eq!(e["digest"].as_str().unwrap(), new_digest);
+    assert_eq!(new_layers.len(), layers.len());
+    assert_eq!(
+        new_layers[..layers.len() - 1],
+        layers[..layers.len() - 1],
+        "only the last layer may differ"
+    );
+    let mut uploads = reg.uploads_since(mark);
+    uploads.sort();
+    let mut expected = vec![config, new_layers.last().unwrap().clone()];
+    expected.sort();
+    assert_eq!(
+        uploads, expected,
+        "{kind}: a code edit uploaded more than the code layer and config"
+    );
+    if kind == EngineKind::Docker {
+        assert_eq!(e["layers_uploaded"], 1, "{edited}");
+    }
+
+    // the other engine pulls it by digest, runs it, and it answers
+    let reference = e["reference"].as_str().unwrap();
+    let pull: Vec<&str> = match other(kind) {
+        EngineKind::Podman => vec!["pull", "--tls-verify=false", reference],
+        EngineKind::Docker => vec!["pull", reference],
+    };
+    let body = pull_and_run(other(kind), reference, &pull, &mut cleanup);
+    assert_eq!(body, "hello v2");
+}
+
+async fn tls_registry_with_auth(kind: EngineKind) {
+    if !registry_available() || !common::available(kind) || !common::available(other(kind)) {
+        return;
+    }
+    let reg = OciRegistry::tls_auth();
+    let repo = format!("{}/acme", reg.host);
+    let eco = Eco::new(kind);
+    let mut cleanup = Images(Vec::new());
+    let (_, password) = reg.login.clone().unwrap();
+
+    // no credentials: refused, exit 1, and the hint names the flag
+    let empty = eco.dir.path().join("empty.json");
+    std::fs::write(&empty, "{}").unwrap();
+    let o = eco.push(
+        kind,
+        &repo,
+        &["--registry-auth-file", empty.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("refused") && err.contains("--registry-auth-file"),
+        "{}",
+        text(&o)
+    );
+
+    // with the auth file: pushed over verified TLS; the password is never printed
+    let auth = reg.auth_file();
+    let o = eco.push(
+        kind,
+        &repo,
+        &[
+            "--registry-auth-file",
+            auth.to_str().unwrap(),
+            "--json",
+            "-v",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains(&password), "the password was printed");
+    let meta: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let api = service(&meta, "api");
+    cleanup
+        .0
+        .push((kind, api["image"].as_str().unwrap().to_string()));
+    let reference = api["reference"].as_str().unwrap().to_string();
+
+    // the other engine pulls it by digest over TLS (its certs.d holds the CA) with the same login
+    let cfg = eco.dir.path().join("docker-config");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::copy(&auth, cfg.join("config.json")).unwrap();
+    let (auth, cfg) = (auth.display().to_string(), cfg.display().to_string());
+    let pull: Vec<&str> = match other(kind) {
+        EngineKind::Podman => vec!["pull", "--authfile", &auth, &reference],
+        EngineKind::Docker => vec!["--config", &cfg, "pull", &reference],
+    };
+    let body = pull_and_run(other(kind), &reference, &pull, &mut cleanup);
+    assert_eq!(body, "hello v1");
+}
+
+async fn unreachable_registry_is_transient(kind: EngineKind) {
+    if !common::available(kind) {
+        return;
+    }
+    let eco = Eco::new(kind);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let repo = format!("127.0.0.1:{port}/acme");
+    let o = eco.push(kind, &repo, &[]);
+    assert_eq!(o.status.code(), Some(75), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("transient"),
+        "{}",
+        text(&o)
+    );
+    // usage errors are found before anything is built: exit 2
+    for bad in [
+        &["--repo", "no-namespace"][..],
+        &["--repo", &repo, "--tag", "{nope}"][..],
+    ] {
+        let mut args = vec![
+            "build",
+            eco.file.to_str().unwrap(),
+            "--engine",
+            cli(kind),
+            "--push",
+        ];
+        args.extend_from_slice(bad);
+        let o = pactown(&args);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", text(&o));
+    }
+}
+
+crate::per_engine!(async: push_pull_run_across_engines, tls_registry_with_auth, unreachable_registry_is_transient);
