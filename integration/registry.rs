@@ -4,6 +4,7 @@
 //! content.
 use pactown::registry::model::sha256_hex;
 use pactown::registry::{store, Client, PublishRequest};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -70,6 +71,7 @@ async fn kill_9_during_publishes_loses_nothing_acknowledged() {
     let storage = tmp.path().join("storage");
     let tokens = tmp.path().join("tokens");
     std::fs::write(&tokens, format!("{TOKEN} *\n")).unwrap();
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o600)).unwrap();
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -40,31 +40,91 @@ pub fn mask_env(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A line of shell text with the values of secret-looking `NAME=value` assignments masked
-/// (`export API_TOKEN=abc` → `export API_TOKEN=***`).
+/// A line of shell text with secret values masked: values of secret-looking `NAME=value`
+/// assignments (`export API_TOKEN=abc` → `export API_TOKEN=***`, quoted values masked whole)
+/// and of secret-looking long options (`--token=abc` → `--token=***`, `--api-key abc` →
+/// `--api-key ***`). A value that is one `${VAR}` reference is kept.
 #[must_use]
 pub fn mask_assignments(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
-    for (i, word) in line.split(' ').enumerate() {
-        if i > 0 {
-            out.push(' ');
+    let mut mask_next = false;
+    for (gap, word) in shell_words(line) {
+        out.push_str(gap);
+        if std::mem::take(&mut mask_next) && !word.starts_with('-') && !is_reference(unquote(word))
+        {
+            out.push_str(MASK);
+            continue;
         }
         match word.split_once('=') {
             Some((name, value))
-                if !value.is_empty()
-                    && !name.is_empty()
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    && is_secret_key(name)
-                    && !is_reference(value) =>
+                if !value.is_empty() && secret_name(name) && !is_reference(unquote(value)) =>
             {
                 out.push_str(name);
                 out.push('=');
                 out.push_str(MASK);
             }
+            None if word.starts_with("--") && secret_name(word) => {
+                out.push_str(word);
+                mask_next = true;
+            }
             _ => out.push_str(word),
         }
     }
     out
+}
+
+/// `NAME` of an assignment or `--name` of an option, when it looks secret.
+fn secret_name(name: &str) -> bool {
+    let bare = name.strip_prefix("--").unwrap_or(name);
+    !bare.is_empty()
+        && bare
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || (c == '-' && name.starts_with("--")))
+        && is_secret_key(&bare.replace('-', "_"))
+}
+
+fn unquote(value: &str) -> &str {
+    for q in ['"', '\''] {
+        if let Some(inner) = value.strip_prefix(q).and_then(|v| v.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    value
+}
+
+/// Splits a line into shell words, each with the whitespace before it; quotes (`'…'`, `"…"`) and
+/// backslash escapes keep a word together, as the shell reads it.
+fn shell_words(line: &str) -> Vec<(&str, &str)> {
+    let mut words = Vec::new();
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let gap_start = i;
+        while i < bytes.len() && (bytes[i] == b' ' || bytes[i] == b'\t') {
+            i += 1;
+        }
+        let start = i;
+        let mut quote: Option<u8> = None;
+        while i < bytes.len() {
+            let b = bytes[i];
+            match quote {
+                Some(q) if b == q => quote = None,
+                Some(b'"') if b == b'\\' => i += 1,
+                Some(_) => {}
+                None if b == b' ' || b == b'\t' => break,
+                None if b == b'"' || b == b'\'' => quote = Some(b),
+                None if b == b'\\' => i += 1,
+                None => {}
+            }
+            i += 1;
+        }
+        let i_end = i.min(bytes.len());
+        if let (Some(gap), Some(word)) = (line.get(gap_start..start), line.get(start..i_end)) {
+            words.push((gap, word));
+        }
+        i = i_end;
+    }
+    words
 }
 
 /// Replaces every occurrence of the given secret values in a line with [`MASK`] (for service
@@ -335,6 +395,14 @@ mod tests {
         assert_eq!(
             mask_assignments("export API_TOKEN=abc PORT=1 KEY=${KEY}"),
             "export API_TOKEN=*** PORT=1 KEY=${KEY}"
+        );
+        assert_eq!(
+            mask_assignments("DB_PASSWORD=\"quoted secret1\" python a.py --token=t1 --api-key k2 --port 80 --key=\"${K}\""),
+            "DB_PASSWORD=*** python a.py --token=*** --api-key *** --port 80 --key=\"${K}\""
+        );
+        assert_eq!(
+            mask_assignments("A_SECRET='a b \\' c' B=1  x"),
+            "A_SECRET=*** c' B=1  x"
         );
         assert_eq!(
             redact("login with hunter22 ok", &["hunter22".into()]),

@@ -641,3 +641,144 @@ fn export_quadlet_to_an_existing_file_is_refused() {
         .collect();
     assert!(names.iter().all(|n| !n.contains("pactown-")), "{names:?}");
 }
+
+// ---- item 6: a token file others can read is refused, as ssh refuses a readable key ----
+
+#[test]
+fn registry_serve_refuses_a_token_file_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "a-long-enough-token-0123456789 *\n").unwrap();
+    let serve = |extra: &[&str]| {
+        let mut args = vec![
+            "registry",
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--storage",
+            "store",
+            "--token-file",
+            "tokens",
+        ];
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    for mode in [0o644, 0o640, 0o604] {
+        std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(mode)).unwrap();
+        let args = serve(&[]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (out, _) = run_bounded(dir.path(), &args, DEFAULT_AS_MB, BOUND);
+        assert_eq!(out.status.code(), Some(1), "{mode:o}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("chmod 600") && stderr.contains("--allow-readable-token-file"),
+            "{mode:o}: {}",
+            text(&out)
+        );
+    }
+    // 0600 (or the explicit flag) starts the server.
+    for (mode, extra) in [
+        (0o600, &[][..]),
+        (0o644, &["--allow-readable-token-file"][..]),
+    ] {
+        std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(mode)).unwrap();
+        let mut child = Command::new(bin())
+            .args(serve(extra))
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(line.contains("listening on"), "{mode:o}: {line:?}");
+    }
+}
+
+// ---- item 14: masking of quoted values and secret flags in printed run blocks ----
+
+#[test]
+fn parse_masks_quoted_secrets_and_secret_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "m.md",
+        "# m\n\n```python markpact:file path=main.py\nprint(1)\n```\n\n```bash markpact:run\nDB_PASSWORD=\"quoted secret1\" API_KEY='single secret2' python main.py --token=secret3 --api-key secret4 --port 8000 --password=\"spaced secret5\"\n```\n",
+    );
+    let (out, _) = run_bounded(dir.path(), &["parse", "m.md"], DEFAULT_AS_MB, BOUND);
+    assert!(out.status.success(), "{}", text(&out));
+    let all = text(&out);
+    for leak in [
+        "secret1", "secret2", "secret3", "secret4", "secret5", "quoted", "single", "spaced",
+    ] {
+        assert!(!all.contains(leak), "`{leak}` printed: {all}");
+    }
+    assert!(all.contains("DB_PASSWORD=***"), "{all}");
+    assert!(all.contains("--token=***"), "{all}");
+    assert!(all.contains("--api-key ***"), "{all}");
+    assert!(all.contains("--port 8000"), "{all}");
+    assert!(all.contains("python main.py"), "{all}");
+}
+
+// ---- HTTPS for publish/pull by default; plain http to a remote registry is warned about ----
+
+#[test]
+fn https_registries_work_without_a_rebuild_and_plain_http_to_remote_is_warned() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "app.pactown.yaml",
+        "name: app\nservices:\n  svc:\n    readme: registry:team/svc@1.0.0\n",
+    );
+    // A plain-TCP peer on loopback: the TLS handshake fails, so the client did speak TLS.
+    let reg = FakeRegistry::version_answer("1.0.0", EVIL);
+    let https = reg.url.replace("http://", "https://");
+    let (out, _) = run_bounded(
+        dir.path(),
+        &["pull", "app.pactown.yaml", "--registry", &https],
+        DEFAULT_AS_MB,
+        BOUND,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("registry-tls"), "{}", text(&out));
+    assert!(stderr.contains("not reachable"), "{}", text(&out));
+    assert!(!stderr.contains("warning"), "{}", text(&out));
+    // Plain http to a registry that is not on loopback: a warning (no request is made here,
+    // the ecosystem has nothing to pull).
+    let empty = tempfile::tempdir().unwrap();
+    write(empty.path(), "svc/README.md", SVC_README);
+    write(
+        empty.path(),
+        "e.pactown.yaml",
+        "name: e\nservices:\n  svc:\n    readme: svc/README.md\n",
+    );
+    for (url, warned) in [
+        ("http://192.0.2.7:8800", true),
+        ("http://127.0.0.1:8800", false),
+        ("http://localhost:8800", false),
+        ("http://[::1]:8800", false),
+    ] {
+        let (out, _) = run_bounded(
+            empty.path(),
+            &["pull", "e.pactown.yaml", "--registry", url],
+            DEFAULT_AS_MB,
+            BOUND,
+        );
+        assert!(out.status.success(), "{url}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.contains("warning: registry") && stderr.contains("https://"),
+            warned,
+            "{url}: {}",
+            text(&out)
+        );
+    }
+}

@@ -30,6 +30,9 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         printer.warn("PACTOWN_REGISTRY_TOKEN is not set; the registry will refuse the publish");
     }
     let client = Client::new(&url, token).map_err(|e| Error::Other(e.to_string()))?;
+    if let Some(warning) = client.plain_http_warning() {
+        printer.warn(&warning);
+    }
     for name in &plan.skipped {
         printer.info(&format!("skip {name}: its README comes from a registry"));
     }

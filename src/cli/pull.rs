@@ -26,6 +26,9 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let eco = crate::config::load(&file)?;
     let url = registry::registry_url(args.registry.as_deref(), &eco);
     let client = Client::new(&url, None).map_err(|e| Error::Other(e.to_string()))?;
+    if let Some(warning) = client.plain_http_warning() {
+        printer.warn(&warning);
+    }
     let pulled = registry::pull::pull(&eco, &client, args.update)
         .await
         .map_err(|e| Error::Other(e.to_string()))?;

@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// reverse proxy every client has the proxy's address: raise it there.
     #[arg(long, default_value_t = 64)]
     pub max_client_connections: usize,
+    /// Start even when the token file can be read or written by other users (refused by
+    /// default, as ssh refuses a readable private key).
+    #[arg(long)]
+    pub allow_readable_token_file: bool,
     /// Seconds a client has to send a request's headers (also the keep-alive idle timeout).
     #[arg(long, default_value_t = 10)]
     pub header_timeout: u64,
@@ -61,6 +65,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     }
     let tokens = match &args.token_file {
         Some(path) => {
+            check_token_file_mode(path, args.allow_readable_token_file, printer)?;
             let tokens = Tokens::load(path).map_err(|e| Error::Other(e.to_string()))?;
             if tokens.is_empty() {
                 printer.warn(&format!(
@@ -68,7 +73,6 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
                     path.display()
                 ));
             }
-            warn_if_readable(path, printer);
             tokens
         }
         None => {
@@ -123,15 +127,30 @@ async fn shutdown_signal() -> std::io::Result<()> {
     }
 }
 
-fn warn_if_readable(path: &std::path::Path, printer: &Printer) {
+/// Refuses a token file that the group or others may read or write (`allow` turns it into a
+/// warning).
+fn check_token_file_mode(
+    path: &std::path::Path,
+    allow: bool,
+    printer: &Printer,
+) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            printer.warn(&format!(
-                "token file {} is readable by other users; run `chmod 600 {}`",
-                path.display(),
-                path.display()
-            ));
-        }
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(()); // Tokens::load reports the error
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    let message = format!(
+        "token file {} has mode {mode:03o}: other users can read or change the registry's write tokens; run `chmod 600 {}` (or pass --allow-readable-token-file)",
+        path.display(),
+        path.display()
+    );
+    if allow {
+        printer.warn(&message);
+        Ok(())
+    } else {
+        Err(Error::Other(message))
     }
 }

@@ -200,6 +200,28 @@ impl Client {
         &self.base
     }
 
+    /// A warning when this client talks plain http to a registry that is not on loopback: a
+    /// token and every README then cross the network in clear and can be changed in transit.
+    #[must_use]
+    pub fn plain_http_warning(&self) -> Option<String> {
+        let url = reqwest::Url::parse(&self.base).ok()?;
+        if url.scheme() != "http" {
+            return None;
+        }
+        let host = url.host_str()?;
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let local = bare.parse::<std::net::IpAddr>().map_or_else(
+            |_| bare.eq_ignore_ascii_case("localhost"),
+            |ip| ip.is_loopback(),
+        );
+        (!local).then(|| {
+            format!(
+                "registry {} is plain http and not on this machine: tokens and READMEs travel unencrypted and can be altered on the way; use https://",
+                self.base
+            )
+        })
+    }
+
     async fn send<T: serde::de::DeserializeOwned>(
         &self,
         req: reqwest::RequestBuilder,
