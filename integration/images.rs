@@ -241,6 +241,13 @@ async fn rust_std_builds_and_runs(kind: EngineKind) {
     build_run_probe(kind, "rust-std", "/health").await;
 }
 
+/// axum + tokio from the crate registry: the dependency graph is built in its own layer (a stub
+/// main before the code), so after a code-only edit the `cargo build` of that layer comes from
+/// the cache per the build's step report, and only the crate itself is compiled again.
+async fn rust_crates_build_run_and_cache_deps(kind: EngineKind) {
+    code_change_keeps_deps(kind, "rust-axum", "src/main.rs", "cargo build", "/health").await;
+}
+
 async fn php_builtin_server_builds_and_runs(kind: EngineKind) {
     build_run_probe(kind, "php-builtin", "/health").await;
 }
@@ -319,6 +326,7 @@ crate::per_engine!(async:
     node_express_builds_runs_and_caches_deps,
     go_stdlib_builds_and_runs,
     rust_std_builds_and_runs,
+    rust_crates_build_run_and_cache_deps,
     php_builtin_server_builds_and_runs,
     static_site_is_served_without_run_block,
     failing_install_reports_service_step_and_log,

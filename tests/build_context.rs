@@ -119,7 +119,18 @@ fn generated_go_mod_and_requirements() {
     let plan = provider::plan(&go, "gw", &provider::PlanOptions::default()).unwrap();
     let gomod = plan.app_files.iter().find(|f| f.path == "go.mod").unwrap();
     assert_eq!(gomod.contents, b"module gw\n\ngo 1.19\n");
+    // `go run .` is compiled by the prepare step (through the go shim), not a warm-up
+    assert!(plan.warm.is_empty(), "{:?}", plan.warm);
+    assert_eq!(plan.shims, ["go"]);
+    assert!(plan
+        .prepare
+        .as_deref()
+        .unwrap_or("")
+        .contains("\ngo run .\n"));
+    let built = parse("```go markpact:file path=main.go\npackage main\n```\n\n```bash markpact:run\n./server\n```\n\n```bash markpact:build\ngo build -o server .\n```\n");
+    let plan = provider::plan(&built, "gw", &provider::PlanOptions::default()).unwrap();
     assert!(plan.warm.iter().any(|w| w.starts_with("go build")));
+    assert!(plan.prepare.is_none() && plan.shims.is_empty());
 
     let py = parse(
         "```python markpact:deps\nfastapi\nuvicorn[standard]>=0.29 # server\n```\n\n\
@@ -227,15 +238,59 @@ fn unbuildable_readmes_are_clear_errors() {
         "{err}"
     );
 
-    let cargo_deps = parse(
-        "```toml markpact:file path=Cargo.toml\n[package]\nname = \"x\"\n\n[dependencies]\nserde = \"1\"\n```\n\n\
+    // crates: only from the crate registry
+    let git_dep = parse(
+        "```toml markpact:file path=Cargo.toml\n[package]\nname = \"x\"\n\n[dependencies]\nserde = { git = \"https://example.com/serde\" }\n```\n\n\
          ```rust markpact:file path=src/main.rs\nfn main() {}\n```\n\n```bash markpact:run\ncargo run\n```\n",
     );
-    let err = build::prepare(&cargo_deps, "rs", None)
+    let err = build::prepare(&git_dep, "rs", None)
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("UnsupportedDependencies") && err.contains("README.md:6"),
+        err.contains("InvalidDependency") && err.contains("README.md:6"),
         "{err}"
     );
+    let twice = parse(
+        "```rust markpact:deps\nserde@1\n```\n\n```toml markpact:file path=Cargo.toml\n[package]\nname = \"x\"\n\n[dependencies]\nserde = \"1\"\n```\n\n\
+         ```rust markpact:file path=src/main.rs\nfn main() {}\n```\n\n```bash markpact:run\ncargo run\n```\n",
+    );
+    let err = build::prepare(&twice, "rs", None).unwrap_err().to_string();
+    assert!(
+        err.contains("ManifestConflict") && err.contains("README.md:2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rust_dependencies_get_a_stub_layer_before_the_code() {
+    let text = String::from(
+        "```rust markpact:deps\ntokio = { version = \"1\", features = [\"full\"] }\nitoa@1\n```\n\n\
+         ```rust markpact:file path=src/main.rs\nfn main() { println!(\"real\"); }\n```\n\n\
+         ```rust markpact:file path=src/lib.rs\npub fn f() {}\n```\n\n```bash markpact:run\ncargo run --release\n```\n",
+    );
+    let doc = parse(&text);
+    let p = build::prepare(&doc, "api", None).unwrap();
+    let deps: Vec<&str> = p.plan.deps_files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(deps, ["Cargo.toml", "src/lib.rs", "src/main.rs"]);
+    let manifest = String::from_utf8(p.plan.deps_files[0].contents.clone()).unwrap();
+    assert!(
+        manifest.ends_with(
+            "[dependencies]\ntokio = { version = \"1\", features = [\"full\"] }\nitoa = \"1\"\n"
+        ),
+        "{manifest}"
+    );
+    let stub = String::from_utf8(p.plan.deps_files[2].contents.clone()).unwrap();
+    assert!(stub.contains("fn main() {}"), "{stub}");
+    assert_eq!(p.plan.install, ["cargo build --release"]);
+    // the dependency build comes before the code, the crate's own build after it
+    let cf = &p.context.containerfile;
+    let deps_at = cf.find("RUN cargo build --release").unwrap();
+    let code_at = cf.find("COPY --chown=10001:10001 [\"app/\"").unwrap();
+    assert!(deps_at < code_at, "{cf}");
+    assert!(cf.find("prepare.sh").unwrap() > code_at, "{cf}");
+    // the deps layer does not change with the code
+    let edited = parse(&text.replace("println!(\"real\")", "println!(\"edited\")"));
+    let q = build::prepare(&edited, "api", None).unwrap();
+    assert_eq!(q.plan.deps_files, p.plan.deps_files);
+    assert_ne!(q.tag, p.tag);
 }

@@ -73,10 +73,14 @@ pub fn render(plan: &BuildPlan) -> String {
     line(&format!("FROM {}", plan.base_image));
     if plan.ca_bundle {
         line(&format!("COPY {}", json_array(&[CONTEXT_CA, CA_PATH])));
-        let vars: Vec<String> = CA_VARIABLES
+        let mut vars: Vec<String> = CA_VARIABLES
             .iter()
             .map(|v| format!("{v}={CA_PATH}"))
             .collect();
+        if plan.runtime == crate::markpact::Runtime::Rust {
+            // cargo's sparse index (crate registry) trusts only what this names
+            vars.push(format!("CARGO_HTTP_CAINFO={CA_PATH}"));
+        }
         line(&format!("ENV {}", vars.join(" \\\n    ")));
     }
     line("USER app");
