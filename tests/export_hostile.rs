@@ -401,3 +401,72 @@ fn write_atomically_makes_subfolders_and_refuses_escapes() {
     assert!(export::write_atomically(&out, &[file("systemd/system/a.target")]).is_err());
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
 }
+
+/// Values a YAML 1.1 reader (PyYAML, the base of many deploy tools) would turn into booleans,
+/// numbers, dates or merge keys when written plain (#15 item 11).
+const YAML11_LOOKALIKES: &[&str] = &[
+    "yes",
+    "NO",
+    "on",
+    "Off",
+    "y",
+    "N",
+    "0x1",
+    "0o7",
+    "0b101",
+    "1_000",
+    "1:20",
+    "012",
+    "2024-01-01",
+    "<<",
+    "=",
+    "~",
+    ".5",
+    "-.inf",
+    "+12",
+    "1e3",
+];
+
+#[test]
+fn yaml_1_1_lookalikes_stay_strings_for_pyyaml() {
+    for format in ["compose", "kube"] {
+        for v in YAML11_LOOKALIKES {
+            let eco = one(v);
+            let text = match format {
+                "compose" => export::compose::render(&eco, &images(&eco)).unwrap(),
+                _ => export::kube::render(&eco, &images(&eco)).unwrap(),
+            };
+            // PyYAML reads every document; the value must come back as the same string.
+            let script = r#"
+import sys, yaml
+found = []
+def walk(x):
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if k == "HOSTILE": found.append(v)
+            if isinstance(v, dict) and v.get("name") == "HOSTILE": found.append(v.get("value"))
+            walk(v)
+    elif isinstance(x, list):
+        for v in x: walk(v)
+for d in yaml.safe_load_all(sys.stdin): walk(d)
+print("ok" if found and all(v == sys.argv[1] for v in found) else repr(found))
+"#;
+            let mut child = std::process::Command::new("python3")
+                .args(["-c", script, v])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+            let out = child.wait_with_output().unwrap();
+            let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            assert!(
+                out.status.success(),
+                "{format} {v}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(got, "ok", "{format} {v}: PyYAML read {got}\n{text}");
+        }
+    }
+}

@@ -934,7 +934,7 @@ pub fn render_with(
             message: e.to_string(),
         })?;
         out.push_str("---\n");
-        out.push_str(&text);
+        out.push_str(&super::quote_yaml11(&text));
     }
     Ok(out)
 }

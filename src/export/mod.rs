@@ -339,6 +339,113 @@ pub fn health_timing(svc: &ServiceSpec) -> HealthTiming {
     }
 }
 
+/// PyYAML's implicit resolvers (YAML 1.1) for booleans, integers, floats, nulls, timestamps,
+/// merge and value keys, plus the single-letter booleans of the YAML 1.1 spec.
+static YAML11_IMPLICIT: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(
+    || {
+        regex::Regex::new(concat!(
+        r"^(?:",
+        r"y|Y|n|N|yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF",
+        r"|[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+",
+        r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+",
+        r"|[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?",
+        r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+        r"|~|null|Null|NULL",
+        r"|[0-9]{4}-[0-9]{2}-[0-9]{2}",
+        r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?",
+        r"|<<|=",
+        r")$"
+    ))
+    .ok()
+    },
+);
+
+/// True for a plain scalar that a YAML 1.1 reader (PyYAML and the tools built on it) would not
+/// read as a string: `yes`, `NO`, `on`, `0x1`, `012`, `1_000`, `1:20`, `2024-01-01`, `<<`…
+fn yaml11_retyped(plain: &str) -> bool {
+    YAML11_IMPLICIT
+        .as_ref()
+        .is_some_and(|re| re.is_match(plain))
+}
+
+/// Serialized YAML (serde_yaml, YAML 1.2) with every plain scalar that a YAML 1.1 reader would
+/// retype (see [`yaml11_retyped`]) single-quoted, keys and values alike; block scalar bodies are
+/// left alone.
+#[must_use]
+pub fn quote_yaml11(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    // Indentation of the line that opened a block scalar (`key: |`), while inside its body.
+    let mut block: Option<usize> = None;
+    for line in text.split_inclusive('\n') {
+        let content = line.trim_end_matches('\n');
+        let indent = content.len() - content.trim_start_matches(' ').len();
+        if let Some(open) = block {
+            if content.trim().is_empty() || indent > open {
+                out.push_str(line);
+                continue;
+            }
+            block = None;
+        }
+        let (head, mut rest) = content.split_at(indent);
+        out.push_str(head);
+        while let Some(item) = rest.strip_prefix("- ") {
+            out.push_str("- ");
+            rest = item;
+        }
+        let fixed = match split_mapping(rest) {
+            Some((key, value)) => format!("{}: {}", quote_plain(key), quote_plain(value)),
+            None => match rest.strip_suffix(':') {
+                Some(key) if !key.contains(": ") => format!("{}:", quote_plain(key)),
+                _ => quote_plain(rest),
+            },
+        };
+        let trimmed = fixed.trim_end();
+        if trimmed.ends_with(['|', '>']) || trimmed.ends_with("|-") || trimmed.ends_with(">-") {
+            block = Some(indent);
+        }
+        out.push_str(&fixed);
+        out.push_str(&line[content.len()..]);
+    }
+    out
+}
+
+/// `key: value` of a line, when the key is a plain scalar.
+fn split_mapping(text: &str) -> Option<(&str, &str)> {
+    if text.starts_with(['\'', '"', '?']) {
+        return None;
+    }
+    text.split_once(": ")
+}
+
+/// True for a plain scalar that YAML 1.2 (core schema) already reads as a number, boolean or
+/// null: serde_yaml writes such a scalar plain only for a real number/boolean (a string that
+/// looks like one it quotes), so it must stay as it is.
+fn yaml12_typed(plain: &str) -> bool {
+    let digits = plain.trim_start_matches(['+', '-']);
+    let float_chars = digits
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
+    matches!(
+        plain,
+        "true" | "True" | "TRUE" | "false" | "False" | "FALSE" | "~" | "null" | "Null" | "NULL"
+    ) || (float_chars && plain.parse::<f64>().is_ok())
+        || plain
+            .strip_prefix("0x")
+            .is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()))
+        || plain
+            .strip_prefix("0o")
+            .is_some_and(|o| !o.is_empty() && o.chars().all(|c| ('0'..='7').contains(&c)))
+        || matches!(digits.to_ascii_lowercase().as_str(), ".inf" | ".nan")
+}
+
+fn quote_plain(scalar: &str) -> String {
+    if yaml11_retyped(scalar) && !yaml12_typed(scalar) && !scalar.contains('\'') {
+        format!("'{scalar}'")
+    } else {
+        scalar.to_string()
+    }
+}
+
 /// Name of the manifest `write_atomically` keeps in an output folder: the files pactown wrote
 /// there, one per line after a comment. Only those are ever replaced or removed.
 pub const MANIFEST: &str = ".pactown-export";
