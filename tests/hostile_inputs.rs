@@ -782,3 +782,56 @@ fn https_registries_work_without_a_rebuild_and_plain_http_to_remote_is_warned() 
         );
     }
 }
+
+// ---- item 12: python requirement lines pip would not read as one requirement ----
+
+#[test]
+fn python_deps_lines_pip_would_misread_are_refused_and_never_printed_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, bad) in [
+        "fastapi\u{1b}[2J",
+        "fastapi \\",
+        "fastapi$(id)",
+        "fastapi`id`",
+        "a|b",
+        "fastapi\u{7}",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = format!("d{i}.md");
+        write(
+            dir.path(),
+            &name,
+            &format!("# d\n\n```text markpact:deps python\nuvicorn\n{bad}\n```\n\n```python markpact:file path=main.py\nprint(1)\n```\n\n```bash markpact:run\npython main.py\n```\n"),
+        );
+        for args in [
+            &["parse", name.as_str()][..],
+            &["parse", "--json", name.as_str()][..],
+        ] {
+            let (out, _) = run_bounded(dir.path(), args, DEFAULT_AS_MB, BOUND);
+            assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out));
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                !all.chars().any(|c| c.is_control() && c != '\n'),
+                "{bad:?}: control character printed raw: {all:?}"
+            );
+            assert!(
+                all.contains(&format!("{name}:5")) || all.contains("\"line\": 5"),
+                "{bad:?}: {all}"
+            );
+        }
+    }
+    // Real requirement lines still pass.
+    write(
+        dir.path(),
+        "ok.md",
+        "# ok\n\n```text markpact:deps python\nfastapi>=0.110,<1\nuvicorn[standard]==0.29.*\nrequests ; python_version >= \"3.8\"\n```\n\n```python markpact:file path=main.py\nprint(1)\n```\n\n```bash markpact:run\npython main.py\n```\n",
+    );
+    let (out, _) = run_bounded(dir.path(), &["parse", "ok.md"], DEFAULT_AS_MB, BOUND);
+    assert!(out.status.success(), "{}", text(&out));
+}

@@ -48,7 +48,57 @@ pub(crate) fn entries(body: &[(usize, &str)]) -> Vec<Dependency> {
 
 /// Checks a python requirement (§9): `Err((message, hint))` when refused.
 pub(crate) fn check_python(spec: &str) -> Result<(), (String, String)> {
-    let refuse = |why: &str, hint: &str| Err((format!("`{spec}` {why}"), hint.to_string()));
+    let shown: String = spec.chars().flat_map(char::escape_debug).collect();
+    let refuse = |why: &str, hint: &str| Err((format!("`{shown}` {why}"), hint.to_string()));
+    if let Some(c) = spec.chars().find(|c| c.is_control()) {
+        return refuse(
+            &format!("contains the control character U+{:04X}", u32::from(c)),
+            "remove it; a requirement is printable text",
+        );
+    }
+    if spec.ends_with('\\') {
+        return refuse(
+            "ends with `\\`, which continues the line in a requirements file",
+            "write each requirement on one line without a trailing backslash",
+        );
+    }
+    // PEP 508: a name, extras, version specifiers and an environment marker use only these.
+    if let Some(c) = spec.chars().find(|c| {
+        !(c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                '.' | '_'
+                    | '-'
+                    | '['
+                    | ']'
+                    | ','
+                    | '<'
+                    | '>'
+                    | '='
+                    | '!'
+                    | '~'
+                    | '*'
+                    | '+'
+                    | ';'
+                    | ' '
+                    | '\t'
+                    | '\''
+                    | '"'
+                    | '('
+                    | ')'
+                    | '@'
+                    | '/'
+                    | ':'
+            ))
+    }) {
+        return refuse(
+            &format!(
+                "contains `{}`, which is not part of a requirement",
+                c.escape_debug()
+            ),
+            "write a PEP 508 requirement, e.g. `fastapi>=0.110` (no shell syntax)",
+        );
+    }
     if spec.starts_with('-') {
         return refuse(
             "is a pip option, not a requirement",
