@@ -1066,3 +1066,25 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod config_tests {
+    #[test]
+    fn images_repo_is_read_and_checked() {
+        let path = std::path::Path::new("/tmp/x/shop.pactown.yaml");
+        let base = "name: shop\nservices:\n  api:\n    readme: api.md\n";
+        // the README does not exist: only the `images` diagnostics matter here
+        let read = |extra: &str| crate::config::parse_partial(path, &format!("{extra}{base}"));
+        let ok = read("images: {repo: 127.0.0.1:5000/acme}\n");
+        assert_eq!(
+            ok.ecosystem.unwrap().build.image_repo.as_deref(),
+            Some("127.0.0.1:5000/acme")
+        );
+        let bad = read("images:\n  repo: acme\n");
+        assert!(bad.ecosystem.unwrap().build.image_repo.is_none());
+        let text = format!("{:?}", bad.diagnostics);
+        assert!(text.contains("images.repo"), "{text}");
+        let unknown = read("images: {tag: x}\n");
+        assert!(format!("{:?}", unknown.diagnostics).contains("tag"));
+    }
+}

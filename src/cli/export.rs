@@ -38,6 +38,10 @@ pub struct Common {
     /// Use this image for a service instead of its build tag (repeatable): `SERVICE=REF`.
     #[arg(long = "image", value_name = "SERVICE=REF")]
     pub images: Vec<String>,
+    /// Use the images a `build --push --metadata-file FILE` pushed: each service as
+    /// `REGISTRY/…@sha256:…` (pulled by digest; `--image` still overrides one).
+    #[arg(long = "images", value_name = "FILE")]
+    pub images_file: Option<PathBuf>,
     /// CA bundle the images are built with (it is part of the build context, hence of the tag).
     #[arg(long, env = "PACTOWN_CA_BUNDLE")]
     pub ca_bundle: Option<PathBuf>,
@@ -67,6 +71,10 @@ pub struct QuadletArgs {
     /// rootless containers run with `--cgroups=disabled` (resource limits are not enforced).
     #[arg(long)]
     pub cgroup_v1: bool,
+    /// With `--images`: name each image by its first `--tag` (e.g. `latest`) instead of its
+    /// digest and add `AutoUpdate=registry`, so `podman auto-update` follows the tag.
+    #[arg(long)]
+    pub auto_update: bool,
 }
 
 /// `WantedBy=` of the units: `default.target` for a user, `multi-user.target` for the system.
@@ -118,6 +126,42 @@ pub(crate) fn ca_bytes(project: &Project, flag: Option<&Path>) -> Result<Option<
     }
 }
 
+/// Each service's image from a metadata file (`build --push --metadata-file`): the digest
+/// reference, or with `by_tag` the first tag given with `--tag` (else the content tag).
+pub(crate) fn pushed_images(
+    project: &Project,
+    path: &Path,
+    by_tag: bool,
+) -> Result<ImageMap, Error> {
+    let meta = crate::build::push::read_metadata(path).map_err(Error::Other)?;
+    let mut images = ImageMap::new();
+    for svc in &project.ecosystem.services {
+        let Some(p) = meta.services.get(&svc.name) else {
+            return Err(Error::Other(format!(
+                "{}: no image of service `{}` (the file is from ecosystem `{}`); push it with `pactown build {} --push --metadata-file …`",
+                path.display(),
+                svc.name,
+                meta.ecosystem,
+                project.ecosystem.file.display()
+            )));
+        };
+        let image = if by_tag {
+            let repository = crate::engine::push::split_reference(&p.image).0;
+            let tag = p
+                .tags
+                .get(1)
+                .or(p.tags.first())
+                .cloned()
+                .unwrap_or_default();
+            format!("{repository}:{tag}")
+        } else {
+            p.reference.clone()
+        };
+        images.insert(svc.name.clone(), image);
+    }
+    Ok(images)
+}
+
 /// Each service's image: its build tag (from [`crate::build::prepare`], no build runs) unless
 /// `--image` names one.
 pub(crate) fn planned_images(
@@ -125,7 +169,17 @@ pub(crate) fn planned_images(
     ca: Option<&[u8]>,
     overrides: &[String],
 ) -> Result<ImageMap, Error> {
-    let mut images = ImageMap::new();
+    planned_images_from(project, ca, overrides, ImageMap::new())
+}
+
+/// [`planned_images`] over a starting map (e.g. [`pushed_images`]): `--image` overrides win,
+/// services still missing get their build tag.
+pub(crate) fn planned_images_from(
+    project: &Project,
+    ca: Option<&[u8]>,
+    overrides: &[String],
+    mut images: ImageMap,
+) -> Result<ImageMap, Error> {
     for o in overrides {
         let Some((svc, image)) = o.split_once('=') else {
             return Err(Error::Other(format!("--image `{o}`: expected SERVICE=REF")));
@@ -160,7 +214,16 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         Format::Quadlet(a) => {
             let project = load(a.common.file.as_deref())?;
             let ca = ca_bytes(&project, a.common.ca_bundle.as_deref())?;
-            let images = planned_images(&project, ca.as_deref(), &a.common.images)?;
+            if a.auto_update && a.common.images_file.is_none() {
+                return Err(Error::Other(
+                    "--auto-update needs --images FILE (registry images; local ones cannot be updated)".into(),
+                ));
+            }
+            let base = match &a.common.images_file {
+                Some(f) => pushed_images(&project, f, a.auto_update)?,
+                None => ImageMap::new(),
+            };
+            let images = planned_images_from(&project, ca.as_deref(), &a.common.images, base)?;
             let scope = if a.system {
                 quadlet::Scope::System
             } else {
@@ -170,6 +233,7 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
                 podman_version: a.podman_version,
                 wanted_by: wanted_by(scope).into(),
                 rootless_cgroup_v1: a.cgroup_v1 && scope == quadlet::Scope::User,
+                auto_update: a.auto_update,
                 ..QuadletOptions::default()
             };
             let units = quadlet::to_units(&project.ecosystem, &images, &opts)?;
@@ -211,7 +275,11 @@ fn write_one(
 ) -> Result<ExitCode, Error> {
     let project = load(a.common.file.as_deref())?;
     let ca = ca_bytes(&project, a.common.ca_bundle.as_deref())?;
-    let images = planned_images(&project, ca.as_deref(), &a.common.images)?;
+    let base = match &a.common.images_file {
+        Some(f) => pushed_images(&project, f, false)?,
+        None => ImageMap::new(),
+    };
+    let images = planned_images_from(&project, ca.as_deref(), &a.common.images, base)?;
     let text = render(&project.ecosystem, &images)?;
     match &a.output {
         Some(path) => {

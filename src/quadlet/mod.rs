@@ -23,7 +23,8 @@
 //! Images that name a registry (`reg.example:5000/acme/api@sha256:…`) get `Pull=missing`; local
 //! references (`localhost/…`, or bare names qualified with [`QuadletOptions::image_prefix`]) get
 //! `Pull=never`. `TimeoutStartSec=` covers the health allowance (a job: its `timeout`) plus, for
-//! pulled images, [`QuadletOptions::pull_timeout`].
+//! pulled images, [`QuadletOptions::pull_timeout`]. With [`QuadletOptions::auto_update`] registry
+//! images also get `AutoUpdate=registry`.
 pub mod escape;
 pub mod install;
 pub mod unit;
@@ -128,6 +129,9 @@ pub struct QuadletOptions {
     /// container runs with `--cgroups=disabled` inside its service's cgroup; Podman then ignores
     /// resource limits (memory, PIDs, CPUs), which rootless cgroup v1 cannot enforce anyway.
     pub rootless_cgroup_v1: bool,
+    /// `AutoUpdate=registry` on containers whose image comes from a registry (by tag, so that
+    /// `podman auto-update` can find a newer image behind it).
+    pub auto_update: bool,
 }
 
 impl Default for QuadletOptions {
@@ -140,6 +144,7 @@ impl Default for QuadletOptions {
             wanted_by: "default.target".into(),
             pull_timeout: 300,
             rootless_cgroup_v1: false,
+            auto_update: false,
         }
     }
 }
@@ -274,6 +279,7 @@ pub fn to_units(
                     image: image.clone(),
                     container_name: base.clone(),
                     pull: Some(if pull { "missing" } else { "never" }.into()),
+                    auto_update: (opts.auto_update && pull).then(|| "registry".into()),
                     network: vec![network_file.clone()],
                     network_alias: vec![svc.name.clone()],
                     environment: env

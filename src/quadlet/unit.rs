@@ -77,6 +77,8 @@ pub struct ContainerSection {
     pub container_name: String,
     /// `Pull=` (`never` for locally built images).
     pub pull: Option<String>,
+    /// `AutoUpdate=` (`registry`: `podman auto-update` pulls a newer image of the tag).
+    pub auto_update: Option<String>,
     /// `Network=` (`NAME.network` references a network unit).
     pub network: Vec<String>,
     /// `NetworkAlias=`.
@@ -363,6 +365,9 @@ impl ContainerUnit {
         w.raw("ContainerName", &c.container_name)?;
         if let Some(pull) = &c.pull {
             w.raw("Pull", pull)?;
+        }
+        if let Some(policy) = &c.auto_update {
+            w.raw("AutoUpdate", policy)?;
         }
         for n in &c.network {
             w.raw("Network", n)?;
