@@ -91,11 +91,11 @@ grep -q api-bench-edit "$work/eco/api/README.md" || { echo "code edit did not ap
 "$BIN" -q build "$file" --engine docker >/dev/null
 pactown_push edit; baseline_push edit
 
-mb() { echo "scale=2; $1 / 1000000" | bc; }
-echo "| push of polyglot (4 services, Docker) | pactown s | blobs | MB uploaded | docker push s | blobs | MB uploaded | time ratio |"
+kb() { printf '%.1f' "$(echo "scale=3; $1 / 1000" | bc)"; }
+echo "| push of polyglot (4 services, Docker) | pactown s | blobs | kB uploaded | docker push s | blobs | kB uploaded | time ratio |"
 echo "|---|---|---|---|---|---|---|---|"
 for c in cold unchanged edit; do
-  ratio=$(echo "scale=2; ${secs[$c]} / ${bsecs[$c]}" | bc)
-  printf '| %s | %.2f | %s | %s | %.2f | %s | %s | %s× |\n' "$c" "${secs[$c]}" "${blobs[$c]}" "$(mb "${bytes[$c]}")" \
-    "${bsecs[$c]}" "${bblobs[$c]}" "$(mb "${bbytes[$c]}")" "$ratio"
+  ratio=$(printf '%.2f' "$(echo "scale=3; ${secs[$c]} / ${bsecs[$c]}" | bc)")
+  printf '| %s | %.2f | %s | %s | %.2f | %s | %s | %s× |\n' "$c" "${secs[$c]}" "${blobs[$c]}" "$(kb "${bytes[$c]}")" \
+    "${bsecs[$c]}" "${bblobs[$c]}" "$(kb "${bbytes[$c]}")" "$ratio"
 done
