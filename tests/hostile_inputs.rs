@@ -835,3 +835,49 @@ fn python_deps_lines_pip_would_misread_are_refused_and_never_printed_raw() {
     let (out, _) = run_bounded(dir.path(), &["parse", "ok.md"], DEFAULT_AS_MB, BOUND);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+// ---- item 13: validate applies the exporters' health-path rule ----
+
+#[test]
+fn validate_refuses_health_paths_every_exporter_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "svc/README.md", SVC_README);
+    for (path, ok) in [
+        ("/a%20b", false),
+        ("/x;y", false),
+        ("/a b", false),
+        ("/health?x=1&y=2", true),
+    ] {
+        write(
+            dir.path(),
+            "h.pactown.yaml",
+            &format!("name: h\nservices:\n  svc:\n    readme: svc/README.md\n    port: 8000\n    health_check: \"{path}\"\n"),
+        );
+        let (out, _) = run_bounded(
+            dir.path(),
+            &["validate", "h.pactown.yaml"],
+            DEFAULT_AS_MB,
+            BOUND,
+        );
+        assert_eq!(out.status.success(), ok, "{path}: {}", text(&out));
+        if !ok {
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("h.pactown.yaml:6"),
+                "{path}: {}",
+                text(&out)
+            );
+        }
+        let (exp, _) = run_bounded(
+            dir.path(),
+            &["export", "compose", "h.pactown.yaml"],
+            DEFAULT_AS_MB,
+            BOUND,
+        );
+        assert_eq!(
+            exp.status.success(),
+            ok,
+            "{path}: export and validate disagree: {}",
+            text(&exp)
+        );
+    }
+}

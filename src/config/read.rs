@@ -923,16 +923,15 @@ fn read_service(
                     continue;
                 }
                 if let Some(h) = cx.nonempty(&what, value) {
-                    if h.starts_with('/') && !h.chars().any(|c| c.is_whitespace() || c.is_control())
-                    {
+                    if rules::is_health_path(&h) {
                         svc.health_check = Some(h);
                         health_check_node = Some(value);
                     } else {
                         cx.hint(
                             Code::InvalidValue,
                             value,
-                            format!("health check `{h}` is not an HTTP path"),
-                            "write a path starting with `/`, e.g. `/health`",
+                            format!("health check `{}` is not a plain HTTP path", h.escape_debug()),
+                            "write `/` followed by letters, digits and `-._~/?=&+,`, e.g. `/health` (no `%`, `;` or spaces)",
                         );
                     }
                 }

@@ -75,6 +75,18 @@ pub fn is_registry_word(word: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
 }
 
+/// True for a health-check path every runner and exporter can use as it is: `/` followed by
+/// URL path characters that need no escaping in any output format (`A-Z a-z 0-9 - . _ ~ / ? =
+/// & + ,`), at most 1024 bytes. `validate` and the exporters apply this one rule.
+#[must_use]
+pub fn is_health_path(path: &str) -> bool {
+    path.starts_with('/')
+        && path.len() <= 1024
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~/?=&+,".contains(c))
+}
+
 /// Splits `NAMESPACE/NAME@VERSION` (namespace and version optional).
 #[must_use]
 pub fn parse_registry_ref(text: &str) -> Option<(Option<&str>, &str, Option<&str>)> {

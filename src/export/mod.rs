@@ -207,12 +207,7 @@ pub fn health_path(svc: &ServiceSpec) -> Result<Option<&str>, ExportError> {
     let Some(path) = svc.health_check.as_deref() else {
         return Ok(None);
     };
-    let ok = path.starts_with('/')
-        && path.len() <= 1024
-        && path
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-._~/?=&+,".contains(c));
-    if ok {
+    if crate::config::rules::is_health_path(path) {
         Ok(Some(path))
     } else {
         Err(ExportError::unsafe_value(
