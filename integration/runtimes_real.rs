@@ -207,4 +207,207 @@ fn go_run_patterns_work_hardened(kind: EngineKind) {
     );
 }
 
-crate::per_engine!(sync: go_run_patterns_work_hardened);
+/// `md` with arbitrary fenced blocks: `(info, body)`.
+fn md_blocks(blocks: &[(&str, &str)]) -> String {
+    let mut s = String::from("# svc\n\n");
+    for (info, body) in blocks {
+        s.push_str(&format!("```{info}\n{body}\n```\n\n"));
+    }
+    s
+}
+
+const EXPRESS_SERVER: &str = r#"const express = require('express');
+const fs = require('fs');
+const os = require('os');
+const app = express();
+app.get('/health', (req, res) => res.send('ok'));
+app.get('/write', (req, res) => {
+  const p = String(req.query.path).replace(/^~/, os.homedir());
+  try {
+    fs.writeFileSync(p, 'x');
+    res.send(fs.readFileSync(p, 'utf8'));
+  } catch (e) {
+    res.status(500).send(String(e));
+  }
+});
+app.listen(Number(process.env.PORT), '0.0.0.0');"#;
+
+const EXPRESS_PACKAGE: &str = r#"{
+  "name": "web",
+  "version": "1.0.0",
+  "scripts": {"start": "node server.js"},
+  "dependencies": {"express": "^4.19.2"}
+}"#;
+
+const FASTAPI_APP: &str = r#"import os
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+
+app = FastAPI()
+
+
+@app.get("/health")
+def health():
+    return {"status": "ok"}
+
+
+@app.get("/write", response_class=PlainTextResponse)
+def write(path: str):
+    p = os.path.expanduser(path)
+    with open(p, "w") as f:
+        f.write("x")
+    with open(p) as f:
+        return f.read()"#;
+
+/// Run blocks of the original's process model, hardened: `npm install` then `npm start`,
+/// `npm ci && npm start`, `pip install …` then `uvicorn … --reload`, `pip install streamlit` then
+/// `streamlit run`; the apps write into `$HOME`, `/tmp` and their working directory. The install
+/// steps ran at image build time: at start the shim skips them (its note is in the logs).
+fn install_in_run_block_patterns_work_hardened(kind: EngineKind) {
+    if !common::available(kind) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: String| std::fs::write(tmp.path().join(name), text).unwrap();
+    let node = |run: &str| {
+        md_blocks(&[
+            ("json markpact:file path=package.json", EXPRESS_PACKAGE),
+            ("js markpact:file path=server.js", EXPRESS_SERVER),
+            ("bash markpact:run", run),
+        ])
+    };
+    write("npm-install.md", node("npm install\nnpm start"));
+    write("npm-ci.md", node("npm ci && npm start"));
+    write(
+        "pip.md",
+        md_blocks(&[
+            ("python markpact:file path=main.py", FASTAPI_APP),
+            (
+                "bash markpact:run",
+                "pip install fastapi uvicorn\nuvicorn main:app --host 0.0.0.0 --port ${MARKPACT_PORT:-8000} --reload",
+            ),
+        ]),
+    );
+    write(
+        "streamlit.md",
+        md_blocks(&[
+            (
+                "python markpact:file path=app.py",
+                "import streamlit as st\n\nst.title(\"hello from streamlit\")",
+            ),
+            (
+                "bash markpact:run",
+                "python -m pip install streamlit\nstreamlit run app.py --server.port $PORT --server.address 0.0.0.0",
+            ),
+        ]),
+    );
+    let name = common::unique("rt-inst");
+    let services = "  npm-install:\n    readme: npm-install.md\n    health_check: /health\n  \
+                    npm-ci:\n    readme: npm-ci.md\n    health_check: /health\n  \
+                    pip:\n    readme: pip.md\n    health_check: /health\n  \
+                    streamlit:\n    readme: streamlit.md\n    health_check: /_stcore/health\n";
+    let (f, _guard, st) = up(kind, tmp.path(), &name, services);
+    for svc in ["npm-install", "npm-ci", "pip"] {
+        let u = url(&st, svc);
+        assert_eq!(row(&st, svc)["hardening"]["read_only"], true);
+        for path in ["~/home.txt", "/tmp/tmp.txt", "data.txt"] {
+            assert_eq!(
+                get_ok(&format!("{u}/write?path={path}")),
+                "x",
+                "{svc}: cannot write {path}"
+            );
+        }
+    }
+    assert_eq!(
+        get_ok(&format!("{}/_stcore/health", url(&st, "streamlit"))),
+        "ok"
+    );
+    let page = get_ok(&format!("{}/", url(&st, "streamlit")));
+    assert!(
+        page.contains("<html") || page.contains("<!doctype"),
+        "{page}"
+    );
+    // the installs were not repeated at start
+    let o = pactown(&["logs", &f, "--engine", common::cli(kind), "--tail", "200"]);
+    let logs = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    for step in [
+        "npm install",
+        "npm ci",
+        "pip install fastapi uvicorn",
+        "python -m pip install streamlit",
+    ] {
+        assert!(
+            logs.contains(&format!("`{step}` ran when the image was built")),
+            "no skip note for `{step}`:\n{logs}"
+        );
+    }
+}
+
+const RUST_SERVER: &str = r#"use std::io::{Read, Write};
+use std::net::TcpListener;
+
+fn main() {
+    let port = std::env::var("PORT").unwrap_or_else(|_| "8000".to_string());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+    let listener = TcpListener::bind(format!("0.0.0.0:{port}")).expect("bind");
+    for stream in listener.incoming() {
+        let Ok(mut s) = stream else { continue };
+        // the request may arrive in pieces: read up to the end of its head
+        let mut req = String::new();
+        let mut buf = [0u8; 1024];
+        while !req.contains("\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => req.push_str(&String::from_utf8_lossy(&buf[..n])),
+            }
+        }
+        let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let body = match path.as_str() {
+            "/health" => "ok".to_string(),
+            "/exe" => exe.clone(),
+            "/arg" => args.join(" "),
+            _ => itoa::Buffer::new().format(4242_u32).to_string(),
+        };
+        let _ = write!(s, "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{}", body.len(), body);
+    }
+}"#;
+
+/// A crate with a dependency from a `rust markpact:deps` block and `cargo run --release -- ARGS`
+/// in the run block, hardened: the process is the release binary built at image build time and
+/// gets the arguments after `--`.
+fn cargo_run_with_crates_works_hardened(kind: EngineKind) {
+    if !common::available(kind) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("rust.md"),
+        md_blocks(&[
+            ("rust markpact:deps", "itoa@1"),
+            ("rust markpact:file path=src/main.rs", RUST_SERVER),
+            ("bash markpact:run", "cargo run --release -- --greeting hi"),
+        ]),
+    )
+    .unwrap();
+    let name = common::unique("rt-rust");
+    let (_f, _guard, st) = up(
+        kind,
+        tmp.path(),
+        &name,
+        "  rust:\n    readme: rust.md\n    health_check: /health\n",
+    );
+    let u = url(&st, "rust");
+    assert_eq!(get_ok(&format!("{u}/health")), "ok");
+    assert_eq!(get_ok(&format!("{u}/n")), "4242");
+    assert_eq!(get_ok(&format!("{u}/arg")), "--greeting hi");
+    let exe = get_ok(&format!("{u}/exe"));
+    assert!(exe.starts_with("/app/target/release/"), "{exe}");
+    assert_eq!(row(&st, "rust")["hardening"]["read_only"], true);
+}
+
+crate::per_engine!(
+    sync: go_run_patterns_work_hardened,
+    cargo_run_with_crates_works_hardened,
+    install_in_run_block_patterns_work_hardened
+);

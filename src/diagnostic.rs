@@ -58,6 +58,9 @@ codes! {
     SecurityOptOut,
     /// A secret-looking value is written in clear in the ecosystem file.
     SecretInClear,
+    /// A run block installs packages at start (`pip install`, `npm install`/`ci`); pactown runs
+    /// the step at image build time, after the code, so it belongs in a deps block.
+    InstallAtStart,
 }
 
 impl fmt::Display for Code {

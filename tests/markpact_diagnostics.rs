@@ -544,3 +544,28 @@ fn failure_json_lists_errors_and_warnings() {
         })
     );
 }
+
+#[test]
+fn installs_in_the_run_block_are_warnings_with_a_hint() {
+    let doc = "```python markpact:file path=main.py\nx\n```\n\n```bash markpact:run\n# set up\npip install fastapi uvicorn && uvicorn main:app --reload\n```\n";
+    assert_eq!(validation(doc), [(Code::InstallAtStart, 7)]);
+    let d = &markpact::validate(&ok(doc))[0];
+    assert!(!d.is_error());
+    assert!(
+        d.message.contains("pip install fastapi uvicorn"),
+        "{}",
+        d.message
+    );
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("markpact:deps python"),
+        "{d:?}"
+    );
+    let node = "```js markpact:file path=server.js\nx\n```\n\n```bash markpact:run\nnpm ci\nnpm run build\nnpm start\n```\n";
+    assert_eq!(validation(node), [(Code::InstallAtStart, 6)]);
+    // compiling is not installing
+    let go = "```go markpact:file path=main.go\npackage main\n```\n\n```bash markpact:run\ngo build -o bin/x . && ./bin/x\n```\n";
+    assert!(validation(go).is_empty());
+}

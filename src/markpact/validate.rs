@@ -75,6 +75,9 @@ pub(crate) fn validate(doc: &Markpact) -> Vec<Diagnostic> {
         }
         _ => {}
     }
+    if let Some(run) = &doc.run {
+        out.extend(install_at_start(doc, run));
+    }
     if let Some(target) = doc.block("target") {
         let platform = target_platform(&target.body);
         if platform != "web" {
@@ -90,6 +93,39 @@ pub(crate) fn validate(doc: &Markpact) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// `InstallAtStart` warnings: package installs in the run block (spec §10). They work (the image
+/// build runs them, see `crate::build::shim`) but sit after the code, so every code edit
+/// reinstalls; a deps block puts them in the cached dependency layer.
+fn install_at_start(doc: &Markpact, run: &super::model::Script) -> Vec<Diagnostic> {
+    use super::run_steps::{steps, StepKind, Tool};
+    steps(&run.body)
+        .into_iter()
+        .filter(|s| match s.kind {
+            StepKind::Install(Tool::Npm) => !s.text.contains(" run"),
+            StepKind::Install(Tool::Go) => false,
+            StepKind::Install(_) => true,
+            _ => false,
+        })
+        .map(|s| {
+            let hint = if s.kind == StepKind::Install(Tool::Npm) {
+                "list the packages in a ```` ```text markpact:deps node ```` block or a package.json file block: they are installed in the cached dependency layer, and the run block can just start the service"
+            } else {
+                "list the packages in a ```` ```text markpact:deps python ```` block (or a requirements.txt file block): they are installed in the cached dependency layer, and the run block can just start the service"
+            };
+            Diagnostic::warning(
+                Code::InstallAtStart,
+                &doc.path,
+                run.line + 1 + s.line,
+                format!(
+                    "the run block installs packages (`{}`); pactown runs this at image build time, after the code, so every code edit reinstalls them",
+                    s.text
+                ),
+            )
+            .with_hint(hint)
+        })
+        .collect()
 }
 
 /// The `platform` of a target body (default `web`).

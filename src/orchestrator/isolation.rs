@@ -3,8 +3,9 @@
 //! Pure: the same ecosystem gives the same [`Isolation`], which is part of the config hash.
 //!
 //! Defaults: the image's unprivileged user, `no-new-privileges`, every capability dropped
-//! (services listen on ports ≥ 1024), a read-only root file system with a writable tmpfs `/tmp`
-//! (and `HOME=/tmp` so tools that write under the home folder keep working), the service's
+//! (services listen on ports ≥ 1024), a read-only root file system with a writable `noexec`
+//! tmpfs `/tmp` (and `HOME=/tmp` so tools that write under the home folder keep working), the
+//! service's
 //! `volumes:` as named volumes, and a pids limit. Build outputs a runtime rewrites on start
 //! (Rust's `target/`: `cargo run` takes a lock file there) get an anonymous volume, which the
 //! engine fills from the image (so the warm build stays warm) and removes with the container.
