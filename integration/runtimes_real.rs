@@ -174,8 +174,14 @@ fn go_run_patterns_work_hardened(kind: EngineKind) {
             "go run .",
         ),
     );
+    // a `go run` the build cannot see (inside `sh -c`) compiles at start, and still works under
+    // the noexec /tmp: GOTMPDIR is below /app
+    write(
+        "fallback.md",
+        md(&[("main.go", &server)], "sh -c \"go run .\""),
+    );
     let name = common::unique("rt-go");
-    let services: String = ["dot", "file", "cmd", "built", "vendored"]
+    let services: String = ["dot", "file", "cmd", "built", "vendored", "fallback"]
         .iter()
         .map(|s| format!("  {s}:\n    readme: {s}.md\n    health_check: /health\n"))
         .collect();
@@ -201,6 +207,8 @@ fn go_run_patterns_work_hardened(kind: EngineKind) {
         "--from-run-block"
     );
     assert_eq!(get_ok(&format!("{}/exe", url(&st, "built"))), "/app/bin/x");
+    let exe = get_ok(&format!("{}/exe", url(&st, "fallback")));
+    assert!(exe.starts_with("/app/.markpact/tmp/go-build"), "{exe}");
     assert_eq!(
         get_ok(&format!("{}/greet", url(&st, "vendored"))),
         "hello from a vendored module"

@@ -19,8 +19,8 @@
 //!
 //! Binaries live under `/app`, the container's writable copy of the image (an anonymous volume,
 //! which neither engine mounts `noexec`); `/tmp` stays `noexec` on both engines. A compile the
-//! build did not see (a `go run` behind a condition) still works: the shim points `GOTMPDIR` and,
-//! when the image's cache is read-only, `GOCACHE` below `/app/.markpact/`.
+//! build did not see (`sh -c "go run ."`) still works: Go images set `GOTMPDIR` below `/app`
+//! (and the shim, when it meets one, moves a read-only `GOCACHE` there too).
 
 /// Folder of the shims in the image.
 pub const SHIM_DIR: &str = "/app/.markpact/shims";

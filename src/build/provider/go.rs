@@ -10,6 +10,9 @@ use crate::markpact::Markpact;
 /// The warm-up compile: compiles every package into the build cache, throws the binaries away.
 pub const WARM: &str = "go build -o /tmp/pactown-warm/ ./... && rm -rf /tmp/pactown-warm";
 
+/// `GOTMPDIR` of Go images: below `/app`, which neither engine mounts `noexec`.
+pub const GO_TMP: &str = "/app/.markpact/tmp";
+
 /// The file whose presence means the module's dependencies are vendored.
 pub const VENDOR_MANIFEST: &str = "vendor/modules.txt";
 
@@ -35,6 +38,11 @@ pub(super) fn plan(doc: &Markpact, service: &str, plan: &mut BuildPlan) -> Resul
             .app_files
             .push(PlanFile::text("go.mod", go_mod(service))),
     }
+    // `go run` links into GOTMPDIR and executes from there: keep that off the noexec /tmp, in
+    // the container's writable /app (also for a `go run` the build did not see)
+    plan.env.insert("GOTMPDIR".to_string(), GO_TMP.to_string());
+    plan.app_files
+        .push(PlanFile::text(".markpact/tmp/.keep", String::new()));
     if vendored {
         plan.env
             .insert("GOFLAGS".to_string(), "-mod=vendor".to_string());
