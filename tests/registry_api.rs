@@ -519,3 +519,45 @@ async fn openapi_matches_router() {
     }
     s.stop().await;
 }
+
+/// #15 item 5: every field of a publish has a limit, and what is stored inline in the index
+/// (version, description, tags, metadata) stays small.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_fields_are_bounded() {
+    let s = Server::start().await;
+    let base = json!({"name": "api", "namespace": "team", "version": "1.0.0", "readme_content": readme("f")});
+    let with = |key: &str, value: Value| {
+        let mut b = base.clone();
+        b[key] = value;
+        b
+    };
+    let big_meta: serde_json::Map<String, Value> = (0..100)
+        .map(|i| (format!("k{i}"), json!("x".repeat(40_000))))
+        .collect();
+    let long_version = format!("1.0.0-{}", "a".repeat(3 * 1024 * 1024));
+    for (body, code) in [
+        (with("metadata", Value::Object(big_meta)), "invalid_request"),
+        (with("version", json!(long_version)), "invalid_version"),
+        (
+            with("version", json!(format!("1.0.0-{}", "a".repeat(80)))),
+            "invalid_version",
+        ),
+        (
+            with("metadata", json!({"k": "x".repeat(20_000)})),
+            "invalid_request",
+        ),
+    ] {
+        let got = s.publish(Some(WRITER), &body).await;
+        assert!(got.0.is_client_error(), "{}", got.1);
+        assert_eq!(got.1["error"], code, "{}", got.1);
+    }
+    // Small metadata is still fine.
+    let ok = s
+        .publish(
+            Some(WRITER),
+            &with("metadata", json!({"service": "api", "n": 1})),
+        )
+        .await;
+    assert_eq!(ok.0, StatusCode::OK, "{}", ok.1);
+    s.stop().await;
+}

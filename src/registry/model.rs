@@ -16,6 +16,8 @@ pub const MAX_TAG_CHARS: usize = 64;
 pub const MAX_DESCRIPTION_CHARS: usize = 4096;
 /// Longest version string, in bytes (a semver version with pre-release and build parts).
 pub const MAX_VERSION_BYTES: usize = 64;
+/// Largest `metadata` of a publish, as compact JSON (bytes): it is stored inline in the index.
+pub const MAX_METADATA_BYTES: usize = 8 * 1024;
 /// Namespace used when a publish request names none (as the original does).
 pub const DEFAULT_NAMESPACE: &str = "default";
 

@@ -164,14 +164,15 @@ pub fn document() -> Value {
                     "properties": {
                         "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
                         "version": {"type": "string", "description": "Semver 2.0 version; published versions are immutable",
-                            "pattern": SEMVER_PATTERN},
+                            "pattern": SEMVER_PATTERN, "maxLength": super::model::MAX_VERSION_BYTES},
                         "readme_content": {"type": "string", "minLength": 1, "maxLength": MAX_README_BYTES,
                             "description": "A markpact README (must parse, else 422), at most 1 MiB of UTF-8"},
                         "namespace": {"type": "string", "default": "default", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
                         "description": {"type": "string", "default": "", "maxLength": MAX_DESCRIPTION_CHARS},
                         "tags": {"type": "array", "default": [], "maxItems": MAX_TAGS,
                             "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_CHARS}},
-                        "metadata": {"type": "object", "default": {}}}},
+                        "metadata": {"type": "object", "default": {},
+                            "description": "Free metadata, at most 8 KiB as compact JSON (kept in the index)"}}},
                 "PublishResponse": {"type": "object", "required": ["success", "artifact", "version", "checksum"],
                     "properties": {
                         "success": {"type": "boolean"},

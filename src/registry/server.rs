@@ -4,7 +4,8 @@
 use super::auth::{Denied, Tokens};
 use super::model::{
     is_valid_name, ArtifactInfo, ErrorBody, PublishRequest, VersionInfo, MAX_BODY_BYTES,
-    MAX_DESCRIPTION_CHARS, MAX_README_BYTES, MAX_TAGS, MAX_TAG_CHARS,
+    MAX_DESCRIPTION_CHARS, MAX_METADATA_BYTES, MAX_README_BYTES, MAX_TAGS, MAX_TAG_CHARS,
+    MAX_VERSION_BYTES,
 };
 use super::openapi;
 use super::ratelimit::RateLimiter;
@@ -742,6 +743,16 @@ pub fn validate_publish(req: &PublishRequest) -> Result<(), ApiError> {
             ));
         }
     }
+    if req.version.len() > MAX_VERSION_BYTES {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_version",
+            format!(
+                "version is {} bytes; the limit is {MAX_VERSION_BYTES}",
+                req.version.len()
+            ),
+        ));
+    }
     if let Err(e) = semver::Version::parse(&req.version) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -765,6 +776,12 @@ pub fn validate_publish(req: &PublishRequest) -> Result<(), ApiError> {
     if req.description.chars().count() > MAX_DESCRIPTION_CHARS {
         return Err(ApiError::invalid(format!(
             "description is longer than {MAX_DESCRIPTION_CHARS} characters"
+        )));
+    }
+    let metadata = serde_json::to_vec(&req.metadata).map_or(usize::MAX, |v| v.len());
+    if metadata > MAX_METADATA_BYTES {
+        return Err(ApiError::invalid(format!(
+            "metadata is {metadata} bytes of JSON; the limit is {MAX_METADATA_BYTES} (it is stored in the index: keep large data in the README)"
         )));
     }
     if req.tags.len() > MAX_TAGS {
