@@ -272,6 +272,18 @@ fn pactown_test_passing_and_failing(kind: EngineKind) {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no service `nosuch`"));
     assert_eq!(test_containers(kind, &name), "");
+
+    // after `down`, every test fails with the reason instead of erroring out
+    let o = pactown(&["down", f, "--engine", engine, "--timeout", "2"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = pactown(&["test", f, "api", "--json", "--engine", engine]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["failed"].as_u64(), Some(6), "{v:#}");
+    assert!(v["results"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("is not running"));
 }
 
 /// `watch --json` child whose events are read on a thread.

@@ -481,6 +481,8 @@ impl Session {
                 });
             }
             let mut ok = true;
+            // a replica ended with nothing serving (not rolled back)
+            let mut down = false;
             for (replica, action) in &sp.replicas {
                 let result = match action {
                     ReplicaAction::Keep { .. } => Ok(()),
@@ -507,19 +509,31 @@ impl Session {
                             }
                             _ => replica_port(d.port, *replica),
                         };
-                        self.replace(&ctx, d, prev.as_ref(), *replica, old_id, wanted)
+                        match self
+                            .replace(&ctx, d, prev.as_ref(), *replica, old_id, wanted)
                             .await
+                        {
+                            Ok(()) => Ok(()),
+                            // the previous version serves again: not a failed service
+                            Err((message, Serving::Previous)) => {
+                                report.failed.push((name.clone(), message));
+                                ok = false;
+                                continue;
+                            }
+                            Err((message, Serving::Nothing)) => Err(message),
+                        }
                     }
                 };
                 if let Err(message) = result {
                     ok = false;
+                    down = true;
                     report.failed.push((name.clone(), message));
                 }
             }
             if ok {
                 self.applied.insert(name.clone(), (*d).clone());
                 self.failed.remove(name);
-            } else {
+            } else if down {
                 self.failed.insert(name.clone());
             }
         }
@@ -863,21 +877,25 @@ impl Session {
         replica: u32,
         old_id: &str,
         wanted: Option<u16>,
-    ) -> Result<(), String> {
+    ) -> Result<(), (String, Serving)> {
         let t0 = Instant::now();
         // the old version is killed and removed in one call (no SIGTERM grace period): this is
         // a development loop, and the grace period would add to every edit's latency
-        self.engine
-            .remove_container(old_id)
-            .await
-            .map_err(|e| format!("could not remove the old container {old_id:.12}: {e}"))?;
+        self.engine.remove_container(old_id).await.map_err(|e| {
+            (
+                format!("could not remove the old container {old_id:.12}: {e}"),
+                Serving::Previous,
+            )
+        })?;
         // the old container's port is free again; anything else taken meanwhile is skipped
         let mut claimed = BTreeSet::new();
         let host_port = match wanted {
-            Some(wanted) => Some(
-                free_port(wanted, &mut claimed)
-                    .ok_or_else(|| format!("no free host port at or above {wanted}"))?,
-            ),
+            Some(wanted) => Some(free_port(wanted, &mut claimed).ok_or_else(|| {
+                (
+                    format!("no free host port at or above {wanted}"),
+                    Serving::Nothing,
+                )
+            })?),
             None => None,
         };
         let attempt = match self.run_replica(ctx, d, replica, host_port).await {
@@ -915,7 +933,7 @@ impl Session {
                 log,
                 id: None,
             });
-            return Err(message);
+            return Err((message, Serving::Nothing));
         };
         let back = match self.run_replica(ctx, prev, replica, host_port).await {
             Ok(id) => self
@@ -932,12 +950,22 @@ impl Session {
             id: back.as_ref().ok().cloned(),
         });
         match back {
-            Ok(_) => Err(message),
-            Err(e) => Err(format!(
-                "{message}; the previous version did not come back: {e}"
+            Ok(_) => Err((message, Serving::Previous)),
+            Err(e) => Err((
+                format!("{message}; the previous version did not come back: {e}"),
+                Serving::Nothing,
             )),
         }
     }
+}
+
+/// What serves after a failed replacement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Serving {
+    /// The previous version (rolled back, or never removed).
+    Previous,
+    /// Nothing.
+    Nothing,
 }
 
 struct Ctx<'a> {
