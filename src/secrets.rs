@@ -149,6 +149,28 @@ pub fn is_reference(value: &str) -> bool {
         && value.matches("${").count() == 1
 }
 
+/// True when a value holds text of its own besides `${VAR}` references: literal characters
+/// around or between them, or a `${VAR:-default}` default. For a secret-looking key such a
+/// value is a secret written in clear (`hunter2${X}`, `${DB_PASSWORD:-hunter2}`).
+#[must_use]
+pub fn has_clear_text(value: &str) -> bool {
+    let mut rest = value;
+    while !rest.is_empty() {
+        let Some(after) = rest.strip_prefix("${") else {
+            return true;
+        };
+        let Some(end) = after.find('}') else {
+            return true;
+        };
+        let inner = after.get(..end).unwrap_or("");
+        if !is_var_name(inner) {
+            return true;
+        }
+        rest = after.get(end + 1..).unwrap_or("");
+    }
+    false
+}
+
 /// The variable names referenced by `${VAR}` / `${VAR:-default}` in a value, in order.
 #[must_use]
 pub fn references(value: &str) -> Vec<String> {

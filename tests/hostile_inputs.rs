@@ -881,3 +881,43 @@ fn validate_refuses_health_paths_every_exporter_refuses() {
         );
     }
 }
+
+// ---- item 7 (first half): a secret mixed with references is still a secret in clear ----
+
+#[test]
+fn secrets_mixed_with_references_are_never_exported_in_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "svc/README.md", SVC_README);
+    for value in ["hunter2${X}", "${DB_PASSWORD:-hunter2}", "${X}hunter2"] {
+        write(
+            dir.path(),
+            "s.pactown.yaml",
+            &format!("name: s\nservices:\n  svc:\n    readme: svc/README.md\n    env:\n      DB_PASSWORD: \"{value}\"\n"),
+        );
+        let (out, _) = run_bounded(
+            dir.path(),
+            &["validate", "s.pactown.yaml"],
+            DEFAULT_AS_MB,
+            BOUND,
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("SecretInClear"),
+            "{value}: {}",
+            text(&out)
+        );
+        for format in ["compose", "kube"] {
+            let (out, _) = run_bounded(
+                dir.path(),
+                &["export", format, "s.pactown.yaml"],
+                DEFAULT_AS_MB,
+                BOUND,
+            );
+            assert!(out.status.success(), "{value} {format}: {}", text(&out));
+            assert!(
+                !text(&out).contains("hunter2"),
+                "{value} {format}: {}",
+                text(&out)
+            );
+        }
+    }
+}

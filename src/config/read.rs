@@ -1215,10 +1215,7 @@ fn read_env(cx: &mut Ctx<'_>, what: &str, node: &Node) -> BTreeMap<String, Strin
         }
         match &v.kind {
             Kind::Scalar { text, .. } => {
-                if crate::secrets::is_secret_key(name)
-                    && !text.is_empty()
-                    && crate::secrets::references(text).is_empty()
-                {
+                if crate::secrets::is_secret_key(name) && crate::secrets::has_clear_text(text) {
                     cx.diags.push(
                         Diagnostic::warning(
                             Code::SecretInClear,

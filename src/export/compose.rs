@@ -154,10 +154,10 @@ fn literal(value: &str) -> String {
 /// a reference to a variable of its own name (`DB_PASSWORD: ${DB_PASSWORD}`), so its value is
 /// never written into the file; any other `$` is doubled.
 fn compose_value(key: &str, value: &str) -> String {
-    if !crate::secrets::references(value).is_empty() {
-        value.to_string()
-    } else if crate::secrets::is_secret_key(key) && !value.is_empty() {
+    if crate::secrets::is_secret_key(key) && crate::secrets::has_clear_text(value) {
         format!("${{{key}}}")
+    } else if !crate::secrets::references(value).is_empty() {
+        value.to_string()
     } else {
         literal(value)
     }
