@@ -313,11 +313,28 @@ impl Drop for Vps {
             );
             return;
         }
-        let _ = docker(&["rm", "-f", "-v", &self.name]);
-        for v in &self.volumes {
-            let _ = docker(&["volume", "rm", "-f", v]);
+        // under load `rm -f` of a systemd container can fail once (seen here): retry, and say so
+        for attempt in 1..=3 {
+            let o = docker(&["rm", "-f", "-v", &self.name]);
+            let gone = !docker(&["container", "inspect", &self.name])
+                .status
+                .success();
+            if gone {
+                break;
+            }
+            eprintln!("removing {} (attempt {attempt}): {}", self.name, text(&o));
+            std::thread::sleep(Duration::from_secs(2));
         }
-        let _ = docker(&["network", "rm", &self.network]);
+        for v in &self.volumes {
+            let o = docker(&["volume", "rm", "-f", v]);
+            if !o.status.success() {
+                eprintln!("removing volume {v}: {}", text(&o));
+            }
+        }
+        let o = docker(&["network", "rm", &self.network]);
+        if !o.status.success() {
+            eprintln!("removing network {}: {}", self.network, text(&o));
+        }
         for t in self.pushed.borrow().iter() {
             let _ = docker(&["rmi", t]);
         }
@@ -429,6 +446,13 @@ fn vps_quadlet_system_and_rootless_user_under_systemd() {
     let took = t0.elapsed();
     assert!(o.status.success(), "system install: {}", text(&o));
     eprintln!(
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .last()
+            .unwrap_or_default()
+    );
+    eprintln!(
         "BENCH system install → all healthy: {:.2} s",
         took.as_secs_f64()
     );
@@ -513,7 +537,7 @@ fn vps_quadlet_system_and_rootless_user_under_systemd() {
     let o = install(&v2);
     assert!(o.status.success(), "v2 install: {}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains(&format!("started {sys_name}-api.service")),
+        String::from_utf8_lossy(&o.stderr).contains(&format!("({sys_name}-api.service)")),
         "{}",
         text(&o)
     );

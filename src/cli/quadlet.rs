@@ -177,17 +177,21 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         printer.warn(why);
     }
     if !a.dry_run {
-        let started = install::apply(&plan)?;
+        let done = install::apply(&plan)?;
         if systemd {
+            let n = plan.services.len();
             printer.info(&format!(
-                "{} is active ({} service{} healthy{})",
+                "{} is active: {n} service{} healthy; pulled {} image{} in {:.1} s, started in {:.1} s{}",
                 plan.target,
-                plan.services.len(),
-                if plan.services.len() == 1 { "" } else { "s" },
-                if started.is_empty() {
+                if n == 1 { "" } else { "s" },
+                done.pulled,
+                if done.pulled == 1 { "" } else { "s" },
+                done.pull_secs,
+                done.start_secs,
+                if done.started.is_empty() {
                     String::new()
                 } else {
-                    format!("; started {}", started.join(", "))
+                    format!(" ({})", done.started.join(", "))
                 }
             ));
         }

@@ -311,23 +311,37 @@ fn wait_active(scope: Scope, units: &[String], limit: Duration) -> Result<(), (S
     }
 }
 
+/// What [`apply`] did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Applied {
+    /// Services (re)started because their unit is new or changed.
+    pub started: Vec<String>,
+    /// Images pulled.
+    pub pulled: usize,
+    /// Seconds spent pulling.
+    pub pull_secs: f64,
+    /// Seconds from the start jobs to every unit active.
+    pub start_secs: f64,
+}
+
 /// Seconds of slack [`apply`] adds to the start allowances before it rolls back.
 const START_SLACK_SECS: u64 = 20;
 
 /// Writes the planned files and, when systemd runs, pulls, reloads, (re)starts and waits; rolls
-/// back to the previous files when a unit does not become active. Returns the services that
-/// were (re)started because their unit changed.
+/// back to the previous files when a unit does not become active.
 ///
 /// # Errors
 /// [`InstallError::Io`] / [`InstallError::Command`] before or while changing things;
 /// [`InstallError::RolledBack`] when a unit failed and the previous state was restored.
-pub fn apply(plan: &InstallPlan) -> Result<Vec<String>, InstallError> {
+pub fn apply(plan: &InstallPlan) -> Result<Applied, InstallError> {
+    let mut applied = Applied::default();
     let old: Vec<Option<String>> = plan
         .files
         .iter()
         .map(|(p, _)| std::fs::read_to_string(p).ok())
         .collect();
     if plan.systemd {
+        let t0 = Instant::now();
         for image in &plan.pulls {
             let exists = Command::new("podman")
                 .args(["image", "exists", image])
@@ -335,8 +349,10 @@ pub fn apply(plan: &InstallPlan) -> Result<Vec<String>, InstallError> {
                 .is_ok_and(|s| s.success());
             if !exists {
                 run(&["podman".into(), "pull".into(), image.clone()])?;
+                applied.pulled += 1;
             }
         }
+        applied.pull_secs = t0.elapsed().as_secs_f64();
     }
     // container services whose unit text changed, and whether each existed before
     let mut changed = Vec::new();
@@ -360,7 +376,7 @@ pub fn apply(plan: &InstallPlan) -> Result<Vec<String>, InstallError> {
         write(path, contents)?;
     }
     if !plan.systemd {
-        return Ok(Vec::new());
+        return Ok(applied);
     }
     let sc = plan.scope.systemctl();
     let with = |args: &[&str], units: &[String]| {
@@ -376,8 +392,8 @@ pub fn apply(plan: &InstallPlan) -> Result<Vec<String>, InstallError> {
     if !changed.is_empty() {
         run(&with(&["restart", "--no-block"], &changed))?;
     }
-    let services: Vec<String> = plan.services.iter().map(|(s, _)| s.clone()).collect();
-    let mut start = services.clone();
+    let t0 = Instant::now();
+    let mut start: Vec<String> = plan.services.iter().map(|(s, _)| s.clone()).collect();
     start.push(plan.target.clone());
     run(&with(&["start", "--no-block"], &start))?;
     let allowance: u64 = plan
@@ -389,9 +405,10 @@ pub fn apply(plan: &InstallPlan) -> Result<Vec<String>, InstallError> {
         + START_SLACK_SECS;
     let Err((unit, reason)) = wait_active(plan.scope, &start, Duration::from_secs(allowance))
     else {
-        let mut started = changed;
-        started.extend(new_units);
-        return Ok(started);
+        applied.start_secs = t0.elapsed().as_secs_f64();
+        applied.started = changed;
+        applied.started.extend(new_units);
+        return Ok(applied);
     };
     // roll back: stop what is new, put the previous files back, restart the previous versions
     let journal = if plan.scope == Scope::User {
@@ -403,6 +420,15 @@ pub fn apply(plan: &InstallPlan) -> Result<Vec<String>, InstallError> {
     if !new_units.is_empty() {
         let _ = run(&with(&["stop"], &new_units));
         notes.push(format!("stopped and removed {}", new_units.join(", ")));
+    }
+    let target_was_new = plan
+        .files
+        .iter()
+        .zip(&old)
+        .any(|((p, _), before)| before.is_none() && p.ends_with(&plan.target));
+    if target_was_new {
+        // a first install leaves nothing behind: not even the boot-time link of the target
+        let _ = run(&with(&["disable", &plan.target], &[]));
     }
     for ((path, _), before) in plan.files.iter().zip(&old) {
         match before {
