@@ -46,6 +46,8 @@ fn run_bounded(dir: &Path, args: &[&str], mem_mb: u64, limit: Duration) -> (Outp
         .env_remove("PACTOWN_REGISTRY_URL")
         .env_remove("PACTOWN_REGISTRY_TOKEN")
         .env_remove("PACTOWN_FILE")
+        // CI exports a CA bundle; it would win over the hostile `build: {ca_bundle: …}` of a case
+        .env_remove("PACTOWN_CA_BUNDLE")
         .env("NO_COLOR", "1")
         // glibc reserves 64 MiB of address space per malloc arena (one per busy thread): with
         // two arenas the cap measures memory in use, not how many threads happened to allocate.
