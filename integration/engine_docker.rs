@@ -878,3 +878,55 @@ async fn kill_and_create_errors() {
         }
     }
 }
+
+/// A line written in pieces (as an unbuffered `print` does) is one line, also in a tail:
+/// Podman's own `tail` joins or splits such lines, so it is taken client-side there.
+#[tokio::test]
+async fn tail_keeps_lines_written_in_pieces() {
+    for engine in engines().await {
+        let kind = engine.kind();
+        ensure_python_image(&*engine).await;
+        let mut cleanup = Cleanup::new(&engine);
+        let run = unique("pieces");
+        let network = run.clone();
+        cleanup.networks.push(network.clone());
+        engine
+            .ensure_network(&network, &test_labels(&run))
+            .await
+            .unwrap();
+        let script = "import sys, time\n\
+            for text in ['one', 'two', 'three']:\n\
+            \x20   sys.stdout.write(text); sys.stdout.flush(); time.sleep(0.3)\n\
+            \x20   sys.stdout.write('\\n'); sys.stdout.flush(); time.sleep(0.3)\n";
+        let spec = ContainerSpec {
+            name: format!("{run}-c"),
+            image: PYTHON_IMAGE.into(),
+            labels: test_labels(&run),
+            network: network.clone(),
+            command: Some(vec!["python3".into(), "-c".into(), script.into()]),
+            ..Default::default()
+        };
+        cleanup.containers.push(spec.name.clone());
+        let id = engine.create_container(&spec).await.unwrap();
+        engine.start_container(&id).await.unwrap();
+        assert_eq!(
+            wait_until_exited(&*engine, &id, Duration::from_secs(30)).await,
+            0
+        );
+        let text = |lines: Vec<LogLine>| lines.into_iter().map(|l| l.text).collect::<Vec<_>>();
+        assert_eq!(
+            text(collect_logs(&*engine, &id, None).await),
+            ["one", "two", "three"],
+            "{kind}"
+        );
+        assert_eq!(
+            text(collect_logs(&*engine, &id, Some(2)).await),
+            ["two", "three"],
+            "{kind}"
+        );
+        assert!(
+            collect_logs(&*engine, &id, Some(0)).await.is_empty(),
+            "{kind}"
+        );
+    }
+}

@@ -94,6 +94,54 @@ EOF
   fi
 fi
 
+# ---------------------------------------------------------------- cgroup v1 controllers
+# Without systemd as PID 1 some v1 controllers (net_cls,net_prio, perf_event, hugetlb) are not
+# mounted. A container's systemd (the VPS harness) mounts them and leaves child cgroups behind, so
+# the hierarchies outlive it unmounted: /proc/PID/cgroup then names hierarchies no mount shows,
+# containerd fails "loading cgroup … cannot find cgroup mount destination" and no longer reports
+# OOM kills, and Podman's `pod create` trips over the empty entries left in the read-only tmpfs.
+# Mount every enabled controller as a systemd host does (one folder per hierarchy, a symlink per
+# co-mounted controller), idempotently; stale empty entries are removed.
+mount_cgroup_controllers() {
+  local fs=/sys/fs/cgroup
+  [ -d "$fs/memory" ] && [ ! -f "$fs/cgroup.controllers" ] || return 0 # only a v1/hybrid layout
+  local mounted groups dir c remounted=0
+  mounted=$(awk '$9 == "cgroup" {print $NF}' /proc/self/mountinfo | tr ',' '\n' | sort -u)
+  # controllers of one hierarchy (column 2 of /proc/cgroups) must be mounted together
+  # (0: in no hierarchy yet, mounted one by one)
+  groups=$(awk 'NR > 1 && $4 == 1 { if ($2 == 0) print $1; else h[$2] = h[$2] ? h[$2] "," $1 : $1 }
+                END { for (k in h) print h[k] }' /proc/cgroups)
+  for dir in $groups; do
+    local missing=0
+    for c in ${dir//,/ }; do grep -qx "$c" <<<"$mounted" || missing=1; done
+    [ "$missing" = 1 ] || continue
+    if [ "$remounted" = 0 ]; then mount -o remount,rw "$fs" && remounted=1 || return 0; fi
+    [ -L "$fs/$dir" ] && rm -f "$fs/$dir"
+    mkdir -p "$fs/$dir"
+    if mount -t cgroup -o "$dir" cgroup "$fs/$dir" 2>/dev/null; then
+      log "mounted cgroup v1 controller(s) $dir"
+      for c in ${dir//,/ }; do
+        [ "$c" = "$dir" ] || { [ -e "$fs/$c" ] && [ ! -L "$fs/$c" ] && rmdir "$fs/$c" 2>/dev/null; ln -sfn "$dir" "$fs/$c"; }
+      done
+    else
+      rmdir "$fs/$dir" 2>/dev/null || true
+      log "warning: could not mount cgroup v1 controller(s) $dir"
+    fi
+  done
+  # empty folders and dangling symlinks left by a failed mount (e.g. `cpu,cpuacct` beside cpu/)
+  for dir in "$fs"/*; do
+    if [ -L "$dir" ] && [ ! -e "$dir" ]; then
+      [ "$remounted" = 1 ] || { mount -o remount,rw "$fs" && remounted=1; }
+      rm -f "$dir"
+    elif [ -d "$dir" ] && ! mountpoint -q "$dir" && [ -z "$(ls -A "$dir")" ]; then
+      [ "$remounted" = 1 ] || { mount -o remount,rw "$fs" && remounted=1; }
+      rmdir "$dir"
+    fi
+  done
+  [ "$remounted" = 0 ] || mount -o remount,ro "$fs"
+}
+have_systemd || mount_cgroup_controllers
+
 # ---------------------------------------------------------------- daemons
 wait_sock() { # $1 socket, $2 name, $3 timeout seconds
   local i

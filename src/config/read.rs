@@ -930,7 +930,7 @@ fn read_service(
                         cx.hint(
                             Code::InvalidValue,
                             value,
-                            format!("health check `{}` is not a plain HTTP path", h.escape_debug()),
+                            format!("{what} `{}` is not a plain HTTP path", h.escape_debug()),
                             "write `/` followed by letters, digits and `-._~/?=&+,`, e.g. `/health` (no `%`, `;` or spaces)",
                         );
                     }

@@ -345,7 +345,54 @@ async fn next_log_line(mut st: LogState) -> Option<(EngineResult<LogLine>, LogSt
     }
 }
 
+/// The last `n` lines of a finite log stream and how many lines it had in all.
+async fn keep_last(
+    mut lines: BoxStream<'static, EngineResult<LogLine>>,
+    n: usize,
+) -> EngineResult<(VecDeque<LogLine>, usize)> {
+    let mut last = VecDeque::with_capacity(n.min(4096));
+    let mut total = 0;
+    while let Some(line) = lines.next().await {
+        let line = line?;
+        total += 1;
+        if n == 0 {
+            continue;
+        }
+        if last.len() == n {
+            last.pop_front();
+        }
+        last.push_back(line);
+    }
+    Ok((last, total))
+}
+
 impl DockerEngine {
+    /// The engine's log stream of `id` split into lines (`tail` as the engine counts it).
+    fn log_lines(
+        &self,
+        id: &str,
+        tail: Option<usize>,
+        follow: bool,
+    ) -> BoxStream<'static, EngineResult<LogLine>> {
+        let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .follow(follow)
+            .tail(&tail)
+            .build();
+        let state = LogState {
+            inner: self.client.logs(id, Some(options)).boxed(),
+            stdout: LineBuffer::new(),
+            stderr: LineBuffer::new(),
+            queue: VecDeque::new(),
+            done: false,
+            operation: format!("read logs of {id}"),
+            engine: format!("{} at {}", self.kind, self.endpoint),
+        };
+        stream::unfold(state, next_log_line).boxed()
+    }
+
     /// One build attempt; see [`Engine::build`].
     async fn build_once(
         &self,
@@ -1013,24 +1060,20 @@ impl Engine for DockerEngine {
             }
             Err(other) => return Err(other),
         }
-        let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
-        let options = LogsOptionsBuilder::default()
-            .stdout(true)
-            .stderr(true)
-            .follow(follow)
-            .tail(&tail)
-            .build();
-        let inner = self.client.logs(id, Some(options)).boxed();
-        let state = LogState {
-            inner,
-            stdout: LineBuffer::new(),
-            stderr: LineBuffer::new(),
-            queue: VecDeque::new(),
-            done: false,
-            operation: format!("read logs of {id}"),
-            engine: format!("{} at {}", self.kind, self.endpoint),
-        };
-        Ok(stream::unfold(state, next_log_line).boxed())
+        // Podman's own `tail` miscounts partial lines (a line written in two pieces comes back
+        // joined to its neighbour or as an extra empty line), so on Podman the whole log is read
+        // and the tail is taken here, keeping at most `n` lines in memory.
+        if let (Some(n), EngineKind::Podman) = (tail, self.kind) {
+            let history = self.log_lines(id, None, false);
+            let (last, total) = keep_last(history, n).await?;
+            let rest = if follow {
+                self.log_lines(id, None, true).skip(total).boxed()
+            } else {
+                stream::empty().boxed()
+            };
+            return Ok(stream::iter(last.into_iter().map(Ok)).chain(rest).boxed());
+        }
+        Ok(self.log_lines(id, tail, follow))
     }
 
     async fn events_window(
