@@ -5,9 +5,12 @@
 //!   from the process environment over the `env_file:` of the ecosystem and of the service, so
 //!   the ecosystem file, `graph`, `parse` and the generated deployment files hold references,
 //!   never the values.
-//! - A variable whose name looks secret ([`is_secret_key`]: `*PASSWORD*`, `*SECRET*`, `*TOKEN*`,
-//!   `*KEY*`, `*CREDENTIAL*`, case-insensitive) is shown as [`MASK`] wherever pactown prints an
-//!   environment, and written to Compose/Quadlet/Kube files as a reference only.
+//! - A variable the user wrote in a service's `env:` whose name looks secret ([`is_secret_key`]:
+//!   `*PASSWORD*`, `*SECRET*`, `*TOKEN*`, `*KEY*`, `*CREDENTIAL*`, case-insensitive) is a secret
+//!   ([`is_secret_env`]): shown as [`MASK`] wherever pactown prints an environment, and written
+//!   to Compose/Quadlet/Kube files as a reference only. Names pactown derives (a dependency
+//!   `token-service`'s `TOKEN_SERVICE_URL`/`_HOST`/`_PORT`, a `depends_on` `env_var`,
+//!   `SERVICE_URL`…) hold addresses pactown wrote itself, never secrets, whatever they look like.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -25,12 +28,25 @@ pub fn is_secret_key(name: &str) -> bool {
     SECRET_PATTERNS.iter().any(|p| upper.contains(p))
 }
 
-/// The environment with secret-looking values replaced by [`MASK`].
+/// True when `key` of `svc`'s environment holds a secret: the user wrote it in the service's
+/// `env:` and its name looks secret ([`is_secret_key`]). The one classification every exporter
+/// and every masked printout uses; variables pactown injects (dependency URLs, hosts, ports,
+/// names) are never secrets, however their names read.
 #[must_use]
-pub fn mask_env(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+pub fn is_secret_env(svc: &crate::config::ServiceSpec, key: &str) -> bool {
+    svc.env.contains_key(key) && is_secret_key(key)
+}
+
+/// A service's environment `env` (as injected plus its own) with its secrets
+/// ([`is_secret_env`]) replaced by [`MASK`].
+#[must_use]
+pub fn mask_env(
+    svc: &crate::config::ServiceSpec,
+    env: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     env.iter()
         .map(|(k, v)| {
-            let shown = if is_secret_key(k) && !v.is_empty() {
+            let shown = if is_secret_env(svc, k) && !v.is_empty() {
                 MASK.to_string()
             } else {
                 v.clone()
@@ -361,11 +377,13 @@ pub fn resolve(
     Ok(())
 }
 
-/// The secret values of an environment (values of secret-looking keys), for [`redact`].
+/// The secret values of a service ([`is_secret_env`]: its own secret-looking `env:` keys), for
+/// [`redact`].
 #[must_use]
-pub fn secret_values(env: &BTreeMap<String, String>) -> Vec<String> {
-    env.iter()
-        .filter(|(k, v)| is_secret_key(k) && !v.is_empty())
+pub fn secret_values(svc: &crate::config::ServiceSpec) -> Vec<String> {
+    svc.env
+        .iter()
+        .filter(|(k, v)| is_secret_env(svc, k) && !v.is_empty())
         .map(|(_, v)| v.clone())
         .collect()
 }
@@ -430,12 +448,24 @@ mod tests {
             redact("login with hunter22 ok", &["hunter22".into()]),
             "login with *** ok"
         );
+        let mut svc = crate::config::ServiceSpec::with_defaults("app", 8000, "README.md".into());
+        svc.env
+            .insert("DB_PASSWORD".to_string(), "s3cret".to_string());
         let env = BTreeMap::from([
             ("DB_PASSWORD".to_string(), "s3cret".to_string()),
             ("PORT".to_string(), "1".to_string()),
+            // injected for a dependency `token-service`: not written by the user
+            (
+                "TOKEN_SERVICE_URL".to_string(),
+                "http://token-service:8000".to_string(),
+            ),
         ]);
-        assert_eq!(mask_env(&env)["DB_PASSWORD"], MASK);
-        assert_eq!(mask_env(&env)["PORT"], "1");
+        let shown = mask_env(&svc, &env);
+        assert_eq!(shown["DB_PASSWORD"], MASK);
+        assert_eq!(shown["PORT"], "1");
+        assert_eq!(shown["TOKEN_SERVICE_URL"], "http://token-service:8000");
+        assert!(is_secret_env(&svc, "DB_PASSWORD"));
+        assert!(!is_secret_env(&svc, "TOKEN_SERVICE_URL"));
     }
 
     #[test]

@@ -270,3 +270,126 @@ fn log_format_json_writes_one_object_per_message() {
     assert_eq!(codes, ["SecretInClear", "SecurityOptOut", "SecurityOptOut"]);
     assert_eq!(lines[0]["line"], 15);
 }
+
+/// A dependency named like a secret (`token-service`, `secret-store`): the names pactown derives
+/// for it (`TOKEN_SERVICE_URL`/`_HOST`/`_PORT`, an `env_var`) are plain values in every export;
+/// only the keys the user wrote in `env:` are classified (#15 item 7).
+const DERIVED_YAML: &str = "name: tok
+services:
+  token-service:
+    readme: api/README.md
+    port: 8200
+  secret-store:
+    readme: api/README.md
+    port: 8202
+  app:
+    readme: web/README.md
+    port: 8201
+    depends_on:
+      - token-service
+      - {name: secret-store, env_var: SECRET_STORE_ENDPOINT}
+    env:
+      API_TOKEN: ${API_TOKEN}
+      GREETING: hello
+";
+
+fn derived_eco(dir: &Path) -> pactown::config::Ecosystem {
+    let file = dir.join("tok.pactown.yaml");
+    std::fs::write(&file, DERIVED_YAML).unwrap();
+    pactown::config::parse(&file, DERIVED_YAML).unwrap_or_else(|d| panic!("{d}"))
+}
+
+fn derived_images() -> ImageMap {
+    ImageMap::from([
+        ("token-service".to_string(), "pactown/tok:1".to_string()),
+        ("secret-store".to_string(), "pactown/store:1".to_string()),
+        ("app".to_string(), "pactown/app:1".to_string()),
+    ])
+}
+
+const DERIVED_PLAIN: [(&str, &str); 6] = [
+    ("TOKEN_SERVICE_URL", "http://token-service:8200"),
+    ("TOKEN_SERVICE_HOST", "token-service"),
+    ("TOKEN_SERVICE_PORT", "8200"),
+    ("SECRET_STORE_URL", "http://secret-store:8202"),
+    ("SECRET_STORE_HOST", "secret-store"),
+    ("SECRET_STORE_ENDPOINT", "http://secret-store:8202"),
+];
+
+#[test]
+fn compose_writes_derived_dependency_variables_as_plain_values() {
+    let dir = project();
+    let text =
+        pactown::export::compose::render(&derived_eco(dir.path()), &derived_images()).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let env = &doc["services"]["app"]["environment"];
+    for (key, value) in DERIVED_PLAIN {
+        assert_eq!(env[key].as_str(), Some(value), "{key}:\n{text}");
+    }
+    // the key the user wrote stays a secret reference
+    assert_eq!(env["API_TOKEN"].as_str(), Some("${API_TOKEN}"), "{text}");
+}
+
+#[test]
+fn quadlet_writes_derived_dependency_variables_as_plain_values() {
+    let dir = project();
+    let units = pactown::quadlet::to_units(
+        &derived_eco(dir.path()),
+        &derived_images(),
+        &Default::default(),
+    )
+    .unwrap();
+    let app = units
+        .iter()
+        .find(|u| u.name == "tok-app.container")
+        .unwrap_or_else(|| panic!("{:?}", units.iter().map(|u| &u.name).collect::<Vec<_>>()));
+    let t = &app.contents;
+    for (key, value) in DERIVED_PLAIN {
+        assert!(t.contains(&format!("{key}={value}")), "{key}:\n{t}");
+        assert!(!t.contains(&format!("target={key}")), "{key}:\n{t}");
+    }
+    assert!(
+        t.contains("\"--secret\" \"tok-api-token,type=env,target=API_TOKEN\""),
+        "{t}"
+    );
+    assert!(!t.contains("API_TOKEN="), "{t}");
+}
+
+#[test]
+fn kube_writes_derived_dependency_variables_as_plain_values() {
+    let dir = project();
+    let text = pactown::export::kube::render(&derived_eco(dir.path()), &derived_images()).unwrap();
+    let docs: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect();
+    let config = docs
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "app-env")
+        .unwrap_or_else(|| panic!("no app-env ConfigMap:\n{text}"));
+    for (key, value) in DERIVED_PLAIN {
+        assert_eq!(config["data"][key].as_str(), Some(value), "{key}:\n{text}");
+    }
+    assert!(config["data"].get("API_TOKEN").is_none(), "{text}");
+    assert!(text.contains("name: app-secrets"), "{text}");
+    // the dependencies themselves have no user-written secret: no Secret reference
+    assert!(!text.contains("name: token-service-secrets"), "{text}");
+}
+
+#[test]
+fn graph_json_shows_derived_dependency_variables() {
+    let dir = project();
+    derived_eco(dir.path());
+    let out = pactown(dir.path())
+        .args(["graph", "tok.pactown.yaml", "--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let env = &v["services"]["app"]["env"];
+    for (key, value) in DERIVED_PLAIN {
+        assert_eq!(env[key].as_str(), Some(value), "{key}: {env}");
+    }
+    assert_eq!(env["API_TOKEN"], "***", "{env}");
+}

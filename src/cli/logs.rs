@@ -56,7 +56,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         let process_env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
         if crate::secrets::resolve(&mut eco, &process_env).is_ok() {
             for svc in &eco.services {
-                printer = printer.with_secrets(crate::secrets::secret_values(&svc.env));
+                printer = printer.with_secrets(crate::secrets::secret_values(svc));
             }
         }
     }

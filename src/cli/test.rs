@@ -53,7 +53,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         .map_err(|e| Error::Other(e.to_string()))?;
     let mut printer = printer.clone();
     for svc in &project.ecosystem.services {
-        printer = printer.with_secrets(crate::secrets::secret_values(&svc.env));
+        printer = printer.with_secrets(crate::secrets::secret_values(svc));
     }
     let engine = orchestrator::connect(args.engine, Some(&project.ecosystem)).await?;
     let out = Output {

@@ -88,7 +88,7 @@ pub(super) async fn run_with(args: Args, json: bool, printer: &Printer) -> Resul
     crate::secrets::resolve(&mut project.ecosystem, &process_env)
         .map_err(|e| Error::Other(e.to_string()))?;
     for svc in &project.ecosystem.services {
-        printer = printer.with_secrets(crate::secrets::secret_values(&svc.env));
+        printer = printer.with_secrets(crate::secrets::secret_values(svc));
     }
     let printer = &printer;
     let eco = &project.ecosystem;

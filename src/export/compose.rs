@@ -7,7 +7,7 @@
 //! every `$` in a value as `$$`.
 use super::{check_names, health_timing, service_env, service_health_argv, service_image};
 use super::{ExportError, ImageMap, Readiness};
-use crate::config::Ecosystem;
+use crate::config::{Ecosystem, ServiceSpec};
 use crate::engine::labels;
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -150,11 +150,12 @@ fn literal(value: &str) -> String {
 }
 
 /// A Compose environment value: `${VAR}` references stay for Compose to resolve from the
-/// caller's environment or `.env`/`env_file`; a secret-looking variable written in clear becomes
-/// a reference to a variable of its own name (`DB_PASSWORD: ${DB_PASSWORD}`), so its value is
-/// never written into the file; any other `$` is doubled.
-fn compose_value(key: &str, value: &str) -> String {
-    if crate::secrets::is_secret_key(key) && crate::secrets::has_clear_text(value) {
+/// caller's environment or `.env`/`env_file`; a secret ([`crate::secrets::is_secret_env`])
+/// written in clear becomes a reference to a variable of its own name
+/// (`DB_PASSWORD: ${DB_PASSWORD}`), so its value is never written into the file; any other `$`
+/// is doubled.
+fn compose_value(svc: &ServiceSpec, key: &str, value: &str) -> String {
+    if crate::secrets::is_secret_env(svc, key) && crate::secrets::has_clear_text(value) {
         format!("${{{key}}}")
     } else if !crate::secrets::references(value).is_empty() {
         value.to_string()
@@ -223,7 +224,7 @@ pub fn to_compose(eco: &Ecosystem, images: &ImageMap) -> Result<ComposeFile, Exp
                 environment: env
                     .iter()
                     .chain(extra_env.iter().filter(|(k, _)| !env.contains_key(*k)))
-                    .map(|(k, v)| (k.clone(), compose_value(k, v)))
+                    .map(|(k, v)| (k.clone(), compose_value(svc, k, v)))
                     .collect(),
                 env_file: [eco.env_file.as_ref(), svc.env_file.as_ref()]
                     .into_iter()

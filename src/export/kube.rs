@@ -623,7 +623,7 @@ pub fn to_documents_with(
             },
             data: env
                 .iter()
-                .filter(|(k, _)| !crate::secrets::is_secret_key(k))
+                .filter(|(k, _)| !crate::secrets::is_secret_env(svc, k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         }));
@@ -884,7 +884,7 @@ fn pod_parts(eco: &Ecosystem, svc: &ServiceSpec, image: &str) -> Result<PodParts
     }
     let has_secrets = service_env(eco, svc)?
         .keys()
-        .any(|k| crate::secrets::is_secret_key(k));
+        .any(|k| crate::secrets::is_secret_env(svc, k));
     // secret-looking variables never go into the ConfigMap: the pod reads them from a Secret
     // `<service>-secrets` the operator creates (`kubectl create secret generic`)
     let env_from = std::iter::once(EnvFrom {

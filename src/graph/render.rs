@@ -166,7 +166,7 @@ pub fn json(eco: &Ecosystem, graph: &DependencyGraph) -> serde_json::Value {
                 "replicas": svc.replicas,
                 "depends_on": graph.dependencies_of(&svc.name),
                 "dependants": graph.dependants_of(&svc.name),
-                "env": envs.get(&svc.name).map(crate::secrets::mask_env),
+                "env": envs.get(&svc.name).map(|env| crate::secrets::mask_env(svc, env)),
             }),
         );
     }

@@ -284,7 +284,7 @@ pub fn to_units(
                     network_alias: vec![svc.name.clone()],
                     environment: env
                         .iter()
-                        .filter(|(k, _)| !crate::secrets::is_secret_key(k))
+                        .filter(|(k, _)| !crate::secrets::is_secret_env(svc, k))
                         .chain(
                             svc.security
                                 .env()
@@ -418,7 +418,7 @@ fn isolation_args(eco: &Ecosystem, svc: &ServiceSpec, image: &str) -> Vec<String
     for key in export::service_env(eco, svc)
         .unwrap_or_default()
         .keys()
-        .filter(|k| crate::secrets::is_secret_key(k))
+        .filter(|k| crate::secrets::is_secret_env(svc, k))
     {
         args.push("--secret".to_string());
         args.push(format!("{},type=env,target={key}", secret_name(eco, key)));
