@@ -45,16 +45,8 @@ command -v debootstrap >/dev/null || {
     { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null; }
 }
 
-debian_mirror() {
-  if [ -n "${PACTOWN_DEBIAN_MIRROR:-}" ]; then echo "${PACTOWN_DEBIAN_MIRROR%/}"; return; fi
-  local m
-  m=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
-      awk '/^URIs:/{for(i=2;i<=NF;i++) if ($i !~ /security/) {print $i; exit}}')
-  [ -z "$m" ] && m=$(grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-      grep -v security | grep -E '/debian/?( |$)' | awk '{for(i=2;i<=NF;i++) if ($i ~ /^(https?|file):/) {print $i; exit}}' | head -1)
-  [ -n "$m" ] || die "cannot find a Debian mirror in the apt sources; set PACTOWN_DEBIAN_MIRROR"
-  echo "${m%/}"
-}
+# shellcheck source=integration/debian-mirror.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../debian-mirror.sh"
 
 if [ ! -s "$TARBALL" ]; then
   mkdir -p "$CACHE_DIR"

@@ -2,27 +2,19 @@
 //! (created, started, died, restarted, OOM-killed, stopped, removed) and pactown's own from its
 //! journal (builds, health checks) — in time order, with anomalies flagged; with `-f`, also live,
 //! probing every running service's health meanwhile.
-use crate::config::EngineChoice;
 use crate::error::Error;
 use crate::orchestrator::feed::{self, FeedOptions};
 use crate::orchestrator::journal::Journal;
-use crate::orchestrator::{self, events::LifecycleEvent, HttpProbe};
+use crate::orchestrator::{events::LifecycleEvent, HttpProbe};
 use crate::ui::Printer;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 /// Arguments of `pactown events`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The ecosystem file (default: the only *.pactown.yaml in the current folder).
-    pub file: Option<PathBuf>,
-    /// The ecosystem name, when the file cannot be read.
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Address the side-by-side copy of this tenant (`up --tenant`).
-    #[arg(long, value_name = "NAME", env = "PACTOWN_TENANT")]
-    pub tenant: Option<String>,
+    #[command(flatten)]
+    pub target: super::target::TargetArgs,
     /// Keep following new events (until Ctrl+C), probing the services' health meanwhile.
     #[arg(short, long)]
     pub follow: bool,
@@ -35,9 +27,6 @@ pub struct Args {
     /// With `-f`: probe every running service's health each S seconds (0: do not probe).
     #[arg(long, value_name = "S", default_value_t = 5)]
     pub health_interval: u64,
-    /// Container engine.
-    #[arg(long, env = "PACTOWN_ENGINE", value_enum)]
-    pub engine: Option<EngineChoice>,
 }
 
 /// Runs `pactown events`.
@@ -45,9 +34,7 @@ pub struct Args {
 /// # Errors
 /// No ecosystem name; engine errors.
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let target = orchestrator::target(args.file.as_deref(), args.name.as_deref())?
-        .with_tenant(args.tenant.as_deref(), None)?;
-    let engine = orchestrator::connect(args.engine, target.ecosystem.as_ref()).await?;
+    let (target, engine) = args.target.connect().await?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));

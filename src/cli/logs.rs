@@ -1,36 +1,22 @@
 //! `pactown logs`: the services' output, multiplexed with `service |` prefixes.
-use crate::config::EngineChoice;
 use crate::error::Error;
-use crate::orchestrator::{
-    self,
-    logs::{show_logs, LogOptions},
-};
+use crate::orchestrator::logs::{show_logs, LogOptions};
 use crate::ui::Printer;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `pactown logs`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The ecosystem file (default: the only *.pactown.yaml in the current folder).
-    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: super::target::TargetArgs,
     /// Only these services.
     pub services: Vec<String>,
-    /// The ecosystem name, when the file cannot be read.
-    #[arg(long)]
-    pub name: Option<String>,
     /// Keep following new output.
     #[arg(short, long)]
     pub follow: bool,
     /// Show only the last N lines of each container first.
     #[arg(long, value_name = "N")]
     pub tail: Option<usize>,
-    /// Container engine.
-    #[arg(long, env = "PACTOWN_ENGINE", value_enum)]
-    pub engine: Option<EngineChoice>,
-    /// Address the side-by-side copy of this tenant (`up --tenant`).
-    #[arg(long, value_name = "NAME", env = "PACTOWN_TENANT")]
-    pub tenant: Option<String>,
 }
 
 /// Runs `pactown logs`.
@@ -38,9 +24,7 @@ pub struct Args {
 /// # Errors
 /// No ecosystem name, unknown service, engine errors.
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let target = orchestrator::target(args.file.as_deref(), args.name.as_deref())?
-        .with_tenant(args.tenant.as_deref(), None)?;
-    let engine = orchestrator::connect(args.engine, target.ecosystem.as_ref()).await?;
+    let (target, engine) = args.target.connect().await?;
     let opts = LogOptions {
         services: args.services,
         tail: args.tail,

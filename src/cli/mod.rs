@@ -17,6 +17,7 @@ mod registry;
 mod restart;
 mod run;
 mod status;
+mod target;
 mod test;
 mod up;
 mod validate;

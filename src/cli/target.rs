@@ -1,0 +1,38 @@
+//! The arguments that name a running ecosystem — its file or name, a tenant, the engine — shared
+//! by the commands that look at or remove one without building it (`status`, `logs`, `events`,
+//! `down`).
+use crate::config::EngineChoice;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::orchestrator::{self, Target};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Which ecosystem, which tenant's copy of it, on which engine.
+#[derive(Debug, clap::Args)]
+pub struct TargetArgs {
+    /// The ecosystem file (default: the only *.pactown.yaml in the current folder).
+    pub file: Option<PathBuf>,
+    /// The ecosystem name, when the file cannot be read.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Address the side-by-side copy of this tenant (`up --tenant`).
+    #[arg(long, value_name = "NAME", env = "PACTOWN_TENANT")]
+    pub tenant: Option<String>,
+    /// Container engine.
+    #[arg(long, env = "PACTOWN_ENGINE", value_enum)]
+    pub engine: Option<EngineChoice>,
+}
+
+impl TargetArgs {
+    /// The named ecosystem (with the tenant applied) and a connection to its engine.
+    ///
+    /// # Errors
+    /// No ecosystem name, a bad tenant name, no engine.
+    pub async fn connect(&self) -> Result<(Target, Arc<dyn Engine>), Error> {
+        let target = orchestrator::target(self.file.as_deref(), self.name.as_deref())?
+            .with_tenant(self.tenant.as_deref(), None)?;
+        let engine = orchestrator::connect(self.engine, target.ecosystem.as_ref()).await?;
+        Ok((target, engine))
+    }
+}
