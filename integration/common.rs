@@ -285,15 +285,30 @@ pub fn http_get(url: &str) -> (u16, String) {
     (status, body)
 }
 
-/// A `base_port` for a test's ecosystem: 20000–39999, from a port that was free just now (the
-/// orchestrator moves on when one is busy anyway).
-pub fn free_base() -> u16 {
-    let p = std::net::TcpListener::bind("127.0.0.1:0")
+/// A port of 127.0.0.1 that was free just now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    20_000 + p % 20_000
+        .port()
+}
+
+/// A `base_port` for a test's ecosystem: 20000–39999, from a port that was free just now (the
+/// orchestrator moves on when one is busy anyway).
+pub fn free_base() -> u16 {
+    20_000 + free_port() % 20_000
+}
+
+/// An even `base_port` (room for two services) in 20000–29999 for Docker and 30000–39999 for
+/// Podman, so the two engines' runs of one test never share ports.
+pub fn free_base_for(kind: EngineKind) -> u16 {
+    let offset = if kind == EngineKind::Docker {
+        0
+    } else {
+        10_000
+    };
+    20_000 + offset + (free_port() % 5_000) * 2
 }
 
 /// Copies a folder recursively.

@@ -97,20 +97,6 @@ echo "<oops> & ]]> done"; exit 3
     file
 }
 
-fn free_base(kind: EngineKind) -> u16 {
-    let p = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let offset = if kind == EngineKind::Docker {
-        0
-    } else {
-        10_000
-    };
-    21_000 + offset + (p % 4_000) * 2
-}
-
 /// Names of the leftover one-off test containers of `name`.
 fn test_containers(kind: EngineKind, name: &str) -> String {
     common::cli_output(
@@ -161,7 +147,7 @@ fn junit_cases(xml: &str) -> Vec<(String, Option<String>)> {
 fn pactown_test_passing_and_failing(kind: EngineKind) {
     let dir = tempfile::tempdir().unwrap();
     let name = common::unique("ptest");
-    let file = write_test_eco(dir.path(), &name, free_base(kind));
+    let file = write_test_eco(dir.path(), &name, common::free_base_for(kind));
     let f = file.to_str().unwrap();
     let engine = common::cli(kind);
     let _down = Down::new(&file, kind);
@@ -363,7 +349,7 @@ fn broken() -> String {
 fn watch_recovers_a_broken_service(kind: EngineKind) {
     let dir = tempfile::tempdir().unwrap();
     let name = common::unique("pwfix");
-    let base = free_base(kind);
+    let base = common::free_base_for(kind);
     std::fs::write(dir.path().join("ok.md"), service("ok", "")).unwrap();
     std::fs::write(dir.path().join("flaky.md"), broken()).unwrap();
     std::fs::write(dir.path().join("front.md"), service("front", "")).unwrap();

@@ -61,14 +61,6 @@ async fn build(engine: &dyn Engine, service: &str, readme: &str) -> ServiceImage
     images.remove(0)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// One HTTP/1.0 GET; the status code, or None when nothing answers.
 async fn http_status(port: u16, path: &str) -> Option<u16> {
     let mut stream = tokio::time::timeout(
@@ -91,7 +83,7 @@ async fn http_status(port: u16, path: &str) -> Option<u16> {
 
 /// Runs the image with the port published on 127.0.0.1 and waits for 200 on `path`.
 async fn run_and_probe(engine: &dyn Engine, image: &ServiceImage, path: &str) {
-    let port = free_port();
+    let port = crate::common::free_port();
     let name = common::unique(&format!("pactown-itest-{}", image.service));
     let spec = ContainerSpec {
         name: name.clone(),

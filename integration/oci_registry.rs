@@ -36,14 +36,6 @@ pub fn registry_available() -> bool {
     ok
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn run(cmd: &mut Command) {
     let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(o.status.success(), "{cmd:?}: {}", crate::common::text(&o));
@@ -64,7 +56,7 @@ impl OciRegistry {
 
     fn start(secure: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let port = crate::common::free_port();
         let host = format!("127.0.0.1:{port}");
         let d = dir.path();
         let mut extra = String::new();

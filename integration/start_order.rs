@@ -46,20 +46,6 @@ fn write_eco(dir: &Path, name: &str, base: u16, slow_delay: &str) -> PathBuf {
     file
 }
 
-fn free_base(kind: EngineKind) -> u16 {
-    let p = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let offset = if kind == EngineKind::Docker {
-        0
-    } else {
-        10_000
-    };
-    20_000 + offset + (p % 5_000) * 2
-}
-
 fn dependant_is_held_until_its_dependency_is_healthy(kind: EngineKind) {
     if !common::available(kind) {
         return;
@@ -67,7 +53,7 @@ fn dependant_is_held_until_its_dependency_is_healthy(kind: EngineKind) {
     let engine = common::cli(kind);
     let tmp = tempfile::tempdir().unwrap();
     let name = common::unique("held");
-    let file = write_eco(tmp.path(), &name, free_base(kind), "3");
+    let file = write_eco(tmp.path(), &name, common::free_base_for(kind), "3");
     let f = file.to_str().unwrap();
     let _guard = Down::new(&file, kind).timeout(1);
     let o = pactown(&["up", f, "-d", "--engine", engine, "--timeout", "300"]);
@@ -123,7 +109,7 @@ fn held_dependant_is_stopped_when_its_dependency_fails(kind: EngineKind) {
     let engine = common::cli(kind);
     let tmp = tempfile::tempdir().unwrap();
     let name = common::unique("heldfail");
-    let file = write_eco(tmp.path(), &name, free_base(kind), "fail");
+    let file = write_eco(tmp.path(), &name, common::free_base_for(kind), "fail");
     let f = file.to_str().unwrap();
     let _guard = Down::new(&file, kind).timeout(1);
     let o = pactown(&["up", f, "-d", "--engine", engine, "--timeout", "60"]);
