@@ -364,6 +364,72 @@ async fn unreachable_registry_is_transient(kind: EngineKind) {
     }
 }
 
+/// `pactown build --no-cache --json` of the ecosystem with `SOURCE_DATE_EPOCH` set; the image
+/// tag and its layer digests (`RootFS.Layers`, base first, the code layer last).
+fn build_no_cache(kind: EngineKind, eco: &Eco, epoch: &str) -> (String, Vec<String>) {
+    let o = common::pactown_cmd()
+        .env("SOURCE_DATE_EPOCH", epoch)
+        .args([
+            "build",
+            eco.file.to_str().unwrap(),
+            "--engine",
+            cli(kind),
+            "--no-cache",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let rows = common::stdout_json(&o);
+    let tag = rows[0]["tag"].as_str().unwrap().to_string();
+    let layers = common::cli_output(
+        kind,
+        &[
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RootFS.Layers}}",
+            &tag,
+        ],
+    );
+    (tag, serde_json::from_str(&layers).unwrap())
+}
+
+/// Two `--no-cache` builds of one README with `SOURCE_DATE_EPOCH` give the same layers, the
+/// code layer included (the `COPY`s copy context folders holding `app/…` and
+/// `etc/pactown/…` onto `/`, so no directory gets the build time), whatever the epoch; a code
+/// edit changes the code layer and only it.
+async fn code_layer_is_reproducible(kind: EngineKind) {
+    if !common::available(kind) {
+        return;
+    }
+    let eco = Eco::new(kind);
+    // a README no other test builds: its content tag is this test's own
+    eco.edit(&eco.name);
+    let mut cleanup = Images(Vec::new());
+    let (tag, first) = build_no_cache(kind, &eco, "1700000000");
+    cleanup.0.push((kind, tag.clone()));
+    std::thread::sleep(Duration::from_millis(1100));
+    let (again, second) = build_no_cache(kind, &eco, "1700000000");
+    assert_eq!(again, tag);
+    assert!(first.len() >= 3, "{first:?}");
+    assert_eq!(
+        first.last(),
+        second.last(),
+        "{kind}: the code layer differs between two --no-cache builds"
+    );
+    assert_eq!(first, second, "{kind}: a layer differs between two builds");
+    // file times are the context's fixed epoch, not SOURCE_DATE_EPOCH: another epoch, same layers
+    let (_, other_epoch) = build_no_cache(kind, &eco, "1800000000");
+    assert_eq!(other_epoch, first, "{kind}");
+    // a code edit changes the last layer only
+    eco.edit(&format!("{} edited", eco.name));
+    let (edited_tag, edited) = build_no_cache(kind, &eco, "1700000000");
+    cleanup.0.push((kind, edited_tag));
+    assert_eq!(edited.len(), first.len());
+    assert_ne!(edited.last(), first.last());
+    assert_eq!(edited[..first.len() - 1], first[..first.len() - 1]);
+}
+
 /// Polls `GET http://127.0.0.1:PORT/` until it answers 200 (60 s); the body.
 fn wait_http(port: u16, what: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -543,4 +609,4 @@ async fn exports_pull_the_pushed_images(kind: EngineKind) {
     }
 }
 
-crate::per_engine!(async: exports_pull_the_pushed_images, push_pull_run_across_engines, tls_registry_with_auth, unreachable_registry_is_transient);
+crate::per_engine!(async: code_layer_is_reproducible, exports_pull_the_pushed_images, push_pull_run_across_engines, tls_registry_with_auth, unreachable_registry_is_transient);

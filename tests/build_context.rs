@@ -160,7 +160,7 @@ fn run_script_stays_data() {
     assert!(cf.contains("\nCMD [\"/bin/bash\", \"/app/.markpact/start.sh\"]\n"));
     let run = entries(&prepared.context.tar)
         .into_iter()
-        .find(|(p, _)| p == "app/.markpact/run.sh")
+        .find(|(p, _)| p == "code/app/.markpact/run.sh")
         .unwrap();
     assert_eq!(run.1, format!("{evil}\n").into_bytes());
 }
@@ -202,8 +202,8 @@ fn context_entries_are_sorted_with_fixed_metadata() {
     let mut sorted = paths.clone();
     sorted.sort();
     assert_eq!(paths, sorted);
-    assert!(paths.contains(&"pactown/ca.crt".to_string()));
-    assert!(paths.contains(&"app/a/".to_string()));
+    assert!(paths.contains(&"ca/etc/pactown/ca.crt".to_string()));
+    assert!(paths.contains(&"code/app/a/".to_string()));
 }
 
 #[test]
@@ -285,7 +285,7 @@ fn rust_dependencies_get_a_stub_layer_before_the_code() {
     // the dependency build comes before the code, the crate's own build after it
     let cf = &p.context.containerfile;
     let deps_at = cf.find("RUN cargo build --release").unwrap();
-    let code_at = cf.find("COPY --chown=10001:10001 [\"app/\"").unwrap();
+    let code_at = cf.find("COPY --chown=10001:10001 [\"code/\"").unwrap();
     assert!(deps_at < code_at, "{cf}");
     assert!(cf.find("prepare.sh").unwrap() > code_at, "{cf}");
     // the deps layer does not change with the code

@@ -30,18 +30,30 @@ use crate::build::shim::{PREPARE_SCRIPT, SHIM_DIR};
 use crate::engine::labels;
 use std::fmt::Write as _;
 
+/// Context folder copied onto `/` for the CA bundle: it holds `etc/pactown/ca.crt`.
+///
+/// Every `COPY` copies a context folder onto `/` and the folder holds the full image path
+/// (`etc/pactown/…`, `app/…`) with its directories, so every directory the layer touches comes
+/// from the context tar with its fixed mtime. Copying files *into* an existing `/app` instead
+/// would make the engine stamp `/app` (and a new `/etc/pactown`) with the build time, and no two
+/// builds would give the same layer digest.
+pub const CONTEXT_CA_ROOT: &str = "ca";
 /// Context path of the CA bundle.
-pub const CONTEXT_CA: &str = "pactown/ca.crt";
+pub const CONTEXT_CA: &str = "ca/etc/pactown/ca.crt";
 /// Context path of the run script.
-pub const CONTEXT_RUN: &str = "app/.markpact/run.sh";
+pub const CONTEXT_RUN: &str = "code/app/.markpact/run.sh";
 /// Context path of the start script ([`crate::build::start_script`]).
-pub const CONTEXT_START: &str = "app/.markpact/start.sh";
+pub const CONTEXT_START: &str = "code/app/.markpact/start.sh";
 /// Context path of the build script.
-pub const CONTEXT_BUILD: &str = "app/.markpact/build.sh";
-/// Context folder of the dependency manifests.
-pub const CONTEXT_DEPS: &str = "deps";
-/// Context folder of the service's files.
-pub const CONTEXT_APP: &str = "app";
+pub const CONTEXT_BUILD: &str = "code/app/.markpact/build.sh";
+/// Context folder copied onto `/` for the dependency manifests: it holds `app/…`.
+pub const CONTEXT_DEPS_ROOT: &str = "deps";
+/// Context folder of the dependency manifests (`/app` in the image).
+pub const CONTEXT_DEPS: &str = "deps/app";
+/// Context folder copied onto `/` for the service's files: it holds `app/…`.
+pub const CONTEXT_APP_ROOT: &str = "code";
+/// Context folder of the service's files (`/app` in the image).
+pub const CONTEXT_APP: &str = "code/app";
 /// Path of the run script in the image.
 pub const RUN_SCRIPT: &str = "/app/.markpact/run.sh";
 /// Path of the start script in the image: the `CMD`, which waits for the dependencies and then
@@ -72,7 +84,10 @@ pub fn render(plan: &BuildPlan) -> String {
     ));
     line(&format!("FROM {}", plan.base_image));
     if plan.ca_bundle {
-        line(&format!("COPY {}", json_array(&[CONTEXT_CA, CA_PATH])));
+        line(&format!(
+            "COPY {}",
+            json_array(&[&format!("{CONTEXT_CA_ROOT}/"), "/"])
+        ));
         let mut vars: Vec<String> = CA_VARIABLES
             .iter()
             .map(|v| format!("{v}={CA_PATH}"))
@@ -90,7 +105,7 @@ pub fn render(plan: &BuildPlan) -> String {
     if !plan.deps_files.is_empty() {
         line(&format!(
             "COPY {chown} {}",
-            json_array(&[&format!("{CONTEXT_DEPS}/"), "/app/"])
+            json_array(&[&format!("{CONTEXT_DEPS_ROOT}/"), "/"])
         ));
     }
     for cmd in &plan.install {
@@ -104,7 +119,7 @@ pub fn render(plan: &BuildPlan) -> String {
     // always non-empty: it holds at least `.markpact/run.sh`
     line(&format!(
         "COPY {chown} {}",
-        json_array(&[&format!("{CONTEXT_APP}/"), "/app/"])
+        json_array(&[&format!("{CONTEXT_APP_ROOT}/"), "/"])
     ));
     if !plan.env.is_empty() {
         let vars: Vec<String> = plan
@@ -204,5 +219,21 @@ mod tests {
         assert_eq!(json_string("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
         assert_eq!(json_array(&["a", "b"]), "[\"a\", \"b\"]");
         assert_eq!(env_value("a\"$(x)\\\nb"), "\"a\\\"\\$(x)\\\\ b\"");
+    }
+
+    #[test]
+    fn context_folders_hold_the_image_paths() {
+        assert_eq!(CONTEXT_CA, format!("{CONTEXT_CA_ROOT}{CA_PATH}"));
+        assert_eq!(CONTEXT_APP, format!("{CONTEXT_APP_ROOT}/app"));
+        assert_eq!(CONTEXT_DEPS, format!("{CONTEXT_DEPS_ROOT}/app"));
+        for (context, image) in [
+            (CONTEXT_RUN, RUN_SCRIPT),
+            (CONTEXT_START, START_SCRIPT),
+            (CONTEXT_BUILD, BUILD_SCRIPT),
+            (crate::build::shim::CONTEXT_PREPARE, PREPARE_SCRIPT),
+            (crate::build::shim::CONTEXT_SHIM_DIR, SHIM_DIR),
+        ] {
+            assert_eq!(context, format!("{CONTEXT_APP_ROOT}{image}"));
+        }
     }
 }

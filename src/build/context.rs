@@ -3,8 +3,11 @@
 //! uid/gid 0 without user names, mode 0755 for directories and the shims, 0644 for other files. The same plan
 //! gives byte-identical tar bytes and therefore the same digest and image tag.
 //!
-//! Layout: `Containerfile`, `deps/…` (dependency manifests), `app/…` (the service's files plus
-//! `app/.markpact/run.sh`, `app/.markpact/start.sh` and `app/.markpact/build.sh`), `pactown/ca.crt`.
+//! Layout: `Containerfile`, `deps/app/…` (dependency manifests), `code/app/…` (the service's
+//! files plus `code/app/.markpact/run.sh`, `start.sh` and `build.sh`), `ca/etc/pactown/ca.crt`.
+//! Each of `deps/`, `code/` and `ca/` is copied onto `/` (see
+//! [`containerfile::CONTEXT_CA_ROOT`]), so `/app` and `/etc/pactown` get the fixed mtime too and
+//! the layer digests do not depend on when the image was built.
 use crate::build::cache_key;
 use crate::build::containerfile::{
     self, CONTEXT_APP, CONTEXT_BUILD, CONTEXT_CA, CONTEXT_DEPS, CONTEXT_RUN, CONTEXT_START,

@@ -26,13 +26,13 @@
 pub const SHIM_DIR: &str = "/app/.markpact/shims";
 
 /// Context folder of the shims.
-pub const CONTEXT_SHIM_DIR: &str = "app/.markpact/shims";
+pub const CONTEXT_SHIM_DIR: &str = "code/app/.markpact/shims";
 
 /// Path of the prepare script in the image.
 pub const PREPARE_SCRIPT: &str = "/app/.markpact/prepare.sh";
 
 /// Context path of the prepare script.
-pub const CONTEXT_PREPARE: &str = "app/.markpact/prepare.sh";
+pub const CONTEXT_PREPARE: &str = "code/app/.markpact/prepare.sh";
 
 /// The shim (bash); the same text under every tool's name.
 pub const SHIM: &str = r#"#!/bin/bash

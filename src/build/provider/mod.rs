@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 /// Version of the plan/renderer format; part of every generated Containerfile, so a change to
 /// the way images are built changes every context digest (and thus every image tag).
-pub const RENDERER_VERSION: u32 = 2;
+pub const RENDERER_VERSION: u32 = 3;
 
 /// Numeric uid/gid of the unprivileged `app` user of every base image.
 pub const APP_UID: u32 = 10001;
