@@ -1,6 +1,7 @@
 //! Command-line interface (clap derive). One file per subcommand turns arguments into typed
 //! requests; the work is done by the library modules.
 mod build;
+mod completions;
 mod down;
 mod events;
 mod export;
@@ -9,6 +10,7 @@ mod graph;
 mod images;
 mod init;
 mod logs;
+mod man;
 mod parse;
 mod publish;
 mod pull;
@@ -107,6 +109,10 @@ pub enum Command {
     Watch(watch::Args),
     /// Run the READMEs' `markpact:test` blocks against the running ecosystem.
     Test(test::Args),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::Args),
+    /// Print the man page, or write one per command with `-o DIR`.
+    Man(man::Args),
 }
 
 /// Parses the command line, runs the command and maps the result to an exit code
@@ -164,5 +170,7 @@ async fn dispatch(command: Command, printer: &Printer) -> Result<ExitCode, Error
         Command::Pull(args) => pull::run(args, printer).await,
         Command::Watch(args) => watch::run(args, printer).await,
         Command::Test(args) => test::run(args, printer).await,
+        Command::Completions(args) => completions::run(&args, printer),
+        Command::Man(args) => man::run(&args, printer),
     }
 }
