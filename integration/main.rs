@@ -17,6 +17,7 @@ mod engine_docker;
 mod events;
 mod export;
 mod images;
+mod inventory;
 mod jobs;
 mod oci_registry;
 mod orchestrate;

@@ -10,6 +10,7 @@ mod graph;
 mod images;
 mod init;
 mod logs;
+mod ls;
 mod man;
 mod parse;
 mod publish;
@@ -91,6 +92,8 @@ pub enum Command {
     Status(status::Args),
     /// Show (and follow) service logs.
     Logs(logs::Args),
+    /// List every ecosystem on the engine, with how many of its containers run.
+    Ls(ls::Args),
     /// Show (and follow) lifecycle events with anomalies flagged.
     Events(events::Args),
     /// Restart one or more services.
@@ -161,6 +164,7 @@ async fn dispatch(command: Command, printer: &Printer) -> Result<ExitCode, Error
         Command::Down(args) => down::run(args, printer).await,
         Command::Status(args) => status::run(args, printer).await,
         Command::Logs(args) => logs::run(args, printer).await,
+        Command::Ls(args) => ls::run(args, printer).await,
         Command::Events(args) => events::run(args, printer).await,
         Command::Restart(args) => restart::run(args, printer).await,
         Command::Export(args) => export::run(args, printer),

@@ -13,6 +13,7 @@ pub mod events;
 pub mod feed;
 pub mod follow;
 pub mod health;
+pub mod inventory;
 pub mod isolation;
 pub mod journal;
 pub mod logs;

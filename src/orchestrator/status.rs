@@ -421,22 +421,7 @@ pub fn render_table(report: &StatusReport) -> String {
             s.limits.map_or_else(|| "-".into(), |l| limits_text(&l)),
         ]);
     }
-    let mut widths = [0usize; 9];
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r.iter()) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for r in &rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(widths.iter())
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
+    let mut out = crate::ui::table::render(&rows);
     out.push_str(&format!(
         "ecosystem {} on {}",
         report.ecosystem, report.engine

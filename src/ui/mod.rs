@@ -4,6 +4,7 @@
 
 pub mod live;
 pub mod progress;
+pub mod table;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use std::io::{IsTerminal, Write};
