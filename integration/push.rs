@@ -459,6 +459,17 @@ async fn exports_pull_the_pushed_images(kind: EngineKind) {
     let reg = OciRegistry::plain();
     let repo = format!("{}/acme", reg.host);
     let eco = Eco::new(kind);
+    // the service writes next to its code at start (a read-only root keeps `/app` writable
+    // only for images pactown built: the exports must know the pushed image is one)
+    std::fs::write(
+        eco.dir.path().join("api.md"),
+        common::python_service(
+            "pushed",
+            "GREETING = \"hello v1\"\nwith open(\"/app/written\", \"w\") as f:\n    f.write(\"+app\")",
+            "        return self.reply(200, GREETING + open(\"/app/written\").read())",
+        ),
+    )
+    .unwrap();
     let mut cleanup = Images(Vec::new());
     let meta = eco.metadata(kind, &repo, &[]);
     let api = service(&meta, "api");
@@ -488,6 +499,8 @@ async fn exports_pull_the_pushed_images(kind: EngineKind) {
     )
     .unwrap();
     assert!(unit.contains(&format!("Image={reference}\n")), "{unit}");
+    assert!(unit.contains(r#""--read-only""#), "{unit}");
+    assert!(unit.contains(r#""--volume" "/app""#), "{unit}");
     assert!(
         unit.contains("Pull=missing\n") && !unit.contains("AutoUpdate"),
         "{unit}"
@@ -563,7 +576,7 @@ async fn exports_pull_the_pushed_images(kind: EngineKind) {
             cleanup.0.push((kind, reference.clone()));
             let result = std::panic::catch_unwind(|| {
                 assert!(ok, "docker-compose up: {log}");
-                assert_eq!(wait_http(eco.port, "compose"), "hello v1");
+                assert_eq!(wait_http(eco.port, "compose"), "hello v1+app");
             });
             let _ = dc(&["down", "-t", "1"]);
             if let Err(e) = result {
@@ -598,7 +611,7 @@ async fn exports_pull_the_pushed_images(kind: EngineKind) {
             cleanup.0.push((kind, reference.clone()));
             let result = std::panic::catch_unwind(|| {
                 assert!(ok, "podman kube play: {log}");
-                assert_eq!(wait_http(eco.port, "kube play"), "hello v1");
+                assert_eq!(wait_http(eco.port, "kube play"), "hello v1+app");
             });
             let _ = run_cmd(Command::new("podman").args(["kube", "down"]).arg(&kube));
             let _ = run_cmd(Command::new("podman").args(["network", "rm", &net]));

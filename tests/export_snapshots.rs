@@ -140,6 +140,63 @@ fn kube_fills_app_only_for_read_only_pactown_images() {
     assert_eq!(pod(&eco, &images, "worker").init_containers.len(), 1);
 }
 
+/// An image pactown pushed keeps the writable `/app` of a read-only service in every export
+/// (`--images FILE` names it `REGISTRY/NS/<ecosystem>-<service>@sha256:…`, no `pactown/` in
+/// sight): the metadata file says pactown built it. The same reference given as a plain image
+/// (not built by pactown) gets nothing.
+#[test]
+fn pushed_pactown_images_keep_app_writable() {
+    use export::kube::Document;
+    let (eco, mut images) = shop();
+    let pushed = format!("127.0.0.1:5000/acme/shop-api@sha256:{}", "a".repeat(64));
+    let check = |images: &ImageMap, writable: bool| {
+        let compose = export::compose::to_compose(&eco, images).unwrap();
+        let api = &compose.services["api"];
+        assert_eq!(api.image, pushed);
+        assert_eq!(api.volumes.iter().any(|v| v == "/app"), writable, "{api:?}");
+        let units = quadlet::to_units(&eco, images, &QuadletOptions::default()).unwrap();
+        let unit = units
+            .iter()
+            .find(|u| u.name.ends_with("shop-api.container"))
+            .unwrap();
+        assert!(unit.contents.contains(&pushed), "{}", unit.contents);
+        assert_eq!(
+            unit.contents.contains(r#""--volume" "/app""#),
+            writable,
+            "{}",
+            unit.contents
+        );
+        let spec = export::kube::to_documents(&eco, images)
+            .unwrap()
+            .into_iter()
+            .find_map(|d| match d {
+                Document::Deployment(dep) if dep.metadata.name == "api" => {
+                    Some(dep.spec.template.spec)
+                }
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(spec.init_containers.len(), usize::from(writable));
+        assert_eq!(
+            spec.containers[0]
+                .volume_mounts
+                .iter()
+                .any(|m| m.mount_path == "/app"),
+            writable
+        );
+        assert_eq!(
+            spec.containers[0].security_context.run_as_user,
+            writable.then_some(10001)
+        );
+    };
+    images.insert_built("api".into(), pushed.clone());
+    assert!(images.built_by_pactown("api"));
+    check(&images, true);
+    images.insert("api".into(), pushed.clone());
+    assert!(!images.built_by_pactown("api"));
+    check(&images, false);
+}
+
 /// Jobs and services without a port in every export: a job is `Type=oneshot` with
 /// `RemainAfterExit=yes` (Quadlet), `service_completed_successfully` (Compose), an init container
 /// of each dependant or a Job when nothing depends on it (Kubernetes); a portless service has

@@ -157,7 +157,8 @@ pub(crate) fn pushed_images(
         } else {
             p.reference.clone()
         };
-        images.insert(svc.name.clone(), image);
+        // pushed by pactown (the metadata file says so), whatever the registry name
+        images.insert_built(svc.name.clone(), image);
     }
     Ok(images)
 }

@@ -268,7 +268,8 @@ impl Security {
     }
 }
 
-/// Paths inside a pactown image (`pactown/<runtime>-<service>:<hex>`) that stay writable, with
+/// Paths inside an image pactown built (local `pactown/<runtime>-<service>:<hex>` or pushed,
+/// see [`crate::export::ImageMap`]) that stay writable, with
 /// their image content, under a read-only root: the service's working directory `/app`. Services
 /// write next to their code (SQLite files, uploads, caches; Rust's `cargo run` takes a lock in
 /// `target/`), as they do when run by hand. `/app` gets an anonymous volume, which the engine
@@ -276,8 +277,8 @@ impl Security {
 /// image's files; the rest of the root file system (system, toolchains, `/opt/venv`) stays
 /// read-only.
 #[must_use]
-pub fn writable_image_paths(image: &str) -> &'static [&'static str] {
-    if image.contains("pactown/") {
+pub fn writable_image_paths(built_by_pactown: bool) -> &'static [&'static str] {
+    if built_by_pactown {
         &["/app"]
     } else {
         &[]

@@ -178,7 +178,7 @@ pub fn to_compose(eco: &Ecosystem, images: &ImageMap) -> Result<ComposeFile, Exp
         let extra_env = sec.env();
         let image = service_image(images, &svc.name)?.to_string();
         let mut svc_volumes: Vec<String> = if sec.read_only {
-            crate::config::writable_image_paths(&image)
+            crate::config::writable_image_paths(images.built_by_pactown(&svc.name))
                 .iter()
                 .map(|p| (*p).to_string())
                 .collect()

@@ -591,7 +591,7 @@ pub fn to_documents_with(
     let mut claimed = std::collections::BTreeSet::new();
     for svc in &eco.services {
         let image = service_image(images, &svc.name)?.to_string();
-        let parts = pod_parts(eco, svc, &image)?;
+        let parts = pod_parts(eco, svc, &image, images.built_by_pactown(&svc.name))?;
         for vol in svc.volumes.keys() {
             let (claim_name, _) = volume_names(eco, svc, vol)?;
             if claimed.insert(claim_name.clone()) {
@@ -681,7 +681,7 @@ pub fn to_documents_with(
                 continue;
             };
             let job_image = service_image(images, &job.name)?.to_string();
-            let job_parts = pod_parts(eco, job, &job_image)?;
+            let job_parts = pod_parts(eco, job, &job_image, images.built_by_pactown(&job.name))?;
             for mut c in job_parts.init_containers {
                 c.name = format!("{}-{}", job.name, c.name);
                 init_containers.push(c);
@@ -797,15 +797,21 @@ struct PodParts {
 }
 
 /// The security context, limits, volumes (tmp, writable image paths with their copy steps,
-/// named volumes) and environment sources of `svc` running `image`.
-fn pod_parts(eco: &Ecosystem, svc: &ServiceSpec, image: &str) -> Result<PodParts, ExportError> {
+/// named volumes) and environment sources of `svc` running `image` (`built_by_pactown`: see
+/// [`ImageMap::built_by_pactown`]).
+fn pod_parts(
+    eco: &Ecosystem,
+    svc: &ServiceSpec,
+    image: &str,
+    built_by_pactown: bool,
+) -> Result<PodParts, ExportError> {
     let security_context = SecurityContext {
         allow_privilege_escalation: !svc.security.no_new_privileges,
         read_only_root_filesystem: svc.security.read_only,
         run_as_non_root: svc.security.non_root,
-        run_as_user: (svc.security.non_root && image.contains("pactown/"))
+        run_as_user: (svc.security.non_root && built_by_pactown)
             .then_some(crate::build::provider::APP_UID),
-        run_as_group: (svc.security.non_root && image.contains("pactown/"))
+        run_as_group: (svc.security.non_root && built_by_pactown)
             .then_some(crate::build::provider::APP_UID),
         capabilities: Capabilities {
             drop: svc.security.cap_drop(),
@@ -828,7 +834,7 @@ fn pod_parts(eco: &Ecosystem, svc: &ServiceSpec, image: &str) -> Result<PodParts
             name: "tmp".into(),
             mount_path: "/tmp".into(),
         });
-        for path in crate::config::writable_image_paths(image) {
+        for path in crate::config::writable_image_paths(built_by_pactown) {
             // a named volume mounted right there keeps the path writable (and its data)
             if svc
                 .volumes

@@ -10,11 +10,95 @@ pub mod compose;
 pub mod kube;
 
 use crate::config::{Ecosystem, ServiceSpec};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// Image reference per service name (the tag the build module gives each service).
-pub type ImageMap = BTreeMap<String, String>;
+/// Image reference per service name (the tag the build module gives each service, or the
+/// pushed reference from a metadata file), and which of those images pactown built.
+///
+/// Whether an image is pactown's decides what an export keeps writable under a read-only root
+/// (`/app`, [`crate::config::writable_image_paths`]) and the numeric user Kubernetes runs it
+/// as. A local build tag (`pactown/<runtime>-<service>:<hex>`) says so by its name; a pushed
+/// image (`REGISTRY/NS/<ecosystem>-<service>@sha256:…`) does not, so [`ImageMap::insert_built`]
+/// records it from the metadata file of the push.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageMap {
+    refs: BTreeMap<String, String>,
+    built: BTreeSet<String>,
+}
+
+impl ImageMap {
+    /// An empty map.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `service`'s image to `reference`; it counts as pactown's when it is a local pactown
+    /// build tag (`pactown/…`, also `localhost/pactown/…`). The previous reference, if any.
+    pub fn insert(&mut self, service: String, reference: String) -> Option<String> {
+        if reference.starts_with("pactown/") || reference.starts_with("localhost/pactown/") {
+            self.built.insert(service.clone());
+        } else {
+            self.built.remove(&service);
+        }
+        self.refs.insert(service, reference)
+    }
+
+    /// Sets `service`'s image to `reference`, an image pactown built and pushed (whatever its
+    /// name). The previous reference, if any.
+    pub fn insert_built(&mut self, service: String, reference: String) -> Option<String> {
+        self.built.insert(service.clone());
+        self.refs.insert(service, reference)
+    }
+
+    /// `service`'s image reference.
+    #[must_use]
+    pub fn get(&self, service: &str) -> Option<&String> {
+        self.refs.get(service)
+    }
+
+    /// Whether `service` has an image.
+    #[must_use]
+    pub fn contains_key(&self, service: &str) -> bool {
+        self.refs.contains_key(service)
+    }
+
+    /// Whether `service`'s image is one pactown built (see [`ImageMap`]).
+    #[must_use]
+    pub fn built_by_pactown(&self, service: &str) -> bool {
+        self.built.contains(service)
+    }
+}
+
+impl std::ops::Index<&str> for ImageMap {
+    type Output = String;
+
+    /// `service`'s image reference.
+    ///
+    /// # Panics
+    /// When `service` has none (use [`ImageMap::get`] where it may be missing).
+    #[allow(clippy::indexing_slicing)]
+    fn index(&self, service: &str) -> &String {
+        &self.refs[service]
+    }
+}
+
+impl<const N: usize> From<[(String, String); N]> for ImageMap {
+    fn from(pairs: [(String, String); N]) -> Self {
+        pairs.into_iter().collect()
+    }
+}
+
+impl FromIterator<(String, String)> for ImageMap {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
+        let mut map = Self::new();
+        for (service, reference) in pairs {
+            map.insert(service, reference);
+        }
+        map
+    }
+}
 
 /// Longest environment value pactown exports (systemd's line limit is far larger; this keeps
 /// units readable and rejects accidental file dumps).

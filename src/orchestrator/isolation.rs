@@ -47,8 +47,8 @@ pub fn runtime_of_tag(tag: &str) -> Option<Runtime> {
 #[must_use]
 pub fn writable_build_paths(runtime: Option<Runtime>) -> &'static [&'static str] {
     match runtime {
-        Some(rt) => crate::config::writable_image_paths(&format!("pactown/{rt}-x:0")),
-        None => &[],
+        Some(_) => crate::config::writable_image_paths(true),
+        None => crate::config::writable_image_paths(false),
     }
 }
 

@@ -328,7 +328,7 @@ pub fn to_units(
                     no_new_privileges: svc.security.no_new_privileges,
                     run_init: true,
                     podman_args: {
-                        let mut a = isolation_args(eco, svc, &image);
+                        let mut a = isolation_args(eco, svc, images.built_by_pactown(&svc.name));
                         if opts.rootless_cgroup_v1 {
                             // after Quadlet's own --cgroups=split, so this one wins
                             a.push("--cgroups=disabled".into());
@@ -402,14 +402,14 @@ pub fn secret_name(eco: &Ecosystem, key: &str) -> String {
 /// `PodmanArgs=` words for the isolation settings every supported Podman understands as flags:
 /// read-only root with a tmpfs `/tmp`, capabilities added back, the root user opt-out, CPU
 /// limit and named volumes (volume names as `pactown up` gives them).
-fn isolation_args(eco: &Ecosystem, svc: &ServiceSpec, image: &str) -> Vec<String> {
+fn isolation_args(eco: &Ecosystem, svc: &ServiceSpec, built_by_pactown: bool) -> Vec<String> {
     let sec = &svc.security;
     let mut args = Vec::new();
     if sec.read_only {
         args.push("--read-only".to_string());
         args.push("--tmpfs".to_string());
         args.push(format!("/tmp:{}", crate::config::TMP_OPTIONS));
-        for p in crate::config::writable_image_paths(image) {
+        for p in crate::config::writable_image_paths(built_by_pactown) {
             args.push("--volume".to_string());
             args.push((*p).to_string());
         }
