@@ -8,6 +8,7 @@
 //! IP ([`ratelimit`]), and every README is checked against its sha256 on the way in and out.
 pub mod auth;
 pub mod client;
+pub mod guard;
 pub mod lock;
 pub mod model;
 pub mod openapi;

@@ -49,7 +49,7 @@ pub fn document() -> Value {
         "openapi": "3.0.3",
         "info": {
             "title": "Pactown Registry",
-            "description": "Registry of markpact READMEs. Reads are open; publish and delete need a bearer token scoped to the namespace.",
+            "description": "Registry of markpact READMEs. Reads are open; publish and delete need a bearer token scoped to the namespace. Every refused request gets a 4xx with the ErrorBody JSON (application/json), also those refused before routing: 400 bad_request (malformed request line, header or body length), 414 uri_too_long (request target over 8 KiB), 431 headers_too_large (head over 32 KiB or more than 64 header fields), 408, 429 and 503 (connection limits).",
             "version": env!("CARGO_PKG_VERSION")
         },
         "paths": {

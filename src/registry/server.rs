@@ -296,19 +296,9 @@ impl Drop for Slot {
 /// reset).
 async fn refuse(mut stream: tokio::net::TcpStream, err: ApiError) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let body = serde_json::to_string(&ErrorBody {
-        error: err.code.into(),
-        message: err.message,
-    })
-    .unwrap_or_default();
-    let head = format!(
-        "HTTP/1.1 {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        err.status,
-        body.len()
-    );
+    let answer = super::guard::error_response(err.status, err.code, &err.message);
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(body.as_bytes()).await?;
+        stream.write_all(&answer).await?;
         stream.shutdown().await?;
         let mut sink = [0u8; 4096];
         while stream.read(&mut sink).await? > 0 {}
@@ -318,8 +308,9 @@ async fn refuse(mut stream: tokio::net::TcpStream, err: ApiError) {
 }
 
 /// The accept loop: every connection gets a slot (per-client and total caps), a header read
-/// timeout (which also closes idle keep-alive connections) and a maximum lifetime; requests get
-/// a time limit in [`time_limit`]. Ends on `shutdown`, letting in-flight requests finish.
+/// timeout (which also closes idle keep-alive connections), a maximum lifetime, and a
+/// [`super::guard::Guarded`] socket, so heads hyper would refuse itself get the JSON error body;
+/// requests get a time limit in [`time_limit`]. Ends on `shutdown`, letting in-flight requests finish.
 async fn serve_loop(
     listener: tokio::net::TcpListener,
     app: Router,
@@ -351,13 +342,31 @@ async fn serve_loop(
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = tower::ServiceExt::map_request(
-            app.clone(),
-            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+        let refusal = super::guard::RefusalSlot::default();
+        let service = {
+            let app = app.clone();
+            let slot = refusal.clone();
+            tower::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                let app = app.clone();
+                // the guard's stand-in for a head it refused: answer with the refusal
+                let refused = (req.uri().path() == super::guard::REFUSED_PATH)
+                    .then(|| super::guard::take_refusal(&slot))
+                    .flatten();
                 req.extensions_mut().insert(ConnectInfo(peer));
-                req
-            },
-        );
+                async move {
+                    match refused {
+                        Some(r) => {
+                            let mut resp =
+                                ApiError::new(r.status, r.code, r.message).into_response();
+                            resp.headers_mut()
+                                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                            Ok(resp)
+                        }
+                        None => tower::ServiceExt::oneshot(app, req).await,
+                    }
+                }
+            })
+        };
         let service = hyper_util::service::TowerToHyperService::new(service);
         let mut close = close_rx.clone();
         let done = done_tx.clone();
@@ -369,7 +378,10 @@ async fn serve_loop(
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
                 .keep_alive(true);
-            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let conn = builder.serve_connection(
+                hyper_util::rt::TokioIo::new(super::guard::Guarded::new(stream, refusal)),
+                service,
+            );
             let mut conn = std::pin::pin!(conn);
             let _ = tokio::time::timeout(limits.max_lifetime, async {
                 let mut closing = false;
@@ -397,7 +409,8 @@ async fn serve_loop(
 /// Gives every request [`ConnLimits::body_timeout`] to send its body and be answered: a stalled
 /// upload gets 408 with the JSON error and the connection is closed.
 async fn time_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(state.body_timeout, next.run(req)).await {
+    let close = super::guard::closes_after(req.method(), req.headers());
+    let mut resp = match tokio::time::timeout(state.body_timeout, next.run(req)).await {
         Ok(resp) => resp,
         Err(_) => {
             let mut resp = ApiError::new(
@@ -413,7 +426,13 @@ async fn time_limit(State(state): State<AppState>, req: Request, next: Next) -> 
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
             resp
         }
+    };
+    if close {
+        // the guard stopped checking this connection's heads (a chunked body): no next request
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    resp
 }
 
 /// The router with every route, the JSON fallbacks and the rate limiter.
