@@ -8,6 +8,9 @@
 //!   (uploaded), `Layer already exists` (the registry has the blob) or `Mounted from REPO`
 //!   (cross-repository mount, nothing uploaded) — and ends with `TAG: digest: sha256:… size: N`.
 //!   The per-layer counts in [`PushReport`] come from those statuses.
+//!   Bytes are not reported: `progressDetail.current` counts the uncompressed layer tar as the
+//!   engine reads it (`total` is the sum of the file sizes), not the compressed bytes sent, and
+//!   bollard's `PushImageInfo` has no layer `id` to tie a progress line to a layer.
 //! - **Podman 4.3** (compat endpoint) streams only `The push refers to repository […]` and the
 //!   final `TAG: digest: …` line: no per-layer results, so [`PushReport::layers_uploaded`] is
 //!   `None`. Its libpod endpoint (`/libpod/images/{name}/push`) is no better on 4.3: it prints
