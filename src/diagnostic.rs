@@ -61,6 +61,11 @@ codes! {
     /// A run block installs packages at start (`pip install`, `npm install`/`ci`); pactown runs
     /// the step at image build time, after the code, so it belongs in a deps block.
     InstallAtStart,
+    /// A run block's server listens on 127.0.0.1/localhost only, unreachable from outside its
+    /// container.
+    LoopbackBind,
+    /// A run block names a port other than the service's `port`.
+    PortMismatch,
 }
 
 impl fmt::Display for Code {

@@ -125,6 +125,7 @@ pub fn load_with(path: &Path, unpulled: Unpulled) -> Result<Project, Diagnostics
         if let Some(env) = envs.get(&svc.name) {
             diags.extend(markpact::missing_env(doc, &|name| env.contains_key(name)));
         }
+        diags.extend(markpact::listen_warnings(doc, &svc.name, svc.port));
         docs.insert(svc.name.clone(), doc.clone());
     }
 
@@ -221,6 +222,7 @@ pub fn single(readme: &Path, service: &SingleService) -> Result<Project, Diagnos
     };
     let mut diags: Vec<Diagnostic> = doc.warnings.clone();
     diags.extend(markpact::validate(&doc));
+    diags.extend(markpact::listen_warnings(&doc, &name, eco.services[0].port));
     let envs = graph::injected_env_all(&eco);
     if let Some(env) = envs.get(&name) {
         diags.extend(markpact::missing_env(&doc, &|n| env.contains_key(n)));

@@ -420,6 +420,82 @@ fn unknown_kind() {
 }
 
 #[test]
+fn a_typo_of_a_kind_gets_a_did_you_mean() {
+    let hint = |kind: &str| {
+        let m = ok(&format!(
+            "```text markpact:{kind}\nx\n```\n```python markpact:file path=main.py\n```\n{RUN}"
+        ));
+        assert_eq!(m.warnings.len(), 1, "{kind}");
+        assert_eq!(m.warnings[0].code, Code::UnknownKind);
+        m.warnings[0].hint.clone().unwrap_or_default()
+    };
+    for (typo, kind) in [
+        ("dep", "deps"),
+        ("files", "file"),
+        ("rnu", "run"),
+        ("tests", "test"),
+    ] {
+        let h = hint(typo);
+        assert!(
+            h.starts_with(&format!("did you mean `markpact:{kind}`?")),
+            "{typo}: {h}"
+        );
+    }
+    // far from every kind: only the list
+    let h = hint("analysis");
+    assert!(h.starts_with("known kinds: "), "{h}");
+}
+
+#[test]
+fn run_blocks_listening_elsewhere_get_warnings() {
+    let listen = |run: &str, port: Option<u16>| -> Vec<(Code, usize)> {
+        let doc = ok(&format!(
+            "```python markpact:file path=main.py\nx\n```\n\n```bash markpact:run\n{run}\n```\n"
+        ));
+        markpact::listen_warnings(&doc, "api", port)
+            .iter()
+            .map(|d| {
+                assert!(!d.is_error() && d.hint.is_some());
+                (d.code, d.line)
+            })
+            .collect()
+    };
+    // loopback only, in the spellings servers use
+    for run in [
+        "uvicorn main:app --host 127.0.0.1 --port 8001",
+        "uvicorn main:app --host=localhost --port=8001",
+        "gunicorn -b 127.0.0.1:8001 main:app",
+        "php -S localhost:8001",
+        "python3 -m http.server 8001 --bind 127.0.0.1",
+    ] {
+        assert_eq!(listen(run, Some(8001)), [(Code::LoopbackBind, 6)], "{run}");
+    }
+    // another port than the service's
+    for run in [
+        "uvicorn main:app --host 0.0.0.0 --port 9000",
+        "PORT=1 flask run -p 9000 --host=0.0.0.0",
+        "gunicorn -b 0.0.0.0:9000 main:app",
+        "python3 -m http.server 9000",
+        "cd src\nstreamlit run app.py --server.port 9000",
+    ] {
+        let w = listen(run, Some(8001));
+        assert_eq!(w.len(), 1, "{run}: {w:?}");
+        assert_eq!(w[0].0, Code::PortMismatch, "{run}");
+    }
+    // the service's port, a variable, no port at all, or not a server: nothing
+    for run in [
+        "uvicorn main:app --host 0.0.0.0 --port 8001",
+        "uvicorn main:app --host 0.0.0.0 --port ${MARKPACT_PORT:-8000}",
+        "python3 -m http.server $MARKPACT_PORT",
+        "mkdir -p 9000 && node server.js",
+        "python3 worker.py",
+    ] {
+        assert_eq!(listen(run, Some(8001)), [], "{run}");
+    }
+    assert_eq!(listen("python3 -m http.server 9000", None), []);
+}
+
+#[test]
 fn unknown_attribute() {
     assert_eq!(
         warnings("```python markpact:file path=main.py owner=me\n```\n\n```bash markpact:run path=x\npython3 main.py\n```\n"),

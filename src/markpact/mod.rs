@@ -166,6 +166,15 @@ pub fn missing_env(doc: &Markpact, provided: &dyn Fn(&str) -> bool) -> Vec<Diagn
     validate::missing_env(doc, provided)
 }
 
+/// Warnings about where the run block's server listens (spec §10): a loopback address only
+/// (`LoopbackBind`), or a port other than the service's `port` (`PortMismatch`).
+#[must_use]
+pub fn listen_warnings(doc: &Markpact, service: &str, port: Option<u16>) -> Vec<Diagnostic> {
+    let mut out = validate::loopback_bind(doc);
+    out.extend(validate::port_mismatch(doc, service, port));
+    out
+}
+
 /// 0-based line of the first `require` directive of a go.mod text, if any.
 #[must_use]
 pub fn go_mod_require_line(text: &str) -> Option<usize> {
@@ -317,7 +326,7 @@ fn read_blocks<'a>(ctx: &mut Ctx<'_>, text: &'a str, index: &text::LineIndex<'a>
                             Code::UnknownKind,
                             f.line,
                             format!("unknown kind `markpact:{kind}`; the block is ignored"),
-                            format!("known kinds: {}", info::KNOWN_KINDS.join(", ")),
+                            unknown_kind_hint(kind),
                         );
                         continue;
                     }
@@ -357,7 +366,7 @@ fn read_blocks<'a>(ctx: &mut Ctx<'_>, text: &'a str, index: &text::LineIndex<'a>
                             Code::UnknownKind,
                             f.line,
                             format!("unknown kind `markpact:{}`; the block is ignored", tagged.kind),
-                            format!("known kinds: {}", info::KNOWN_KINDS.join(", ")),
+                            unknown_kind_hint(&tagged.kind),
                         );
                     }
                 }
@@ -365,6 +374,22 @@ fn read_blocks<'a>(ctx: &mut Ctx<'_>, text: &'a str, index: &text::LineIndex<'a>
         }
     }
     found
+}
+
+/// The hint for an unknown kind: the known kind it is a typo of (at most two edits, e.g.
+/// `dep`, `files`, `rnu`), then the list of known kinds.
+fn unknown_kind_hint(kind: &str) -> String {
+    let known = format!("known kinds: {}", info::KNOWN_KINDS.join(", "));
+    let lower = kind.to_ascii_lowercase();
+    let nearest = info::KNOWN_KINDS
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(&lower, k), *k))
+        .filter(|(d, k)| *d <= 2.min(k.len() / 2))
+        .min();
+    match nearest {
+        Some((_, k)) => format!("did you mean `markpact:{k}`? {known}"),
+        None => known,
+    }
 }
 
 /// The kind of an info string's tag when it is well-formed but not a known kind.

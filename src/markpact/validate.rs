@@ -128,6 +128,133 @@ fn install_at_start(doc: &Markpact, run: &super::model::Script) -> Vec<Diagnosti
         .collect()
 }
 
+/// Commands whose flags are not a server's (`mkdir -p`, `ssh -p`, …).
+const NOT_SERVERS: [&str; 14] = [
+    "mkdir", "cp", "mv", "rm", "ln", "chmod", "chown", "echo", "ssh", "scp", "tar", "curl", "wget",
+    "test",
+];
+
+/// Where a run block's server listens, as far as its words say: (0-based body line, the words
+/// naming a loopback address) and (line, port, the words naming it).
+type Listen = (Vec<(usize, String)>, Vec<(usize, u16, String)>);
+
+fn listen_words(run: &super::model::Script) -> Listen {
+    use super::run_steps::{steps, StepKind};
+    let loopback = |v: &str| {
+        let host = v.rsplit_once(':').map_or(v, |(h, p)| {
+            if p.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                v
+            }
+        });
+        matches!(host, "127.0.0.1" | "localhost" | "::1" | "[::1]")
+    };
+    let port_of = |v: &str| -> Option<u16> {
+        let p = v.rsplit_once(':').map_or(v, |(_, p)| p);
+        p.parse().ok().filter(|p| *p > 0)
+    };
+    let (mut hosts, mut ports) = (Vec::new(), Vec::new());
+    for step in steps(&run.body)
+        .into_iter()
+        .filter(|s| matches!(s.kind, StepKind::Other))
+    {
+        let words: Vec<&str> = step
+            .text
+            .split_whitespace()
+            .skip_while(|w| w.contains('=') && !w.starts_with('-'))
+            .collect();
+        if words.first().is_none_or(|w| NOT_SERVERS.contains(w)) {
+            continue;
+        }
+        for (i, w) in words.iter().enumerate() {
+            let (flag, value) = match w.split_once('=') {
+                Some((f, v)) if f.starts_with('-') => (f, Some(v)),
+                _ => (*w, words.get(i + 1).copied()),
+            };
+            let value = value.unwrap_or("");
+            let said = if w.contains('=') {
+                (*w).to_string()
+            } else {
+                format!("{w} {value}")
+            };
+            match flag {
+                "--host" | "--bind" | "-b" | "-H" | "--hostname" | "--address" | "--addr"
+                | "--listen" | "--server.address" | "-S"
+                    if loopback(value) =>
+                {
+                    hosts.push((step.line, said.clone()));
+                    if let Some(p) = port_of(value).filter(|_| value.contains(':')) {
+                        ports.push((step.line, p, said));
+                    }
+                }
+                "--bind" | "-b" | "--listen" | "-S" | "--addr" | "--address"
+                    if value.contains(':') =>
+                {
+                    if let Some(p) = port_of(value) {
+                        ports.push((step.line, p, said));
+                    }
+                }
+                "--port" | "-p" | "--server.port" | "--listen-port" | "-l" => {
+                    if let Ok(p) = value.parse::<u16>() {
+                        ports.push((step.line, p, said));
+                    }
+                }
+                "http.server" => {
+                    if let Ok(p) = value.parse::<u16>() {
+                        ports.push((step.line, p, said));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    (hosts, ports)
+}
+
+/// `LoopbackBind` warnings: a run block whose server listens on 127.0.0.1/localhost only, which
+/// inside a container nobody else reaches (not the health check, not the dependants).
+pub(crate) fn loopback_bind(doc: &Markpact) -> Vec<Diagnostic> {
+    let Some(run) = &doc.run else {
+        return Vec::new();
+    };
+    listen_words(run)
+        .0
+        .into_iter()
+        .map(|(line, said)| {
+            Diagnostic::warning(
+                Code::LoopbackBind,
+                &doc.path,
+                run.line + 1 + line,
+                format!("the run block listens on a loopback address only (`{said}`): inside a container nothing else can reach it, not the health check, not the dependants"),
+            )
+            .with_hint("listen on all addresses, e.g. `--host 0.0.0.0`")
+        })
+        .collect()
+}
+
+/// `PortMismatch` warnings: a run block that names a port other than the service's `port`
+/// (which the health check, the published port and the dependants use).
+pub(crate) fn port_mismatch(doc: &Markpact, service: &str, port: Option<u16>) -> Vec<Diagnostic> {
+    let (Some(run), Some(port)) = (&doc.run, port) else {
+        return Vec::new();
+    };
+    listen_words(run)
+        .1
+        .into_iter()
+        .filter(|(_, p, _)| *p != port)
+        .map(|(line, p, said)| {
+            Diagnostic::warning(
+                Code::PortMismatch,
+                &doc.path,
+                run.line + 1 + line,
+                format!("the run block listens on port {p} (`{said}`) but service `{service}` has port {port}: the health check and the dependants use {port}"),
+            )
+            .with_hint(format!("listen on `${{MARKPACT_PORT}}` (pactown sets it to the service's port), or set `port: {p}` for `{service}`"))
+        })
+        .collect()
+}
+
 /// The `platform` of a target body (default `web`).
 pub(crate) fn target_platform(body: &str) -> String {
     crate::config::check_yaml_bounds(body)
