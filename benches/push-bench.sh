@@ -4,14 +4,21 @@
 #   cold      — into an empty registry,
 #   unchanged — the same ecosystem again,
 #   code edit — after a code-only change to one service (api),
-# each beside `docker push` of the same images into a second empty registry (the baseline:
-# same engine, same layers). Bytes are what the registry received: the sizes of the blobs whose
+# each beside `docker push` / `podman push` of the same images into a second empty registry (the
+# baseline: same engine, same layers). Bytes are what the registry received: the sizes of the blobs whose
 # upload completed (`PUT …/blobs/uploads/…?digest=` in its request log). Prints a markdown table.
 #
-# Usage: benches/push-bench.sh            (Docker; needs docker-registry: apt-get install docker-registry)
+# Usage: benches/push-bench.sh [docker|podman]   (default docker; needs docker-registry:
+#        apt-get install docker-registry)
 # PACTOWN_BIN=path uses that binary instead of a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ENGINE=${1:-docker}
+case "$ENGINE" in
+  docker) PUSH=(docker push -q) ;;
+  podman) PUSH=(podman push -q --tls-verify=false) ;;
+  *) echo "usage: $0 [docker|podman]" >&2; exit 2 ;;
+esac
 if [ -z "${PACTOWN_CA_BUNDLE:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
   export PACTOWN_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 fi
@@ -25,7 +32,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  docker images --format '{{.Repository}}:{{.Tag}}' | grep -E "^127\.0\.0\.1:($P1|$P2)/" | xargs -r docker rmi -f >/dev/null 2>&1 || true
+  "$ENGINE" images --format '{{.Repository}}:{{.Tag}}' | grep -E "^127\.0\.0\.1:($P1|$P2)/" | xargs -r "$ENGINE" rmi -f >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -60,26 +67,26 @@ now() { date +%s.%N; }
 
 cp -r examples/polyglot "$work/eco"
 file="$work/eco/polyglot.pactown.yaml"
-"$BIN" -q build "$file" --engine docker >/dev/null   # the images themselves (not timed)
+"$BIN" -q build "$file" --engine "$ENGINE" >/dev/null   # the images themselves (not timed)
 
 declare -A secs bytes blobs bsecs bbytes bblobs
 pactown_push() { # CASE
   local m t0 t1
   m=$(mark pactown); t0=$(now)
-  "$BIN" -q build "$file" --engine docker --push --repo "127.0.0.1:$P1/bench" --metadata-file "$work/meta.json" >/dev/null
+  "$BIN" -q build "$file" --engine "$ENGINE" --push --repo "127.0.0.1:$P1/bench" --metadata-file "$work/meta.json" >/dev/null
   t1=$(now)
   secs[$1]=$(echo "$t1 - $t0" | bc)
   read -r blobs[$1] bytes[$1] < <(uploads pactown "$P1" "$m")
 }
-baseline_push() { # CASE — docker push of the same images (the pushed names, retagged)
+baseline_push() { # CASE — docker/podman push of the same images (the pushed names, retagged)
   local m t0 t1 refs=()
   while read -r local name; do
-    docker tag "$local" "127.0.0.1:$P2/bench/$name" && refs+=("127.0.0.1:$P2/bench/$name")
+    "$ENGINE" tag "$local" "127.0.0.1:$P2/bench/$name" && refs+=("127.0.0.1:$P2/bench/$name")
   done < <(python3 -c "
 import json; m=json.load(open('$work/meta.json'))
 for s,p in m['services'].items(): print(p['image'], p['image'].split('/')[-1])")
   m=$(mark baseline); t0=$(now)
-  for r in "${refs[@]}"; do docker push -q "$r" >/dev/null; done
+  for r in "${refs[@]}"; do "${PUSH[@]}" "$r" >/dev/null; done
   t1=$(now)
   bsecs[$1]=$(echo "$t1 - $t0" | bc)
   read -r bblobs[$1] bbytes[$1] < <(uploads baseline "$P2" "$m")
@@ -88,11 +95,11 @@ pactown_push cold; baseline_push cold
 pactown_push unchanged; baseline_push unchanged
 sed -i 's/"service": "api"/"service": "api-bench-edit"/' "$work/eco/api/README.md"
 grep -q api-bench-edit "$work/eco/api/README.md" || { echo "code edit did not apply" >&2; exit 1; }
-"$BIN" -q build "$file" --engine docker >/dev/null
+"$BIN" -q build "$file" --engine "$ENGINE" >/dev/null
 pactown_push edit; baseline_push edit
 
 kb() { printf '%.1f' "$(echo "scale=3; $1 / 1000" | bc)"; }
-echo "| push of polyglot (4 services, Docker) | pactown s | blobs | kB uploaded | docker push s | blobs | kB uploaded | time ratio |"
+echo "| push of polyglot (4 services, $ENGINE) | pactown s | blobs | kB uploaded | $ENGINE push s | blobs | kB uploaded | time ratio |"
 echo "|---|---|---|---|---|---|---|---|"
 for c in cold unchanged edit; do
   ratio=$(printf '%.2f' "$(echo "scale=3; ${secs[$c]} / ${bsecs[$c]}" | bc)")
