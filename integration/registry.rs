@@ -79,7 +79,13 @@ async fn kill_9_during_publishes_loses_nothing_acknowledged() {
         | 1;
     eprintln!("crash test seed {seed}");
     let mut rng = Rng(seed);
-    let acked: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
+    type Acked = (
+        String,
+        String,
+        String,
+        serde_json::Map<String, serde_json::Value>,
+    );
+    let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();
 
     for round in 0..ROUNDS {
         let (mut child, url) = spawn(&storage, &tokens).await;
@@ -90,6 +96,12 @@ async fn kill_9_during_publishes_loses_nothing_acknowledged() {
             writers.push(tokio::spawn(async move {
                 let client = Client::new(&url, Some(TOKEN.into())).unwrap();
                 for n in 0.. {
+                    // metadata goes to a blob of its own, durable before the index names it
+                    let mut metadata = serde_json::Map::new();
+                    if n % 2 == 0 {
+                        metadata.insert("writer".into(), w.into());
+                        metadata.insert("pad".into(), format!("{round}-{n}").repeat(200).into());
+                    }
                     let req = PublishRequest {
                         name: format!("w{w}"),
                         version: format!("{round}.{n}.0"),
@@ -97,13 +109,14 @@ async fn kill_9_during_publishes_loses_nothing_acknowledged() {
                         namespace: "crash".into(),
                         description: format!("round {round}"),
                         tags: vec![],
-                        metadata: Default::default(),
+                        metadata,
                     };
                     match client.publish(&req).await {
                         Ok(out) => acked.lock().unwrap().push((
                             req.name,
                             req.version,
                             out.response.checksum,
+                            req.metadata,
                         )),
                         // The server died under us: unacknowledged, may or may not be stored.
                         Err(_) => break,
@@ -134,13 +147,14 @@ async fn kill_9_during_publishes_loses_nothing_acknowledged() {
     );
     let (mut child, url) = spawn(&storage, &tokens).await;
     let client = Client::new(&url, None).unwrap();
-    for (name, version, checksum) in &acked {
+    for (name, version, checksum, metadata) in &acked {
         let v = client
             .version("crash", name, version)
             .await
             .unwrap_or_else(|e| panic!("acknowledged crash/{name}@{version} lost: {e}"));
         assert_eq!(&v.checksum, checksum);
         assert_eq!(&sha256_hex(v.readme_content.as_bytes()), checksum);
+        assert_eq!(&v.metadata, metadata, "crash/{name}@{version}");
     }
     child.start_kill().unwrap();
     child.wait().await.unwrap();

@@ -40,6 +40,20 @@ impl Server {
         }
     }
 
+    /// A server on an existing storage folder.
+    async fn start_in(dir: tempfile::TempDir) -> Self {
+        let tokens = Tokens::parse(Path::new("tokens"), &format!("{WRITER} *\n")).unwrap();
+        let running = server::start(ServeConfig::local(dir.path().to_path_buf(), tokens))
+            .await
+            .unwrap();
+        Self {
+            url: running.url(),
+            running: Some(running),
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
     async fn start() -> Self {
         let tokens = Tokens::parse(
             Path::new("tokens"),
@@ -559,5 +573,81 @@ async fn publish_fields_are_bounded() {
         )
         .await;
     assert_eq!(ok.0, StatusCode::OK, "{}", ok.1);
+    s.stop().await;
+}
+
+/// Metadata lives in blobs, not in index.json (#15 item 5): 50 versions with 8 KiB of metadata
+/// each leave the index at a few hundred bytes per version, and each version answers with its
+/// own metadata.
+#[tokio::test]
+async fn metadata_is_kept_out_of_the_index() {
+    let s = Server::start().await;
+    let big = |i: usize| json!({"n": i, "blob": format!("{i:04}{}", "m".repeat(8000))});
+    for i in 0..50 {
+        let mut b = body(
+            "team",
+            "meta",
+            &format!("1.0.{i}"),
+            &readme(&format!("m{i}")),
+        );
+        b["metadata"] = big(i);
+        assert!(serde_json::to_vec(&b["metadata"]).unwrap().len() > 8000);
+        let got = s.publish(Some(WRITER), &b).await;
+        assert!(got.0.is_success(), "{}", got.1);
+    }
+    let index = std::fs::read(s._dir.path().join("index.json")).unwrap();
+    assert!(
+        index.len() < 50 * 512,
+        "index.json is {} bytes for 50 versions",
+        index.len()
+    );
+    assert!(!String::from_utf8_lossy(&index).contains("mmmm"));
+    for i in [0, 17, 49] {
+        let (st, v) = s.get(&format!("/v1/artifacts/team/meta/1.0.{i}")).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["metadata"], big(i), "1.0.{i}");
+    }
+    s.stop().await;
+}
+
+/// A storage folder whose index.json still holds metadata inline (as written before metadata
+/// moved to blobs) stays readable, and is migrated when it is opened.
+#[tokio::test]
+async fn inline_metadata_of_an_older_index_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let readme_text = readme("old");
+    let sum = sha256_hex(readme_text.as_bytes());
+    let blobs = dir.path().join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    std::fs::write(blobs.join(&sum), &readme_text).unwrap();
+    let old = json!({
+        "artifacts": {"team/old": {
+            "name": "old", "namespace": "team", "description": "old module",
+            "versions": {"1.0.0": {"version": "1.0.0", "checksum": sum, "size": readme_text.len(),
+                "published_at": "2025-01-01T00:00:00Z",
+                "metadata": {"service": "old", "runtime": "python"}}},
+            "latest_version": "1.0.0", "created_at": "2025-01-01T00:00:00Z",
+            "updated_at": "2025-01-01T00:00:00Z", "tags": []}},
+        "updated_at": "2025-01-01T00:00:00Z"
+    });
+    std::fs::write(
+        dir.path().join("index.json"),
+        serde_json::to_vec_pretty(&old).unwrap(),
+    )
+    .unwrap();
+    let s = Server::start_in(dir).await;
+    let (st, v) = s.get("/v1/artifacts/team/old/1.0.0").await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["metadata"],
+        json!({"service": "old", "runtime": "python"})
+    );
+    assert_eq!(v["readme_content"], readme_text.as_str());
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(s._dir.path().join("index.json")).unwrap()).unwrap();
+    let rec = &index["artifacts"]["team/old"]["versions"]["1.0.0"];
+    assert!(rec.get("metadata").is_none(), "{rec}");
+    let meta_sum = rec["metadata_checksum"].as_str().unwrap();
+    assert!(s._dir.path().join("blobs/sha256").join(meta_sum).is_file());
     s.stop().await;
 }

@@ -151,8 +151,9 @@ pub fn rfc3339(secs: u64, micros: u32) -> String {
     )
 }
 
-/// One published version in the index. The README itself lives in the blob store under its
-/// checksum, so the index stays small and a README is written once.
+/// One published version in the index. The README and the metadata live in the blob store under
+/// their checksums, so the index stays small (a few hundred bytes per version, whatever the
+/// metadata) and each is written once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionRecord {
     /// The semver version as published.
@@ -164,8 +165,13 @@ pub struct VersionRecord {
     pub size: u64,
     /// Publication time, RFC 3339.
     pub published_at: String,
-    /// Free metadata given at publication.
-    #[serde(default)]
+    /// Hex sha256 of the metadata given at publication (compact JSON, a blob beside the
+    /// README); `None` when none was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_checksum: Option<String>,
+    /// Metadata inline, as indexes written before metadata moved to blobs held it; such an
+    /// index is migrated when the store opens, and this stays empty afterwards.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 

@@ -651,14 +651,20 @@ async fn find_version(
         ))
     })?;
     let store = Arc::clone(&state.store);
-    let checksum = rec.checksum.clone();
-    let readme = blocking(move || store.read_blob(&checksum).map_err(ApiError::from)).await?;
+    let stored = rec.clone();
+    let (readme, metadata) = blocking(move || {
+        Ok((
+            store.read_blob(&stored.checksum)?,
+            store.read_metadata(&stored)?,
+        ))
+    })
+    .await?;
     Ok(VersionInfo {
         version: rec.version,
         readme_content: readme,
         checksum: rec.checksum,
         published_at: rec.published_at,
-        metadata: rec.metadata,
+        metadata,
     })
 }
 
@@ -800,7 +806,7 @@ pub fn validate_publish(req: &PublishRequest) -> Result<(), ApiError> {
     let metadata = serde_json::to_vec(&req.metadata).map_or(usize::MAX, |v| v.len());
     if metadata > MAX_METADATA_BYTES {
         return Err(ApiError::invalid(format!(
-            "metadata is {metadata} bytes of JSON; the limit is {MAX_METADATA_BYTES} (it is stored in the index: keep large data in the README)"
+            "metadata is {metadata} bytes of JSON; the limit is {MAX_METADATA_BYTES} (keep large data in the README)"
         )));
     }
     if req.tags.len() > MAX_TAGS {

@@ -4,14 +4,15 @@
 //!
 //! ```text
 //! .lock                    held (flock) by the one server using the folder
-//! index.json               artifacts, versions, checksums (no README bodies)
-//! blobs/sha256/<hex>       README bodies, addressed by their sha256
+//! index.json               artifacts, versions, checksums (no README bodies, no metadata)
+//! blobs/sha256/<hex>       README bodies and version metadata (compact JSON), addressed by
+//!                          their sha256
 //! ```
 //!
 //! Every write goes to a temporary file that is fsynced, renamed over its target, and followed by
 //! an fsync of the folder. Index writes are serialized and grouped: concurrent publishes queue
-//! up and one committer writes them all with a single index write (group commit). A README blob is durable before the index
-//! that names it, so a crash at any moment leaves either the previous or the new index — never a
+//! up and one committer writes them all with a single index write (group commit). A README or
+//! metadata blob is durable before the index that names it, so a crash at any moment leaves either the previous or the new index — never a
 //! broken one — and every version an index names has its blob. A crash can at worst leave an
 //! unreferenced blob, which is harmless.
 use super::model::{
@@ -124,13 +125,61 @@ impl Store {
             }
         }
         let index = load_index(dir)?;
-        Ok(Self {
+        let store = Self {
             dir: dir.to_path_buf(),
             _lock: lock,
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
             index: RwLock::new(Arc::new(index)),
-        })
+        };
+        store.migrate_inline_metadata()?;
+        Ok(store)
+    }
+
+    /// Moves metadata an older index holds inline into blobs: every blob is durable first, then
+    /// one index write drops the inline copies, so a crash leaves the old index (still readable,
+    /// migrated at the next open) or the new one.
+    fn migrate_inline_metadata(&self) -> Result<(), StoreError> {
+        let current = self.snapshot();
+        let inline = current
+            .artifacts
+            .values()
+            .flat_map(|a| a.versions.values())
+            .any(|v| !v.metadata.is_empty());
+        if !inline {
+            return Ok(());
+        }
+        let mut next = (*current).clone();
+        for rec in next
+            .artifacts
+            .values_mut()
+            .flat_map(|a| a.versions.values_mut())
+        {
+            if rec.metadata.is_empty() {
+                continue;
+            }
+            let (sum, bytes) = metadata_blob(&rec.metadata, &self.dir)?;
+            self.write_blob(&sum, &bytes)?;
+            rec.metadata_checksum = Some(sum);
+            rec.metadata.clear();
+        }
+        self.commit(next)
+    }
+
+    /// The metadata of a version: its blob (checked against its checksum), or what an index
+    /// not yet migrated holds inline.
+    ///
+    /// # Errors
+    /// IO errors and [`StoreError::CorruptBlob`].
+    pub fn read_metadata(
+        &self,
+        rec: &VersionRecord,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
+        match &rec.metadata_checksum {
+            Some(sum) => serde_json::from_str(&self.read_blob(sum)?)
+                .map_err(|_| StoreError::CorruptBlob(sum.clone())),
+            None => Ok(rec.metadata.clone()),
+        }
     }
 
     /// The storage folder.
@@ -176,9 +225,16 @@ impl Store {
                 });
             }
         }
-        // The blob is durable before any index can name it.
+        // The blobs are durable before any index can name them.
         self.write_blob(&checksum, req.readme_content.as_bytes())?;
-        match self.submit(Op::Publish(Box::new(req.clone()), checksum))? {
+        let metadata = if req.metadata.is_empty() {
+            None
+        } else {
+            let (sum, bytes) = metadata_blob(&req.metadata, &self.dir)?;
+            self.write_blob(&sum, &bytes)?;
+            Some(sum)
+        };
+        match self.submit(Op::Publish(Box::new(req.clone()), checksum, metadata))? {
             Done::Published(p) => Ok(p),
             Done::Deleted => Err(StoreError::NotFound(key)),
         }
@@ -230,7 +286,9 @@ impl Store {
         let mut changed = false;
         for (ticket, op) in ops {
             let result = match op {
-                Op::Publish(req, checksum) => apply_publish(&mut next, &req, checksum, &now),
+                Op::Publish(req, checksum, metadata) => {
+                    apply_publish(&mut next, &req, checksum, metadata, &now)
+                }
                 Op::Delete(key) => apply_delete(&mut next, key),
             };
             changed |= matches!(
@@ -293,7 +351,8 @@ impl Store {
 /// A queued write.
 #[derive(Debug)]
 enum Op {
-    Publish(Box<PublishRequest>, String),
+    /// The request, the README's checksum and the metadata's (when there is metadata).
+    Publish(Box<PublishRequest>, String, Option<String>),
     Delete(String),
 }
 
@@ -332,6 +391,7 @@ fn apply_publish(
     next: &mut Index,
     req: &PublishRequest,
     checksum: String,
+    metadata_checksum: Option<String>,
     now: &str,
 ) -> Result<Done, StoreError> {
     let key = format!("{}/{}", req.namespace, req.name);
@@ -381,7 +441,8 @@ fn apply_publish(
             checksum,
             size: req.readme_content.len() as u64,
             published_at: now.to_string(),
-            metadata: req.metadata.clone(),
+            metadata_checksum,
+            metadata: serde_json::Map::new(),
         },
     );
     artifact.latest_version =
@@ -449,9 +510,30 @@ pub fn load_index(dir: &Path) -> Result<Index, StoreError> {
                     reason: format!("{key}@{v}: README blob {} is missing", rec.checksum),
                 });
             }
+            if let Some(sum) = &rec.metadata_checksum {
+                if !dir.join("blobs").join("sha256").join(sum).is_file() {
+                    return Err(StoreError::CorruptIndex {
+                        path,
+                        reason: format!("{key}@{v}: metadata blob {sum} is missing"),
+                    });
+                }
+            }
         }
     }
     Ok(index)
+}
+
+/// The blob of a version's metadata: its checksum and compact JSON.
+fn metadata_blob(
+    metadata: &serde_json::Map<String, serde_json::Value>,
+    dir: &Path,
+) -> Result<(String, Vec<u8>), StoreError> {
+    let bytes = serde_json::to_vec(metadata).map_err(|e| StoreError::Io {
+        context: "cannot serialize metadata",
+        path: dir.join("blobs"),
+        source: std::io::Error::other(e),
+    })?;
+    Ok((sha256_hex(&bytes), bytes))
 }
 
 /// Writes `bytes` to `path` so that `path` holds either its old or its new content at every
