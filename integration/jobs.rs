@@ -206,4 +206,60 @@ fn a_failing_job_blocks_its_dependant(kind: EngineKind) {
     );
 }
 
-crate::per_engine!(sync: jobs_gate_dependants_and_are_not_rerun, a_failing_job_blocks_its_dependant);
+/// Watch mode replaces an edited service but leaves a completed job alone.
+fn watch_does_not_rerun_a_completed_job(kind: EngineKind) {
+    if !common::available(kind) {
+        return;
+    }
+    let engine = common::cli(kind);
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("jobwatch");
+    let port = base(kind);
+    let file = write_eco(tmp.path(), &name, port, 0);
+    let f = file.to_str().unwrap();
+    let _guard = Down::new(&file, kind).timeout(1);
+    let log = tmp.path().join("watch.log");
+    let mut child = common::pactown_cmd()
+        .args(["watch", f, "--engine", engine, "--timeout", "300"])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(tmp.path().join("watch.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let body_is = |want: &str, secs: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            if common::http_get(&format!("http://127.0.0.1:{port}/")) == (200, want.to_string()) {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                let err = std::fs::read_to_string(tmp.path().join("watch.err")).unwrap_or_default();
+                panic!("api never answered {want:?}:\n{err}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    body_is("ok", 300);
+    let job = format!("{name}-migrate-1");
+    let started_at = || common::cli_output(kind, &["inspect", "-f", "{{.State.StartedAt}}", &job]);
+    let before = started_at();
+    let readme = tmp.path().join("api.md");
+    let source = std::fs::read_to_string(&readme).unwrap();
+    std::fs::write(
+        &readme,
+        source.replace(r#"self.reply(200, "ok")"#, r#"self.reply(200, "edited")"#),
+    )
+    .unwrap();
+    body_is("edited", 300);
+    let after = started_at();
+    // (stopping watch removes the ecosystem: read the job's logs first)
+    let logs = text(&pactown(&["logs", f, "migrate", "--engine", engine]));
+    common::stop_child(&mut child);
+    assert_eq!(after, before, "watch ran the completed job again");
+    assert_eq!(logs.matches("MIGRATE_FINISHED").count(), 1, "{logs}");
+}
+
+crate::per_engine!(sync:
+    jobs_gate_dependants_and_are_not_rerun,
+    a_failing_job_blocks_its_dependant,
+    watch_does_not_rerun_a_completed_job,
+);

@@ -321,7 +321,7 @@ async fn run_service(
     };
     // a job that already ran to completion with this config is not run again
     let actions = if d.job {
-        keep_completed_job(shared, actions).await
+        keep_completed(shared.engine.as_ref(), actions).await
     } else {
         actions
     };
@@ -453,19 +453,19 @@ fn readiness(d: &DesiredService, r: &ReplicaState) -> Readiness {
     )
 }
 
-/// A job's plan with a stopped container of the same config that exited 0 turned into
-/// [`ReplicaAction::Keep`]: it ran to completion before and is not run again (like Compose).
-/// One that failed, or never ran, keeps its start.
-async fn keep_completed_job(
-    shared: &Shared,
+/// A job's replica actions with [`ReplicaAction::Start`] of a stopped container of the same
+/// config that exited 0 turned into [`ReplicaAction::Keep`]: it ran to completion before and is
+/// not run again (like Compose; `up` and watch mode). One that failed, or never ran, keeps its
+/// start.
+pub(crate) async fn keep_completed(
+    engine: &dyn Engine,
     actions: Vec<(u32, ReplicaAction)>,
 ) -> Vec<(u32, ReplicaAction)> {
     let mut out = Vec::with_capacity(actions.len());
     for (replica, action) in actions {
         let action = match action {
             ReplicaAction::Start { id, host_port } => {
-                let done = shared
-                    .engine
+                let done = engine
                     .inspect_container(&id)
                     .await
                     .is_ok_and(|c| c.info.state == "exited" && c.exit_code == Some(0));

@@ -247,11 +247,15 @@ pub async fn status(
             replicas,
         });
     }
-    let results = futures_util::future::join_all(
-        probes
-            .iter()
-            .map(|(_, _, t)| check_once(engine, probe, t, Duration::from_secs(2))),
-    )
+    let results = futures_util::future::join_all(probes.iter().map(|(_, _, t)| {
+        // a `health_cmd` is an exec in the container: slower than a probe from the host
+        let limit = if matches!(t, Readiness::Command { .. }) {
+            super::health::COMMAND_TIMEOUT
+        } else {
+            Duration::from_secs(2)
+        };
+        check_once(engine, probe, t, limit)
+    }))
     .await;
     for ((row, n, _), r) in probes.iter().zip(results) {
         if let Some(replica) = rows.get_mut(*row).and_then(|row| row.replicas.get_mut(*n)) {

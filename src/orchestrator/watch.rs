@@ -425,6 +425,12 @@ impl Session {
             ) else {
                 continue;
             };
+            // a job that already ran to completion with this config is not run again
+            let mut sp = (*sp).clone();
+            if d.job {
+                sp.replicas =
+                    super::scheduler::keep_completed(self.engine.as_ref(), sp.replicas).await;
+            }
             if let Some(dep) = d
                 .dependencies
                 .iter()
@@ -456,7 +462,7 @@ impl Session {
             if sp.is_noop() || look {
                 report.unchanged.push(name.clone());
                 if look {
-                    if let Err((reason, log)) = self.check_running(d, sp).await {
+                    if let Err((reason, log)) = self.check_running(d, &sp).await {
                         report.failed.push((name.clone(), reason.clone()));
                         on_event(WatchEvent::Unhealthy {
                             service: name.clone(),
