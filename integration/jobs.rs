@@ -2,7 +2,9 @@
 //! completion before its dependant's process starts (timestamps printed by both processes), a
 //! worker without a port is healthy by running, a scheduler without a port by its `health_cmd`
 //! run inside the container, a second `up` does not run the job again, and a failing job keeps
-//! its dependant from starting while `up` fails naming it with its last log lines.
+//! its dependant from starting while `up` fails naming it with its last log lines. Watch mode
+//! leaves a completed job alone when another service is edited and runs it again (before its
+//! dependant) when its own README changes.
 use crate::common::{self, pactown, text, Down};
 use pactown::engine::EngineKind;
 use std::path::{Path, PathBuf};
@@ -206,25 +208,44 @@ fn a_failing_job_blocks_its_dependant(kind: EngineKind) {
     );
 }
 
-/// Watch mode replaces an edited service but leaves a completed job alone.
+/// A `pactown watch` child, stopped (SIGINT, then killed) on drop so a failing test does not
+/// leave it running.
+struct WatchChild(std::process::Child);
+
+impl Drop for WatchChild {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            common::stop_child(&mut self.0);
+        }
+    }
+}
+
+/// Watch mode replaces an edited service but leaves a completed job alone (also when the edit
+/// is saved right after `up`, before the watcher's first reconcile ended), does not print the
+/// job's log again at every log rescan, and runs a job whose README changed again before its
+/// edited dependant starts.
 fn watch_does_not_rerun_a_completed_job(kind: EngineKind) {
     if !common::available(kind) {
         return;
     }
     let engine = common::cli(kind);
     let tmp = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
     let name = common::unique("jobwatch");
     let port = base(kind);
     let file = write_eco(tmp.path(), &name, port, 0);
     let f = file.to_str().unwrap();
     let _guard = Down::new(&file, kind).timeout(1);
-    let log = tmp.path().join("watch.log");
-    let mut child = common::pactown_cmd()
-        .args(["watch", f, "--engine", engine, "--timeout", "300"])
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::fs::File::create(tmp.path().join("watch.err")).unwrap())
-        .spawn()
-        .unwrap();
+    let log = out.path().join("watch.log");
+    let err = out.path().join("watch.err");
+    let mut child = WatchChild(
+        common::pactown_cmd()
+            .args(["watch", f, "--engine", engine, "--timeout", "300"])
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let body_is = |want: &str, secs: u64| {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
         loop {
@@ -232,30 +253,66 @@ fn watch_does_not_rerun_a_completed_job(kind: EngineKind) {
                 return;
             }
             if std::time::Instant::now() > deadline {
-                let err = std::fs::read_to_string(tmp.path().join("watch.err")).unwrap_or_default();
+                let err = std::fs::read_to_string(&err).unwrap_or_default();
                 panic!("api never answered {want:?}:\n{err}");
             }
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
     };
+    // `up` is done once the api answers: the edit is saved at once, while watch mode may still
+    // be in its first reconcile
     body_is("ok", 300);
     let job = format!("{name}-migrate-1");
     let started_at = || common::cli_output(kind, &["inspect", "-f", "{{.State.StartedAt}}", &job]);
     let before = started_at();
-    let readme = tmp.path().join("api.md");
-    let source = std::fs::read_to_string(&readme).unwrap();
-    std::fs::write(
-        &readme,
-        source.replace(r#"self.reply(200, "ok")"#, r#"self.reply(200, "edited")"#),
-    )
-    .unwrap();
+    let edit = |file: &str, from: &str, to: &str| {
+        let path = tmp.path().join(file);
+        let source = std::fs::read_to_string(&path).unwrap();
+        assert!(source.contains(from), "{file}: no {from:?}");
+        std::fs::write(&path, source.replace(from, to)).unwrap();
+    };
+    edit(
+        "api.md",
+        r#"self.reply(200, "ok")"#,
+        r#"self.reply(200, "edited")"#,
+    );
     body_is("edited", 300);
-    let after = started_at();
-    // (stopping watch removes the ecosystem: read the job's logs first)
-    let logs = text(&pactown(&["logs", f, "migrate", "--engine", engine]));
-    common::stop_child(&mut child);
-    assert_eq!(after, before, "watch ran the completed job again");
-    assert_eq!(logs.matches("MIGRATE_FINISHED").count(), 1, "{logs}");
+    assert_eq!(started_at(), before, "watch ran the completed job again");
+    let logs = |svc: &str| text(&pactown(&["logs", f, svc, "--engine", engine]));
+    assert_eq!(logs("migrate").matches("MIGRATE_FINISHED").count(), 1);
+    // the log follower (a rescan every 2 s) does not show the exited job again
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let shown = std::fs::read_to_string(&log).unwrap();
+    assert!(!shown.contains("MIGRATE_FINISHED"), "{shown}");
+
+    // the job's README changes (and the api's, in the same save): the job runs again, and the
+    // new api process starts only after it finished
+    edit(
+        "migrate.md",
+        "print(\"migrating\"",
+        "print(\"migrating v2\"",
+    );
+    edit("api.md", r#""edited""#, r#""edited twice""#);
+    body_is("edited twice", 300);
+    assert_ne!(started_at(), before, "the changed job did not run again");
+    let migrate = logs("migrate");
+    assert!(migrate.contains("migrating v2"), "{migrate}");
+    let finished = stamp(&migrate, "MIGRATE_FINISHED");
+    let started = stamp(&logs("api"), "API_STARTED");
+    assert!(
+        started > finished,
+        "api started at {started}, before the job finished at {finished}"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let shown = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(shown.matches("MIGRATE_FINISHED").count(), 1, "{shown}");
+    let status = common::status_json(kind, f, &[]);
+    assert_eq!(
+        common::row(&status, "migrate")["state"],
+        "completed",
+        "{status}"
+    );
+    common::stop_child(&mut child.0);
 }
 
 crate::per_engine!(sync:

@@ -145,11 +145,7 @@ pub(super) async fn foreground(
             }
             show_event(&p, json, &e);
         };
-        // fills the session's last applied state (a no-op right after `up`)
-        match session.reconcile(&on_event).await {
-            Ok(_) => watch(&mut session, &on_event, ctrl_c).await,
-            Err(e) => Err(e),
-        }
+        watch(&mut session, &on_event, ctrl_c).await
     } else {
         if !view.is_live() {
             printer.info("following logs; Ctrl+C stops the ecosystem");

@@ -29,6 +29,13 @@
 //! removed), and its dependants wait (not created, not touched) until it is healthy; when its
 //! README changes it is rebuilt and replaced like any other, and once healthy its waiting
 //! dependants start in the same reconcile. Healthy services are not touched.
+//!
+//! **Jobs** (`kind: job`). A job that completed (exited 0) with its current config is not run
+//! again by a reconcile, whatever else changed. When its README or config changes it is run
+//! again, and the services after it in the reconcile (its dependants among them) start only
+//! once it completed. A changed job that fails is not rolled back (that would run the previous
+//! version again): its container stays for `logs`/`status`, and its dependants wait until an
+//! edit makes it complete.
 use super::events::{EventKind, LifecycleEvent};
 use super::health::{
     wait_completed, wait_ready, HealthProbe, ProbeOutcome, ProbeTarget, Readiness, WaitError,
@@ -928,10 +935,15 @@ impl Session {
         let mut log = Vec::new();
         if let Some(id) = &failed_id {
             log = super::up::last_log_lines(self.engine.as_ref(), id, ROLLBACK_LOG_LINES).await;
-            let _ = self.engine.remove_container(id).await;
+            // a failed job stays (its logs and exit code show in `logs` and `status`)
+            if !d.job {
+                let _ = self.engine.remove_container(id).await;
+            }
         }
         let message = format!("new version of `{}` failed: {reason}", d.name);
-        let Some(prev) = prev else {
+        // a job is not rolled back: that would run the previous version again; its dependants
+        // wait until an edit makes it complete
+        let Some(prev) = prev.filter(|_| !d.job) else {
             (ctx.on_event)(WatchEvent::RolledBack {
                 service: d.name.clone(),
                 replica,
@@ -1053,12 +1065,13 @@ fn is_write(kind: &notify::EventKind) -> bool {
     }
 }
 
-/// Watches the session's files until `stop` resolves, reconciling after each (debounced)
-/// change. Events that arrive during a reconcile are merged into the next one.
+/// Watches the session's files until `stop` resolves: one reconcile once the watcher is in
+/// place, then one after each (debounced) change. Events that arrive during a reconcile are
+/// merged into the next one.
 ///
 /// # Errors
-/// The file watcher cannot be set up; engine errors of a reconcile are reported as events and
-/// do not end the loop.
+/// The file watcher cannot be set up, or the first reconcile fails; engine errors of later
+/// reconciles are reported as events and do not end the loop.
 pub async fn watch(
     session: &mut Session,
     on_event: EventSink<'_>,
@@ -1096,11 +1109,22 @@ pub async fn watch(
             Ok(())
         };
     rewatch(&session.files, &mut watcher)?;
+    tokio::pin!(stop);
+    // the first reconcile (it fills the last applied state; a no-op right after `up`) runs with
+    // the watcher in place: a file saved while `up` ran or before this point is seen by this
+    // reconcile, one saved later arrives as an event (before, an edit saved in between was lost)
+    let before = session.files.clone();
+    tokio::select! {
+        () = &mut stop => return Ok(()),
+        r = session.reconcile(on_event) => { r?; }
+    }
+    if session.files != before {
+        rewatch(&session.files, &mut watcher)?;
+    }
     on_event(WatchEvent::Watching {
         ecosystem: session.name.clone(),
         files: session.files.clone(),
     });
-    tokio::pin!(stop);
     loop {
         let mut changed = tokio::select! {
             () = &mut stop => return Ok(()),
