@@ -468,3 +468,84 @@ python3 server.py
 "#
     )
 }
+
+/// The original pactown's release whose examples are checked (`PACTOWN_ORIGINAL_VERSION`
+/// overrides).
+pub const ORIGINAL_VERSION: &str = "0.1.173";
+
+/// Downloads the original pactown's source distribution from PyPI with pip (3 tries) into
+/// `into` and returns the unpacked folder, or `None` when PyPI cannot be reached (a failure
+/// when [`engines_required`]).
+pub fn original_sdist(into: &Path) -> Option<PathBuf> {
+    let version =
+        std::env::var("PACTOWN_ORIGINAL_VERSION").unwrap_or_else(|_| ORIGINAL_VERSION.into());
+    let mut last = None;
+    for attempt in 1..=3u64 {
+        let mut cmd = Command::new("python3");
+        cmd.args(["-m", "pip", "download", "--no-deps", "--no-binary", ":all:"])
+            .args(["--disable-pip-version-check", "-q", "-d"])
+            .arg(into)
+            .arg(format!("pactown=={version}"));
+        let ca = Path::new("/etc/ssl/certs/ca-certificates.crt");
+        if std::env::var_os("PIP_CERT").is_none() && ca.is_file() {
+            cmd.env("PIP_CERT", ca);
+        }
+        let o = cmd.output().expect("run python3 -m pip");
+        if o.status.success() {
+            last = None;
+            break;
+        }
+        last = Some(text(&o));
+        std::thread::sleep(Duration::from_secs(attempt * 3));
+    }
+    if let Some(err) = last {
+        if engines_required() {
+            panic!("cannot download the original pactown {version} from PyPI: {err}");
+        }
+        eprintln!("skipping: PyPI not reachable: {err}");
+        return None;
+    }
+    let tarball = into.join(format!("pactown-{version}.tar.gz"));
+    let o = Command::new("tar")
+        .arg("-xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(into)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    Some(into.join(format!("pactown-{version}")))
+}
+
+/// `GET url` with curl (10 s at most, no proxy): the JSON body of a 2xx answer.
+pub fn get_json(url: &str) -> serde_json::Value {
+    curl_json(url, &[])
+}
+
+/// `POST url` with a JSON body, like [`get_json`].
+pub fn post_json(url: &str, body: &serde_json::Value) -> serde_json::Value {
+    let body = body.to_string();
+    curl_json(
+        url,
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &body,
+        ],
+    )
+}
+
+fn curl_json(url: &str, extra: &[&str]) -> serde_json::Value {
+    let body = Command::new("curl")
+        .args(["-fsS", "--max-time", "10", "--noproxy", "*"])
+        .args(extra)
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(body.status.success(), "{url}: {}", text(&body));
+    serde_json::from_slice(&body.stdout)
+        .unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {}", text(&body)))
+}

@@ -19,6 +19,7 @@ mod export;
 mod images;
 mod inventory;
 mod jobs;
+mod microservices;
 mod oci_registry;
 mod orchestrate;
 mod push;

@@ -2,71 +2,14 @@
 //! `examples/saas-platform`, taken unchanged from its source distribution, comes up healthy under
 //! our `pactown up -d`, its services reach each other, and `down` removes everything.
 //!
-//! The sdist is downloaded with pip at test time (never committed). Without PyPI the test skips,
-//! unless `PACTOWN_REQUIRE_ENGINES=1`.
-use crate::common::{self, pactown_in, text, Down};
+//! The sdist is downloaded with pip at test time (never committed, [`common::original_sdist`]).
+//! Without PyPI the test skips, unless `PACTOWN_REQUIRE_ENGINES=1`.
+use crate::common::{self, get_json as get, pactown_in, text, Down};
 use pactown::engine::EngineKind;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
-/// The original's release whose example is checked (`PACTOWN_ORIGINAL_VERSION` overrides).
-const ORIGINAL_VERSION: &str = "0.1.173";
 /// The ecosystem name written in the example.
 const NAME: &str = "saas-platform";
-
-/// Downloads the original's sdist (3 tries) and returns the unpacked folder, or `None` when PyPI
-/// cannot be reached.
-fn original_sdist(into: &Path) -> Option<PathBuf> {
-    let version =
-        std::env::var("PACTOWN_ORIGINAL_VERSION").unwrap_or_else(|_| ORIGINAL_VERSION.into());
-    let mut last = None;
-    for attempt in 1..=3u64 {
-        let mut cmd = Command::new("python3");
-        cmd.args(["-m", "pip", "download", "--no-deps", "--no-binary", ":all:"])
-            .args(["--disable-pip-version-check", "-q", "-d"])
-            .arg(into)
-            .arg(format!("pactown=={version}"));
-        let ca = Path::new("/etc/ssl/certs/ca-certificates.crt");
-        if std::env::var_os("PIP_CERT").is_none() && ca.is_file() {
-            cmd.env("PIP_CERT", ca);
-        }
-        let o = cmd.output().expect("run python3 -m pip");
-        if o.status.success() {
-            last = None;
-            break;
-        }
-        last = Some(text(&o));
-        std::thread::sleep(Duration::from_secs(attempt * 3));
-    }
-    if let Some(err) = last {
-        if common::engines_required() {
-            panic!("cannot download the original pactown {version} from PyPI: {err}");
-        }
-        eprintln!("skipping: PyPI not reachable: {err}");
-        return None;
-    }
-    let tarball = into.join(format!("pactown-{version}.tar.gz"));
-    let o = Command::new("tar")
-        .arg("-xzf")
-        .arg(&tarball)
-        .arg("-C")
-        .arg(into)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    Some(into.join(format!("pactown-{version}")))
-}
-
-fn get(url: &str) -> serde_json::Value {
-    let body = Command::new("curl")
-        .args(["-fsS", "--max-time", "10", "--noproxy", "*", url])
-        .output()
-        .unwrap();
-    assert!(body.status.success(), "GET {url}: {}", text(&body));
-    serde_json::from_slice(&body.stdout)
-        .unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {}", text(&body)))
-}
 
 #[test]
 fn the_originals_saas_platform_example_runs_unchanged() {
@@ -74,7 +17,7 @@ fn the_originals_saas_platform_example_runs_unchanged() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let Some(sdist) = original_sdist(tmp.path()) else {
+    let Some(sdist) = common::original_sdist(tmp.path()) else {
         return;
     };
     let example = sdist.join("examples/saas-platform");
