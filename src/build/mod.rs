@@ -35,7 +35,11 @@ use std::time::Instant;
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// The build of a service failed in the engine.
-    #[error("build of service `{service}` failed{}: {message}", step.as_ref().map(|s| format!(" at step `{s}`")).unwrap_or_default())]
+    #[error(
+        "build of service `{service}` failed{}: {message}{}",
+        step.as_ref().map(|s| format!(" at step `{s}`")).unwrap_or_default(),
+        hint.as_ref().map(|h| format!("\n  hint: {h}")).unwrap_or_default()
+    )]
     Failed {
         /// Service name.
         service: String,
@@ -46,6 +50,8 @@ pub enum BuildError {
         /// The log of the failing step (from its `Step N/M` line on, at most
         /// [`LOG_TAIL_LINES`] lines).
         log_tail: Vec<String>,
+        /// What to do about it, when the log shows a known cause ([`tls_hint`]).
+        hint: Option<String>,
     },
     /// The README cannot be built (unsupported runtime feature…).
     #[error("service `{service}`: {message}")]
@@ -408,13 +414,66 @@ async fn build_one(
             });
             Ok(image(image_id, size, false, outcome.steps))
         }
-        Err(failure) => Err(BuildError::Failed {
-            service: service.clone(),
-            step: failure.step.clone(),
-            message: failure.message.clone(),
-            log_tail: failing_step_log(&failure),
-        }),
+        Err(failure) => {
+            let log_tail = failing_step_log(&failure);
+            let hint = tls_hint(
+                log_tail.iter().chain([&failure.message]),
+                opts.ca_bundle.as_deref(),
+            );
+            Err(BuildError::Failed {
+                service: service.clone(),
+                step: failure.step.clone(),
+                message: failure.message.clone(),
+                log_tail,
+                hint,
+            })
+        }
     }
+}
+
+/// What pip, npm, cargo, curl, Go and `OpenSSL` print when a TLS certificate cannot be verified
+/// (compared in lower case).
+const CERTIFICATE_ERRORS: [&str; 9] = [
+    "certificate_verify_failed",
+    "self-signed certificate in certificate chain",
+    "self signed certificate in certificate chain",
+    "self_signed_cert_in_chain",
+    "unable_to_get_issuer_cert_locally",
+    "unable to get local issuer certificate",
+    "ssl certificate problem",
+    "certificate signed by unknown authority",
+    "unable_to_verify_leaf_signature",
+];
+
+/// The hint for a build whose log (the failing step's lines and the engine's message) shows a
+/// certificate error: on these machines HTTPS to the package registries goes through an
+/// intercepting proxy whose CA the build needs. `ca_bundle` is the bundle the build was given.
+#[must_use]
+pub fn tls_hint<'a>(
+    log: impl IntoIterator<Item = &'a String>,
+    ca_bundle: Option<&std::path::Path>,
+) -> Option<String> {
+    let seen = log.into_iter().any(|line| {
+        let line = line.to_lowercase();
+        CERTIFICATE_ERRORS.iter().any(|e| line.contains(e))
+    });
+    if !seen {
+        return None;
+    }
+    Some(match ca_bundle {
+        None => "the log shows a certificate error: HTTPS seems to be intercepted (a proxy with \
+                 its own CA); pass `--ca-bundle FILE` or set `PACTOWN_CA_BUNDLE` / \
+                 `build: {ca_bundle: FILE}` in the ecosystem file, with FILE holding the \
+                 proxy's CA (often /etc/ssl/certs/ca-certificates.crt)"
+            .to_string(),
+        Some(path) => format!(
+            "the log shows a certificate error although the CA bundle {} was added: HTTPS \
+             seems to be intercepted by a proxy whose CA is not in that file; pass the \
+             bundle that holds it with `--ca-bundle FILE` / `PACTOWN_CA_BUNDLE` / \
+             `build: {{ca_bundle: FILE}}`",
+            path.display()
+        ),
+    })
 }
 
 /// The log of the failing step: from the last `Step N/M` (Docker) or `STEP N/M` (Podman) line to
@@ -465,5 +524,87 @@ mod tests {
         let tail = failing_step_log(&long);
         assert_eq!(tail.len(), LOG_TAIL_LINES);
         assert_eq!(tail.last().map(String::as_str), Some("499"));
+    }
+
+    /// The hint appears for the certificate errors of pip, npm and cargo (as they print them
+    /// behind an intercepting proxy), names the options, and only then.
+    #[test]
+    fn certificate_errors_in_the_log_give_the_ca_bundle_hint() {
+        let logs: [&[&str]; 4] = [
+            &[
+                "Step 8/10 : RUN /opt/venv/bin/pip install --no-cache-dir -r requirements.txt",
+                "WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, \
+                 status=None)) after connection broken by 'SSLError(SSLCertVerificationError(1, \
+                 '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed \
+                 certificate in certificate chain (_ssl.c:992)'))': /simple/fastapi/",
+                "ERROR: No matching distribution found for fastapi",
+            ],
+            &[
+                "STEP 7/9: RUN npm ci",
+                "npm ERR! code SELF_SIGNED_CERT_IN_CHAIN",
+                "npm ERR! errno SELF_SIGNED_CERT_IN_CHAIN",
+                "npm ERR! request to https://registry.npmjs.org/express failed, reason: self \
+                 signed certificate in certificate chain",
+            ],
+            &[
+                "npm ERR! code UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+                "npm ERR! request to https://registry.npmjs.org/express failed, reason: unable \
+                 to get local issuer certificate",
+            ],
+            &[
+                "Step 9/12 : RUN cargo build --release",
+                "    Updating crates.io index",
+                "error: failed to get `itoa` as a dependency of package `app v0.1.0 (/app)`",
+                "Caused by:",
+                "  [60] SSL peer certificate or SSH remote key was not OK (SSL certificate \
+                 problem: self-signed certificate in certificate chain)",
+            ],
+        ];
+        for log in logs {
+            let log: Vec<String> = log.iter().map(ToString::to_string).collect();
+            let hint = tls_hint(&log, None).unwrap_or_else(|| panic!("no hint for {log:?}"));
+            for part in [
+                "HTTPS seems to be intercepted",
+                "--ca-bundle FILE",
+                "PACTOWN_CA_BUNDLE",
+                "build: {ca_bundle: FILE}",
+            ] {
+                assert!(hint.contains(part), "{hint}");
+            }
+            let given =
+                tls_hint(&log, Some(std::path::Path::new("/etc/corp.pem"))).unwrap_or_default();
+            assert!(
+                given.contains("although the CA bundle /etc/corp.pem"),
+                "{given}"
+            );
+        }
+        let unrelated: Vec<String> = [
+            "Step 8/10 : RUN /opt/venv/bin/pip install --no-cache-dir -r requirements.txt",
+            "ERROR: Could not find a version that satisfies the requirement fastapi==0.0.0",
+            "npm ERR! code E404",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(tls_hint(&unrelated, None), None);
+    }
+
+    /// The hint is part of the error's message, after the engine's own.
+    #[test]
+    fn the_hint_shows_in_the_build_error() {
+        let err = BuildError::Failed {
+            service: "api".into(),
+            step: Some("RUN npm ci".into()),
+            message: "exit code 1".into(),
+            log_tail: vec!["npm ERR! code SELF_SIGNED_CERT_IN_CHAIN".into()],
+            hint: tls_hint(
+                &["npm ERR! code SELF_SIGNED_CERT_IN_CHAIN".to_string()],
+                None,
+            ),
+        };
+        let text = err.to_string();
+        assert!(
+            text.starts_with("build of service `api` failed at step `RUN npm ci`: exit code 1\n  hint: the log shows a certificate error"),
+            "{text}"
+        );
     }
 }

@@ -719,6 +719,7 @@ mod tests {
             step: None,
             message: "pip failed\nmore".into(),
             log_tail: Vec::new(),
+            hint: None,
         });
         let all = j.read_since(0);
         let got: Vec<(&str, EventKind, Option<bool>, Option<&str>)> = all
