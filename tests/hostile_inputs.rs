@@ -923,3 +923,54 @@ fn secrets_mixed_with_references_are_never_exported_in_clear() {
         }
     }
 }
+
+// ---- item 1: a vendor path an attacker pre-created as a symbolic link ----
+
+#[test]
+fn pull_refuses_a_vendor_path_that_is_a_symlink_out_of_the_vendor_folder() {
+    let readme = "# svc\n\n```python markpact:file path=main.py\nprint('x')\n```\n\n```bash markpact:run\npython main.py\n```\n";
+    let reg = FakeRegistry::version_answer("1.2.0", readme);
+    // each link an attacker could plant in the project: the vendor folder itself, a namespace,
+    // an artifact, a version folder, and the README
+    for link in [
+        ".pactown/vendor",
+        ".pactown/vendor/team",
+        ".pactown/vendor/team/svc",
+        ".pactown/vendor/team/svc/1.2.0",
+        ".pactown/vendor/team/svc/1.2.0/README.md",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "app.pactown.yaml",
+            "name: app\nservices:\n  svc:\n    readme: registry:team/svc@1.2.0\n",
+        );
+        let at = dir.path().join(link);
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        let target = if link.ends_with("README.md") {
+            std::fs::write(outside.path().join("victim.md"), "precious\n").unwrap();
+            outside.path().join("victim.md")
+        } else {
+            outside.path().to_path_buf()
+        };
+        std::os::unix::fs::symlink(&target, &at).unwrap();
+        let before = snapshot(outside.path());
+        let (out, _) = run_bounded(
+            dir.path(),
+            &["pull", "app.pactown.yaml", "--registry", &reg.url],
+            DEFAULT_AS_MB,
+            Duration::from_secs(20),
+        );
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{link}: {t}");
+        assert!(t.contains("outside"), "{link}: {t}");
+        // nothing written through the link: no file, no folder
+        assert_eq!(snapshot(outside.path()), before, "{link}: {t}");
+        assert!(
+            std::fs::read_dir(outside.path()).unwrap().count() <= 1,
+            "{link}: folders were created through the link"
+        );
+        assert!(!dir.path().join("pactown.lock").exists(), "{link}: {t}");
+    }
+}

@@ -105,8 +105,10 @@ pub fn vendor_relative(namespace: &str, name: &str, version: &str) -> Option<Str
         .then(|| format!("{VENDOR_DIR}/{namespace}/{name}/{version}/README.md"))
 }
 
-/// Creates the folders of a vendored README and returns its absolute path, refusing a path whose
-/// folder resolves (through `..` or a symbolic link) outside `<dir>/.pactown/vendor/`.
+/// Creates the folders of a vendored README and returns its absolute path, refusing a path that
+/// could resolve outside `<dir>/.pactown/vendor/`: any `..` or other non-plain part, and any
+/// symbolic link (or other non-folder) on the way — `.pactown`, the vendor folder, a namespace,
+/// artifact or version folder — or as the README itself. Nothing is created through a link.
 ///
 /// # Errors
 /// [`LockError::Outside`] and IO errors.
@@ -124,7 +126,6 @@ pub fn prepare_vendor_file(dir: &Path, relative: &str) -> Result<PathBuf, LockEr
     {
         return Err(outside());
     }
-    let parent = path.parent().ok_or_else(outside)?;
     fn io<'a>(context: &'static str, p: &'a Path) -> impl FnOnce(std::io::Error) -> LockError + 'a {
         move |source| LockError::Io {
             context,
@@ -132,19 +133,33 @@ pub fn prepare_vendor_file(dir: &Path, relative: &str) -> Result<PathBuf, LockEr
             source,
         }
     }
-    std::fs::create_dir_all(parent).map_err(io("cannot create vendor folder", parent))?;
-    let root = dir.join(VENDOR_DIR);
-    let real_root = root
-        .canonicalize()
-        .map_err(io("cannot resolve vendor folder", &root))?;
-    let real_parent = parent
-        .canonicalize()
-        .map_err(io("cannot resolve vendor folder", parent))?;
-    if !real_parent.starts_with(&real_root) {
-        return Err(outside());
-    }
-    if path.symlink_metadata().is_ok_and(|m| !m.is_file()) {
-        return Err(outside());
+    // one folder at a time, from the ecosystem folder down: each is a real folder (never a
+    // symbolic link, which could lead anywhere — also `.pactown` or `.pactown/vendor` itself)
+    // or is created here, so nothing is created or written through a link
+    let mut at = dir.to_path_buf();
+    let mut parts = rel.components().peekable();
+    while let Some(part) = parts.next() {
+        at.push(part);
+        let last = parts.peek().is_none();
+        match at.symlink_metadata() {
+            Ok(m) if last && m.is_file() => {}
+            Ok(m) if !last && m.is_dir() => {}
+            Ok(_) => return Err(outside()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !last {
+                    match std::fs::create_dir(&at) {
+                        Ok(()) => {}
+                        // created meanwhile: checked again below
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(io("cannot create vendor folder", &at)(e)),
+                    }
+                    if !at.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                        return Err(outside());
+                    }
+                }
+            }
+            Err(e) => return Err(io("cannot inspect vendor path", &at)(e)),
+        }
     }
     Ok(path)
 }
