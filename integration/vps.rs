@@ -1,8 +1,9 @@
 //! The Quadlet export under real systemd: a "VPS" container (Debian trixie, systemd as PID 1,
 //! Podman 5.4 + Quadlet, Debian's docker-registry; image from `integration/vps/prepare.sh`),
-//! booted once. Images are built on the host's Docker, pushed to the registry inside the VPS
-//! (published on 127.0.0.1 under the same port, so `127.0.0.1:PORT/…` names it on both sides)
-//! and pulled by digest (`Pull=missing`).
+//! booted once. Images are built on the host's Docker and pushed with `pactown build --push` to
+//! the registry inside the VPS (published on 127.0.0.1 under the same port, so `127.0.0.1:PORT/…`
+//! names it on both sides), then pulled by digest (`Pull=missing`): `quadlet install --image` takes
+//! the references, the user-scope export reads the metadata file (`--images`).
 //!
 //! System scope (`pactown quadlet install --system` run inside the VPS): the target starts,
 //! dependants after their dependencies, both healthy and the api reaches the db by name;
@@ -15,7 +16,7 @@
 //! linger warning for a user without linger.
 //! Then the VPS container restarts ("reboot") and both ecosystems come back with no command.
 use crate::common::{self, text};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -269,38 +270,54 @@ impl Vps {
             .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
     }
 
-    /// Builds `dir/file` on the host's Docker and pushes each service's image; `SERVICE=REF`
-    /// by digest.
-    fn build_and_push(&self, dir: &Path, file: &str, eco: &str, tag: &str) -> Vec<String> {
-        let o = common::pactown_in(dir, &["build", file, "--engine", "docker", "--json"]);
-        let rows = common::stdout_json(&o);
+    /// Builds `dir/file` on the host's Docker and pushes every service's image to the VPS's
+    /// registry with `pactown build --push` (tag `tag`); returns the metadata file it wrote
+    /// (for `export --images`) and `SERVICE=REF` by digest (for `quadlet install --image`).
+    fn build_and_push(
+        &self,
+        dir: &Path,
+        file: &str,
+        eco: &str,
+        tag: &str,
+    ) -> (PathBuf, Vec<String>) {
+        let repo = format!("127.0.0.1:{}/{eco}", self.port);
+        let meta = dir.join(format!("images-{tag}.json"));
+        let meta_s = meta.to_str().unwrap().to_string();
+        let o = common::pactown_in(
+            dir,
+            &[
+                "build",
+                file,
+                "--engine",
+                "docker",
+                "--push",
+                "--repo",
+                &repo,
+                "--tag",
+                tag,
+                "--metadata-file",
+                &meta_s,
+            ],
+        );
+        assert!(o.status.success(), "build --push: {}", text(&o));
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
         let mut refs = Vec::new();
-        for row in rows.as_array().unwrap() {
-            let svc = row["service"].as_str().unwrap();
-            let built = row["tag"].as_str().unwrap();
-            let repo = format!("127.0.0.1:{}/{eco}/{svc}", self.port);
-            let named = format!("{repo}:{tag}");
-            ok(docker(&["tag", built, &named]), "tag");
-            self.pushed.borrow_mut().push(named.clone());
-            ok(docker(&["push", &named]), "push");
-            let digests = ok(
-                docker(&[
-                    "image",
-                    "inspect",
-                    &named,
-                    "--format",
-                    "{{range .RepoDigests}}{{println .}}{{end}}",
-                ]),
-                "inspect",
+        for (svc, row) in m["services"].as_object().unwrap() {
+            let image = row["image"].as_str().unwrap();
+            let (name, _) = image.rsplit_once(':').unwrap();
+            let mut pushed = self.pushed.borrow_mut();
+            pushed.push(image.to_string());
+            for t in row["tags"].as_array().unwrap() {
+                pushed.push(format!("{name}:{}", t.as_str().unwrap()));
+            }
+            let reference = row["reference"].as_str().unwrap();
+            assert!(
+                reference.starts_with(&format!("{name}@sha256:")),
+                "{reference}"
             );
-            let by_digest = digests
-                .lines()
-                .find(|l| l.starts_with(&format!("{repo}@")))
-                .unwrap_or_else(|| panic!("no digest for {repo} in {digests}"))
-                .to_string();
-            refs.push(format!("{svc}={by_digest}"));
+            refs.push(format!("{svc}={reference}"));
         }
-        refs
+        (meta, refs)
     }
 }
 
@@ -430,7 +447,7 @@ fn vps_quadlet_system_and_rootless_user_under_systemd() {
     let sys_name = common::unique("vsys");
     let base = 31_000;
     let sys_file = write_eco(sys.path(), &sys_name, base, "v1", true);
-    let refs = vps.build_and_push(sys.path(), &sys_file, &sys_name, "v1");
+    let (_, refs) = vps.build_and_push(sys.path(), &sys_file, &sys_name, "v1");
     copy_eco(&vps, sys.path(), "/root/eco", "root");
     let install = |refs: &[String]| {
         let images: String = refs.iter().map(|r| format!(" --image {r}")).collect();
@@ -532,7 +549,7 @@ fn vps_quadlet_system_and_rootless_user_under_systemd() {
 
     // update: api v2 is rolled out by installing again
     write_eco(sys.path(), &sys_name, base, "v2", true);
-    let v2 = vps.build_and_push(sys.path(), &sys_file, &sys_name, "v2");
+    let (_, v2) = vps.build_and_push(sys.path(), &sys_file, &sys_name, "v2");
     copy_eco(&vps, sys.path(), "/root/eco", "root");
     let o = install(&v2);
     assert!(o.status.success(), "v2 install: {}", text(&o));
@@ -545,7 +562,7 @@ fn vps_quadlet_system_and_rootless_user_under_systemd() {
 
     // a release failing its health check is rolled back; v2 serves again
     write_eco(sys.path(), &sys_name, base, "v3", false);
-    let v3 = vps.build_and_push(sys.path(), &sys_file, &sys_name, "v3");
+    let (_, v3) = vps.build_and_push(sys.path(), &sys_file, &sys_name, "v3");
     copy_eco(&vps, sys.path(), "/root/eco", "root");
     let t0 = Instant::now();
     let o = install(&v3);
@@ -578,7 +595,7 @@ fn vps_quadlet_system_and_rootless_user_under_systemd() {
     let usr_name = common::unique("vusr");
     let ubase = 32_000;
     let usr_file = write_eco(usr.path(), &usr_name, ubase, "v1", true);
-    let urefs = vps.build_and_push(usr.path(), &usr_file, &usr_name, "v1");
+    let (umeta, _) = vps.build_and_push(usr.path(), &usr_file, &usr_name, "v1");
     // export on the host, copy onto ~/.config as documented, start with systemctl --user
     let out = usr.path().join("units");
     let mut args = vec![
@@ -591,9 +608,9 @@ fn vps_quadlet_system_and_rootless_user_under_systemd() {
     ];
     let out_s = out.to_str().unwrap().to_string();
     args.push(&out_s);
-    for r in &urefs {
-        args.extend(["--image", r.as_str()]);
-    }
+    // the images by digest, from the metadata file `build --push` wrote
+    let umeta_s = umeta.to_str().unwrap().to_string();
+    args.extend(["--images", umeta_s.as_str()]);
     let o = common::pactown_in(usr.path(), &args);
     assert!(o.status.success(), "export: {}", text(&o));
     assert!(out
@@ -625,7 +642,7 @@ fn vps_quadlet_system_and_rootless_user_under_systemd() {
     );
     // quadlet install --user rolls out v2 and detects cgroup v1 by itself
     write_eco(usr.path(), &usr_name, ubase, "v2", true);
-    let uv2 = vps.build_and_push(usr.path(), &usr_file, &usr_name, "v2");
+    let (_, uv2) = vps.build_and_push(usr.path(), &usr_file, &usr_name, "v2");
     let _ = std::fs::remove_dir_all(&out);
     copy_eco(&vps, usr.path(), "/home/deploy/eco", "deploy");
     let images: String = uv2.iter().map(|r| format!(" --image {r}")).collect();
