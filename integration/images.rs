@@ -203,7 +203,7 @@ async fn code_change_keeps_deps(
     let code_copy = second
         .steps
         .iter()
-        .find(|s| s.instruction.contains("\"app/\""))
+        .find(|s| s.instruction.contains("\"code/\""))
         .unwrap_or_else(|| panic!("no code step in {:?}", second.steps));
     assert!(
         !code_copy.cached,
