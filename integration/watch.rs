@@ -166,6 +166,15 @@ fn readme_edits_hot_reload_one_service_and_file_edits_reconcile() {
         .replace("name: polyglot", &format!("name: {name}"))
         .replace("port: 81", "port: 95");
     std::fs::write(&file, &yaml).unwrap();
+    // api's image of its own (a file naming this run): an api image with the example's content
+    // may already exist without its local build chain (pulled from a registry by an earlier
+    // test), and then no build here could find the dependency layer in the cache
+    let api_readme = dir.join("api/README.md");
+    let mut text = std::fs::read_to_string(&api_readme).unwrap();
+    text.push_str(&format!(
+        "\n```text markpact:file path=run-id.txt\n{name}\n```\n"
+    ));
+    std::fs::write(&api_readme, text).unwrap();
     let mut w = Watching::start(&file, &name, tmp.path());
     w.until(Duration::from_secs(600), |e| e["event"] == "watching");
     let before = common::container_ids(EngineKind::Docker, &name);
