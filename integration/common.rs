@@ -473,6 +473,22 @@ python3 server.py
 /// overrides).
 pub const ORIGINAL_VERSION: &str = "0.1.173";
 
+/// A working copy of the original's `examples/NAME` (from [`original_sdist`], unchanged) in
+/// `into/NAME`, or `None` when PyPI cannot be reached; panics when the example has no
+/// `saas.pactown.yaml`.
+pub fn original_example(into: &Path, name: &str) -> Option<PathBuf> {
+    let sdist = original_sdist(into)?;
+    let example = sdist.join("examples").join(name);
+    assert!(
+        example.join("saas.pactown.yaml").is_file(),
+        "no examples/{name}/saas.pactown.yaml in {}",
+        sdist.display()
+    );
+    let dir = into.join(name);
+    copy_dir(&example, &dir);
+    Some(dir)
+}
+
 /// Downloads the original pactown's source distribution from PyPI with pip (3 tries) into
 /// `into` and returns the unpacked folder, or `None` when PyPI cannot be reached (a failure
 /// when [`engines_required`]).

@@ -23,17 +23,9 @@ fn the_originals_microservices_example_runs_unchanged(kind: EngineKind) {
     }
     let engine = common::cli(kind);
     let tmp = tempfile::tempdir().unwrap();
-    let Some(sdist) = common::original_sdist(tmp.path()) else {
+    let Some(dir) = common::original_example(tmp.path(), "microservices") else {
         return;
     };
-    let example = sdist.join("examples/microservices");
-    assert!(
-        example.join("saas.pactown.yaml").is_file(),
-        "no examples/microservices/saas.pactown.yaml in {}",
-        sdist.display()
-    );
-    let dir = tmp.path().join("microservices");
-    common::copy_dir(&example, &dir);
     let run = |args: &[&str]| {
         let mut all = args.to_vec();
         all.extend(["--engine", engine]);

@@ -17,17 +17,9 @@ fn the_originals_saas_platform_example_runs_unchanged() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let Some(sdist) = common::original_sdist(tmp.path()) else {
+    let Some(dir) = common::original_example(tmp.path(), "saas-platform") else {
         return;
     };
-    let example = sdist.join("examples/saas-platform");
-    assert!(
-        example.join("saas.pactown.yaml").is_file(),
-        "no examples/saas-platform in {}",
-        sdist.display()
-    );
-    let dir = tmp.path().join("saas-platform");
-    common::copy_dir(&example, &dir);
     let _down = Down::new(dir.join("saas.pactown.yaml"), EngineKind::Docker);
     // the example's name is fixed (it runs unchanged): a copy left running by anything else
     // (a bench, a hand run) would make this `up` a no-op, so start from nothing
