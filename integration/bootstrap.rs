@@ -31,8 +31,8 @@ fn bootstrap_imports_a_runnable_debian_under_a_test_tag() {
     if !common::docker_available() {
         return;
     }
-    let cache = pactown::build::bootstrap::default_cache_dir();
-    let cached = cache.join(pactown::build::bootstrap::TARBALL).is_file();
+    let cache = pactown::image::bootstrap::default_cache_dir();
+    let cached = cache.join(pactown::image::bootstrap::TARBALL).is_file();
     if !cached && !debootstrap_available() {
         eprintln!("skipping: no cached root file system and no debootstrap");
         return;
@@ -67,7 +67,7 @@ fn bootstrap_imports_a_runnable_debian_under_a_test_tag() {
         assert!(out.contains("using cached root file system"), "{out}");
     }
     assert!(
-        cache.join(pactown::build::bootstrap::TARBALL).is_file(),
+        cache.join(pactown::image::bootstrap::TARBALL).is_file(),
         "the tarball is cached for the next run"
     );
 

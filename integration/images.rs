@@ -6,8 +6,8 @@
 //! nothing. Base images and dependency layers are shared by every test on an engine, so each
 //! runtime's cold build happens once per engine.
 use crate::common;
-use pactown::build::{self, BuildOptions, ServiceImage};
 use pactown::engine::{ContainerSpec, Engine, EngineKind, PortBinding};
+use pactown::image::{self, BuildOptions, ServiceImage};
 use pactown::markpact::{self, Markpact};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ fn fixture(case: &str) -> String {
     .unwrap()
 }
 
-/// Builds one service from README text through `build::build_services`.
+/// Builds one service from README text through `image::build_services`.
 async fn build(engine: &dyn Engine, service: &str, readme: &str) -> ServiceImage {
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
@@ -48,11 +48,11 @@ async fn build(engine: &dyn Engine, service: &str, readme: &str) -> ServiceImage
         ca_bundle: ca_bundle(),
         ..BuildOptions::default()
     };
-    let events = |_e: build::BuildEvent| {};
-    let mut images = build::build_services(engine, &eco, &docs, &[], &opts, &events)
+    let events = |_e: image::BuildEvent| {};
+    let mut images = image::build_services(engine, &eco, &docs, &[], &opts, &events)
         .await
         .unwrap_or_else(|e| {
-            if let build::BuildError::Failed { log_tail, .. } = &e {
+            if let image::BuildError::Failed { log_tail, .. } = &e {
                 eprintln!("{}", log_tail.join("\n"));
             }
             panic!("{e}")
@@ -267,11 +267,11 @@ async fn failing_install_reports_service_step_and_log(kind: EngineKind) {
         ca_bundle: ca_bundle(),
         ..BuildOptions::default()
     };
-    let err = build::build_services(engine.as_ref(), &eco, &docs, &[], &opts, &|_| {})
+    let err = image::build_services(engine.as_ref(), &eco, &docs, &[], &opts, &|_| {})
         .await
         .unwrap_err();
     match err {
-        build::BuildError::Failed {
+        image::BuildError::Failed {
             service: failed,
             step,
             log_tail,

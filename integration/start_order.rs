@@ -59,7 +59,7 @@ fn dependant_is_held_until_its_dependency_is_healthy(kind: EngineKind) {
     let o = pactown(&["up", f, "-d", "--engine", engine, "--timeout", "300"]);
     assert!(o.status.success(), "{}", text(&o));
 
-    // the dependant's container was started early and waited in its start script…
+    // the dependant's container was started early and waited in its start script (≥ 1 s)…
     let logs = pactown(&["logs", f, "eager", "--engine", engine]);
     let logs = text(&logs);
     assert!(
@@ -69,37 +69,9 @@ fn dependant_is_held_until_its_dependency_is_healthy(kind: EngineKind) {
     // …and its process ran only once slow answered (it exits otherwise)
     assert!(logs.contains("eager: process started"), "{logs}");
     assert!(!logs.contains("started before slow"), "{logs}");
-    let started = |svc: &str| {
-        common::cli_output(
-            kind,
-            &[
-                "inspect",
-                "-f",
-                "{{.State.StartedAt}}",
-                &format!("{name}-{svc}-1"),
-            ],
-        )
-    };
-    let (slow_at, eager_at) = (started("slow"), started("eager"));
-    let secs = |s: &str| -> f64 {
-        // 2026-11-23T14:00:01.123456789Z (Podman: 2026-11-23 14:00:01.123 +0000 UTC)
-        let t = s.replace(' ', "T");
-        let time = t.split('T').nth(1).unwrap_or_default();
-        let hms: Vec<f64> = time
-            .trim_end_matches('Z')
-            .split(['+', '-'])
-            .next()
-            .unwrap_or_default()
-            .split(':')
-            .map(|x| x.parse().unwrap_or(0.0))
-            .collect();
-        hms[0] * 3600.0 + hms[1] * 60.0 + hms[2]
-    };
-    // eager's container started well before slow (3 s to listen) could be healthy
-    assert!(
-        secs(&eager_at) - secs(&slow_at) < 2.5,
-        "eager started at {eager_at}, slow at {slow_at}"
-    );
+    // The start script says "waiting for" only after 20 failed polls (≥ 1 s), so its line
+    // proves eager's container ran while slow could not yet answer. (Comparing the engines'
+    // StartedAt times instead failed under load: Podman's container create can lag by seconds.)
 }
 
 fn held_dependant_is_stopped_when_its_dependency_fails(kind: EngineKind) {

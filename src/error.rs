@@ -13,10 +13,10 @@ pub enum Error {
     Engine(#[from] crate::engine::EngineError),
     /// An image build failed.
     #[error(transparent)]
-    Build(#[from] crate::build::BuildError),
+    Build(#[from] crate::image::BuildError),
     /// Pushing images failed (exit code 75 when transient, 2 for usage, else 1).
     #[error(transparent)]
-    Push(crate::build::push::ImagePushError),
+    Push(crate::image::push::ImagePushError),
     /// An export could not be generated or written (exit code 2 for values that cannot be
     /// expressed, 1 otherwise).
     #[error(transparent)]
@@ -26,7 +26,7 @@ pub enum Error {
     Install(#[from] crate::quadlet::install::InstallError),
     /// `pactown test` could not run (exit code 2 for an unknown service).
     #[error(transparent)]
-    Suite(#[from] crate::orchestrator::suite::SuiteError),
+    Suite(#[from] crate::suite::SuiteError),
     /// A service did not become healthy in time (exit code 3).
     #[error("{0}")]
     Readiness(String),
@@ -51,7 +51,7 @@ impl Error {
         match self {
             Error::Invalid(_) => 2,
             Error::Readiness(_) => 3,
-            Error::Suite(crate::orchestrator::suite::SuiteError::UnknownService { .. }) => 2,
+            Error::Suite(crate::suite::SuiteError::UnknownService { .. }) => 2,
             Error::Push(p) => p.exit_code(),
             Error::Export(
                 crate::export::ExportError::Unsafe { .. }

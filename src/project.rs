@@ -175,8 +175,8 @@ pub fn single(readme: &Path, service: &SingleService) -> Result<Project, Diagnos
     let name = config::rules::sanitize_name(&stem);
     let name: String = name.chars().take(40).collect();
     let name = name.trim_end_matches('-').to_string();
-    let digest = crate::build::cache_key::digest(abs.to_string_lossy().as_bytes());
-    let hash: String = crate::build::cache_key::short(&digest)
+    let digest = crate::image::cache_key::digest(abs.to_string_lossy().as_bytes());
+    let hash: String = crate::image::cache_key::short(&digest)
         .chars()
         .take(8)
         .collect();

@@ -1,11 +1,11 @@
 //! `pactown build`: builds (or finds cached) images for the services of an ecosystem.
-use crate::build::push::{
-    expand_tag, git_info, ImagePushError, ImageRepo, PushEvent, PushOptions, TagVars,
-};
-use crate::build::{BuildError, BuildEvent, BuildOptions, ServiceImage};
 use crate::config::EngineChoice;
 use crate::error::Error;
-use crate::orchestrator::journal::{BuildRecorder, Journal};
+use crate::image::push::{
+    expand_tag, git_info, ImagePushError, ImageRepo, PushEvent, PushOptions, TagVars,
+};
+use crate::image::{BuildError, BuildEvent, BuildOptions, ServiceImage};
+use crate::observe::journal::{BuildRecorder, Journal};
 use crate::ui::progress::BuildProgressView;
 use crate::ui::Printer;
 use std::path::PathBuf;
@@ -136,7 +136,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             BuildEvent::Building { .. } => {}
         }
     };
-    let result = crate::build::build_services(
+    let result = crate::image::build_services(
         engine.as_ref(),
         eco,
         &project.docs,
@@ -167,7 +167,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             }
         };
         let metadata =
-            crate::build::push::push_services(engine.as_ref(), eco, &images, &push_opts, &on_push)
+            crate::image::push::push_services(engine.as_ref(), eco, &images, &push_opts, &on_push)
                 .await
                 .map_err(Error::Push)?;
         let text = serde_json::to_string_pretty(&metadata).unwrap_or_default();

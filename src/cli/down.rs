@@ -1,7 +1,6 @@
 //! `pactown down`: remove the ecosystem's containers and network, found by label. Needs only the
 //! ecosystem name, so it works on a project whose READMEs (or even YAML) are broken.
 use crate::error::Error;
-use crate::orchestrator;
 use crate::ui::Printer;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,7 +21,7 @@ pub struct Args {
 /// No ecosystem name; engine errors.
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let (target, engine) = args.target.connect().await?;
-    let report = orchestrator::down(
+    let report = crate::deploy::down(
         engine.as_ref(),
         &target.name,
         Duration::from_secs(args.timeout),

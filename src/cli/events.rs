@@ -2,10 +2,11 @@
 //! (created, started, died, restarted, OOM-killed, stopped, removed) and pactown's own from its
 //! journal (builds, health checks) — in time order, with anomalies flagged; with `-f`, also live,
 //! probing every running service's health meanwhile.
+use crate::deploy::HttpProbe;
 use crate::error::Error;
-use crate::orchestrator::feed::{self, FeedOptions};
-use crate::orchestrator::journal::Journal;
-use crate::orchestrator::{events::LifecycleEvent, HttpProbe};
+use crate::observe::events::LifecycleEvent;
+use crate::observe::feed::{self, FeedOptions};
+use crate::observe::journal::Journal;
 use crate::ui::Printer;
 use std::process::ExitCode;
 use std::time::Duration;

@@ -133,7 +133,7 @@ pub(crate) fn pushed_images(
     path: &Path,
     by_tag: bool,
 ) -> Result<ImageMap, Error> {
-    let meta = crate::build::push::read_metadata(path).map_err(Error::Other)?;
+    let meta = crate::image::push::read_metadata(path).map_err(Error::Other)?;
     let mut images = ImageMap::new();
     for svc in &project.ecosystem.services {
         let Some(p) = meta.services.get(&svc.name) else {
@@ -163,7 +163,7 @@ pub(crate) fn pushed_images(
     Ok(images)
 }
 
-/// Each service's image: its build tag (from [`crate::build::prepare`], no build runs) unless
+/// Each service's image: its build tag (from [`crate::image::prepare`], no build runs) unless
 /// `--image` names one.
 pub(crate) fn planned_images(
     project: &Project,
@@ -203,7 +203,7 @@ pub(crate) fn planned_images_from(
                 svc.name, svc.name
             )));
         };
-        let prepared = crate::build::prepare(doc, &svc.name, ca)?;
+        let prepared = crate::image::prepare(doc, &svc.name, ca)?;
         images.insert(svc.name.clone(), prepared.tag);
     }
     Ok(images)

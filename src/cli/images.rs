@@ -1,8 +1,8 @@
 //! `pactown images`: pactown's base images (`bootstrap` makes `debian:bookworm-slim` without a
 //! registry, `build` prepares the per-runtime bases, `list` shows them).
-use crate::build::{base, bootstrap};
 use crate::config::EngineChoice;
 use crate::error::Error;
+use crate::image::{base, bootstrap};
 use crate::markpact::Runtime;
 use crate::ui::Printer;
 use std::path::PathBuf;
@@ -124,7 +124,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             };
             for rt in runtimes {
                 let log = |line: String| printer.debug(&format!("base-{rt} | {line}"));
-                let built = crate::build::ensure_base(engine.as_ref(), rt, &log).await?;
+                let built = crate::image::ensure_base(engine.as_ref(), rt, &log).await?;
                 let state = if built { "built" } else { "present" };
                 printer.info(&format!("{}: {state}", base::base_tag(rt)));
             }

@@ -1,6 +1,6 @@
 //! `pactown logs`: the services' output, multiplexed with `service |` prefixes.
 use crate::error::Error;
-use crate::orchestrator::logs::{show_logs, LogOptions};
+use crate::observe::logs::{show_logs, LogOptions};
 use crate::ui::Printer;
 use std::process::ExitCode;
 

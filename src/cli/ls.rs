@@ -1,7 +1,7 @@
 //! `pactown ls`: every ecosystem on the engine, with how many of its containers run.
 use crate::config::EngineChoice;
 use crate::error::Error;
-use crate::orchestrator::{self, inventory};
+use crate::observe::inventory;
 use crate::ui::Printer;
 use std::process::ExitCode;
 
@@ -21,7 +21,7 @@ pub struct Args {
 /// # Errors
 /// Engine errors.
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let engine = orchestrator::connect(args.engine, None).await?;
+    let engine = crate::deploy::connect(args.engine, None).await?;
     let list = inventory::ecosystems(engine.as_ref()).await?;
     if args.json {
         let json = serde_json::to_string_pretty(&list)

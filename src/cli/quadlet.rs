@@ -1,9 +1,9 @@
 //! `pactown quadlet install`: build the images in Podman, write the units where systemd's
 //! Quadlet generator finds them, reload systemd and start the ecosystem's target.
 use super::export::{ca_bytes, load, planned_images};
-use crate::build::{BuildEvent, BuildOptions};
 use crate::config::EngineChoice;
 use crate::error::Error;
+use crate::image::{BuildEvent, BuildOptions};
 use crate::quadlet::install::{self, Scope};
 use crate::quadlet::{self, PodmanVersion, QuadletOptions};
 use crate::ui::Printer;
@@ -107,7 +107,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
                 printer.info(&format!("building {service} → {tag}"));
             }
         };
-        let built = crate::build::build_services(
+        let built = crate::image::build_services(
             engine.as_ref(),
             &project.ecosystem,
             &project.docs,

@@ -1,7 +1,7 @@
 //! `pactown restart`: stop and start services, then wait until they are healthy again.
 use crate::config::EngineChoice;
+use crate::deploy::{restart::RestartOptions, HttpProbe};
 use crate::error::Error;
-use crate::orchestrator::{self, restart::RestartOptions, HttpProbe};
 use crate::ui::Printer;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,8 +32,8 @@ pub struct Args {
 /// Unknown service, engine and readiness errors.
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let target =
-        orchestrator::target(Some(&args.file), None)?.with_tenant(args.tenant.as_deref(), None)?;
-    let engine = orchestrator::connect(args.engine, target.ecosystem.as_ref()).await?;
+        crate::deploy::target(Some(&args.file), None)?.with_tenant(args.tenant.as_deref(), None)?;
+    let engine = crate::deploy::connect(args.engine, target.ecosystem.as_ref()).await?;
     let eco = target.ecosystem.as_ref();
     let mut timeout = 60;
     let mut ports = std::collections::BTreeMap::new();
@@ -55,7 +55,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         timeout: Duration::from_secs(args.timeout.unwrap_or(timeout)),
         ports,
     };
-    orchestrator::restart::restart(
+    crate::deploy::restart::restart(
         engine.as_ref(),
         &HttpProbe,
         &target.name,

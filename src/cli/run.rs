@@ -1,10 +1,10 @@
 //! `pactown run README.md`: one README without an ecosystem file, built, hardened and
-//! health-checked as `up` does ([`crate::orchestrator::run`]).
-use crate::build::BuildOptions;
+//! health-checked as `up` does ([`crate::deploy::run`]).
 use crate::config::EngineChoice;
+use crate::deploy::run::{RunMode, RunOutcome};
+use crate::deploy::{DeployOptions, HttpProbe, UpOptions};
 use crate::error::Error;
-use crate::orchestrator::run::{RunMode, RunOutcome};
-use crate::orchestrator::{self, DeployOptions, HttpProbe, UpOptions};
+use crate::image::BuildOptions;
 use crate::project::SingleService;
 use crate::ui::Printer;
 use std::collections::BTreeMap;
@@ -70,7 +70,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     };
     let project = crate::project::single(&args.readme, &service)?;
     printer.diagnostics(&project.warnings);
-    let engine = orchestrator::connect(args.engine, None).await?;
+    let engine = crate::deploy::connect(args.engine, None).await?;
     let jobs = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let opts = UpOptions {
         build: BuildOptions {
@@ -98,7 +98,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         engine.kind()
     ));
     let outcome =
-        orchestrator::run::run(engine, Arc::new(HttpProbe), &project, mode, opts, printer).await?;
+        crate::deploy::run::run(engine, Arc::new(HttpProbe), &project, mode, opts, printer).await?;
     Ok(match outcome {
         RunOutcome::Detached { .. } => ExitCode::SUCCESS,
         RunOutcome::Interrupted => ExitCode::from(INTERRUPTED),

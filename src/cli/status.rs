@@ -1,9 +1,9 @@
 //! `pactown status` (alias `ps`): what runs, from the engine's labels, with health probed now
 //! (recorded in the event journal, which also flags repeated health failures).
+use crate::deploy::HttpProbe;
 use crate::error::Error;
-use crate::orchestrator::journal::Journal;
-use crate::orchestrator::status::{apply_journal, render_table};
-use crate::orchestrator::{self, HttpProbe};
+use crate::observe::journal::Journal;
+use crate::observe::status::{apply_journal, render_table};
 use crate::ui::Printer;
 use std::process::ExitCode;
 
@@ -23,7 +23,7 @@ pub struct Args {
 /// No ecosystem name; engine errors.
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let (target, engine) = args.target.connect().await?;
-    let mut report = orchestrator::status(
+    let mut report = crate::observe::status(
         engine.as_ref(),
         &HttpProbe,
         &target.name,

@@ -2,9 +2,9 @@
 //! by the commands that look at or remove one without building it (`status`, `logs`, `events`,
 //! `down`).
 use crate::config::EngineChoice;
+use crate::deploy::Target;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::orchestrator::{self, Target};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -30,9 +30,9 @@ impl TargetArgs {
     /// # Errors
     /// No ecosystem name, a bad tenant name, no engine.
     pub async fn connect(&self) -> Result<(Target, Arc<dyn Engine>), Error> {
-        let target = orchestrator::target(self.file.as_deref(), self.name.as_deref())?
+        let target = crate::deploy::target(self.file.as_deref(), self.name.as_deref())?
             .with_tenant(self.tenant.as_deref(), None)?;
-        let engine = orchestrator::connect(self.engine, target.ecosystem.as_ref()).await?;
+        let engine = crate::deploy::connect(self.engine, target.ecosystem.as_ref()).await?;
         Ok((target, engine))
     }
 }

@@ -1,10 +1,10 @@
 //! `pactown test [FILE] [SERVICE…]`: run the READMEs' `markpact:test` blocks against the running
-//! ecosystem ([`crate::orchestrator::suite`]); a table (or `--json`) on stdout, `--junit FILE`
+//! ecosystem ([`crate::suite`]); a table (or `--json`) on stdout, `--junit FILE`
 //! for CI; exit code 1 when a test failed.
 use crate::config::EngineChoice;
+use crate::deploy::{DeployOptions, HttpProbe};
 use crate::error::Error;
-use crate::orchestrator::suite::{self, TestReport, TestRequest};
-use crate::orchestrator::{self, DeployOptions, HttpProbe};
+use crate::suite::{self, TestReport, TestRequest};
 use crate::ui::Printer;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -55,7 +55,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     for svc in &project.ecosystem.services {
         printer = printer.with_secrets(crate::secrets::secret_values(svc));
     }
-    let engine = orchestrator::connect(args.engine, Some(&project.ecosystem)).await?;
+    let engine = crate::deploy::connect(args.engine, Some(&project.ecosystem)).await?;
     let out = Output {
         json: args.json,
         junit: args.junit,

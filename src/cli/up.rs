@@ -1,11 +1,11 @@
 //! `pactown up`: build what is missing, start every service as soon as its own dependencies are
 //! healthy, then (without `-d`) follow the logs until Ctrl+C, which takes the ecosystem down.
-use crate::build::BuildOptions;
 use crate::config::EngineChoice;
+use crate::deploy::watch::{TenantCopy, WatchOptions};
+use crate::deploy::{DeployOptions, HttpProbe, UpOptions};
 use crate::error::Error;
-use crate::orchestrator::journal::Journal;
-use crate::orchestrator::watch::{TenantCopy, WatchOptions};
-use crate::orchestrator::{self, DeployOptions, HttpProbe, UpOptions};
+use crate::image::BuildOptions;
+use crate::observe::journal::Journal;
 use crate::ui::Printer;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE", env = "PACTOWN_CA_BUNDLE")]
     pub ca_bundle: Option<PathBuf>,
     /// Most containers created/started at once.
-    #[arg(long, value_name = "N", default_value_t = orchestrator::DEFAULT_CONCURRENCY, env = "PACTOWN_CONCURRENCY")]
+    #[arg(long, value_name = "N", default_value_t = crate::deploy::DEFAULT_CONCURRENCY, env = "PACTOWN_CONCURRENCY")]
     pub concurrency: usize,
     /// Rebuild images ignoring the layer cache.
     #[arg(long)]
@@ -76,7 +76,7 @@ pub(super) async fn run_with(args: Args, json: bool, printer: &Printer) -> Resul
     let mut project = crate::project::load_with(&file, crate::project::Unpulled::Fail)?;
     printer.diagnostics(&project.warnings);
     if let Some(t) = &args.tenant {
-        project.ecosystem = orchestrator::tenant::apply(project.ecosystem, t, args.port_offset)
+        project.ecosystem = crate::config::tenant::apply(project.ecosystem, t, args.port_offset)
             .map_err(Error::Other)?;
         printer.info(&format!(
             "tenant {t}: ecosystem {}, network {}",
@@ -92,7 +92,7 @@ pub(super) async fn run_with(args: Args, json: bool, printer: &Printer) -> Resul
     }
     let printer = &printer;
     let eco = &project.ecosystem;
-    let engine = orchestrator::connect(args.engine, Some(eco)).await?;
+    let engine = crate::deploy::connect(args.engine, Some(eco)).await?;
     let journal = Journal::for_ecosystem(&eco.name);
     let jobs = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let opts = UpOptions {
@@ -118,7 +118,7 @@ pub(super) async fn run_with(args: Args, json: bool, printer: &Printer) -> Resul
         eco.services.len(),
         engine.kind()
     ));
-    let up = orchestrator::up(
+    let up = crate::deploy::up(
         Arc::clone(&engine),
         Arc::new(HttpProbe),
         &project,
@@ -130,7 +130,7 @@ pub(super) async fn run_with(args: Args, json: bool, printer: &Printer) -> Resul
         _ = tokio::signal::ctrl_c() => {
             printer.warn("interrupted");
             if !args.detach {
-                orchestrator::down(engine.as_ref(), &eco.name, Duration::from_secs(10), printer).await?;
+                crate::deploy::down(engine.as_ref(), &eco.name, Duration::from_secs(10), printer).await?;
             }
             return Ok(ExitCode::from(INTERRUPTED));
         }
@@ -232,7 +232,7 @@ async fn foreground_then_down(
     };
     let result = super::watch::foreground(Arc::clone(&engine), file, name, fg, printer).await;
     printer.info(&format!("stopping {name}"));
-    orchestrator::down(engine.as_ref(), name, Duration::from_secs(10), printer).await?;
+    crate::deploy::down(engine.as_ref(), name, Duration::from_secs(10), printer).await?;
     result.map(|()| ExitCode::SUCCESS)
 }
 

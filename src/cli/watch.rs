@@ -1,12 +1,12 @@
 //! `pactown watch` (= `pactown up --watch`): bring the ecosystem up, then rebuild and replace a
 //! service whenever its README changes and reconcile when the ecosystem file changes, with the
 //! live status view and the logs in the foreground (or JSON events with `--json`).
+use crate::deploy::watch::{watch, Session, WatchEvent, WatchOptions};
+use crate::deploy::HttpProbe;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::orchestrator::follow::{Follower, LineSink};
-use crate::orchestrator::status::{status, StatusReport};
-use crate::orchestrator::watch::{watch, Session, WatchEvent, WatchOptions};
-use crate::orchestrator::{self, HttpProbe};
+use crate::observe::follow::{Follower, LineSink};
+use crate::observe::status::{status, StatusReport};
 use crate::ui::live::{LiveRow, LiveView};
 use crate::ui::Printer;
 use std::path::Path;
@@ -284,8 +284,8 @@ fn show_event(p: &Printer, json: bool, e: &WatchEvent) {
 
 /// The watch options matching `up`'s build and deploy options.
 pub(super) fn options(
-    build: crate::build::BuildOptions,
-    deploy: orchestrator::DeployOptions,
+    build: crate::image::BuildOptions,
+    deploy: crate::deploy::DeployOptions,
 ) -> WatchOptions {
     WatchOptions {
         build,

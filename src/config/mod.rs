@@ -3,11 +3,14 @@
 //! The YAML is read into a small positioned tree (yaml-rust2 marked events) so that every
 //! diagnostic names the file, line and column of the key or value it is about. All problems are
 //! collected and reported at once, sorted by line.
+pub mod config_hash;
 pub mod generate;
+pub mod labels;
 mod model;
 mod read;
 pub mod rules;
 pub mod scaffold;
+pub mod tenant;
 mod yaml;
 
 pub use model::{

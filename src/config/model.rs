@@ -230,7 +230,7 @@ impl Default for Security {
 /// Docker adds it to every tmpfs anyway and Podman does not, so without it a program that runs
 /// what it wrote to `/tmp` would work on one engine only. Nothing pactown generates executes
 /// from `/tmp`: binaries built for `go run` / `cargo run` live under `/app`
-/// (see `crate::build::shim`).
+/// (see `crate::image::shim`).
 pub const TMP_OPTIONS: &str = "rw,noexec,nosuid,nodev,size=256m,mode=1777";
 
 /// The engine name of a service's named volume: `<ecosystem>-<volume>`.

@@ -771,7 +771,7 @@ fn read_images(cx: &mut Ctx<'_>, node: &Node) -> Option<String> {
     for (key, _, value) in entries {
         if key == "repo" {
             if let Some(r) = cx.nonempty("images.repo", value) {
-                match crate::build::push::ImageRepo::parse(&r) {
+                match crate::image::push::ImageRepo::parse(&r) {
                     Ok(_) => repo = Some(r),
                     Err(e) => cx.hint(
                         Code::InvalidValue,

@@ -286,7 +286,7 @@ impl Engine for FakeEngine {
             }));
         };
         Ok(PushReport {
-            digest: crate::build::cache_key::digest(info.id.as_bytes()),
+            digest: crate::image::cache_key::digest(info.id.as_bytes()),
             manifest_size: None,
             layers_uploaded: None,
             layers_reused: None,

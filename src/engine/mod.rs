@@ -1,13 +1,12 @@
 //! Container engines behind one small async trait. [`docker`] talks to the Docker Engine API with
 //! bollard, for Docker and for Podman's Docker-compatible API ([`podman`]: why, and Podman's
-//! quirks). The orchestrator only sees [`Engine`]; the
+//! quirks). The deploy and observe modules only see [`Engine`]; the
 //! engine knows containers, images and networks, never ecosystems. [`connect()`] finds a running
 //! engine ([`connect`](mod@connect) module: sockets tried, version negotiation).
 pub mod build_log;
 pub mod connect;
 pub mod docker;
 pub mod fake;
-pub mod labels;
 pub mod podman;
 pub mod push;
 
@@ -324,7 +323,7 @@ pub const EXEC_OUTPUT_LIMIT: usize = 16 * 1024;
 /// Label filter `key=value` (or just `key`) for listing.
 pub type LabelFilter = Vec<String>;
 
-/// What the orchestrator needs from a container engine.
+/// What pactown needs from a container engine.
 #[async_trait]
 pub trait Engine: Send + Sync {
     /// Docker or Podman.

@@ -7,8 +7,8 @@
 //! every `$` in a value as `$$`.
 use super::{check_names, health_timing, service_env, service_health_argv, service_image};
 use super::{ExportError, ImageMap, Readiness};
+use crate::config::labels;
 use crate::config::{Ecosystem, ServiceSpec};
-use crate::engine::labels;
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -321,8 +321,8 @@ fn image_path_volume(service: &str, path: &str) -> String {
     if is_dns_label(&name) {
         name
     } else {
-        let digest = crate::build::cache_key::digest(service.as_bytes());
-        format!("{slug}-{}", crate::build::cache_key::short(&digest))
+        let digest = crate::image::cache_key::digest(service.as_bytes());
+        format!("{slug}-{}", crate::image::cache_key::short(&digest))
     }
 }
 
@@ -810,9 +810,9 @@ fn pod_parts(
         read_only_root_filesystem: svc.security.read_only,
         run_as_non_root: svc.security.non_root,
         run_as_user: (svc.security.non_root && built_by_pactown)
-            .then_some(crate::build::provider::APP_UID),
+            .then_some(crate::image::provider::APP_UID),
         run_as_group: (svc.security.non_root && built_by_pactown)
-            .then_some(crate::build::provider::APP_UID),
+            .then_some(crate::image::provider::APP_UID),
         capabilities: Capabilities {
             drop: svc.security.cap_drop(),
             add: svc.security.cap_add.clone(),

@@ -219,7 +219,7 @@ pub fn check_names(eco: &Ecosystem) -> Result<(), ExportError> {
 
 /// The environment of a service as exported: the injected variables (dependency URLs, port,
 /// names), then the service's own `env`, then — unless that sets it — the list its image's start
-/// script waits for ([`crate::build::start_script`]), so the exported containers too start their
+/// script waits for ([`crate::image::start_script`]), so the exported containers too start their
 /// process only once their dependencies answer (systemd's `After=` and Kubernetes do not wait
 /// for health); each name and value checked.
 ///
@@ -233,7 +233,7 @@ pub fn service_env(
     let mut env = crate::graph::injected_env(eco, svc);
     let wait = crate::graph::wait_for(eco, svc);
     if !wait.is_empty() {
-        env.entry(crate::build::start_script::WAIT_FOR_VAR.to_string())
+        env.entry(crate::image::start_script::WAIT_FOR_VAR.to_string())
             .or_insert(wait);
     }
     for (name, value) in &env {

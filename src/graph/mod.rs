@@ -269,7 +269,7 @@ pub fn injected_env(eco: &Ecosystem, service: &ServiceSpec) -> BTreeMap<String, 
     env_with(eco, service, &by_name)
 }
 
-/// What a service's start script waits for ([`crate::build::start_script`]): every
+/// What a service's start script waits for ([`crate::image::start_script`]): every
 /// dependency's health URL through its network alias (`http://api:8000/health`), or its port
 /// (`tcp://worker:9000`) when it has no health check, separated by spaces. Empty without
 /// dependencies.

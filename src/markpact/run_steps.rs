@@ -7,7 +7,7 @@
 //!
 //! The image build runs the [`StepKind::Install`] and [`StepKind::Compile`] steps (with the
 //! `cd`/`export` steps between them, so they run in the same folder with the same variables);
-//! at start the shims of `crate::build::shim` skip what already ran and `exec` the binaries
+//! at start the shims of `crate::image::shim` skip what already ran and `exec` the binaries
 //! built for `go run` / `cargo run`.
 
 /// One simple command of a run script.

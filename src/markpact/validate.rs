@@ -96,7 +96,7 @@ pub(crate) fn validate(doc: &Markpact) -> Vec<Diagnostic> {
 }
 
 /// `InstallAtStart` warnings: package installs in the run block (spec §10). They work (the image
-/// build runs them, see `crate::build::shim`) but sit after the code, so every code edit
+/// build runs them, see `crate::image::shim`) but sit after the code, so every code edit
 /// reinstalls; a deps block puts them in the cached dependency layer.
 fn install_at_start(doc: &Markpact, run: &super::model::Script) -> Vec<Diagnostic> {
     use super::run_steps::{steps, StepKind, Tool};

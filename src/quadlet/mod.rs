@@ -33,8 +33,8 @@ pub mod version;
 pub use install::Scope;
 pub use version::PodmanVersion;
 
+use crate::config::labels;
 use crate::config::{Ecosystem, ServiceSpec};
-use crate::engine::labels;
 use crate::export::{self, ExportError, GeneratedFile, ImageMap};
 use unit::{
     ContainerSection, ContainerUnit, InstallSection, NetworkUnit, Notify, PublishPort, Restart,

@@ -260,7 +260,7 @@ pub fn write_lock(path: &Path, lock: &LockFile) -> Result<(), LockError> {
 }
 
 /// For every service whose README comes from a registry, the local path of its vendored README,
-/// after checking it against `pactown.lock`. Works offline; the orchestrator calls it before
+/// after checking it against `pactown.lock`. Works offline; `up` calls it before
 /// parsing READMEs.
 ///
 /// # Errors

@@ -1,0 +1,96 @@
+//! `restart`: stop and start the named services' containers, then wait until they are healthy.
+use super::health::{wait_completed, wait_ready, HealthProbe, Readiness, WaitError};
+use super::plan::host_port_of;
+use crate::config::labels;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::ui::Printer;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Options of a restart.
+#[derive(Debug, Clone)]
+pub struct RestartOptions {
+    /// Time the engine waits after SIGTERM.
+    pub stop_timeout: Duration,
+    /// Time allowed to become healthy again.
+    pub timeout: Duration,
+    /// Container port per service (from the ecosystem file) when known; otherwise the first
+    /// published port is probed.
+    pub ports: BTreeMap<String, u16>,
+}
+
+/// Restarts each service in `services` (concurrently), waiting for each to be healthy again.
+///
+/// # Errors
+/// [`Error::Other`] for an unknown or absent service, [`Error::Readiness`] on a time-out.
+pub async fn restart(
+    engine: &dyn Engine,
+    probe: &dyn HealthProbe,
+    ecosystem: &str,
+    services: &[String],
+    opts: &RestartOptions,
+    printer: &Printer,
+) -> Result<(), Error> {
+    let all = engine
+        .list_containers(&super::ecosystem_filter(ecosystem))
+        .await?;
+    let mut jobs = Vec::new();
+    for service in services {
+        let containers: Vec<_> = all
+            .iter()
+            .filter(|c| c.labels.get(labels::SERVICE) == Some(service))
+            .collect();
+        if containers.is_empty() {
+            return Err(Error::Other(format!(
+                "service `{service}` has no containers in ecosystem `{ecosystem}`; run `pactown up` first"
+            )));
+        }
+        jobs.push(async move {
+            let mut targets = Vec::new();
+            let mut job = None;
+            for c in &containers {
+                engine.stop_container(&c.id, opts.stop_timeout).await?;
+                engine.start_container(&c.id).await?;
+                if c.labels.get(labels::KIND).is_some_and(|k| k == "job") {
+                    job = Some(c.id.clone());
+                }
+                let port = opts.ports.get(service).copied();
+                targets.push(Readiness::of_container(
+                    &c.id,
+                    &c.labels,
+                    host_port_of(c, port),
+                ));
+            }
+            // a job is run again, to completion
+            let waited = match &job {
+                Some(id) => wait_completed(engine, id, opts.timeout).await,
+                None => wait_ready(engine, probe, &targets, opts.timeout).await,
+            };
+            match waited {
+                Ok(t) => {
+                    printer.info(&format!(
+                        "  {service} {}{:.2}s",
+                        if job.is_some() {
+                            "ran again, completed in "
+                        } else {
+                            "restarted, healthy in "
+                        },
+                        t.as_secs_f64()
+                    ));
+                    Ok(())
+                }
+                Err(WaitError::TimedOut { last }) => Err(Error::Readiness(format!(
+                    "service `{service}` not healthy {}s after restart (last probe: {last})",
+                    opts.timeout.as_secs()
+                ))),
+                Err(WaitError::Engine(e)) => Err(Error::Engine(e)),
+                Err(e) => Err(Error::Other(format!("service `{service}`: {e}"))),
+            }
+        });
+    }
+    for r in futures_util::future::join_all(jobs).await {
+        r?;
+    }
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! `up`: validate → build missing images → network → deploy with per-service scheduling →
+//! report. On a failure it prints the failing service's last log lines and leaves everything as
+//! it is for inspection.
+use super::health::HealthProbe;
+use super::plan::DesiredService;
+use super::scheduler::{deploy, DeployOptions, DeployReport, ServiceStatus};
+use crate::config::labels;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::image::{build_services, BuildEvent, BuildOptions, ServiceImage};
+use crate::observe::events::{EventKind, LifecycleEvent};
+use crate::observe::journal::{self, BuildRecorder, Journal};
+use crate::project::Project;
+use crate::ui::Printer;
+use futures_util::StreamExt;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Log lines shown for a service that failed to start.
+pub const FAILURE_LOG_LINES: usize = 30;
+
+/// Options of `up`.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// Build options (CA bundle, no-cache, jobs).
+    pub build: BuildOptions,
+    /// Deploy options (concurrency, time-out override).
+    pub deploy: DeployOptions,
+    /// Where builds and health results are recorded (`None`: nowhere).
+    pub journal: Option<Journal>,
+}
+
+/// The desired state of every service of `eco`, running the built `images` (by service name).
+///
+/// # Errors
+/// [`Error::Other`] when a service has no image.
+pub(crate) fn desired_services(
+    eco: &crate::config::Ecosystem,
+    images: &BTreeMap<String, ServiceImage>,
+) -> Result<Vec<DesiredService>, Error> {
+    eco.services
+        .iter()
+        .map(|spec| {
+            let image = images.get(&spec.name).ok_or_else(|| {
+                Error::Other(format!("no image was built for service `{}`", spec.name))
+            })?;
+            Ok(DesiredService::from_spec(
+                eco,
+                spec,
+                &image.tag,
+                &image.image_id,
+            ))
+        })
+        .collect()
+}
+
+/// Creates the ecosystem's network (labelled with the ecosystem and tenant) if it is missing;
+/// returns its name.
+///
+/// # Errors
+/// Engine errors.
+pub(crate) async fn ensure_network(
+    engine: &dyn Engine,
+    eco: &crate::config::Ecosystem,
+) -> Result<String, crate::engine::EngineError> {
+    let network = eco.network_name();
+    let mut net_labels = BTreeMap::from([
+        (labels::ECOSYSTEM.to_string(), eco.name.clone()),
+        (labels::MANAGED.to_string(), "true".to_string()),
+    ]);
+    if let Some(t) = &eco.tenant {
+        net_labels.insert(labels::TENANT.to_string(), t.clone());
+    }
+    engine.ensure_network(&network, &net_labels).await?;
+    Ok(network)
+}
+
+/// Brings the whole project up and waits until every service is healthy (and every job
+/// completed).
+///
+/// # Errors
+/// Build and engine errors; [`Error::Readiness`] when a service timed out (exit code 3);
+/// [`Error::Other`] when one exited or failed to start.
+pub async fn up(
+    engine: Arc<dyn Engine>,
+    probe: Arc<dyn HealthProbe>,
+    project: &Project,
+    opts: UpOptions,
+    printer: &Printer,
+) -> Result<DeployReport, Error> {
+    let report = deploy_project(Arc::clone(&engine), probe, project, opts, printer).await?;
+    check(engine.as_ref(), &report, printer).await?;
+    Ok(report)
+}
+
+/// [`up`] without the final verdict: builds, deploys and records the health results, and
+/// returns the report whatever the services' outcome (`pactown run --once` judges a job by its
+/// exit code itself).
+///
+/// # Errors
+/// Build and engine errors.
+pub async fn deploy_project(
+    engine: Arc<dyn Engine>,
+    probe: Arc<dyn HealthProbe>,
+    project: &Project,
+    opts: UpOptions,
+    printer: &Printer,
+) -> Result<DeployReport, Error> {
+    let eco = &project.ecosystem;
+    let names: Vec<String> = eco.services.iter().map(|s| s.name.clone()).collect();
+    let recorder = BuildRecorder::new(
+        opts.journal.as_ref(),
+        &eco.name,
+        eco.tenant.as_deref(),
+        names.clone(),
+        printer,
+    );
+    let rec = &recorder;
+    let build_printer = printer.clone();
+    let on_event = move |e: BuildEvent| {
+        rec.event(&e);
+        show_build_event(&build_printer, e);
+    };
+    let images = match build_services(
+        engine.as_ref(),
+        eco,
+        &project.docs,
+        &names,
+        &opts.build,
+        &on_event,
+    )
+    .await
+    {
+        Ok(images) => images,
+        Err(e) => {
+            recorder.failed(&e);
+            return Err(e.into());
+        }
+    };
+    let images: BTreeMap<String, _> = images.into_iter().map(|i| (i.service.clone(), i)).collect();
+
+    let desired = desired_services(eco, &images)?;
+    let network = ensure_network(engine.as_ref(), eco).await?;
+
+    let mut deploy_opts = opts.deploy;
+    if deploy_opts.ecosystem_file.is_none() {
+        deploy_opts.ecosystem_file = std::fs::canonicalize(&eco.file).ok();
+    }
+    let report = deploy(
+        Arc::clone(&engine),
+        probe,
+        &eco.name,
+        &network,
+        desired,
+        deploy_opts,
+        printer,
+    )
+    .await?;
+    journal::record(
+        opts.journal.as_ref(),
+        &health_events(&eco.name, eco.tenant.as_deref(), &report),
+        printer,
+    );
+    Ok(report)
+}
+
+/// Build progress as `up` shows it: debug lines, and one line per image built.
+fn show_build_event(printer: &Printer, e: BuildEvent) {
+    match e {
+        BuildEvent::Started { service, tag } => printer.debug(&format!("{service}: image {tag}")),
+        BuildEvent::Line { service, line } => printer.debug(&format!("{service} | {line}")),
+        BuildEvent::Finished { service, cached } => {
+            if !cached {
+                printer.info(&format!("  {service} image built"));
+            }
+        }
+        BuildEvent::Building { .. } => {}
+    }
+}
+
+/// The health results of a deploy as journal events: `health-passed` for every replica of a
+/// healthy service, `health-failed` (with the reason) for those of a service that failed or
+/// timed out; skipped services have no result.
+#[must_use]
+pub fn health_events(
+    ecosystem: &str,
+    tenant: Option<&str>,
+    report: &DeployReport,
+) -> Vec<LifecycleEvent> {
+    let mut out = Vec::new();
+    for o in report.outcomes.values() {
+        let (kind, detail) = match &o.status {
+            ServiceStatus::Healthy => (EventKind::HealthPassed, None),
+            ServiceStatus::Completed => (EventKind::HealthPassed, Some("job completed".into())),
+            ServiceStatus::Failed(r) | ServiceStatus::TimedOut(r) => {
+                (EventKind::HealthFailed, Some(journal::detail(r)))
+            }
+            ServiceStatus::Skipped { .. } => continue,
+        };
+        for r in &o.replicas {
+            let container = super::container_name(ecosystem, &o.service, r.replica);
+            let mut e =
+                LifecycleEvent::now(kind, ecosystem, &o.service, &container).with_tenant(tenant);
+            e.detail.clone_from(&detail);
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// Turns a deploy report into the command's result: prints the last log lines of each failed
+/// service and returns the error (time-outs → [`Error::Readiness`]).
+///
+/// # Errors
+/// As described.
+pub async fn check(
+    engine: &dyn Engine,
+    report: &DeployReport,
+    printer: &Printer,
+) -> Result<(), Error> {
+    let failures = report.failures();
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let mut timed_out = false;
+    let mut messages = Vec::new();
+    for f in &failures {
+        let reason = match &f.status {
+            ServiceStatus::TimedOut(r) => {
+                timed_out = true;
+                r.clone()
+            }
+            ServiceStatus::Failed(r) => r.clone(),
+            _ => continue,
+        };
+        printer.error(&format!("service `{}`: {reason}", f.service));
+        if let Some(r) = f.replicas.first() {
+            let lines = last_log_lines(engine, &r.id, FAILURE_LOG_LINES).await;
+            if lines.is_empty() {
+                printer.info(&format!("  (no output from {})", f.service));
+            } else {
+                printer.info(&format!(
+                    "  last {} log lines of {}:",
+                    lines.len(),
+                    f.service
+                ));
+                for line in lines {
+                    printer.info(&format!("  {} | {line}", f.service));
+                }
+            }
+        }
+        messages.push(format!("`{}` {reason}", f.service));
+    }
+    let skipped: Vec<&str> = report
+        .outcomes
+        .values()
+        .filter(|o| matches!(o.status, ServiceStatus::Skipped { .. }))
+        .map(|o| o.service.as_str())
+        .collect();
+    let mut text = format!("ecosystem is not healthy: {}", messages.join("; "));
+    if !skipped.is_empty() {
+        text.push_str(&format!(" (not started: {})", skipped.join(", ")));
+    }
+    text.push_str(". Containers are left as they are: inspect with `pactown status`/`pactown logs`, remove with `pactown down`.");
+    if timed_out {
+        Err(Error::Readiness(text))
+    } else {
+        Err(Error::Other(text))
+    }
+}
+
+/// The last `n` lines a container printed (empty on any error).
+pub async fn last_log_lines(engine: &dyn Engine, id: &str, n: usize) -> Vec<String> {
+    let Ok(stream) = engine.logs(id, Some(n), false).await else {
+        return Vec::new();
+    };
+    let collected = tokio::time::timeout(
+        Duration::from_secs(5),
+        stream
+            .filter_map(|l| async move { l.ok().map(|l| l.text) })
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap_or_default();
+    let skip = collected.len().saturating_sub(n);
+    collected.into_iter().skip(skip).collect()
+}

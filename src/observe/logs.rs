@@ -1,0 +1,149 @@
+//! Multiplexed logs: every container's lines with a `service |` prefix (coloured per service
+//! when the output is a terminal), merged as they arrive.
+use crate::config::labels;
+use crate::engine::{Engine, EngineError};
+use crate::ui::Printer;
+use futures_util::stream::{self, StreamExt};
+use std::future::Future;
+use std::sync::Arc;
+
+const PALETTE: [console::Color; 6] = [
+    console::Color::Cyan,
+    console::Color::Yellow,
+    console::Color::Green,
+    console::Color::Magenta,
+    console::Color::Blue,
+    console::Color::Red,
+];
+
+/// What to show.
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    /// Only these services (all when empty).
+    pub services: Vec<String>,
+    /// Last N lines per container first (all when `None`).
+    pub tail: Option<usize>,
+    /// Keep following new lines.
+    pub follow: bool,
+    /// Colour the prefixes.
+    pub color: bool,
+}
+
+/// The prefix of a replica's lines: `api` for replica 1, `api.2` for the others, padded.
+#[must_use]
+pub fn prefix(service: &str, replica: u32, width: usize, color: Option<console::Color>) -> String {
+    let name = if replica <= 1 {
+        service.to_string()
+    } else {
+        format!("{service}.{replica}")
+    };
+    let text = format!("{name:<width$} |");
+    match color {
+        Some(c) => console::Style::new()
+            .fg(c)
+            .force_styling(true)
+            .apply_to(text)
+            .to_string(),
+        None => text,
+    }
+}
+
+/// The [`prefix`] of one container's lines, coloured (when `color`) by the position of its
+/// service in `services` (the sorted service names shown).
+#[must_use]
+pub fn container_prefix<S: AsRef<str>>(
+    c: &crate::engine::ContainerInfo,
+    services: &[S],
+    width: usize,
+    color: bool,
+) -> String {
+    let service = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
+    let replica = c
+        .labels
+        .get(labels::REPLICA)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    let col = color.then(|| {
+        let i = services
+            .iter()
+            .position(|s| s.as_ref() == service)
+            .unwrap_or(0);
+        PALETTE
+            .get(i % PALETTE.len())
+            .copied()
+            .unwrap_or(console::Color::Cyan)
+    });
+    prefix(&service, replica, width, col)
+}
+
+/// Prints the logs of the ecosystem's containers to stdout (through `printer`) until the
+/// streams end (without follow) or `stop` resolves.
+///
+/// # Errors
+/// Engine errors when listing or opening the streams; an unknown service name.
+pub async fn show_logs(
+    engine: Arc<dyn Engine>,
+    ecosystem: &str,
+    opts: &LogOptions,
+    printer: &Printer,
+    stop: impl Future<Output = ()>,
+) -> Result<(), EngineError> {
+    let mut containers = engine
+        .list_containers(&crate::deploy::ecosystem_filter(ecosystem))
+        .await?;
+    let mut services: Vec<String> = containers
+        .iter()
+        .filter_map(|c| c.labels.get(labels::SERVICE).cloned())
+        .collect();
+    services.sort();
+    services.dedup();
+    for s in &opts.services {
+        if !services.contains(s) {
+            return Err(EngineError::NotFound {
+                what: format!(
+                    "service `{s}` in ecosystem `{ecosystem}` (running services: {})",
+                    services.join(", ")
+                ),
+            });
+        }
+    }
+    containers.retain(|c| {
+        opts.services.is_empty()
+            || c.labels
+                .get(labels::SERVICE)
+                .is_some_and(|s| opts.services.contains(s))
+    });
+    containers.sort_by(|a, b| a.name.cmp(&b.name));
+    let width = containers
+        .iter()
+        .map(|c| {
+            let s = c.labels.get(labels::SERVICE).map_or(0, String::len);
+            let r = c.labels.get(labels::REPLICA).map_or("1", String::as_str);
+            if r == "1" {
+                s
+            } else {
+                s + 1 + r.len()
+            }
+        })
+        .max()
+        .unwrap_or(0);
+
+    let mut streams = Vec::new();
+    for c in &containers {
+        let p = container_prefix(c, &services, width, opts.color);
+        let s = engine.logs(&c.id, opts.tail, opts.follow).await?;
+        streams.push(s.map(move |l| l.map(|l| format!("{p} {}", l.text))).boxed());
+    }
+    let mut merged = stream::select_all(streams);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return Ok(()),
+            next = merged.next() => match next {
+                Some(Ok(line)) => printer.out(&line),
+                Some(Err(e)) => printer.debug(&format!("log stream ended: {e}")),
+                None => return Ok(()),
+            },
+        }
+    }
+}
