@@ -239,11 +239,20 @@ pub enum SecretError {
     },
 }
 
+/// A `${VAR}` without a default whose variable is set nowhere ([`interpolate`]); the caller
+/// names the service and key ([`SecretError::Unset`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("${{{0}}} is not set")]
+pub struct UnsetVar(pub String);
+
 /// Interpolates `${VAR}`, `${VAR:-default}` and `$${` (a literal `${`) in `value`.
 ///
 /// # Errors
-/// The name of the first variable that `lookup` does not know and that has no default.
-pub fn interpolate(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+/// [`UnsetVar`]: the first variable that `lookup` does not know and that has no default.
+pub fn interpolate(
+    value: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, UnsetVar> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(pos) = rest.find("${") {
@@ -268,7 +277,7 @@ pub fn interpolate(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resu
             match (lookup(name), default) {
                 (Some(v), _) if !v.is_empty() || default.is_none() => out.push_str(&v),
                 (_, Some(d)) => out.push_str(d),
-                (None, None) => return Err(name.to_string()),
+                (None, None) => return Err(UnsetVar(name.to_string())),
                 (Some(v), None) => out.push_str(&v),
             }
         } else {
@@ -367,7 +376,7 @@ pub fn resolve(
                 .cloned()
         };
         for (key, value) in &mut svc.env {
-            *value = interpolate(value, &lookup).map_err(|var| SecretError::Unset {
+            *value = interpolate(value, &lookup).map_err(|UnsetVar(var)| SecretError::Unset {
                 service: svc.name.clone(),
                 key: key.clone(),
                 var,
@@ -420,7 +429,7 @@ mod tests {
         assert_eq!(interpolate("${E:-d}", &look), Ok("d".into()));
         assert_eq!(interpolate("${E}", &look), Ok(String::new()));
         assert_eq!(interpolate("$${A}", &look), Ok("${A}".into()));
-        assert_eq!(interpolate("${B}", &look), Err("B".into()));
+        assert_eq!(interpolate("${B}", &look), Err(UnsetVar("B".into())));
         assert_eq!(
             interpolate("${not a var}", &look),
             Ok("${not a var}".into())

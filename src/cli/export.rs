@@ -133,7 +133,7 @@ pub(crate) fn pushed_images(
     path: &Path,
     by_tag: bool,
 ) -> Result<ImageMap, Error> {
-    let meta = crate::image::push::read_metadata(path).map_err(Error::Other)?;
+    let meta = crate::image::push::read_metadata(path).map_err(|e| Error::Other(e.to_string()))?;
     let mut images = ImageMap::new();
     for svc in &project.ecosystem.services {
         let Some(p) = meta.services.get(&svc.name) else {

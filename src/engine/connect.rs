@@ -128,14 +128,17 @@ pub async fn connect_to(url: &str) -> EngineResult<Arc<dyn Engine>> {
     }
 }
 
-fn unreachable(choice: EngineChoice, failures: &[(Candidate, String)]) -> EngineError {
+fn unreachable(choice: EngineChoice, failures: &[(Candidate, ProbeFailure)]) -> EngineError {
     let socket = failures
         .iter()
         .map(|(c, _)| c.url.as_str())
         .collect::<Vec<_>>()
         .join(" or ");
     let reason = if failures.len() == 1 {
-        failures.first().map(|(_, r)| r.clone()).unwrap_or_default()
+        failures
+            .first()
+            .map(|(_, r)| r.to_string())
+            .unwrap_or_default()
     } else {
         failures
             .iter()
@@ -169,6 +172,38 @@ fn unreachable(choice: EngineChoice, failures: &[(Candidate, String)]) -> Engine
     }
 }
 
+/// Why one engine address did not answer: the `reason` of [`EngineError::Unreachable`].
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeFailure {
+    /// A `unix://` address whose file does not exist.
+    #[error("no socket file there")]
+    NoSocket,
+    /// Neither `unix://` nor `tcp://`/`http://`.
+    #[error("unsupported address `{0}` (use unix:///path or tcp://host:port)")]
+    Unsupported(String),
+    /// Connecting or talking failed (`Connection refused (os error 111)`).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Connected, no reply in time.
+    #[error("no answer within {PROBE_TIMEOUT_SECS} s")]
+    Timeout,
+    /// Something answered, not over HTTP.
+    #[error("the reply is not HTTP (is this a container engine socket?)")]
+    NotHttp,
+    /// The engine answered `/_ping` with another status than 200.
+    #[error("the engine answered {code} to /_ping: {body}")]
+    PingStatus {
+        /// The status code as sent.
+        code: String,
+        /// The reply body, trimmed.
+        body: String,
+    },
+    /// The engine client could not be opened or negotiate its API version: the most specific
+    /// message of its error chain ([`describe_connect_error`]).
+    #[error("{0}")]
+    Client(String),
+}
+
 /// What one `GET /_ping` told about the engine behind an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Ping {
@@ -181,15 +216,15 @@ pub(crate) struct Ping {
 }
 
 /// Reads the status line and headers of a `/_ping` reply.
-pub(crate) fn parse_ping(reply: &str) -> Result<Ping, String> {
+pub(crate) fn parse_ping(reply: &str) -> Result<Ping, ProbeFailure> {
     let mut lines = reply.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
     let mut parts = status_line.split_whitespace();
     let (Some(proto), Some(code)) = (parts.next(), parts.next()) else {
-        return Err("the reply is not HTTP (is this a container engine socket?)".to_string());
+        return Err(ProbeFailure::NotHttp);
     };
     if !proto.starts_with("HTTP/") {
-        return Err("the reply is not HTTP (is this a container engine socket?)".to_string());
+        return Err(ProbeFailure::NotHttp);
     }
     let headers: Vec<(String, String)> = lines
         .take_while(|l| !l.is_empty())
@@ -204,7 +239,10 @@ pub(crate) fn parse_ping(reply: &str) -> Result<Ping, String> {
     };
     if code != "200" {
         let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b.trim());
-        return Err(format!("the engine answered {code} to /_ping: {body}"));
+        return Err(ProbeFailure::PingStatus {
+            code: code.to_string(),
+            body: body.to_string(),
+        });
     }
     let server = header("server").unwrap_or_default();
     let libpod = header("libpod-api-version");
@@ -237,7 +275,7 @@ pub(crate) fn parse_ping(reply: &str) -> Result<Ping, String> {
 
 /// Sends `GET /_ping` over a fresh connection and reads the reply headers: one round trip of
 /// about a millisecond on both engines, where Podman takes 0.4 s to answer `/version`.
-async fn ping(url: &str) -> Result<Ping, String> {
+async fn ping(url: &str) -> Result<Ping, ProbeFailure> {
     use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
     async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> std::io::Result<String> {
         stream
@@ -267,36 +305,30 @@ async fn ping(url: &str) -> Result<Ping, String> {
     let talk = async {
         if let Some(path) = url.strip_prefix("unix://") {
             if !Path::new(path).exists() {
-                return Err("no socket file there".to_string());
+                return Err(ProbeFailure::NoSocket);
             }
-            let stream = tokio::net::UnixStream::connect(path)
-                .await
-                .map_err(|e| e.to_string())?;
-            exchange(stream).await.map_err(|e| e.to_string())
+            let stream = tokio::net::UnixStream::connect(path).await?;
+            Ok(exchange(stream).await?)
         } else if let Some(rest) = url
             .strip_prefix("tcp://")
             .or_else(|| url.strip_prefix("http://"))
         {
             let addr = rest.trim_end_matches('/');
-            let stream = tokio::net::TcpStream::connect(addr)
-                .await
-                .map_err(|e| e.to_string())?;
-            exchange(stream).await.map_err(|e| e.to_string())
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            Ok(exchange(stream).await?)
         } else {
-            Err(format!(
-                "unsupported address `{url}` (use unix:///path or tcp://host:port)"
-            ))
+            Err(ProbeFailure::Unsupported(url.clone()))
         }
     };
     let reply = tokio::time::timeout(Duration::from_secs(PROBE_TIMEOUT_SECS), talk)
         .await
-        .map_err(|_| format!("no answer within {PROBE_TIMEOUT_SECS} s"))??;
+        .map_err(|_| ProbeFailure::Timeout)??;
     parse_ping(&reply)
 }
 
 /// Tries one address: one `/_ping` tells the engine, its version and its API version; the
 /// client is then opened at `min(engine API, bollard's)` without a `/version` round trip.
-async fn probe(url: &str) -> Result<DockerEngine, String> {
+async fn probe(url: &str) -> Result<DockerEngine, ProbeFailure> {
     let facts = ping(url).await?;
     let mut client = match facts.api_version {
         Some((major_version, minor_version)) => {
@@ -317,7 +349,7 @@ async fn probe(url: &str) -> Result<DockerEngine, String> {
         None => open(url, API_DEFAULT_VERSION)?
             .negotiate_version()
             .await
-            .map_err(|e| describe_connect_error(&e))?,
+            .map_err(|e| ProbeFailure::Client(describe_connect_error(&e)))?,
     };
     client.set_timeout(REQUEST_TIMEOUT);
     Ok(DockerEngine::new(client, facts.kind, normalize(url))
@@ -332,21 +364,18 @@ fn normalize(url: &str) -> String {
     }
 }
 
-fn open(url: &str, version: &ClientVersion) -> Result<Docker, String> {
+fn open(url: &str, version: &ClientVersion) -> Result<Docker, ProbeFailure> {
     let url = normalize(url);
+    let client = |e: bollard::errors::Error| ProbeFailure::Client(describe_connect_error(&e));
     if let Some(path) = url.strip_prefix("unix://") {
         if !Path::new(path).exists() {
-            return Err("no socket file there".to_string());
+            return Err(ProbeFailure::NoSocket);
         }
-        Docker::connect_with_unix(&url, PROBE_TIMEOUT_SECS, version)
-            .map_err(|e| describe_connect_error(&e))
+        Docker::connect_with_unix(&url, PROBE_TIMEOUT_SECS, version).map_err(client)
     } else if url.starts_with("tcp://") || url.starts_with("http://") {
-        Docker::connect_with_http(&url, PROBE_TIMEOUT_SECS, version)
-            .map_err(|e| describe_connect_error(&e))
+        Docker::connect_with_http(&url, PROBE_TIMEOUT_SECS, version).map_err(client)
     } else {
-        Err(format!(
-            "unsupported address `{url}` (use unix:///path or tcp://host:port)"
-        ))
+        Err(ProbeFailure::Unsupported(url))
     }
 }
 
@@ -492,9 +521,12 @@ mod tests {
     #[test]
     fn ping_errors_are_sentences() {
         let e = parse_ping("SSH-2.0-OpenSSH_9.2\r\n").unwrap_err();
-        assert!(e.contains("not HTTP"), "{e}");
+        assert!(e.to_string().contains("not HTTP"), "{e}");
         let e = parse_ping("HTTP/1.1 500 Internal Server Error\r\nServer: Libpod/4.3.1\r\n\r\n{\"cause\":\"boom\"}").unwrap_err();
-        assert_eq!(e, "the engine answered 500 to /_ping: {\"cause\":\"boom\"}");
+        assert_eq!(
+            e.to_string(),
+            "the engine answered 500 to /_ping: {\"cause\":\"boom\"}"
+        );
     }
 
     #[tokio::test]
@@ -526,14 +558,14 @@ mod tests {
                         kind: EngineKind::Docker,
                         url: "unix:///a.sock".into(),
                     },
-                    "no socket file there".into(),
+                    ProbeFailure::NoSocket,
                 ),
                 (
                     Candidate {
                         kind: EngineKind::Podman,
                         url: "unix:///b.sock".into(),
                     },
-                    "Connection refused (os error 111)".into(),
+                    ProbeFailure::Io(std::io::Error::from_raw_os_error(111)),
                 ),
             ],
         );

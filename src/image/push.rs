@@ -48,12 +48,87 @@ pub enum ImagePushError {
         message: String,
     },
     /// A credentials file could not be read.
-    #[error("{path}: {message}")]
+    #[error("{path}: {problem}")]
     Credentials {
         /// The file.
         path: String,
         /// What is wrong.
-        message: String,
+        problem: CredentialProblem,
+    },
+}
+
+/// What is wrong with a credentials file (docker `config.json`, podman `auth.json`) or the
+/// credential helper it names.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialProblem {
+    /// The file could not be read.
+    #[error("cannot read: {0}")]
+    Unreadable(std::io::Error),
+    /// Not the JSON of such a file.
+    #[error("not a docker config.json / auth.json (line {line}: {kind})")]
+    NotAuthFile {
+        /// 1-based line of the JSON error.
+        line: usize,
+        /// `invalid JSON`, `unexpected value`, `truncated`…
+        kind: &'static str,
+    },
+    /// An `auth` entry that is not base64 of `USER:PASSWORD`.
+    #[error("the `auth` entry of {registry} is not {what}")]
+    BadAuth {
+        /// The registry host.
+        registry: String,
+        /// `base64`, `UTF-8` or `base64 of USER:PASSWORD`.
+        what: &'static str,
+    },
+    /// `credHelpers`/`credsStore` names a program that cannot be a helper.
+    #[error("credential helper name `{0}` is not valid")]
+    BadHelperName(String),
+    /// The helper could not be started or failed while running.
+    #[error("cannot run {program}: {source}")]
+    HelperFailed {
+        /// `docker-credential-NAME`.
+        program: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The helper did not answer in time.
+    #[error("{0} did not answer within 30 s")]
+    HelperTimeout(String),
+    /// The helper's answer was not its JSON.
+    #[error("{0} answered something that is not its JSON")]
+    HelperReply(String),
+}
+
+/// What is wrong with a `build --metadata-file` file ([`read_metadata`]).
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// It could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Not its JSON.
+    #[error("{}:{line}: not a pactown build metadata file ({source})", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the JSON error.
+        line: usize,
+        /// The error.
+        source: serde_json::Error,
+    },
+    /// A digest that is not `sha256:<64 hex>`.
+    #[error("{}: service `{service}`: digest `{digest}` is not sha256:<64 hex>", path.display())]
+    Digest {
+        /// The file.
+        path: PathBuf,
+        /// The service.
+        service: String,
+        /// The digest as written.
+        digest: String,
     },
 }
 
@@ -583,20 +658,19 @@ pub async fn credentials(
             Err(e) => {
                 return Err(ImagePushError::Credentials {
                     path: path.display().to_string(),
-                    message: format!("cannot read: {e}"),
+                    problem: CredentialProblem::Unreadable(e),
                 })
             }
         };
-        let bad = |message: String| ImagePushError::Credentials {
+        let bad = |problem: CredentialProblem| ImagePushError::Credentials {
             path: path.display().to_string(),
-            message,
+            problem,
         };
         let file: AuthFile = serde_json::from_str(&text).map_err(|e| {
-            bad(format!(
-                "not a docker config.json / auth.json (line {}: {})",
-                e.line(),
-                e.classify_name()
-            ))
+            bad(CredentialProblem::NotAuthFile {
+                line: e.line(),
+                kind: e.classify_name(),
+            })
         })?;
         if let Some((_, entry)) = file
             .auths
@@ -635,7 +709,14 @@ impl ClassifyName for serde_json::Error {
     }
 }
 
-fn entry_credentials(registry: &str, e: &AuthEntry) -> Result<RegistryCredentials, String> {
+fn entry_credentials(
+    registry: &str,
+    e: &AuthEntry,
+) -> Result<RegistryCredentials, CredentialProblem> {
+    let bad_auth = |what| CredentialProblem::BadAuth {
+        registry: registry.to_string(),
+        what,
+    };
     let mut c = RegistryCredentials {
         server: registry.to_string(),
         ..RegistryCredentials::default()
@@ -646,13 +727,10 @@ fn entry_credentials(registry: &str, e: &AuthEntry) -> Result<RegistryCredential
     if let Some(auth) = e.auth.as_ref().filter(|a| !a.is_empty()) {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(auth.trim())
-            .map_err(|_| format!("the `auth` entry of {registry} is not base64"))?;
-        let text = String::from_utf8(decoded)
-            .map_err(|_| format!("the `auth` entry of {registry} is not UTF-8"))?;
+            .map_err(|_| bad_auth("base64"))?;
+        let text = String::from_utf8(decoded).map_err(|_| bad_auth("UTF-8"))?;
         let Some((user, pass)) = text.split_once(':') else {
-            return Err(format!(
-                "the `auth` entry of {registry} is not base64 of USER:PASSWORD"
-            ));
+            return Err(bad_auth("base64 of USER:PASSWORD"));
         };
         c.username = Some(user.to_string());
         c.password = Some(pass.to_string());
@@ -667,13 +745,13 @@ fn entry_credentials(registry: &str, e: &AuthEntry) -> Result<RegistryCredential
 async fn helper_credentials(
     registry: &str,
     helper: &str,
-) -> Result<Option<RegistryCredentials>, String> {
+) -> Result<Option<RegistryCredentials>, CredentialProblem> {
     use tokio::io::AsyncWriteExt;
     if !helper
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
     {
-        return Err(format!("credential helper name `{helper}` is not valid"));
+        return Err(CredentialProblem::BadHelperName(helper.to_string()));
     }
     let program = format!("docker-credential-{helper}");
     let mut child = match tokio::process::Command::new(&program)
@@ -685,15 +763,18 @@ async fn helper_credentials(
         .spawn()
     {
         Ok(c) => c,
-        Err(e) => return Err(format!("cannot run {program}: {e}")),
+        Err(source) => return Err(CredentialProblem::HelperFailed { program, source }),
     };
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(registry.as_bytes()).await;
     }
     let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
-        .map_err(|_| format!("{program} did not answer within 30 s"))?
-        .map_err(|e| format!("{program}: {e}"))?;
+        .map_err(|_| CredentialProblem::HelperTimeout(program.clone()))?
+        .map_err(|source| CredentialProblem::HelperFailed {
+            program: program.clone(),
+            source,
+        })?;
     if !out.status.success() {
         // "credentials not found in native keychain": anonymous
         return Ok(None);
@@ -706,7 +787,7 @@ async fn helper_credentials(
         secret: String,
     }
     let reply: Reply = serde_json::from_slice(&out.stdout)
-        .map_err(|_| format!("{program} answered something that is not its JSON"))?;
+        .map_err(|_| CredentialProblem::HelperReply(program.clone()))?;
     let mut c = RegistryCredentials {
         server: registry.to_string(),
         ..RegistryCredentials::default()
@@ -916,25 +997,26 @@ pub fn split_tag(reference: &str) -> &str {
 /// Reads a metadata file written by `build --metadata-file`.
 ///
 /// # Errors
-/// A message naming the file and what is wrong.
-pub fn read_metadata(path: &Path) -> Result<PushMetadata, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let meta: PushMetadata = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{}:{}: not a pactown build metadata file ({e})",
-            path.display(),
-            e.line()
-        )
+/// [`MetadataError`] naming the file and what is wrong.
+pub fn read_metadata(path: &Path) -> Result<PushMetadata, MetadataError> {
+    let text = std::fs::read_to_string(path).map_err(|source| MetadataError::Read {
+        path: path.to_path_buf(),
+        source,
     })?;
+    let meta: PushMetadata =
+        serde_json::from_str(&text).map_err(|source| MetadataError::Parse {
+            path: path.to_path_buf(),
+            line: source.line(),
+            source,
+        })?;
     for (service, img) in &meta.services {
         let hex = img.digest.strip_prefix("sha256:").unwrap_or_default();
         if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(format!(
-                "{}: service `{service}`: digest `{}` is not sha256:<64 hex>",
-                path.display(),
-                img.digest
-            ));
+            return Err(MetadataError::Digest {
+                path: path.to_path_buf(),
+                service: service.clone(),
+                digest: img.digest.clone(),
+            });
         }
     }
     Ok(meta)

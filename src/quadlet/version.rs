@@ -47,28 +47,32 @@ impl fmt::Display for PodmanVersion {
     }
 }
 
+/// A `--podman-version` that is not `MAJOR[.MINOR[.PATCH]]` (clap prints it after the flag).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a version like 5.0 or 4.9.3")]
+pub struct BadVersion(pub String);
+
 impl FromStr for PodmanVersion {
-    type Err = String;
+    type Err = BadVersion;
 
     /// Parses `5`, `5.0` or `5.0.1` (the patch level is ignored).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut parts = s.trim().trim_start_matches('v').split('.');
-        let num = |p: Option<&str>| -> Result<u16, String> {
+        let bad = || BadVersion(s.to_string());
+        let num = |p: Option<&str>| -> Result<u16, BadVersion> {
             match p {
                 None => Ok(0),
-                Some(p) => p
-                    .parse::<u16>()
-                    .map_err(|_| format!("`{s}` is not a version like 5.0 or 4.9.3")),
+                Some(p) => p.parse::<u16>().map_err(|_| bad()),
             }
         };
         let major = match parts.next() {
             Some(p) if !p.is_empty() => num(Some(p))?,
-            _ => return Err(format!("`{s}` is not a version like 5.0 or 4.9.3")),
+            _ => return Err(bad()),
         };
         let minor = num(parts.next())?;
         let _patch = num(parts.next())?;
         if parts.next().is_some() {
-            return Err(format!("`{s}` is not a version like 5.0 or 4.9.3"));
+            return Err(bad());
         }
         Ok(Self::new(major, minor))
     }

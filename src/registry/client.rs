@@ -63,7 +63,7 @@ pub enum ClientError {
         /// The URL requested.
         url: String,
         /// What is wrong, values escaped.
-        reason: String,
+        reason: UntrustedAnswer,
     },
     /// A README does not match its checksum.
     #[error("README of {artifact} does not match its checksum (expected {expected}, got {actual}); the registry or the connection is corrupting data")]
@@ -133,25 +133,42 @@ fn check_version(value: &str) -> Result<(), ClientError> {
 /// the version it names is valid semver (so safe as a path segment) and, for an exact request,
 /// the one asked for; the checksum is a sha256. A registry answer is trusted no more than a
 /// publish request.
-fn check_answer(requested: &str, info: &VersionInfo) -> Result<(), String> {
+/// What is wrong with a registry answer ([`ClientError::Untrusted`]), values escaped and cut;
+/// it reads after "answered with".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UntrustedAnswer {
+    /// The body passed the size cap.
+    #[error("more than {0} bytes")]
+    TooLarge(usize),
+    /// The version is not semver (so not safe as a path segment).
+    #[error("version `{0}`, which is not a semver version")]
+    NotSemver(String),
+    /// Another version than the exact one requested.
+    #[error("version `{got}` to a request for `{requested}`")]
+    OtherVersion {
+        /// The version answered.
+        got: String,
+        /// The version requested.
+        requested: String,
+    },
+    /// The checksum is not a sha256 in hex.
+    #[error("checksum `{0}`, which is not a hex sha256")]
+    Checksum(String),
+}
+
+fn check_answer(requested: &str, info: &VersionInfo) -> Result<(), UntrustedAnswer> {
     if !is_valid_version(&info.version) {
-        return Err(format!(
-            "version `{}`, which is not a semver version",
-            printable(&info.version, 80)
-        ));
+        return Err(UntrustedAnswer::NotSemver(printable(&info.version, 80)));
     }
     let any = requested == "latest" || requested == "*";
     if !any && info.version != requested {
-        return Err(format!(
-            "version `{}` to a request for `{requested}`",
-            printable(&info.version, 80)
-        ));
+        return Err(UntrustedAnswer::OtherVersion {
+            got: printable(&info.version, 80),
+            requested: requested.to_string(),
+        });
     }
     if !is_sha256_hex(&info.checksum) {
-        return Err(format!(
-            "checksum `{}`, which is not a hex sha256",
-            printable(&info.checksum, 80)
-        ));
+        return Err(UntrustedAnswer::Checksum(printable(&info.checksum, 80)));
     }
     Ok(())
 }
@@ -249,7 +266,7 @@ impl Client {
             if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
                 return Err(ClientError::Untrusted {
                     url: url.to_string(),
-                    reason: format!("more than {MAX_ANSWER_BYTES} bytes"),
+                    reason: UntrustedAnswer::TooLarge(MAX_ANSWER_BYTES),
                 });
             }
             bytes.extend_from_slice(&chunk);

@@ -79,7 +79,7 @@ pub enum LockError {
         /// The file.
         path: PathBuf,
         /// Why.
-        reason: String,
+        reason: LockProblem,
     },
     /// A vendor path that would leave `.pactown/vendor/` (a hostile registry answer or lock file).
     #[error("refusing to write {path}: it resolves outside {VENDOR_DIR}/ of {dir}")]
@@ -89,6 +89,46 @@ pub enum LockError {
         /// The ecosystem folder.
         dir: PathBuf,
     },
+}
+
+/// Why a lock file is not valid ([`LockError::Invalid`]); values are escaped and cut.
+#[derive(Debug, thiserror::Error)]
+pub enum LockProblem {
+    /// Not the lock file's JSON.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A `version` other than 1.
+    #[error("unknown format version {0}")]
+    FormatVersion(u32),
+    /// An entry whose requested version is neither `latest`, `*` nor a registry word.
+    #[error("entry `{artifact}` has requested version `{requested}`")]
+    Requested {
+        /// `namespace/name`.
+        artifact: String,
+        /// The requested version.
+        requested: String,
+    },
+    /// An entry whose checksum is not a sha256 in hex.
+    #[error("entry `{artifact}` has checksum `{checksum}`, not a hex sha256")]
+    Checksum {
+        /// `namespace/name`.
+        artifact: String,
+        /// The checksum.
+        checksum: String,
+    },
+    /// An entry whose path is not the vendor path its name and version give.
+    #[error("entry `{artifact}` has path `{path}` instead of `{expected}`")]
+    Path {
+        /// `namespace/name@version`.
+        artifact: String,
+        /// The path in the file.
+        path: String,
+        /// The vendor path.
+        expected: String,
+    },
+    /// An entry whose namespace, name or version is not valid.
+    #[error("entry `{0}` is not a valid namespace/name@version")]
+    Name(String),
 }
 
 /// Path of the lock file of an ecosystem.
@@ -166,41 +206,35 @@ pub fn prepare_vendor_file(dir: &Path, relative: &str) -> Result<PathBuf, LockEr
 
 /// Checks one entry of a lock file: names, versions and checksum valid, and its path exactly the
 /// vendor path those name (a lock file from elsewhere must not point a README at another file).
-fn check_entry(e: &LockEntry) -> Result<(), String> {
+fn check_entry(e: &LockEntry) -> Result<(), LockProblem> {
     let requested_ok = e.requested == "latest"
         || e.requested == "*"
         || crate::config::rules::is_registry_word(&e.requested);
+    let artifact = || format!("{}/{}", printable(&e.namespace, 80), printable(&e.name, 80));
     if !requested_ok {
-        return Err(format!(
-            "entry `{}/{}` has requested version `{}`",
-            printable(&e.namespace, 80),
-            printable(&e.name, 80),
-            printable(&e.requested, 80)
-        ));
+        return Err(LockProblem::Requested {
+            artifact: artifact(),
+            requested: printable(&e.requested, 80),
+        });
     }
     if !is_sha256_hex(&e.checksum) {
-        return Err(format!(
-            "entry `{}/{}` has checksum `{}`, not a hex sha256",
-            printable(&e.namespace, 80),
-            printable(&e.name, 80),
-            printable(&e.checksum, 80)
-        ));
+        return Err(LockProblem::Checksum {
+            artifact: artifact(),
+            checksum: printable(&e.checksum, 80),
+        });
     }
     match vendor_relative(&e.namespace, &e.name, &e.version) {
         Some(expected) if expected == e.path => Ok(()),
-        Some(expected) => Err(format!(
-            "entry `{}/{}@{}` has path `{}` instead of `{expected}`",
-            e.namespace,
-            e.name,
-            e.version,
-            printable(&e.path, 200)
-        )),
-        None => Err(format!(
-            "entry `{}/{}@{}` is not a valid namespace/name@version",
-            printable(&e.namespace, 80),
-            printable(&e.name, 80),
+        Some(expected) => Err(LockProblem::Path {
+            artifact: format!("{}/{}@{}", e.namespace, e.name, e.version),
+            path: printable(&e.path, 200),
+            expected,
+        }),
+        None => Err(LockProblem::Name(format!(
+            "{}@{}",
+            artifact(),
             printable(&e.version, 80)
-        )),
+        ))),
     }
 }
 
@@ -222,12 +256,12 @@ pub fn read_lock(path: &Path) -> Result<LockFile, LockError> {
     };
     let lock: LockFile = serde_json::from_slice(&text).map_err(|e| LockError::Invalid {
         path: path.into(),
-        reason: e.to_string(),
+        reason: e.into(),
     })?;
     if lock.version != 1 {
         return Err(LockError::Invalid {
             path: path.into(),
-            reason: format!("unknown format version {}", lock.version),
+            reason: LockProblem::FormatVersion(lock.version),
         });
     }
     for entry in &lock.artifacts {
@@ -249,7 +283,7 @@ pub fn write_lock(path: &Path, lock: &LockFile) -> Result<(), LockError> {
     lock.artifacts.dedup();
     let mut text = serde_json::to_vec_pretty(&lock).map_err(|e| LockError::Invalid {
         path: path.into(),
-        reason: e.to_string(),
+        reason: e.into(),
     })?;
     text.push(b'\n');
     atomic_write(path, &text).map_err(|e| LockError::Io {
