@@ -27,6 +27,9 @@ pub enum Error {
     /// `pactown test` could not run (exit code 2 for an unknown service).
     #[error(transparent)]
     Suite(#[from] crate::suite::SuiteError),
+    /// The project cannot run as asked (tenant, secrets).
+    #[error(transparent)]
+    Project(crate::project::RunLoadError),
     /// A service did not become healthy in time (exit code 3).
     #[error("{0}")]
     Readiness(String),
@@ -79,3 +82,12 @@ impl From<Diagnostics> for Error {
 
 /// Result alias for command-level code.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<crate::project::RunLoadError> for Error {
+    fn from(e: crate::project::RunLoadError) -> Self {
+        match e {
+            crate::project::RunLoadError::Invalid(d) => Error::Invalid(d),
+            other => Error::Project(other),
+        }
+    }
+}

@@ -325,3 +325,55 @@ fn finish(eco_file: &Path, diags: Vec<Diagnostic>) -> Diagnostics {
     d.0.dedup();
     d
 }
+
+/// Which copy of a project runs: the file's own, or a tenant's (`--tenant`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunAs {
+    /// Tenant name.
+    pub tenant: Option<String>,
+    /// Port offset of the tenant's copy (default: derived from the name).
+    pub port_offset: Option<u16>,
+}
+
+/// Why a project cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunLoadError {
+    /// The file or a README is invalid (or a `registry:` README is not pulled).
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    /// The tenant name or its ports do not work.
+    #[error("{0}")]
+    Tenant(String),
+    /// A secret could not be resolved.
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
+}
+
+/// Loads `path` for running it, the one policy of `up`, watch mode and `run`: every README
+/// must be there ([`Unpulled::Fail`]), the tenant's copy replaces the file's ecosystem, and
+/// `${VAR}` references and secrets are resolved from the process environment. The secret values
+/// to mask in output are [`secret_values`].
+///
+/// # Errors
+/// [`RunLoadError`].
+pub fn load_for_run(path: &Path, run_as: &RunAs) -> Result<Project, RunLoadError> {
+    let mut project = load_with(path, Unpulled::Fail).map_err(RunLoadError::Invalid)?;
+    if let Some(t) = &run_as.tenant {
+        project.ecosystem = crate::config::tenant::apply(project.ecosystem, t, run_as.port_offset)
+            .map_err(RunLoadError::Tenant)?;
+    }
+    let process_env: BTreeMap<String, String> = std::env::vars().collect();
+    crate::secrets::resolve(&mut project.ecosystem, &process_env)?;
+    Ok(project)
+}
+
+/// Every secret value of the project's services (to mask in everything printed).
+#[must_use]
+pub fn secret_values(project: &Project) -> Vec<String> {
+    project
+        .ecosystem
+        .services
+        .iter()
+        .flat_map(crate::secrets::secret_values)
+        .collect()
+}

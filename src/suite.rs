@@ -5,7 +5,7 @@
 //!   each (5 s, redirects not followed so `EXPECT 302` can pass).
 //! - **shell** blocks run as one one-off container per block, from the image the service's
 //!   container runs, with the environment and hardening `up` gives the service (built by the
-//!   same [`crate::deploy::scheduler::replica_spec`]), on the ecosystem's network so service names
+//!   same [`crate::deploy::spec::container_spec`]), on the ecosystem's network so service names
 //!   resolve, no published port and no restart. The lines reach the container as arguments of a
 //!   fixed bash runner (never spliced into a script); each runs under `/bin/sh -c` with a 30 s
 //!   time-out, and the runner prints a marker with a per-run nonce before and after each line, so
@@ -15,13 +15,12 @@
 //! Nothing here prints: the caller renders the [`TestReport`] (table, JSON, JUnit via
 //! [`junit`]).
 use crate::config::labels;
-use crate::deploy::health::HealthProbe;
 use crate::deploy::plan::{host_port_of, DesiredService};
-use crate::deploy::scheduler::{replica_spec, DeployOptions};
+use crate::deploy::scheduler::DeployOptions;
+use crate::deploy::spec::{container_spec, Placement};
 use crate::engine::{ContainerInfo, Engine, EngineError};
 use crate::markpact::{parse_http_line, Markpact, TestBlock, TestMode};
 use crate::project::Project;
-use crate::ui::Printer;
 use futures_util::StreamExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -144,10 +143,8 @@ pub enum SuiteError {
 /// A service that is not running is not an error: each of its tests fails with the reason.
 pub async fn run(
     engine: Arc<dyn Engine>,
-    probe: Arc<dyn HealthProbe>,
     project: &Project,
     req: &TestRequest,
-    printer: &Printer,
 ) -> Result<TestReport, SuiteError> {
     let started = Instant::now();
     let eco = &project.ecosystem;
@@ -229,11 +226,9 @@ pub async fn run(
                 TestMode::Shell => {
                     let ctx = ShellCtx {
                         engine: &engine,
-                        probe: &probe,
                         project,
                         network: &network,
                         deploy: &req.deploy,
-                        printer,
                     };
                     results.extend(shell_block(&ctx, &spec.name, doc, block, container).await);
                 }
@@ -333,11 +328,9 @@ async fn http_line(client: &reqwest::Client, port: u16, line: &str) -> (bool, St
 
 struct ShellCtx<'a> {
     engine: &'a Arc<dyn Engine>,
-    probe: &'a Arc<dyn HealthProbe>,
     project: &'a Project,
     network: &'a str,
     deploy: &'a DeployOptions,
-    printer: &'a Printer,
 }
 
 /// Runs one shell block in a one-off container (see the module docs).
@@ -368,17 +361,12 @@ async fn shell_block(
         }
     };
     let desired = DesiredService::from_spec(eco, spec, &container.image, &image_id);
-    let mut cs = replica_spec(
-        Arc::clone(ctx.engine),
-        Arc::clone(ctx.probe),
-        &eco.name,
-        ctx.network,
-        ctx.deploy,
-        ctx.printer,
-        &desired,
-        1,
-        None,
-    );
+    let at = Placement {
+        ecosystem: &eco.name,
+        network: ctx.network,
+        ecosystem_file: ctx.deploy.ecosystem_file.as_deref(),
+    };
+    let mut cs = container_spec(at, &desired, 1, None);
     let nonce = nonce();
     let mark = format!("@@pactown-test-{nonce}");
     cs.name = format!(

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use pactown::config::labels;
+use pactown::deploy::event::discard;
 use pactown::deploy::{
     deploy, DeployOptions, DesiredService, HealthProbe, ProbeOutcome, ProbeTarget, ServiceStatus,
 };
@@ -98,7 +99,7 @@ async fn dependant_starts_when_its_own_deps_are_healthy_not_when_a_slow_sibling_
         svc("api", &["db"], 41002),
         svc("web", &["api", "slow"], 41003),
     ];
-    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &quiet())
+    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &discard())
         .await
         .unwrap();
     assert!(report.all_healthy(), "{report:?}");
@@ -154,7 +155,7 @@ async fn gated_dependants_start_early_after_their_dependencies_start() {
         gated(svc("api", &["db"], 41021)),
         gated(svc("web", &["api", "db"], 41022)),
     ];
-    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &quiet())
+    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &discard())
         .await
         .unwrap();
     assert!(report.all_healthy(), "{report:?}");
@@ -188,7 +189,7 @@ async fn a_failed_dependency_stops_its_early_started_dependants() {
     );
     ready_after(&engine, "api", 30);
     let desired = vec![svc("db", &[], 41030), gated(svc("api", &["db"], 41031))];
-    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &quiet())
+    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &discard())
         .await
         .unwrap();
     assert!(matches!(
@@ -232,7 +233,7 @@ async fn a_failing_service_stops_its_dependants_and_leaves_the_rest() {
         svc("web", &["api"], 41013),
         svc("other", &["cache"], 41014),
     ];
-    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &quiet())
+    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &discard())
         .await
         .unwrap();
     assert!(
@@ -282,7 +283,7 @@ async fn a_health_time_out_is_reported_as_such() {
     let mut desired = vec![svc("api", &[], 41020)];
     desired[0].timeout = Duration::from_millis(300);
     let started = std::time::Instant::now();
-    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &quiet())
+    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &discard())
         .await
         .unwrap();
     assert!(matches!(
@@ -310,7 +311,7 @@ async fn second_deploy_with_nothing_changed_touches_nothing() {
         NET,
         desired(),
         opts(),
-        &quiet(),
+        &discard(),
     )
     .await
     .unwrap();
@@ -322,9 +323,17 @@ async fn second_deploy_with_nothing_changed_touches_nothing() {
         .collect();
     engine.clear_calls();
 
-    let second = deploy(engine.clone(), probe, ECO, NET, desired(), opts(), &quiet())
-        .await
-        .unwrap();
+    let second = deploy(
+        engine.clone(),
+        probe,
+        ECO,
+        NET,
+        desired(),
+        opts(),
+        &discard(),
+    )
+    .await
+    .unwrap();
     assert!(second.plan.is_noop());
     assert!(second.all_healthy());
     assert!(second.outcomes.values().all(|o| !o.changed));
@@ -367,7 +376,7 @@ async fn only_the_changed_service_is_recreated() {
         NET,
         desired("info"),
         opts(),
-        &quiet(),
+        &discard(),
     )
     .await
     .unwrap();
@@ -380,7 +389,7 @@ async fn only_the_changed_service_is_recreated() {
         NET,
         desired("debug"),
         opts(),
-        &quiet(),
+        &discard(),
     )
     .await
     .unwrap();
@@ -439,7 +448,7 @@ async fn containers_get_names_aliases_labels_ports_and_init() {
         NET,
         vec![d.clone()],
         opts(),
-        &quiet(),
+        &discard(),
     )
     .await
     .unwrap();
@@ -487,7 +496,7 @@ async fn containers_get_names_aliases_labels_ports_and_init() {
         NET,
         vec![one],
         opts(),
-        &quiet(),
+        &discard(),
     )
     .await
     .unwrap();
@@ -513,7 +522,7 @@ async fn busy_host_port_moves_to_the_next_free_one() {
         NET,
         vec![svc("api", &[], busy)],
         DeployOptions::default(),
-        &quiet(),
+        &discard(),
     )
     .await
     .unwrap();
@@ -552,7 +561,7 @@ async fn down_removes_everything_with_the_ecosystem_label() {
         "pactown-shop2",
         vec![svc("api", &[], 41060)],
         opts(),
-        &quiet(),
+        &discard(),
     )
     .await
     .unwrap();
@@ -624,7 +633,7 @@ async fn a_job_gates_its_dependants_until_it_exited_zero_and_is_not_rerun() {
         NET,
         desired(),
         opts(),
-        &quiet(),
+        &discard(),
     )
     .await
     .unwrap();
@@ -653,9 +662,17 @@ async fn a_job_gates_its_dependants_until_it_exited_zero_and_is_not_rerun() {
 
     // a second deploy with nothing changed does not run it again
     engine.clear_calls();
-    let again = deploy(engine.clone(), probe, ECO, NET, desired(), opts(), &quiet())
-        .await
-        .unwrap();
+    let again = deploy(
+        engine.clone(),
+        probe,
+        ECO,
+        NET,
+        desired(),
+        opts(),
+        &discard(),
+    )
+    .await
+    .unwrap();
     assert!(again.all_healthy(), "{again:?}");
     assert_eq!(again.outcomes["migrate"].status, ServiceStatus::Completed);
     assert!(!again.outcomes["migrate"].changed);
@@ -681,7 +698,7 @@ async fn a_failed_job_blocks_its_dependants_and_is_named() {
         NET,
         desired.clone(),
         opts(),
-        &quiet(),
+        &discard(),
     )
     .await
     .unwrap();
@@ -711,7 +728,7 @@ async fn a_failed_job_blocks_its_dependants_and_is_named() {
 
     // a failed job is run again by the next deploy
     engine.clear_calls();
-    let _ = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &quiet())
+    let _ = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &discard())
         .await
         .unwrap();
     assert_eq!(starts(&engine, &name("migrate")), 1);
@@ -741,7 +758,7 @@ async fn a_portless_service_is_healthy_once_it_keeps_running() {
         worker("crashy"),
         svc("api", &["steady"], 41120),
     ];
-    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &quiet())
+    let report = deploy(engine.clone(), probe, ECO, NET, desired, opts(), &discard())
         .await
         .unwrap();
     let steady = &report.outcomes["steady"];
@@ -780,7 +797,7 @@ async fn a_health_cmd_runs_inside_the_container() {
         NET,
         vec![beat],
         opts(),
-        &quiet(),
+        &discard(),
     )
     .await
     .unwrap();

@@ -116,8 +116,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     } else {
         None
     };
-    let choice = args.engine.or(eco.engine).unwrap_or_default();
-    let engine = crate::engine::connect(choice).await?;
+    let engine = crate::deploy::connect(args.engine, Some(eco)).await?;
 
     let view = BuildProgressView::new(printer);
     let journal = Journal::for_ecosystem(&eco.name);
@@ -126,7 +125,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     } else {
         args.services.clone()
     };
-    let recorder = BuildRecorder::new(journal.as_ref(), &eco.name, None, names, printer);
+    let recorder = BuildRecorder::new(journal.as_ref(), &eco.name, None, names);
     let on_event = |event: BuildEvent| {
         recorder.event(&event);
         match event {

@@ -99,7 +99,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
                     "--tag {tag:?} is not an image reference (NAME[:TAG], lowercase name)"
                 )));
             }
-            let engine = crate::engine::connect(engine).await?;
+            let engine = crate::deploy::connect(Some(engine), None).await?;
             if !force && engine.image(&tag).await?.is_some() {
                 printer.info(&format!("{tag} is present in {}", engine.kind()));
                 return Ok(ExitCode::SUCCESS);
@@ -116,7 +116,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         ImagesCommand::Build { runtimes, engine } => {
-            let engine = crate::engine::connect(engine).await?;
+            let engine = crate::deploy::connect(Some(engine), None).await?;
             let runtimes: Vec<Runtime> = if runtimes.is_empty() {
                 Runtime::ALL.to_vec()
             } else {
@@ -131,7 +131,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         ImagesCommand::List { engine, json } => {
-            let engine = crate::engine::connect(engine).await?;
+            let engine = crate::deploy::connect(Some(engine), None).await?;
             let mut rows = Vec::new();
             let mut tags: Vec<(String, String)> =
                 vec![("debian".to_string(), base::DEBIAN_IMAGE.to_string())];

@@ -94,7 +94,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         }
     } else if !to_build.is_empty() {
         // Quadlet runs Podman, so built images must be in Podman's store.
-        let engine = crate::engine::connect::connect(EngineChoice::Podman).await?;
+        let engine = crate::deploy::connect(Some(EngineChoice::Podman), None).await?;
         let opts = BuildOptions {
             ca_bundle: a
                 .ca_bundle

@@ -2,7 +2,7 @@
 //! ecosystem ([`crate::suite`]); a table (or `--json`) on stdout, `--junit FILE`
 //! for CI; exit code 1 when a test failed.
 use crate::config::EngineChoice;
-use crate::deploy::{DeployOptions, HttpProbe};
+use crate::deploy::DeployOptions;
 use crate::error::Error;
 use crate::suite::{self, TestReport, TestRequest};
 use crate::ui::Printer;
@@ -60,7 +60,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         json: args.json,
         junit: args.junit,
     };
-    let report = run_suite(engine, &project, &file, args.services, &printer).await?;
+    let report = run_suite(engine, &project, &file, args.services).await?;
     show(&report, &out, &printer)?;
     Ok(exit_code(&report))
 }
@@ -71,7 +71,6 @@ pub(super) async fn run_suite(
     project: &crate::project::Project,
     file: &Path,
     services: Vec<String>,
-    printer: &Printer,
 ) -> Result<TestReport, Error> {
     let req = TestRequest {
         services,
@@ -80,7 +79,7 @@ pub(super) async fn run_suite(
             ..DeployOptions::default()
         },
     };
-    Ok(suite::run(engine, Arc::new(HttpProbe), project, &req, printer).await?)
+    Ok(suite::run(engine, project, &req).await?)
 }
 
 /// 0 when every test passed, else 1.

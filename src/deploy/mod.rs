@@ -7,12 +7,18 @@
 //! [`health`] probes the published ports, and [`down`] and [`restart`] find the containers by
 //! label from any shell. Reading what runs is [`crate::observe`]'s job.
 pub mod down;
+pub mod event;
+pub mod gate;
 pub mod health;
 pub mod isolation;
 pub mod plan;
+pub mod ports;
+pub mod replica;
 pub mod restart;
 pub mod run;
 pub mod scheduler;
+pub mod session;
+pub mod spec;
 pub mod up;
 pub mod watch;
 

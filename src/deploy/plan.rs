@@ -181,6 +181,9 @@ pub enum ReplicaAction {
     Recreate {
         /// The old container's id.
         old_id: String,
+        /// The host port the old container publishes for the service's port (the new one
+        /// keeps it when it is free).
+        host_port: Option<u16>,
     },
     /// No container yet.
     Create,
@@ -284,6 +287,11 @@ pub fn plan(desired: &[DesiredService], existing: &[ContainerInfo]) -> Plan {
                         Some(c) if c.labels.get(labels::CONFIG_HASH) != Some(&d.config_hash) => {
                             ReplicaAction::Recreate {
                                 old_id: c.id.clone(),
+                                host_port: c
+                                    .ports
+                                    .iter()
+                                    .find(|p| Some(p.container_port) == d.port)
+                                    .map(|p| p.host_port),
                             }
                         }
                         Some(c) if c.state == "running" => ReplicaAction::Keep {
@@ -374,7 +382,8 @@ mod tests {
                 (
                     2,
                     ReplicaAction::Recreate {
-                        old_id: "a2".into()
+                        old_id: "a2".into(),
+                        host_port: Some(8105)
                     }
                 ),
                 (3, ReplicaAction::Create),

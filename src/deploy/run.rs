@@ -76,8 +76,9 @@ pub async fn run(
             printer.clone(),
         ))
     });
+    let sink = crate::ui::events::sink(printer, crate::ui::events::EventOutput::Text);
     let deployed = tokio::select! {
-        r = deploy_project(Arc::clone(&engine), probe, project, opts, printer) => r,
+        r = deploy_project(Arc::clone(&engine), probe, project, opts, &sink) => r,
         _ = tokio::signal::ctrl_c() => {
             printer.warn("interrupted");
             if let Some(t) = &output {

@@ -1,9 +1,12 @@
-//! Per-service scheduling: one tokio task per service creates its containers at once and waits
-//! for exactly its own dependencies; a slow service holds back only its own dependants, a failed
-//! one stops its dependants (transitively) and leaves everything else running for inspection.
-//! A [`Semaphore`] caps concurrent creates and starts.
+//! Per-service scheduling: one tokio task per service waits for exactly its own dependencies,
+//! applies its part of the plan through the replica lifecycle ([`super::replica`]) and waits
+//! until it is healthy; a slow service holds back only its own dependants, a failed one stops
+//! its dependants (transitively) and leaves everything else running for inspection. A
+//! [`Semaphore`] caps concurrent creates and starts. `up`, watch mode, `restart` and `run` all
+//! deploy through [`deploy`]; they differ only in [`DeployOptions`].
 //!
-//! When to start a service's containers:
+//! When to start a service's containers ([`Replacement::InPlace`], `up`):
+//! - they are created (or recreated) at once, while the dependencies are still starting;
 //! - **gated** services ([`DesiredService::gated`]: the image's start script waits for the
 //!   dependencies itself, [`crate::image::start_script`]) are started as soon as their
 //!   dependencies' containers are *started*, so their container start overlaps with the
@@ -11,19 +14,36 @@
 //!   held, before their process ran;
 //! - the others are started once their dependencies are *healthy*.
 //!
+//! With [`Replacement::Rolling`] (watch mode) nothing is touched before the dependencies are
+//! healthy; then each replica is replaced one after the other and rolled back to its previous
+//! version when the new one fails ([`super::replica::replace`]); a service whose plan keeps
+//! everything is trusted as it runs, unless it is listed in [`DeployOptions::check`].
+//!
 //! Either way a service is probed for health only from the moment its dependencies are healthy.
-use super::health::{wait_completed, wait_ready, HealthProbe, Readiness, WaitError};
-use super::plan::{DesiredService, Plan, ReplicaAction};
-use super::{container_name, plan};
+use super::event::{DeployEvent, Sink};
+use super::plan::{plan, DesiredService, Plan, ReplicaAction};
+use super::ports::PortBook;
+use super::replica::{self, ReplicaState};
+use super::spec::Placement;
 use crate::config::labels;
-use crate::engine::{ContainerSpec, Engine, EngineError, PortBinding};
-use crate::ui::Printer;
+use crate::engine::{Engine, EngineError};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
+
+/// How a changed replica is replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Replacement {
+    /// Remove the old container and create the new one at once, start it with its service
+    /// (`up`); a failed service is left as it is for inspection.
+    #[default]
+    InPlace,
+    /// Once the dependencies are healthy, one replica after the other: remove, start the new
+    /// version, probe it, and roll back to the previous version when it fails (watch mode).
+    Rolling,
+}
 
 /// Options of a deploy.
 #[derive(Debug, Clone)]
@@ -36,6 +56,15 @@ pub struct DeployOptions {
     pub check_ports: bool,
     /// The ecosystem file, recorded in a label.
     pub ecosystem_file: Option<PathBuf>,
+    /// How changed replicas are replaced.
+    pub replacement: Replacement,
+    /// The version of each service that ran healthy before (watch mode): the rollback target.
+    pub previous: BTreeMap<String, DesiredService>,
+    /// Services whose unchanged containers are looked at (running, one probe) instead of
+    /// trusted or restarted (watch mode's first reconcile, and services known to have failed).
+    pub check: BTreeSet<String>,
+    /// Time a removed container gets to stop after SIGTERM; `None`: killed and removed at once.
+    pub stop_timeout: Option<Duration>,
 }
 
 impl Default for DeployOptions {
@@ -45,6 +74,10 @@ impl Default for DeployOptions {
             timeout: None,
             check_ports: true,
             ecosystem_file: None,
+            replacement: Replacement::InPlace,
+            previous: BTreeMap::new(),
+            check: BTreeSet::new(),
+            stop_timeout: None,
         }
     }
 }
@@ -60,6 +93,8 @@ pub enum ServiceStatus {
     TimedOut(String),
     /// Failed to start (exited, engine error).
     Failed(String),
+    /// Its new version failed and the previous one serves again (rolling replacement).
+    RolledBack(String),
     /// Not started because a dependency failed.
     Skipped {
         /// The dependency that failed.
@@ -68,22 +103,15 @@ pub enum ServiceStatus {
 }
 
 impl ServiceStatus {
-    /// Healthy, or completed for a job: its dependants may start.
+    /// Serving (healthy, completed for a job, or rolled back to the previous version): its
+    /// dependants may start.
     #[must_use]
     pub fn is_ready(&self) -> bool {
-        matches!(self, ServiceStatus::Healthy | ServiceStatus::Completed)
+        matches!(
+            self,
+            ServiceStatus::Healthy | ServiceStatus::Completed | ServiceStatus::RolledBack(_)
+        )
     }
-}
-
-/// One running replica.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplicaState {
-    /// Replica number, 1-based.
-    pub replica: u32,
-    /// Container id.
-    pub id: String,
-    /// Published host port.
-    pub host_port: Option<u16>,
 }
 
 /// The outcome of one service.
@@ -105,6 +133,38 @@ pub struct ServiceOutcome {
     pub healthy_at: Option<Instant>,
     /// Time from start to healthy.
     pub ready_in: Option<Duration>,
+    /// Last log lines of a failed container that was removed (rolling replacement) or looked
+    /// at ([`DeployOptions::check`]).
+    pub log: Vec<String>,
+}
+
+impl ServiceOutcome {
+    fn new(service: &str) -> Self {
+        Self {
+            service: service.to_string(),
+            status: ServiceStatus::Healthy,
+            replicas: Vec::new(),
+            changed: false,
+            moved_ports: Vec::new(),
+            began: None,
+            healthy_at: None,
+            ready_in: None,
+            log: Vec::new(),
+        }
+    }
+
+    /// Records a replica's failure: the first one stays, except that nothing serving
+    /// (failed, timed out) outranks a roll-back to the previous version.
+    pub(crate) fn fail(&mut self, status: ServiceStatus) {
+        let replace = match &self.status {
+            ServiceStatus::Healthy | ServiceStatus::Completed => true,
+            ServiceStatus::RolledBack(_) => !matches!(status, ServiceStatus::RolledBack(_)),
+            _ => false,
+        };
+        if replace {
+            self.status = status;
+        }
+    }
 }
 
 /// The result of a deploy.
@@ -122,10 +182,13 @@ impl DeployReport {
     /// True when every service is healthy (and every job completed).
     #[must_use]
     pub fn all_healthy(&self) -> bool {
-        self.outcomes.values().all(|o| o.status.is_ready())
+        self.outcomes
+            .values()
+            .all(|o| matches!(o.status, ServiceStatus::Healthy | ServiceStatus::Completed))
     }
 
-    /// The services that failed or timed out themselves (not the skipped ones), in name order.
+    /// The services that failed, timed out or were rolled back themselves (not the skipped
+    /// ones), in name order.
     #[must_use]
     pub fn failures(&self) -> Vec<&ServiceOutcome> {
         self.outcomes
@@ -133,7 +196,9 @@ impl DeployReport {
             .filter(|o| {
                 matches!(
                     o.status,
-                    ServiceStatus::Failed(_) | ServiceStatus::TimedOut(_)
+                    ServiceStatus::Failed(_)
+                        | ServiceStatus::TimedOut(_)
+                        | ServiceStatus::RolledBack(_)
                 )
             })
             .collect()
@@ -151,44 +216,34 @@ enum Phase {
     Failed,
 }
 
-/// Host ports claimed by this run (so two services never pick the same free port).
-#[derive(Debug, Default)]
-struct PortBook {
-    claimed: Mutex<BTreeSet<u16>>,
+/// What every service task of one deploy shares.
+pub(crate) struct Shared {
+    pub engine: Arc<dyn Engine>,
+    pub probe: Arc<dyn super::health::HealthProbe>,
+    pub ecosystem: String,
+    pub network: String,
+    pub opts: DeployOptions,
+    pub ports: PortBook,
+    pub creates: Semaphore,
+    pub sink: Sink,
 }
 
-impl PortBook {
-    fn claim_existing(&self, port: u16) {
-        if let Ok(mut c) = self.claimed.lock() {
-            c.insert(port);
+impl Shared {
+    pub fn placement(&self) -> Placement<'_> {
+        Placement {
+            ecosystem: &self.ecosystem,
+            network: &self.network,
+            ecosystem_file: self.opts.ecosystem_file.as_deref(),
         }
     }
 
-    /// `wanted` if free, else the next free port above it.
-    fn allocate(&self, wanted: u16, check: bool) -> Option<u16> {
-        let mut claimed = self.claimed.lock().ok()?;
-        let mut port = wanted;
-        loop {
-            let free = !claimed.contains(&port)
-                && (!check || TcpListener::bind(("127.0.0.1", port)).is_ok());
-            if free {
-                claimed.insert(port);
-                return Some(port);
-            }
-            port = port.checked_add(1)?;
-        }
+    pub fn emit(&self, e: &DeployEvent) {
+        (self.sink)(e);
     }
-}
 
-struct Shared {
-    engine: Arc<dyn Engine>,
-    probe: Arc<dyn HealthProbe>,
-    ecosystem: String,
-    network: String,
-    opts: DeployOptions,
-    ports: PortBook,
-    creates: Semaphore,
-    printer: Printer,
+    pub fn timeout(&self, d: &DesiredService) -> Duration {
+        self.opts.timeout.unwrap_or(d.timeout)
+    }
 }
 
 /// Brings `desired` up on the engine: removes orphans, then runs one task per service that waits
@@ -199,18 +254,35 @@ struct Shared {
 /// Engine errors while listing or removing orphans; per-service errors are in the report.
 pub async fn deploy(
     engine: Arc<dyn Engine>,
-    probe: Arc<dyn HealthProbe>,
+    probe: Arc<dyn super::health::HealthProbe>,
     ecosystem: &str,
     network: &str,
     desired: Vec<DesiredService>,
     opts: DeployOptions,
-    printer: &Printer,
+    sink: &Sink,
 ) -> Result<DeployReport, EngineError> {
     let existing = engine
         .list_containers(&super::ecosystem_filter(ecosystem))
         .await?;
     let the_plan = plan(&desired, &existing);
+    let service_of: BTreeMap<&str, String> = existing
+        .iter()
+        .map(|c| {
+            let s = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
+            (c.id.as_str(), s)
+        })
+        .collect();
 
+    let shared = Arc::new(Shared {
+        engine,
+        probe,
+        ecosystem: ecosystem.to_string(),
+        network: network.to_string(),
+        ports: PortBook::new(opts.check_ports),
+        creates: Semaphore::new(opts.concurrency.max(1)),
+        opts,
+        sink: Arc::clone(sink),
+    });
     let surplus: Vec<String> = the_plan
         .orphans
         .iter()
@@ -218,22 +290,15 @@ pub async fn deploy(
         .cloned()
         .collect();
     let removed = surplus.len();
-    for r in
-        futures_util::future::join_all(surplus.iter().map(|id| engine.remove_container(id))).await
-    {
+    for (id, r) in surplus.iter().zip(
+        futures_util::future::join_all(surplus.iter().map(|id| replica::retire(&shared, id))).await,
+    ) {
         r?;
+        shared.emit(&DeployEvent::Removed {
+            service: service_of.get(id.as_str()).cloned().unwrap_or_default(),
+            id: id.clone(),
+        });
     }
-
-    let shared = Arc::new(Shared {
-        engine,
-        probe,
-        ecosystem: ecosystem.to_string(),
-        network: network.to_string(),
-        ports: PortBook::default(),
-        creates: Semaphore::new(opts.concurrency.max(1)),
-        opts,
-        printer: printer.clone(),
-    });
     // ports held by containers we keep are not free for new ones
     for s in &the_plan.services {
         for (_, a) in &s.replicas {
@@ -244,7 +309,7 @@ pub async fn deploy(
                 host_port: Some(p), ..
             } = a
             {
-                shared.ports.claim_existing(*p);
+                shared.ports.claim(*p);
             }
         }
     }
@@ -310,53 +375,58 @@ async fn run_service(
     actions: Vec<(u32, ReplicaAction)>,
     me: &watch::Sender<Phase>,
 ) -> ServiceOutcome {
-    let mut outcome = ServiceOutcome {
-        service: d.name.clone(),
-        status: ServiceStatus::Healthy,
-        replicas: Vec::new(),
-        changed: false,
-        moved_ports: Vec::new(),
-        began: None,
-        healthy_at: None,
-        ready_in: None,
-    };
+    let mut outcome = ServiceOutcome::new(&d.name);
     // a job that already ran to completion with this config is not run again
     let actions = if d.job {
-        keep_completed(shared.engine.as_ref(), actions).await
+        replica::keep_completed(shared.engine.as_ref(), actions).await
     } else {
         actions
     };
-    // create (or recreate) the containers right away, while the dependencies are still
-    // starting: only the start has to wait for them
+    let noop = actions
+        .iter()
+        .all(|(_, a)| matches!(a, ReplicaAction::Keep { .. }));
+    let same_config = actions
+        .iter()
+        .all(|(_, a)| matches!(a, ReplicaAction::Keep { .. } | ReplicaAction::Start { .. }));
+    let look = same_config && shared.opts.check.contains(&d.name);
+    let rolling = shared.opts.replacement == Replacement::Rolling;
+
+    // in place: create (or recreate) the containers right away, while the dependencies are
+    // still starting; only the start has to wait for them
     let mut to_start = Vec::new();
-    for (replica, action) in actions {
-        match prepare(shared, d, replica, action, &mut outcome).await {
-            Ok((state, start)) => {
-                if start {
-                    to_start.push(state.id.clone());
+    let mut pending = actions;
+    if !rolling && !look {
+        for (replica, action) in std::mem::take(&mut pending) {
+            match replica::prepare(shared, d, replica, action, &mut outcome).await {
+                Ok((state, start)) => {
+                    if start {
+                        to_start.push(state.id.clone());
+                    }
+                    outcome.replicas.push(state);
                 }
-                outcome.replicas.push(state);
-            }
-            Err(e) => {
-                outcome.status = ServiceStatus::Failed(e.to_string());
-                shared
-                    .printer
-                    .error(&format!("{}: could not create: {e}", d.name));
-                return outcome;
+                Err(e) => {
+                    let message = format!("could not create: {e}");
+                    outcome.status = ServiceStatus::Failed(e.to_string());
+                    shared.emit(&DeployEvent::Failed {
+                        service: Some(d.name.clone()),
+                        message,
+                    });
+                    return outcome;
+                }
             }
         }
     }
     // a gated service's start script waits for its dependencies itself: start its containers
     // as soon as the dependencies' containers are started, so its container start overlaps
     // with their process start-up (and never delays theirs)
-    let early = d.gated && !deps.is_empty();
+    let early = !rolling && !look && d.gated && !deps.is_empty();
     let mut held = false;
     if early {
         for (_, rx) in &mut deps {
             let _ = rx.wait_for(|p| *p != Phase::Pending).await;
         }
         if deps.iter().all(|(_, rx)| *rx.borrow() != Phase::Failed) {
-            if !start_all(shared, d, &to_start, &mut outcome).await {
+            if !replica::start_all(shared, d, &to_start, &mut outcome).await {
                 return outcome;
             }
             me.send_replace(Phase::Started);
@@ -369,10 +439,12 @@ async fn run_service(
             .await
             .map_or(Phase::Failed, |p| *p);
         if phase != Phase::Healthy {
-            shared.printer.warn(&format!(
-                "{}: not started because its dependency `{name}` is not healthy",
-                d.name
-            ));
+            if !noop {
+                shared.emit(&DeployEvent::NotStarted {
+                    service: d.name.clone(),
+                    dependency: name.clone(),
+                });
+            }
             if held {
                 // held in its start script: stop it so it never runs
                 for id in &to_start {
@@ -388,339 +460,66 @@ async fn run_service(
     }
     let began = Instant::now();
     outcome.began = Some(began);
+    if look {
+        me.send_replace(Phase::Started);
+        replica::look(shared, d, &pending, &mut outcome).await;
+        return outcome;
+    }
+    if rolling {
+        me.send_replace(Phase::Started);
+        if noop {
+            // nothing changed: trusted as it runs (watch mode does not probe what it keeps)
+            outcome.replicas = replica::kept(d, &pending);
+            return outcome;
+        }
+        replica::roll(shared, d, pending, &mut outcome).await;
+        if outcome.status.is_ready() {
+            ready(shared, d, &mut outcome, began);
+        }
+        return outcome;
+    }
     if !early {
-        if !start_all(shared, d, &to_start, &mut outcome).await {
+        if !replica::start_all(shared, d, &to_start, &mut outcome).await {
             return outcome;
         }
         me.send_replace(Phase::Started);
     }
-
-    let timeout = shared.opts.timeout.unwrap_or(d.timeout);
-    if d.job {
-        finish_job(shared, d, &mut outcome, began, timeout).await;
-        return outcome;
-    }
-    let targets: Vec<Readiness> = outcome.replicas.iter().map(|r| readiness(d, r)).collect();
-    match wait_ready(
-        shared.engine.as_ref(),
-        shared.probe.as_ref(),
-        &targets,
-        timeout,
-    )
-    .await
-    {
-        Ok(_) => {
-            let now = Instant::now();
-            outcome.healthy_at = Some(now);
-            outcome.ready_in = Some(now.duration_since(began));
-            let url = outcome
-                .replicas
-                .first()
-                .and_then(|r| r.host_port)
-                .map(|p| format!(" at http://127.0.0.1:{p}"))
-                .unwrap_or_default();
-            if outcome.changed {
-                shared.printer.info(&format!(
-                    "{} {} healthy in {:.2}s{url}",
-                    shared.printer.paint("✔", console::Style::new().green()),
-                    d.name,
-                    now.duration_since(began).as_secs_f64()
-                ));
-            } else {
-                shared
-                    .printer
-                    .info(&format!("  {} unchanged, healthy{url}", d.name));
+    match replica::gate(shared, d, &outcome.replicas).await {
+        Ok(()) => {
+            if d.job {
+                outcome.status = ServiceStatus::Completed;
             }
+            for r in outcome.replicas.iter().filter(|r| to_start.contains(&r.id)) {
+                shared.emit(&DeployEvent::Started {
+                    service: d.name.clone(),
+                    replica: r.replica,
+                    id: r.id.clone(),
+                    host_port: r.host_port,
+                });
+            }
+            ready(shared, d, &mut outcome, began);
         }
-        Err(WaitError::TimedOut { last }) => {
-            outcome.status = ServiceStatus::TimedOut(format!(
-                "not healthy after {}s (last probe: {last})",
-                timeout.as_secs()
-            ));
-        }
-        Err(e) => outcome.status = ServiceStatus::Failed(e.to_string()),
+        Err(status) => outcome.status = status,
     }
     outcome
 }
 
-/// How a replica of `d` is judged healthy: its `health_cmd` inside the container, else its
-/// published port (HTTP on the health path, or a connection), else running.
-fn readiness(d: &DesiredService, r: &ReplicaState) -> Readiness {
-    Readiness::new(
-        &r.id,
-        d.health_cmd.as_deref(),
-        r.host_port,
-        d.health_path.clone(),
-    )
-}
-
-/// A job's replica actions with [`ReplicaAction::Start`] of a stopped container of the same
-/// config that exited 0 turned into [`ReplicaAction::Keep`]: it ran to completion before and is
-/// not run again (like Compose; `up` and watch mode). One that failed, or never ran, keeps its
-/// start.
-pub(crate) async fn keep_completed(
-    engine: &dyn Engine,
-    actions: Vec<(u32, ReplicaAction)>,
-) -> Vec<(u32, ReplicaAction)> {
-    let mut out = Vec::with_capacity(actions.len());
-    for (replica, action) in actions {
-        let action = match action {
-            ReplicaAction::Start { id, host_port } => {
-                let done = engine
-                    .inspect_container(&id)
-                    .await
-                    .is_ok_and(|c| c.info.state == "exited" && c.exit_code == Some(0));
-                if done {
-                    ReplicaAction::Keep { id, host_port }
-                } else {
-                    ReplicaAction::Start { id, host_port }
-                }
-            }
-            other => other,
-        };
-        out.push((replica, action));
-    }
-    out
-}
-
-/// Waits for a started (or kept) job to run to completion and sets the outcome:
-/// [`ServiceStatus::Completed`] on exit 0, failed with the exit code otherwise.
-async fn finish_job(
-    shared: &Shared,
-    d: &DesiredService,
-    outcome: &mut ServiceOutcome,
-    began: Instant,
-    timeout: Duration,
-) {
-    let Some(id) = outcome.replicas.first().map(|r| r.id.clone()) else {
-        outcome.status = ServiceStatus::Failed("the job has no container".into());
+/// Records that `d` is serving and says so.
+fn ready(shared: &Shared, d: &DesiredService, outcome: &mut ServiceOutcome, began: Instant) {
+    if matches!(outcome.status, ServiceStatus::RolledBack(_)) {
         return;
-    };
-    match wait_completed(shared.engine.as_ref(), &id, timeout).await {
-        Ok(_) => {
-            let now = Instant::now();
-            outcome.status = ServiceStatus::Completed;
-            outcome.healthy_at = Some(now);
-            outcome.ready_in = Some(now.duration_since(began));
-            if outcome.changed {
-                shared.printer.info(&format!(
-                    "{} {} completed in {:.2}s",
-                    shared.printer.paint("✔", console::Style::new().green()),
-                    d.name,
-                    now.duration_since(began).as_secs_f64()
-                ));
-            } else {
-                shared
-                    .printer
-                    .info(&format!("  {} unchanged, completed before", d.name));
-            }
-        }
-        Err(WaitError::TimedOut { last }) => {
-            outcome.status = ServiceStatus::TimedOut(format!(
-                "job did not finish within {}s ({last})",
-                timeout.as_secs()
-            ));
-        }
-        Err(e) => outcome.status = ServiceStatus::Failed(e.to_string()),
     }
-}
-
-/// Starts the containers `ids` (bounded by the create semaphore); false (with the outcome set to
-/// failed) when one could not be started.
-async fn start_all(
-    shared: &Shared,
-    d: &DesiredService,
-    ids: &[String],
-    outcome: &mut ServiceOutcome,
-) -> bool {
-    for id in ids {
-        let _permit = shared.creates.acquire().await.ok();
-        if let Err(e) = shared.engine.start_container(id).await {
-            outcome.status = ServiceStatus::Failed(e.to_string());
-            shared
-                .printer
-                .error(&format!("{}: could not start: {e}", d.name));
-            return false;
-        }
-        outcome.changed = true;
-        shared
-            .printer
-            .debug(&format!("{}: started {id:.12}", d.name));
-    }
-    true
-}
-
-/// Gets a replica ready to start: the state and whether it still needs a start.
-async fn prepare(
-    shared: &Shared,
-    d: &DesiredService,
-    replica: u32,
-    action: ReplicaAction,
-    outcome: &mut ServiceOutcome,
-) -> Result<(ReplicaState, bool), EngineError> {
-    match action {
-        ReplicaAction::Keep { id, host_port } => Ok((
-            ReplicaState {
-                replica,
-                id,
-                host_port,
-            },
-            false,
-        )),
-        ReplicaAction::Start { id, host_port } => Ok((
-            ReplicaState {
-                replica,
-                id,
-                host_port,
-            },
-            true,
-        )),
-        ReplicaAction::Recreate { old_id } => {
-            let _permit = shared.creates.acquire().await.ok();
-            shared.engine.remove_container(&old_id).await?;
-            create(shared, d, replica, outcome).await.map(|s| (s, true))
-        }
-        ReplicaAction::Create => {
-            let _permit = shared.creates.acquire().await.ok();
-            create(shared, d, replica, outcome).await.map(|s| (s, true))
-        }
-    }
-}
-
-async fn create(
-    shared: &Shared,
-    d: &DesiredService,
-    replica: u32,
-    outcome: &mut ServiceOutcome,
-) -> Result<ReplicaState, EngineError> {
-    let host_port = match d.port {
-        Some(port) => Some(publish_port(shared, d, port, replica, outcome)?),
-        None => None,
-    };
-    let spec = container_spec(shared, d, replica, host_port);
-    super::isolation::prepare_volumes(shared.engine.as_ref(), &spec).await?;
-    let id = shared.engine.create_container(&spec).await?;
-    outcome.changed = true;
-    shared
-        .printer
-        .debug(&format!("{}: created {}", d.name, spec.name));
-    Ok(ReplicaState {
-        replica,
-        id,
-        host_port,
-    })
-}
-
-/// The host port replica `replica` of `d` publishes its container `port` on. Replica 1
-/// publishes the service port; further replicas publish 10000 above per replica (18100,
-/// 28100…) so they do not take the ports of the services that follow in the file.
-fn publish_port(
-    shared: &Shared,
-    d: &DesiredService,
-    port: u16,
-    replica: u32,
-    outcome: &mut ServiceOutcome,
-) -> Result<u16, EngineError> {
-    let wanted = if replica <= 1 {
-        port
-    } else {
-        u16::try_from(u32::from(port) + 10_000 * (replica - 1)).unwrap_or(30_000)
-    };
-    let host_port = shared
-        .ports
-        .allocate(wanted, shared.opts.check_ports)
-        .ok_or_else(|| EngineError::Api {
-            operation: format!("publish port of {}", d.name),
-            message: format!("no free host port at or above {wanted}"),
-        })?;
-    if host_port != wanted && replica == 1 {
-        outcome.moved_ports.push((wanted, host_port));
-        shared.printer.warn(&format!(
-            "{}: host port {wanted} is busy, published on 127.0.0.1:{host_port} instead",
-            d.name
-        ));
-    }
-    Ok(host_port)
-}
-
-fn container_spec(
-    shared: &Shared,
-    d: &DesiredService,
-    replica: u32,
-    host_port: Option<u16>,
-) -> ContainerSpec {
-    let mut l = BTreeMap::new();
-    l.insert(labels::ECOSYSTEM.to_string(), shared.ecosystem.clone());
-    l.insert(labels::SERVICE.to_string(), d.name.clone());
-    l.insert(labels::REPLICA.to_string(), replica.to_string());
-    l.insert(labels::CONFIG_HASH.to_string(), d.config_hash.clone());
-    l.insert(labels::MANAGED.to_string(), "true".to_string());
-    if let Some(p) = &d.health_path {
-        l.insert(labels::HEALTH_PATH.to_string(), p.clone());
-    }
-    if let Some(c) = &d.health_cmd {
-        l.insert(labels::HEALTH_CMD.to_string(), c.clone());
-    }
+    let now = Instant::now();
+    outcome.healthy_at = Some(now);
+    outcome.ready_in = Some(now.duration_since(began));
     if d.job {
-        l.insert(labels::KIND.to_string(), "job".to_string());
+        outcome.status = ServiceStatus::Completed;
     }
-    if let Some(f) = &shared.opts.ecosystem_file {
-        l.insert(labels::ECOSYSTEM_FILE.to_string(), f.display().to_string());
-    }
-    for (k, v) in &d.isolation.labels {
-        l.entry(k.clone()).or_insert_with(|| v.clone());
-    }
-    ContainerSpec {
-        name: container_name(&shared.ecosystem, &d.name, replica),
-        image: d.image.clone(),
-        env: d.env.clone(),
-        labels: l,
-        network: shared.network.clone(),
-        aliases: vec![d.name.clone()],
-        ports: d
-            .port
-            .zip(host_port)
-            .map(|(container_port, host_port)| PortBinding {
-                container_port,
-                host_ip: "127.0.0.1".to_string(),
-                host_port,
-            })
-            .into_iter()
-            .collect(),
-        restart: d.restart && !d.job,
-        init: true,
-        command: None,
-        healthcheck: None,
-        stop_timeout: Some(10),
-        hardening: d.isolation.hardening.clone(),
-        limits: d.isolation.limits,
-    }
-}
-
-/// The container spec `deploy` would create for one replica of `d` publishing `host_port`, for
-/// callers that replace a single service outside a full deploy (watch mode). Kept as a thin
-/// wrapper so the spec has one definition.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn replica_spec(
-    engine: Arc<dyn Engine>,
-    probe: Arc<dyn HealthProbe>,
-    ecosystem: &str,
-    network: &str,
-    opts: &DeployOptions,
-    printer: &Printer,
-    d: &DesiredService,
-    replica: u32,
-    host_port: Option<u16>,
-) -> ContainerSpec {
-    let shared = Shared {
-        engine,
-        probe,
-        ecosystem: ecosystem.to_string(),
-        network: network.to_string(),
-        ports: PortBook::default(),
-        creates: Semaphore::new(1),
-        opts: opts.clone(),
-        printer: printer.clone(),
-    };
-    container_spec(&shared, d, replica, host_port)
+    shared.emit(&DeployEvent::Ready {
+        service: d.name.clone(),
+        job: d.job,
+        changed: outcome.changed,
+        seconds: now.duration_since(began).as_secs_f64(),
+        host_port: outcome.replicas.first().and_then(|r| r.host_port),
+    });
 }

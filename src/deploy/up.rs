@@ -1,6 +1,7 @@
 //! `up`: validate → build missing images → network → deploy with per-service scheduling →
 //! report. On a failure it prints the failing service's last log lines and leaves everything as
 //! it is for inspection.
+use super::event::{DeployEvent, Sink};
 use super::health::HealthProbe;
 use super::plan::DesiredService;
 use super::scheduler::{deploy, DeployOptions, DeployReport, ServiceStatus};
@@ -12,10 +13,8 @@ use crate::observe::events::{EventKind, LifecycleEvent};
 use crate::observe::journal::{self, BuildRecorder, Journal};
 use crate::project::Project;
 use crate::ui::Printer;
-use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Log lines shown for a service that failed to start.
 pub const FAILURE_LOG_LINES: usize = 30;
@@ -76,6 +75,44 @@ pub(crate) async fn ensure_network(
     Ok(network)
 }
 
+/// Builds every image of `project` that is missing (content-addressed tags: an unchanged README
+/// is found by its tag), recording builds in the journal and reporting them on `sink`; the
+/// images by service name.
+///
+/// # Errors
+/// The first build error.
+pub async fn build_images(
+    engine: &dyn Engine,
+    project: &Project,
+    build: &BuildOptions,
+    journal: Option<&Journal>,
+    sink: &Sink,
+) -> Result<BTreeMap<String, ServiceImage>, crate::image::BuildError> {
+    let eco = &project.ecosystem;
+    let names: Vec<String> = eco.services.iter().map(|s| s.name.clone()).collect();
+    let recorder = BuildRecorder::new(journal, &eco.name, eco.tenant.as_deref(), names.clone());
+    let rec = &recorder;
+    let on_event = move |e: BuildEvent| {
+        rec.event(&e);
+        match e {
+            BuildEvent::Started { service, tag } => {
+                sink(&DeployEvent::Building { service, tag });
+            }
+            BuildEvent::Line { service, line } => sink(&DeployEvent::BuildLine { service, line }),
+            BuildEvent::Building { .. } | BuildEvent::Finished { .. } => {}
+        }
+    };
+    let images = build_services(engine, eco, &project.docs, &names, build, &on_event)
+        .await
+        .inspect_err(|e| recorder.failed(e))?;
+    for image in images.iter().filter(|i| !i.cached) {
+        sink(&DeployEvent::Built {
+            image: image.clone(),
+        });
+    }
+    Ok(images.into_iter().map(|i| (i.service.clone(), i)).collect())
+}
+
 /// Brings the whole project up and waits until every service is healthy (and every job
 /// completed).
 ///
@@ -87,16 +124,17 @@ pub async fn up(
     probe: Arc<dyn HealthProbe>,
     project: &Project,
     opts: UpOptions,
+    sink: &Sink,
     printer: &Printer,
 ) -> Result<DeployReport, Error> {
-    let report = deploy_project(Arc::clone(&engine), probe, project, opts, printer).await?;
+    let report = deploy_project(Arc::clone(&engine), probe, project, opts, sink).await?;
     check(engine.as_ref(), &report, printer).await?;
     Ok(report)
 }
 
 /// [`up`] without the final verdict: builds, deploys and records the health results, and
 /// returns the report whatever the services' outcome (`pactown run --once` judges a job by its
-/// exit code itself).
+/// exit code itself; watch mode keeps going).
 ///
 /// # Errors
 /// Build and engine errors.
@@ -105,41 +143,17 @@ pub async fn deploy_project(
     probe: Arc<dyn HealthProbe>,
     project: &Project,
     opts: UpOptions,
-    printer: &Printer,
+    sink: &Sink,
 ) -> Result<DeployReport, Error> {
     let eco = &project.ecosystem;
-    let names: Vec<String> = eco.services.iter().map(|s| s.name.clone()).collect();
-    let recorder = BuildRecorder::new(
-        opts.journal.as_ref(),
-        &eco.name,
-        eco.tenant.as_deref(),
-        names.clone(),
-        printer,
-    );
-    let rec = &recorder;
-    let build_printer = printer.clone();
-    let on_event = move |e: BuildEvent| {
-        rec.event(&e);
-        show_build_event(&build_printer, e);
-    };
-    let images = match build_services(
+    let images = build_images(
         engine.as_ref(),
-        eco,
-        &project.docs,
-        &names,
+        project,
         &opts.build,
-        &on_event,
+        opts.journal.as_ref(),
+        sink,
     )
-    .await
-    {
-        Ok(images) => images,
-        Err(e) => {
-            recorder.failed(&e);
-            return Err(e.into());
-        }
-    };
-    let images: BTreeMap<String, _> = images.into_iter().map(|i| (i.service.clone(), i)).collect();
-
+    .await?;
     let desired = desired_services(eco, &images)?;
     let network = ensure_network(engine.as_ref(), eco).await?;
 
@@ -154,29 +168,14 @@ pub async fn deploy_project(
         &network,
         desired,
         deploy_opts,
-        printer,
+        sink,
     )
     .await?;
     journal::record(
         opts.journal.as_ref(),
         &health_events(&eco.name, eco.tenant.as_deref(), &report),
-        printer,
     );
     Ok(report)
-}
-
-/// Build progress as `up` shows it: debug lines, and one line per image built.
-fn show_build_event(printer: &Printer, e: BuildEvent) {
-    match e {
-        BuildEvent::Started { service, tag } => printer.debug(&format!("{service}: image {tag}")),
-        BuildEvent::Line { service, line } => printer.debug(&format!("{service} | {line}")),
-        BuildEvent::Finished { service, cached } => {
-            if !cached {
-                printer.info(&format!("  {service} image built"));
-            }
-        }
-        BuildEvent::Building { .. } => {}
-    }
 }
 
 /// The health results of a deploy as journal events: `health-passed` for every replica of a
@@ -193,9 +192,9 @@ pub fn health_events(
         let (kind, detail) = match &o.status {
             ServiceStatus::Healthy => (EventKind::HealthPassed, None),
             ServiceStatus::Completed => (EventKind::HealthPassed, Some("job completed".into())),
-            ServiceStatus::Failed(r) | ServiceStatus::TimedOut(r) => {
-                (EventKind::HealthFailed, Some(journal::detail(r)))
-            }
+            ServiceStatus::Failed(r)
+            | ServiceStatus::TimedOut(r)
+            | ServiceStatus::RolledBack(r) => (EventKind::HealthFailed, Some(journal::detail(r))),
             ServiceStatus::Skipped { .. } => continue,
         };
         for r in &o.replicas {
@@ -231,7 +230,7 @@ pub async fn check(
                 timed_out = true;
                 r.clone()
             }
-            ServiceStatus::Failed(r) => r.clone(),
+            ServiceStatus::Failed(r) | ServiceStatus::RolledBack(r) => r.clone(),
             _ => continue,
         };
         printer.error(&format!("service `{}`: {reason}", f.service));
@@ -270,19 +269,4 @@ pub async fn check(
     }
 }
 
-/// The last `n` lines a container printed (empty on any error).
-pub async fn last_log_lines(engine: &dyn Engine, id: &str, n: usize) -> Vec<String> {
-    let Ok(stream) = engine.logs(id, Some(n), false).await else {
-        return Vec::new();
-    };
-    let collected = tokio::time::timeout(
-        Duration::from_secs(5),
-        stream
-            .filter_map(|l| async move { l.ok().map(|l| l.text) })
-            .collect::<Vec<_>>(),
-    )
-    .await
-    .unwrap_or_default();
-    let skip = collected.len().saturating_sub(n);
-    collected.into_iter().skip(skip).collect()
-}
+pub use super::replica::last_log_lines;

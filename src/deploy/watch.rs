@@ -1,74 +1,47 @@
 //! Watch mode: the developer loop of `pactown up --watch` / `pactown watch`.
 //!
 //! The ecosystem file and every local service README are watched (notify, debounced). Any change
-//! runs [`Session::reconcile`]: reparse the whole project, rebuild images (content-addressed tags,
-//! so only a README whose bytes changed is rebuilt, and Docker's layer cache reuses the
-//! dependency layer when the `deps` block did not change), compute the desired state and compare
-//! it with what runs ([`super::plan`]). Services whose config hash is unchanged are not touched;
-//! a dependant is recreated only when its injected environment changed (its hash includes it).
-//! Services added to the file start, removed ones stop.
-//!
-//! **Replacement strategy.** Every replica publishes a fixed host port on 127.0.0.1; the engine
-//! cannot hand a published port from one container to another, and a second container cannot
-//! bind it while the first runs. Without a proxy in front, a new container that is health-checked
-//! before the old one stops would have to run on another port and be started a second time on
-//! the real one, doubling the boot. pactown therefore keeps the old version serving for the
-//! whole rebuild (the slow part), then kills and removes it (no grace period: this is a dev loop
-//! and SIGTERM handling would add to every edit), starts the new container on the same port and
-//! health-checks it every 25 ms; if the new version does not become healthy, it is removed and the previous
-//! version is started again (rollback) so the service keeps working. With several replicas the
-//! replicas are replaced one after the other, so the others keep answering on the shared alias.
-//! The gap (kill → new container healthy) is measured and reported as `downtime_ms`.
+//! runs [`Session::reconcile`]: a new desired state from the files, then the one deploy path
+//! ([`super::scheduler::deploy`]) with [`Replacement::Rolling`]: images are rebuilt when their
+//! README's bytes changed (content-addressed tags; the dependency layer stays cached when the
+//! `deps` block did not change), services whose config hash is unchanged are not touched, a
+//! dependant is recreated only when its injected environment changed, services added to the
+//! file start and removed ones stop. A changed replica is replaced and rolled back to the
+//! version that ran before when the new one fails ([`super::replica`]).
 //!
 //! A parse error keeps everything running as it is and is reported with `file:line`.
 //!
 //! **Failed services.** Watch mode keeps going when a service is not healthy — also when the
-//! first `up` left one failed: the first reconcile probes every service once, reports the
-//! failing ones ([`WatchEvent::Unhealthy`], with their last log lines) and remembers them. A
-//! failed service is never a rollback target (its replacement that fails again is simply
-//! removed), and its dependants wait (not created, not touched) until it is healthy; when its
-//! README changes it is rebuilt and replaced like any other, and once healthy its waiting
-//! dependants start in the same reconcile. Healthy services are not touched.
+//! first `up` left one failed: the first reconcile looks at every service once
+//! ([`DeployOptions::check`]), reports the failing ones (with their last log lines) and
+//! remembers them. A failed service is never a rollback target, and its dependants wait (not
+//! created, not touched) until it is healthy; when its README changes it is rebuilt and replaced
+//! like any other, and once healthy its waiting dependants start in the same reconcile.
 //!
-//! **Jobs** (`kind: job`). A job that completed (exited 0) with its current config is not run
-//! again by a reconcile, whatever else changed. When its README or config changes it is run
-//! again, and the services after it in the reconcile (its dependants among them) start only
-//! once it completed. A changed job that fails is not rolled back (that would run the previous
-//! version again): its container stays for `logs`/`status`, and its dependants wait until an
-//! edit makes it complete.
-use super::health::{
-    wait_completed, wait_ready, HealthProbe, ProbeOutcome, ProbeTarget, Readiness, WaitError,
-};
-use super::plan::{host_port_of, plan, DesiredService, ReplicaAction};
-use super::scheduler::{replica_spec, DeployOptions};
-use crate::config::labels;
+//! **Jobs** (`kind: job`). A job that completed with its current config is not run again. When
+//! its README or config changes it is run again, and its dependants start only once it
+//! completed. A changed job that fails is not rolled back; its dependants wait for an edit.
+use super::event::{millis, DeployEvent, Sink};
+use super::health::HealthProbe;
+use super::plan::{DesiredService, ReplicaAction};
+use super::scheduler::{deploy, DeployOptions, Replacement, ServiceStatus};
+use super::up::{build_images, desired_services, ensure_network, health_events};
 use crate::config::ReadmeSource;
-use crate::diagnostic::Diagnostic;
-use crate::engine::{ContainerInfo, Engine};
+use crate::engine::Engine;
 use crate::error::Error;
-use crate::image::{build_services, BuildEvent, BuildOptions, ServiceImage};
-use crate::observe::events::{EventKind, LifecycleEvent};
-use crate::observe::journal::{self, BuildRecorder, Journal};
-use crate::project::Project;
-use crate::ui::Printer;
-use serde::Serialize;
+use crate::image::BuildOptions;
+use crate::observe::journal::{self, Journal};
+use crate::project::RunAs;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Default quiet time after the last file event before a change is handled.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(100);
-/// Default time an old container gets to stop after SIGTERM when it is replaced.
+/// Default time an old container gets to stop after SIGTERM when its service left the file.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(3);
-/// Delay between health probes of a new container.
-const FAST_PROBE: Duration = Duration::from_millis(25);
-/// A new container is inspected (has it exited?) every this many probes.
-const INSPECT_EVERY: u64 = 8;
-/// Log lines of a failed new container included in a rollback event.
-const ROLLBACK_LOG_LINES: usize = 20;
 
 /// Options of watch mode.
 #[derive(Debug, Clone)]
@@ -81,20 +54,11 @@ pub struct WatchOptions {
     pub debounce: Duration,
     /// Time a container of a service removed from the file gets to stop gracefully.
     pub stop_timeout: Duration,
-    /// Run the tenant's copy of the ecosystem (`--tenant`): the file is read and then moved to
-    /// the tenant's name and ports on every reconcile.
-    pub tenant: Option<TenantCopy>,
+    /// Which copy runs (`--tenant`): the file is read and then moved to the tenant's name and
+    /// ports on every reconcile.
+    pub run_as: RunAs,
     /// Where builds and health results are recorded (`None`: nowhere).
     pub journal: Option<Journal>,
-}
-
-/// The tenant a watch session runs ([`crate::config::tenant::apply`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TenantCopy {
-    /// Tenant name.
-    pub name: String,
-    /// Port offset (default: derived from the name).
-    pub port_offset: Option<u16>,
 }
 
 impl Default for WatchOptions {
@@ -104,111 +68,10 @@ impl Default for WatchOptions {
             deploy: DeployOptions::default(),
             debounce: DEFAULT_DEBOUNCE,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
-            tenant: None,
+            run_as: RunAs::default(),
             journal: None,
         }
     }
-}
-
-/// What watch mode did, as a stream of events (`pactown watch --json` prints one JSON object
-/// per line, tagged by `event`).
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum WatchEvent {
-    /// Watching these files.
-    Watching {
-        /// Ecosystem name.
-        ecosystem: String,
-        /// The ecosystem file and the local READMEs.
-        files: Vec<PathBuf>,
-    },
-    /// Files changed; a reconcile follows.
-    Changed {
-        /// The changed files among those watched.
-        files: Vec<PathBuf>,
-    },
-    /// The project does not parse; nothing was touched.
-    Invalid {
-        /// The errors (and warnings), each with file and line.
-        diagnostics: Vec<Diagnostic>,
-    },
-    /// An image was built (not found by its tag).
-    Built {
-        /// The image with its build steps and their cache status.
-        image: ServiceImage,
-    },
-    /// A replica was replaced by a new container that is healthy.
-    Replaced {
-        /// Service name.
-        service: String,
-        /// Replica number.
-        replica: u32,
-        /// The removed container.
-        old_id: String,
-        /// The new container.
-        new_id: String,
-        /// Published host port (`None` for a service without a port).
-        host_port: Option<u16>,
-        /// From killing the old container until the new one answered its health probe.
-        downtime_ms: u64,
-    },
-    /// A new version did not become healthy; the previous one runs again.
-    RolledBack {
-        /// Service name.
-        service: String,
-        /// Replica number.
-        replica: u32,
-        /// Why the new version failed.
-        reason: String,
-        /// Last log lines of the failed container.
-        log: Vec<String>,
-        /// The container running the previous version again, if it came back.
-        id: Option<String>,
-    },
-    /// A replica was started (new service, new replica or a stopped container).
-    Started {
-        /// Service name.
-        service: String,
-        /// Replica number.
-        replica: u32,
-        /// Container id.
-        id: String,
-        /// Published host port.
-        host_port: Option<u16>,
-    },
-    /// A container was removed (its service left the file, or a surplus replica).
-    Removed {
-        /// Service name.
-        service: String,
-        /// Container id.
-        id: String,
-    },
-    /// A service is not healthy (found so by the first reconcile, or its new container did not
-    /// become healthy); watch mode goes on and rebuilds it when its README changes.
-    Unhealthy {
-        /// Service name.
-        service: String,
-        /// Why.
-        reason: String,
-        /// Last log lines of the failing container.
-        log: Vec<String>,
-    },
-    /// Something failed; what runs stays as it is.
-    Failed {
-        /// The service concerned, when there is one.
-        service: Option<String>,
-        /// What went wrong.
-        message: String,
-    },
-    /// A reconcile finished.
-    Reconciled {
-        /// Services whose containers changed.
-        changed: Vec<String>,
-        /// Services left untouched.
-        unchanged: Vec<String>,
-        /// Time from the start of the reconcile.
-        ms: u64,
-    },
 }
 
 /// The result of one reconcile.
@@ -216,8 +79,6 @@ pub enum WatchEvent {
 pub struct ReconcileReport {
     /// The project did not parse; nothing was touched.
     pub invalid: bool,
-    /// Images that were built (the others were found by tag).
-    pub built: Vec<ServiceImage>,
     /// Services whose containers changed.
     pub changed: Vec<String>,
     /// Services left untouched.
@@ -228,25 +89,19 @@ pub struct ReconcileReport {
     pub elapsed: Duration,
 }
 
-/// Callback receiving watch events.
-pub type EventSink<'a> = &'a (dyn Fn(WatchEvent) + Send + Sync);
-
-/// A watch session: the ecosystem file, the engine, and the last desired state that was applied
-/// (used to roll a service back when its new version fails).
+/// A watch session: the ecosystem file, the engine, and the last desired state that ran
+/// healthy (the rollback target of each service).
 pub struct Session {
     engine: Arc<dyn Engine>,
     probe: Arc<dyn HealthProbe>,
     file: PathBuf,
     name: String,
     opts: WatchOptions,
-    printer: Printer,
     applied: BTreeMap<String, DesiredService>,
     files: Vec<PathBuf>,
     /// Services known not to be healthy (see the module docs).
     failed: BTreeSet<String>,
-    /// Services held back because a dependency is failed or held back itself.
-    waiting: BTreeSet<String>,
-    /// No reconcile ran yet: the first probes every unchanged service once.
+    /// No reconcile ran yet: the first looks at every unchanged service once.
     first: bool,
 }
 
@@ -270,23 +125,18 @@ impl Session {
         file: &Path,
         name: &str,
         opts: WatchOptions,
-        printer: &Printer,
     ) -> Self {
-        let mut s = Self {
+        Self {
             engine,
             probe,
+            files: watched_files(file, &[]),
             file: file.to_path_buf(),
             name: name.to_string(),
             opts,
-            printer: printer.clone(),
             applied: BTreeMap::new(),
-            files: Vec::new(),
             failed: BTreeSet::new(),
-            waiting: BTreeSet::new(),
             first: true,
-        };
-        s.files = watched_files(&s.file, &[]);
-        s
+        }
     }
 
     /// The files watched: the ecosystem file and every local README it names (absolute).
@@ -301,48 +151,33 @@ impl Session {
         &self.failed
     }
 
-    /// Brings what runs in line with the files: reparse, rebuild changed images, then start,
-    /// replace or remove only the services whose config hash differs. Problems are reported as
-    /// events and in the report; what runs keeps running.
+    /// Brings what runs in line with the files: reparse, rebuild changed images, then deploy
+    /// the new desired state with rolling replacement. Problems are reported as events and in
+    /// the report; what runs keeps running.
     ///
     /// # Errors
     /// Engine errors while listing containers or creating the network.
-    pub async fn reconcile(&mut self, on_event: EventSink<'_>) -> Result<ReconcileReport, Error> {
+    pub async fn reconcile(&mut self, sink: &Sink) -> Result<ReconcileReport, Error> {
         let started = Instant::now();
         let mut report = ReconcileReport::default();
+        let give_up = |report: &mut ReconcileReport, service: Option<String>, message: String| {
+            report
+                .failed
+                .push((service.clone().unwrap_or_default(), message.clone()));
+            sink(&DeployEvent::Failed { service, message });
+            report.elapsed = started.elapsed();
+        };
         self.files = watched_files(&self.file, &self.files);
-        let project = match crate::project::load(&self.file) {
-            // `${VAR}` references resolved as `up` resolves them (else the config hash differs
-            // and the containers would get the literal references)
-            Ok(mut p) => {
-                let process_env: std::collections::BTreeMap<String, String> =
-                    std::env::vars().collect();
-                let moved = match &self.opts.tenant {
-                    Some(t) => {
-                        crate::config::tenant::apply(p.ecosystem.clone(), &t.name, t.port_offset)
-                            .map(|e| p.ecosystem = e)
-                    }
-                    None => Ok(()),
-                };
-                let resolved = moved.and_then(|()| {
-                    crate::secrets::resolve(&mut p.ecosystem, &process_env)
-                        .map_err(|e| e.to_string())
-                });
-                if let Err(e) = resolved {
-                    report.failed.push((String::new(), e.clone()));
-                    on_event(WatchEvent::Failed {
-                        service: None,
-                        message: e,
-                    });
-                    report.elapsed = started.elapsed();
-                    return Ok(report);
-                }
-                p
-            }
-            Err(d) => {
+        let project = match crate::project::load_for_run(&self.file, &self.opts.run_as) {
+            Ok(p) => p,
+            Err(crate::project::RunLoadError::Invalid(d)) => {
                 report.invalid = true;
-                on_event(WatchEvent::Invalid { diagnostics: d.0 });
+                sink(&DeployEvent::Invalid { diagnostics: d.0 });
                 report.elapsed = started.elapsed();
+                return Ok(report);
+            }
+            Err(e) => {
+                give_up(&mut report, None, e.to_string());
                 return Ok(report);
             }
         };
@@ -351,15 +186,19 @@ impl Session {
                 "the ecosystem name changed from `{}` to `{}`; stop watch mode and run `pactown down`/`up` to rename",
                 self.name, project.ecosystem.name
             );
-            report.failed.push((String::new(), message.clone()));
-            on_event(WatchEvent::Failed {
-                service: None,
-                message,
-            });
-            report.elapsed = started.elapsed();
+            give_up(&mut report, None, message);
             return Ok(report);
         }
-        let images = match self.build(&project).await {
+        let eco = &project.ecosystem;
+        let images = match build_images(
+            self.engine.as_ref(),
+            &project,
+            &self.opts.build,
+            self.opts.journal.as_ref(),
+            sink,
+        )
+        .await
+        {
             Ok(i) => i,
             Err(e) => {
                 let service = match &e {
@@ -374,651 +213,122 @@ impl Session {
                         message.push_str(line);
                     }
                 }
-                report
-                    .failed
-                    .push((service.clone().unwrap_or_default(), message.clone()));
-                on_event(WatchEvent::Failed { service, message });
-                report.elapsed = started.elapsed();
+                give_up(&mut report, service, message);
                 return Ok(report);
             }
         };
-        for image in images.values().filter(|i| !i.cached) {
-            report.built.push(image.clone());
-            on_event(WatchEvent::Built {
-                image: image.clone(),
-            });
-        }
-        let eco = &project.ecosystem;
-        let desired = super::up::desired_services(eco, &images)?;
-        let network = super::up::ensure_network(self.engine.as_ref(), eco).await?;
-        let existing = self
-            .engine
-            .list_containers(&super::ecosystem_filter(&self.name))
-            .await?;
-        let the_plan = plan(&desired, &existing);
-        let by_id: BTreeMap<&str, &ContainerInfo> =
-            existing.iter().map(|c| (c.id.as_str(), c)).collect();
-
-        // services that left the file
-        let mut gone: BTreeSet<String> = BTreeSet::new();
-        for id in &the_plan.orphans {
-            let service = by_id
-                .get(id.as_str())
-                .and_then(|c| c.labels.get(labels::SERVICE))
-                .cloned()
-                .unwrap_or_default();
-            self.stop_and_remove(id).await;
-            gone.insert(service.clone());
-            on_event(WatchEvent::Removed {
-                service,
-                id: id.clone(),
-            });
-        }
-        report.changed.extend(gone);
-
-        let mut claimed = BTreeSet::new();
-        for c in &existing {
-            for p in &c.ports {
-                claimed.insert(p.host_port);
-            }
-        }
-        let ctx = Ctx {
-            network: &network,
-            on_event,
+        let desired = desired_services(eco, &images)?;
+        let network = ensure_network(self.engine.as_ref(), eco).await?;
+        let check: BTreeSet<String> = if self.first {
+            desired.iter().map(|d| d.name.clone()).collect()
+        } else {
+            self.failed.clone()
         };
-        let desired_by_name: BTreeMap<&str, &DesiredService> =
-            desired.iter().map(|d| (d.name.as_str(), d)).collect();
+        let opts = DeployOptions {
+            replacement: Replacement::Rolling,
+            previous: self
+                .applied
+                .iter()
+                .filter(|(k, _)| !self.failed.contains(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            check: check.clone(),
+            stop_timeout: Some(self.opts.stop_timeout),
+            ..self.opts.deploy.clone()
+        };
+        // services that left the file count as changed
+        let gone: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+        let seen = Arc::clone(&gone);
+        let outer = Arc::clone(sink);
+        let sink: Sink = Arc::new(move |e: &DeployEvent| {
+            if let DeployEvent::Removed { service, .. } = e {
+                if let Ok(mut g) = seen.lock() {
+                    g.insert(service.clone());
+                }
+            }
+            outer(e);
+        });
+        let by_name: BTreeMap<String, DesiredService> = desired
+            .iter()
+            .map(|d| (d.name.clone(), d.clone()))
+            .collect();
+        let deployed = deploy(
+            Arc::clone(&self.engine),
+            Arc::clone(&self.probe),
+            &eco.name,
+            &network,
+            desired,
+            opts,
+            &sink,
+        )
+        .await?;
+        journal::record(
+            self.opts.journal.as_ref(),
+            &health_events(&eco.name, eco.tenant.as_deref(), &deployed),
+        );
+        let gone = gone.lock().map(|g| g.clone()).unwrap_or_default();
+        report
+            .changed
+            .extend(gone.into_iter().filter(|s| !by_name.contains_key(s)));
         for name in &project.graph.order {
-            let (Some(d), Some(sp)) = (
-                desired_by_name.get(name.as_str()),
-                the_plan.service(name.as_str()),
+            let (Some(o), Some(sp), Some(d)) = (
+                deployed.outcomes.get(name),
+                deployed.plan.service(name),
+                by_name.get(name),
             ) else {
                 continue;
             };
-            // a job that already ran to completion with this config is not run again
-            let mut sp = (*sp).clone();
-            if d.job {
-                sp.replicas =
-                    super::scheduler::keep_completed(self.engine.as_ref(), sp.replicas).await;
-            }
-            if let Some(dep) = d
-                .dependencies
-                .iter()
-                .find(|n| self.failed.contains(*n) || self.waiting.contains(*n))
-            {
-                // a dependant of a failed service waits (and is not touched) until it is healthy
-                self.waiting.insert(name.clone());
-                if sp.is_noop() {
-                    // running (its start script holds the process until `dep` answers)
-                    report.unchanged.push(name.clone());
-                } else {
-                    let message = format!("waits for `{dep}` to become healthy");
-                    report.failed.push((name.clone(), message.clone()));
-                    on_event(WatchEvent::Failed {
-                        service: Some(name.clone()),
-                        message,
-                    });
-                }
-                continue;
-            }
-            self.waiting.remove(name);
-            // unchanged config: on the first reconcile (right after `up`) and for a service
-            // known to have failed, look instead of restarting what `up` just saw fail
             let same_config = sp.remove.is_empty()
                 && sp.replicas.iter().all(|(_, a)| {
                     matches!(a, ReplicaAction::Keep { .. } | ReplicaAction::Start { .. })
                 });
-            let look = same_config && (self.first || self.failed.contains(name));
-            if sp.is_noop() || look {
-                report.unchanged.push(name.clone());
-                if look {
-                    if let Err((reason, log)) = self.check_running(d, &sp).await {
-                        report.failed.push((name.clone(), reason.clone()));
-                        on_event(WatchEvent::Unhealthy {
-                            service: name.clone(),
-                            reason,
-                            log,
-                        });
-                        self.failed.insert(name.clone());
-                        self.applied.remove(name);
-                        continue;
+            let untouched = sp.is_noop() || (same_config && check.contains(name));
+            match &o.status {
+                ServiceStatus::Skipped { dependency } => {
+                    if sp.is_noop() {
+                        // running (its start script holds the process until the dependency answers)
+                        report.unchanged.push(name.clone());
+                    } else {
+                        report.failed.push((
+                            name.clone(),
+                            format!("waits for `{dependency}` to become healthy"),
+                        ));
                     }
+                    continue;
+                }
+                _ if untouched => report.unchanged.push(name.clone()),
+                _ => report.changed.push(name.clone()),
+            }
+            match &o.status {
+                ServiceStatus::Healthy | ServiceStatus::Completed => {
+                    self.applied.insert(name.clone(), d.clone());
                     self.failed.remove(name);
                 }
-                self.applied.insert(name.clone(), (*d).clone());
-                continue;
-            }
-            report.changed.push(name.clone());
-            for id in &sp.remove {
-                self.stop_and_remove(id).await;
-                on_event(WatchEvent::Removed {
-                    service: name.clone(),
-                    id: id.clone(),
-                });
-            }
-            let mut ok = true;
-            // a replica ended with nothing serving (not rolled back)
-            let mut down = false;
-            for (replica, action) in &sp.replicas {
-                let result = match action {
-                    ReplicaAction::Keep { .. } => Ok(()),
-                    ReplicaAction::Start { id, host_port } => {
-                        self.start_existing(&ctx, d, *replica, id, *host_port).await
-                    }
-                    ReplicaAction::Create => {
-                        let wanted = replica_port(d.port, *replica);
-                        self.create_new(&ctx, d, *replica, wanted, &mut claimed)
-                            .await
-                    }
-                    ReplicaAction::Recreate { old_id } => {
-                        let old = by_id.get(old_id.as_str()).copied();
-                        // a failed version is no rollback target
-                        let prev = if self.failed.contains(name) {
-                            None
-                        } else {
-                            self.applied.get(name.as_str()).cloned()
-                        };
-                        // keep the port the old container had, unless the file moved it
-                        let wanted = match (old, &prev) {
-                            (Some(c), Some(p)) if p.port == d.port => {
-                                host_port_of(c, d.port).or(d.port)
-                            }
-                            _ => replica_port(d.port, *replica),
-                        };
-                        match self
-                            .replace(&ctx, d, prev.as_ref(), *replica, old_id, wanted)
-                            .await
-                        {
-                            Ok(()) => Ok(()),
-                            // the previous version serves again: not a failed service
-                            Err((message, Serving::Previous)) => {
-                                report.failed.push((name.clone(), message));
-                                ok = false;
-                                continue;
-                            }
-                            Err((message, Serving::Nothing)) => Err(message),
-                        }
-                    }
-                };
-                if let Err(message) = result {
-                    ok = false;
-                    down = true;
-                    report.failed.push((name.clone(), message));
+                // the previous version serves again: not a failed service
+                ServiceStatus::RolledBack(message) => {
+                    report.failed.push((name.clone(), message.clone()));
                 }
-            }
-            if ok {
-                self.applied.insert(name.clone(), (*d).clone());
-                self.failed.remove(name);
-            } else if down {
-                self.failed.insert(name.clone());
+                ServiceStatus::Failed(message) | ServiceStatus::TimedOut(message) => {
+                    report.failed.push((name.clone(), message.clone()));
+                    self.failed.insert(name.clone());
+                    if untouched {
+                        self.applied.remove(name);
+                    }
+                }
+                ServiceStatus::Skipped { .. } => {}
             }
         }
         self.first = false;
-        self.applied
-            .retain(|k, _| desired_by_name.contains_key(k.as_str()));
-        self.failed
-            .retain(|k| desired_by_name.contains_key(k.as_str()));
-        self.waiting
-            .retain(|k| desired_by_name.contains_key(k.as_str()));
+        self.applied.retain(|k, _| by_name.contains_key(k));
+        self.failed.retain(|k| by_name.contains_key(k));
         report.elapsed = started.elapsed();
-        on_event(WatchEvent::Reconciled {
+        sink(&DeployEvent::Reconciled {
             changed: report.changed.clone(),
             unchanged: report.unchanged.clone(),
             ms: millis(report.elapsed),
         });
         Ok(report)
     }
-
-    async fn build(
-        &self,
-        project: &Project,
-    ) -> Result<BTreeMap<String, ServiceImage>, crate::image::BuildError> {
-        let eco = &project.ecosystem;
-        let recorder = BuildRecorder::new(
-            self.opts.journal.as_ref(),
-            &eco.name,
-            eco.tenant.as_deref(),
-            eco.services.iter().map(|s| s.name.clone()).collect(),
-            &self.printer,
-        );
-        let rec = &recorder;
-        let printer = self.printer.clone();
-        let on_build = move |e: BuildEvent| {
-            rec.event(&e);
-            match e {
-                BuildEvent::Started { service, tag } => {
-                    printer.debug(&format!("{service}: image {tag}"));
-                }
-                BuildEvent::Line { service, line } => {
-                    printer.debug(&format!("{service} | {line}"));
-                }
-                BuildEvent::Building { .. } | BuildEvent::Finished { .. } => {}
-            }
-        };
-        let images = build_services(
-            self.engine.as_ref(),
-            eco,
-            &project.docs,
-            &[],
-            &self.opts.build,
-            &on_build,
-        )
-        .await
-        .inspect_err(|e| recorder.failed(e))?;
-        Ok(images.into_iter().map(|i| (i.service.clone(), i)).collect())
-    }
-
-    async fn stop_and_remove(&self, id: &str) {
-        // a container that is already stopped or gone is fine: the removal decides
-        let _ = self.engine.stop_container(id, self.opts.stop_timeout).await;
-        if let Err(e) = self.engine.remove_container(id).await {
-            self.printer
-                .warn(&format!("could not remove container {id:.12}: {e}"));
-        }
-    }
-
-    fn timeout(&self, d: &DesiredService) -> Duration {
-        self.opts.deploy.timeout.unwrap_or(d.timeout)
-    }
-
-    /// Creates and starts one replica of `d` on `host_port`; its id.
-    async fn run_replica(
-        &self,
-        ctx: &Ctx<'_>,
-        d: &DesiredService,
-        replica: u32,
-        host_port: Option<u16>,
-    ) -> Result<String, String> {
-        let spec = replica_spec(
-            Arc::clone(&self.engine),
-            Arc::clone(&self.probe),
-            &self.name,
-            ctx.network,
-            &self.opts.deploy,
-            &self.printer,
-            d,
-            replica,
-            host_port,
-        );
-        let id = self
-            .engine
-            .create_container(&spec)
-            .await
-            .map_err(|e| format!("could not create {}: {e}", spec.name))?;
-        if let Err(e) = self.engine.start_container(&id).await {
-            let _ = self.engine.remove_container(&id).await;
-            return Err(format!("could not start {}: {e}", spec.name));
-        }
-        Ok(id)
-    }
-
-    /// Waits until the replica answers its probe and records the result in the journal.
-    async fn healthy(
-        &self,
-        d: &DesiredService,
-        replica: u32,
-        id: &str,
-        host_port: Option<u16>,
-    ) -> Result<(), String> {
-        let result = self.wait_until_healthy(d, id, host_port).await;
-        let container = super::container_name(&self.name, &d.name, replica);
-        let (kind, detail) = match &result {
-            Ok(()) => (EventKind::HealthPassed, None),
-            Err(reason) => (EventKind::HealthFailed, Some(journal::detail(reason))),
-        };
-        let mut event = LifecycleEvent::now(kind, &self.name, &d.name, &container)
-            .with_tenant(self.opts.tenant.as_ref().map(|t| t.name.as_str()));
-        event.detail = detail;
-        journal::record(self.opts.journal.as_ref(), &[event], &self.printer);
-        result
-    }
-
-    /// The probe loop of [`Session::healthy`]: probes every [`FAST_PROBE`] (the shared
-    /// [`wait_healthy`] backs off to 1 s, which costs the developer loop up to a second after a
-    /// boot); every [`INSPECT_EVERY`] probes the container is inspected so one that exits is
-    /// reported at once.
-    async fn wait_until_healthy(
-        &self,
-        d: &DesiredService,
-        id: &str,
-        host_port: Option<u16>,
-    ) -> Result<(), String> {
-        let timeout = self.timeout(d);
-        if d.job {
-            return wait_completed(self.engine.as_ref(), id, timeout)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string());
-        }
-        let (Some(port), None) = (host_port, &d.health_cmd) else {
-            // a `health_cmd`, or nothing to probe from the host: the shared wait runs the
-            // command inside the container, or checks that it keeps running
-            let target = Readiness::new(
-                id,
-                d.health_cmd.as_deref(),
-                host_port,
-                d.health_path.clone(),
-            );
-            return wait_ready(
-                self.engine.as_ref(),
-                self.probe.as_ref(),
-                &[target],
-                timeout,
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string());
-        };
-        let target = ProbeTarget {
-            container_id: id.to_string(),
-            host_port: port,
-            path: d.health_path.clone(),
-        };
-        let deadline = Instant::now() + timeout;
-        let mut last = String::from("no probe answered yet");
-        let mut base_restarts = None;
-        for n in 0u64.. {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self
-                .probe
-                .probe(
-                    &target,
-                    left.min(Duration::from_secs(2))
-                        .max(Duration::from_millis(100)),
-                )
-                .await
-            {
-                ProbeOutcome::Healthy { .. } => return Ok(()),
-                ProbeOutcome::Unhealthy(reason) => last = reason,
-            }
-            if n % INSPECT_EVERY == INSPECT_EVERY - 1 || Instant::now() >= deadline {
-                let info = self
-                    .engine
-                    .inspect_container(id)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let base = *base_restarts.get_or_insert(info.restart_count);
-                if !info.running || info.info.state == "restarting" || info.restart_count > base {
-                    return Err(WaitError::Exited {
-                        container: id.to_string(),
-                        exit_code: info.exit_code,
-                        state: info.info.state,
-                    }
-                    .to_string());
-                }
-            }
-            if Instant::now() >= deadline {
-                break;
-            }
-            tokio::time::sleep(FAST_PROBE).await;
-        }
-        Err(format!(
-            "not healthy after {}s (last probe: {last})",
-            timeout.as_secs()
-        ))
-    }
-
-    /// One quick look at every replica of an unchanged service: running, and answering one
-    /// probe. The reason and the failing container's last log lines otherwise.
-    async fn check_running(
-        &self,
-        d: &DesiredService,
-        sp: &super::plan::ServicePlan,
-    ) -> Result<(), (String, Vec<String>)> {
-        for (replica, action) in &sp.replicas {
-            let (ReplicaAction::Keep { id, host_port } | ReplicaAction::Start { id, host_port }) =
-                action
-            else {
-                continue;
-            };
-            let failure = match self.engine.inspect_container(id).await {
-                Err(e) => Some(e.to_string()),
-                // a job is fine while it runs and once it exited 0
-                Ok(info) if d.job => match info.exit_code {
-                    Some(code) if !info.running && code != 0 => {
-                        Some(format!("job container {id:.12} exited with code {code}"))
-                    }
-                    _ => None,
-                },
-                Ok(info) if !info.running || info.info.state == "restarting" => Some(format!(
-                    "container {id:.12} is {}{}",
-                    info.info.state,
-                    info.exit_code
-                        .map(|c| format!(" (exit code {c})"))
-                        .unwrap_or_default()
-                )),
-                // a restarting container may list no port: probe the one it was given; a
-                // `health_cmd` or a portless service: running is enough for this quick look
-                Ok(_) => match (
-                    host_port.or_else(|| replica_port(d.port, *replica)),
-                    &d.health_cmd,
-                ) {
-                    (Some(port), None) => {
-                        let target = ProbeTarget {
-                            container_id: id.clone(),
-                            host_port: port,
-                            path: d.health_path.clone(),
-                        };
-                        match self.probe.probe(&target, Duration::from_secs(2)).await {
-                            ProbeOutcome::Healthy { .. } => None,
-                            ProbeOutcome::Unhealthy(r) => Some(format!("not healthy: {r}")),
-                        }
-                    }
-                    _ => None,
-                },
-            };
-            if let Some(reason) = failure {
-                let log =
-                    super::up::last_log_lines(self.engine.as_ref(), id, ROLLBACK_LOG_LINES).await;
-                return Err((reason, log));
-            }
-        }
-        Ok(())
-    }
-
-    async fn start_existing(
-        &self,
-        ctx: &Ctx<'_>,
-        d: &DesiredService,
-        replica: u32,
-        id: &str,
-        host_port: Option<u16>,
-    ) -> Result<(), String> {
-        // a stopped container may list no port: it gets back the one it was created with
-        let host_port = host_port.or_else(|| replica_port(d.port, replica));
-        self.engine
-            .start_container(id)
-            .await
-            .map_err(|e| format!("could not start {id:.12}: {e}"))?;
-        self.healthy(d, replica, id, host_port).await?;
-        (ctx.on_event)(WatchEvent::Started {
-            service: d.name.clone(),
-            replica,
-            id: id.to_string(),
-            host_port,
-        });
-        Ok(())
-    }
-
-    async fn create_new(
-        &self,
-        ctx: &Ctx<'_>,
-        d: &DesiredService,
-        replica: u32,
-        wanted: Option<u16>,
-        claimed: &mut BTreeSet<u16>,
-    ) -> Result<(), String> {
-        let host_port = match wanted {
-            Some(wanted) => {
-                let host_port = free_port(wanted, claimed)
-                    .ok_or_else(|| format!("no free host port at or above {wanted}"))?;
-                if host_port != wanted {
-                    self.printer.warn(&format!(
-                        "{}: host port {wanted} is busy, published on 127.0.0.1:{host_port} instead",
-                        d.name
-                    ));
-                }
-                Some(host_port)
-            }
-            None => None,
-        };
-        let id = self.run_replica(ctx, d, replica, host_port).await?;
-        if let Err(reason) = self.healthy(d, replica, &id, host_port).await {
-            // shown with its log; the container is removed so the next edit starts afresh
-            let log =
-                super::up::last_log_lines(self.engine.as_ref(), &id, ROLLBACK_LOG_LINES).await;
-            let _ = self.engine.remove_container(&id).await;
-            (ctx.on_event)(WatchEvent::Unhealthy {
-                service: d.name.clone(),
-                reason: reason.clone(),
-                log,
-            });
-            return Err(reason);
-        }
-        (ctx.on_event)(WatchEvent::Started {
-            service: d.name.clone(),
-            replica,
-            id,
-            host_port,
-        });
-        Ok(())
-    }
-
-    /// Stop-then-start replacement with rollback (see the module docs for why).
-    async fn replace(
-        &self,
-        ctx: &Ctx<'_>,
-        d: &DesiredService,
-        prev: Option<&DesiredService>,
-        replica: u32,
-        old_id: &str,
-        wanted: Option<u16>,
-    ) -> Result<(), (String, Serving)> {
-        let t0 = Instant::now();
-        // the old version is killed and removed in one call (no SIGTERM grace period): this is
-        // a development loop, and the grace period would add to every edit's latency
-        self.engine.remove_container(old_id).await.map_err(|e| {
-            (
-                format!("could not remove the old container {old_id:.12}: {e}"),
-                Serving::Previous,
-            )
-        })?;
-        // the old container's port is free again; anything else taken meanwhile is skipped
-        let mut claimed = BTreeSet::new();
-        let host_port = match wanted {
-            Some(wanted) => Some(free_port(wanted, &mut claimed).ok_or_else(|| {
-                (
-                    format!("no free host port at or above {wanted}"),
-                    Serving::Nothing,
-                )
-            })?),
-            None => None,
-        };
-        let attempt = match self.run_replica(ctx, d, replica, host_port).await {
-            Ok(id) => match self.healthy(d, replica, &id, host_port).await {
-                Ok(()) => Ok(id),
-                Err(reason) => Err((reason, Some(id))),
-            },
-            Err(reason) => Err((reason, None)),
-        };
-        let (reason, failed_id) = match attempt {
-            Ok(new_id) => {
-                (ctx.on_event)(WatchEvent::Replaced {
-                    service: d.name.clone(),
-                    replica,
-                    old_id: old_id.to_string(),
-                    new_id,
-                    host_port,
-                    downtime_ms: millis(t0.elapsed()),
-                });
-                return Ok(());
-            }
-            Err(e) => e,
-        };
-        let mut log = Vec::new();
-        if let Some(id) = &failed_id {
-            log = super::up::last_log_lines(self.engine.as_ref(), id, ROLLBACK_LOG_LINES).await;
-            // a failed job stays (its logs and exit code show in `logs` and `status`)
-            if !d.job {
-                let _ = self.engine.remove_container(id).await;
-            }
-        }
-        let message = format!("new version of `{}` failed: {reason}", d.name);
-        // a job is not rolled back: that would run the previous version again; its dependants
-        // wait until an edit makes it complete
-        let Some(prev) = prev.filter(|_| !d.job) else {
-            (ctx.on_event)(WatchEvent::RolledBack {
-                service: d.name.clone(),
-                replica,
-                reason: reason.clone(),
-                log,
-                id: None,
-            });
-            return Err((message, Serving::Nothing));
-        };
-        let back = match self.run_replica(ctx, prev, replica, host_port).await {
-            Ok(id) => self
-                .healthy(prev, replica, &id, host_port)
-                .await
-                .map(|()| id),
-            Err(e) => Err(e),
-        };
-        (ctx.on_event)(WatchEvent::RolledBack {
-            service: d.name.clone(),
-            replica,
-            reason,
-            log,
-            id: back.as_ref().ok().cloned(),
-        });
-        match back {
-            Ok(_) => Err((message, Serving::Previous)),
-            Err(e) => Err((
-                format!("{message}; the previous version did not come back: {e}"),
-                Serving::Nothing,
-            )),
-        }
-    }
-}
-
-/// What serves after a failed replacement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Serving {
-    /// The previous version (rolled back, or never removed).
-    Previous,
-    /// Nothing.
-    Nothing,
-}
-
-struct Ctx<'a> {
-    network: &'a str,
-    on_event: EventSink<'a>,
-}
-
-/// The host port a replica asks for: the service port for replica 1, 10000 above per further
-/// replica (as `up` does).
-fn replica_port(port: Option<u16>, replica: u32) -> Option<u16> {
-    let port = port?;
-    Some(if replica <= 1 {
-        port
-    } else {
-        u16::try_from(u32::from(port) + 10_000 * (replica - 1)).unwrap_or(30_000)
-    })
-}
-
-/// `wanted` when it can be bound on 127.0.0.1 and is not claimed, else the next such port.
-fn free_port(wanted: u16, claimed: &mut BTreeSet<u16>) -> Option<u16> {
-    let mut port = wanted;
-    loop {
-        if !claimed.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            claimed.insert(port);
-            return Some(port);
-        }
-        port = port.checked_add(1)?;
-    }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The ecosystem file and the local READMEs it names, absolute; `previous` when the file cannot
@@ -1077,7 +387,7 @@ fn is_write(kind: &notify::EventKind) -> bool {
 /// reconciles are reported as events and do not end the loop.
 pub async fn watch(
     session: &mut Session,
-    on_event: EventSink<'_>,
+    sink: &Sink,
     stop: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     use notify::{RecursiveMode, Watcher};
@@ -1119,12 +429,12 @@ pub async fn watch(
     let before = session.files.clone();
     tokio::select! {
         () = &mut stop => return Ok(()),
-        r = session.reconcile(on_event) => { r?; }
+        r = session.reconcile(sink) => { r?; }
     }
     if session.files != before {
         rewatch(&session.files, &mut watcher)?;
     }
-    on_event(WatchEvent::Watching {
+    sink(&DeployEvent::Watching {
         ecosystem: session.name.clone(),
         files: session.files.clone(),
     });
@@ -1144,19 +454,19 @@ pub async fn watch(
         if files.is_empty() {
             continue;
         }
-        on_event(WatchEvent::Changed { files });
+        sink(&DeployEvent::Changed { files });
         let before = session.files.clone();
         tokio::select! {
             () = &mut stop => return Ok(()),
-            r = session.reconcile(on_event) => {
+            r = session.reconcile(sink) => {
                 if let Err(e) = r {
-                    on_event(WatchEvent::Failed { service: None, message: e.to_string() });
+                    sink(&DeployEvent::Failed { service: None, message: e.to_string() });
                 }
             }
         }
         if session.files != before {
             rewatch(&session.files, &mut watcher)?;
-            on_event(WatchEvent::Watching {
+            sink(&DeployEvent::Watching {
                 ecosystem: session.name.clone(),
                 files: session.files.clone(),
             });
@@ -1182,26 +492,6 @@ mod tests {
         ))));
         assert!(is_write(&EventKind::Modify(ModifyKind::Any)));
         assert!(is_write(&EventKind::Create(CreateKind::File)));
-    }
-
-    #[test]
-    fn replica_ports_follow_up() {
-        assert_eq!(replica_port(Some(8100), 1), Some(8100));
-        assert_eq!(replica_port(Some(8100), 2), Some(18100));
-        assert_eq!(replica_port(Some(60000), 2), Some(30_000));
-        assert_eq!(replica_port(None, 2), None);
-    }
-
-    #[test]
-    fn free_port_skips_claimed_and_bound() {
-        let held = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = held.local_addr().unwrap().port();
-        let mut claimed = BTreeSet::new();
-        let got = free_port(port, &mut claimed).unwrap();
-        assert_ne!(got, port, "a bound port is not free");
-        assert!(claimed.contains(&got));
-        let next = free_port(got, &mut claimed).unwrap();
-        assert_ne!(next, got, "a claimed port is not handed out twice");
     }
 
     #[test]

@@ -120,7 +120,7 @@ pub async fn run(
             } => {
                 match monitor.round(engine, probe, ecosystem, probe_timeout).await {
                     Ok(events) => {
-                        journal::record(opts.journal.as_ref(), &events, printer);
+                        journal::record(opts.journal.as_ref(), &events);
                         for e in events {
                             emit(tracker.observe(e));
                         }

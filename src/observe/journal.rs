@@ -12,7 +12,6 @@
 //! as a debug message ([`record`]) and never fail a command because of it.
 use super::events::{EventKind, LifecycleEvent};
 use crate::image::{BuildError, BuildEvent};
-use crate::ui::Printer;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -342,11 +341,12 @@ fn read_lines(path: &Path, from: u64) -> (Vec<(LifecycleEvent, Option<u32>)>, u6
     (events, base + complete as u64)
 }
 
-/// Appends `events` to `journal` (when there is one); a failure is only a debug message.
-pub fn record(journal: Option<&Journal>, events: &[LifecycleEvent], printer: &Printer) {
+/// Appends `events` to `journal` (when there is one); a failure is only a debug trace (the
+/// journal is a record, never a reason to fail a deploy).
+pub fn record(journal: Option<&Journal>, events: &[LifecycleEvent]) {
     let Some(journal) = journal else { return };
     if let Err(e) = journal.append(events) {
-        printer.debug(&e.to_string());
+        tracing::debug!("journal: {e}");
     }
 }
 
@@ -409,7 +409,6 @@ pub struct BuildRecorder<'a> {
     ecosystem: String,
     tenant: Option<String>,
     services: Vec<String>,
-    printer: &'a Printer,
     state: Mutex<BTreeMap<String, BuildState>>,
 }
 
@@ -421,14 +420,12 @@ impl<'a> BuildRecorder<'a> {
         ecosystem: &str,
         tenant: Option<&str>,
         services: Vec<String>,
-        printer: &'a Printer,
     ) -> Self {
         Self {
             journal,
             ecosystem: ecosystem.to_string(),
             tenant: tenant.map(str::to_string),
             services,
-            printer,
             state: Mutex::new(BTreeMap::new()),
         }
     }
@@ -476,7 +473,7 @@ impl<'a> BuildRecorder<'a> {
         };
         drop(state);
         if let Some(ev) = entry {
-            record(self.journal, &[ev], self.printer);
+            record(self.journal, &[ev]);
         }
     }
 
@@ -511,7 +508,7 @@ impl<'a> BuildRecorder<'a> {
             events.push(ev);
         }
         drop(state);
-        record(self.journal, &events, self.printer);
+        record(self.journal, &events);
     }
 }
 
@@ -687,13 +684,11 @@ mod tests {
     fn build_recorder_writes_started_finished_and_failed() {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::at(dir.path().join("shop.jsonl"));
-        let printer = Printer::new(crate::ui::Verbosity::Quiet);
         let rec = BuildRecorder::new(
             Some(&j),
             "shop",
             Some("acme"),
             vec!["api".into(), "web".into(), "db".into()],
-            &printer,
         );
         for e in [
             BuildEvent::Started {

@@ -338,7 +338,7 @@ pub fn apply_journal(
     report: &mut StatusReport,
     journal: &super::journal::Journal,
     tenant: Option<&str>,
-    printer: &crate::ui::Printer,
+    _printer: &crate::ui::Printer,
 ) {
     use super::events::{EventKind, LifecycleEvent, HEALTH_FAILURES};
     let history = super::journal::health_history(&journal.tail(super::journal::TAIL_BYTES));
@@ -385,7 +385,7 @@ pub fn apply_journal(
             row.anomalies.dedup();
         }
     }
-    super::journal::record(Some(journal), &record, printer);
+    super::journal::record(Some(journal), &record);
 }
 
 /// The report as a text table.

@@ -2,6 +2,7 @@
 //! (progress, warnings, errors) on stderr. Progress bars draw only when stderr is a terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod events;
 pub mod live;
 pub mod progress;
 pub mod table;
@@ -81,8 +82,8 @@ impl Printer {
         let _ = stdout.flush();
     }
 
-    /// One JSON message line on stderr.
-    fn json_line(&self, level: &str, text: &str, extra: Option<serde_json::Value>) {
+    /// One JSON message line on stderr (`extra`'s fields are added to it).
+    pub fn json_line(&self, level: &str, text: &str, extra: Option<serde_json::Value>) {
         let time = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());

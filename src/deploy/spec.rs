@@ -1,0 +1,114 @@
+//! The container spec of one desired replica: a pure function of the replica, so every path
+//! that creates a container (a deploy, a replacement, a rollback) creates the same one.
+use super::container_name;
+use super::plan::DesiredService;
+use crate::config::labels;
+use crate::engine::{ContainerSpec, PortBinding};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Where a replica runs: the ecosystem, its network and the file it came from (a label).
+#[derive(Debug, Clone, Copy)]
+pub struct Placement<'a> {
+    /// Ecosystem name (`io.pactown.ecosystem`).
+    pub ecosystem: &'a str,
+    /// The ecosystem's network.
+    pub network: &'a str,
+    /// The ecosystem file, recorded in `io.pactown.ecosystem-file`.
+    pub ecosystem_file: Option<&'a Path>,
+}
+
+/// The container for replica `replica` of `d`, publishing `host_port` on 127.0.0.1.
+#[must_use]
+pub fn container_spec(
+    at: Placement<'_>,
+    d: &DesiredService,
+    replica: u32,
+    host_port: Option<u16>,
+) -> ContainerSpec {
+    let mut l = BTreeMap::new();
+    l.insert(labels::ECOSYSTEM.to_string(), at.ecosystem.to_string());
+    l.insert(labels::SERVICE.to_string(), d.name.clone());
+    l.insert(labels::REPLICA.to_string(), replica.to_string());
+    l.insert(labels::CONFIG_HASH.to_string(), d.config_hash.clone());
+    l.insert(labels::MANAGED.to_string(), "true".to_string());
+    if let Some(p) = &d.health_path {
+        l.insert(labels::HEALTH_PATH.to_string(), p.clone());
+    }
+    if let Some(c) = &d.health_cmd {
+        l.insert(labels::HEALTH_CMD.to_string(), c.clone());
+    }
+    if d.job {
+        l.insert(labels::KIND.to_string(), "job".to_string());
+    }
+    if let Some(f) = at.ecosystem_file {
+        l.insert(labels::ECOSYSTEM_FILE.to_string(), f.display().to_string());
+    }
+    for (k, v) in &d.isolation.labels {
+        l.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    ContainerSpec {
+        name: container_name(at.ecosystem, &d.name, replica),
+        image: d.image.clone(),
+        env: d.env.clone(),
+        labels: l,
+        network: at.network.to_string(),
+        aliases: vec![d.name.clone()],
+        ports: d
+            .port
+            .zip(host_port)
+            .map(|(container_port, host_port)| PortBinding {
+                container_port,
+                host_ip: "127.0.0.1".to_string(),
+                host_port,
+            })
+            .into_iter()
+            .collect(),
+        restart: d.restart && !d.job,
+        init: true,
+        command: None,
+        healthcheck: None,
+        stop_timeout: Some(10),
+        hardening: d.isolation.hardening.clone(),
+        limits: d.isolation.limits,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn spec_of_a_replica() {
+        let mut env = BTreeMap::new();
+        env.insert("DB_URL".to_string(), "http://db:5432".to_string());
+        let d = DesiredService::new(
+            "api",
+            "pactown/python-api:abc",
+            "sha256:1",
+            env,
+            8001,
+            2,
+            true,
+            Some("/health".into()),
+            Duration::from_secs(30),
+            vec!["db".into()],
+        );
+        let at = Placement {
+            ecosystem: "shop",
+            network: "pactown-shop",
+            ecosystem_file: Some(Path::new("/srv/shop.pactown.yaml")),
+        };
+        let spec = container_spec(at, &d, 2, Some(18001));
+        insta::assert_debug_snapshot!(spec);
+        let job = d.clone().with_shape(true, Some("true".into()));
+        let spec = container_spec(at, &job, 1, None);
+        assert!(!spec.restart, "a job is never restarted");
+        assert!(spec.ports.is_empty());
+        assert_eq!(
+            spec.labels.get(labels::KIND).map(String::as_str),
+            Some("job")
+        );
+    }
+}
