@@ -3,7 +3,7 @@
 use crate::deploy::HttpProbe;
 use crate::error::Error;
 use crate::observe::journal::Journal;
-use crate::observe::status::{apply_journal, render_table};
+use crate::observe::status::apply_journal;
 use crate::ui::Printer;
 use std::process::ExitCode;
 
@@ -43,7 +43,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             .map_err(|e| Error::Other(format!("cannot write JSON: {e}")))?;
         printer.out(&text);
     } else {
-        printer.out(&render_table(&report));
+        printer.out(&crate::ui::status::table(&report));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -388,86 +388,6 @@ pub fn apply_journal(
     super::journal::record(Some(journal), &record);
 }
 
-/// The report as a text table.
-#[must_use]
-pub fn render_table(report: &StatusReport) -> String {
-    let header = [
-        "SERVICE", "REPLICAS", "STATE", "URL", "HEALTH", "IMAGE", "UPTIME", "RESTARTS", "LIMITS",
-    ];
-    let mut rows: Vec<[String; 9]> = vec![header.map(str::to_string)];
-    for s in &report.services {
-        let probed = s.replicas.iter().filter(|r| r.health.is_some()).count();
-        let healthy = s
-            .replicas
-            .iter()
-            .filter(|r| r.health.as_ref().is_some_and(|h| h.healthy))
-            .count();
-        let health = match &s.health {
-            Some(h) if h.healthy => format!("healthy {:.1}ms", h.latency_ms.unwrap_or(0.0)),
-            Some(_) if probed > 1 => format!("unhealthy {healthy}/{probed}"),
-            Some(_) => "unhealthy".to_string(),
-            None => "-".to_string(),
-        };
-        rows.push([
-            s.service.clone(),
-            format!("{}/{}", s.running, s.desired),
-            if s.anomalies.is_empty() {
-                s.state.clone()
-            } else {
-                format!("{} !{}", s.state, s.anomalies.join(",!"))
-            },
-            s.url.clone().unwrap_or_else(|| "-".into()),
-            health,
-            s.image.clone().unwrap_or_else(|| "-".into()),
-            s.uptime_seconds.map_or_else(|| "-".into(), human_duration),
-            s.restarts.to_string(),
-            s.limits.map_or_else(|| "-".into(), |l| limits_text(&l)),
-        ]);
-    }
-    let mut out = crate::ui::table::render(&rows);
-    out.push_str(&format!(
-        "ecosystem {} on {}",
-        report.ecosystem, report.engine
-    ));
-    out
-}
-
-/// `cpu=0.5 mem=256m pids=64` (only the limits that are set; `-` for none).
-#[must_use]
-pub fn limits_text(l: &ResourceLimits) -> String {
-    let r = crate::config::Resources {
-        millicpus: l.nano_cpus.and_then(|n| u64::try_from(n / 1_000_000).ok()),
-        memory: l.memory.and_then(|m| u64::try_from(m).ok()),
-        pids: l.pids.and_then(|p| u32::try_from(p).ok()),
-    };
-    let mut parts = Vec::new();
-    if let Some(c) = r.cpus_text() {
-        parts.push(format!("cpu={c}"));
-    }
-    if let Some(m) = r.memory_text() {
-        parts.push(format!("mem={m}"));
-    }
-    if let Some(p) = r.pids {
-        parts.push(format!("pids={p}"));
-    }
-    if parts.is_empty() {
-        "-".to_string()
-    } else {
-        parts.join(" ")
-    }
-}
-
-/// `3s`, `4m12s`, `2h05m`, `3d04h`.
-#[must_use]
-pub fn human_duration(secs: u64) -> String {
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
-        s if s < 86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-        s => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
-    }
-}
-
 fn now_unix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -588,7 +508,7 @@ mod tests {
             replica(1, Some(health(true))),
             replica(2, Some(health(false))),
         ];
-        let table = render_table(&StatusReport {
+        let table = crate::ui::status::table(&StatusReport {
             ecosystem: "shop".into(),
             engine: EngineKind::Docker,
             services: vec![row],
@@ -660,7 +580,7 @@ mod tests {
                 HealthPassed
             ]
         );
-        let table = render_table(&StatusReport {
+        let table = crate::ui::status::table(&StatusReport {
             ecosystem: "shop".into(),
             engine: EngineKind::Docker,
             services: vec![ServiceStatusRow {
@@ -669,12 +589,5 @@ mod tests {
             }],
         });
         assert!(table.contains("running !health-failures"), "{table}");
-    }
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(human_duration(5), "5s");
-        assert_eq!(human_duration(252), "4m12s");
-        assert_eq!(human_duration(7500), "2h05m");
     }
 }

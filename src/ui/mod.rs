@@ -5,6 +5,7 @@
 pub mod events;
 pub mod live;
 pub mod progress;
+pub mod status;
 pub mod table;
 
 use crate::diagnostic::{Diagnostic, Severity};
