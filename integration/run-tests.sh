@@ -13,6 +13,10 @@ retry bash integration/vps/prepare.sh >/dev/null
 if ! command -v docker-compose >/dev/null; then
   retry bash -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/var/log/pactown-apt.log 2>&1 || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/var/log/pactown-apt.log 2>&1; }'
 fi
+# Debian's caddy: tests/ingress.rs checks the generated Caddyfiles with `caddy adapt`
+if ! command -v caddy >/dev/null; then
+  retry bash -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q caddy >>/var/log/pactown-apt.log 2>&1 || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q caddy >>/var/log/pactown-apt.log 2>&1; }'
+fi
 # a real OCI registry (distribution 2.8) for the push tests, and htpasswd for its auth; the tests
 # start their own copies on 127.0.0.1 (the package's own config binds every interface: never used)
 if ! command -v docker-registry >/dev/null || ! command -v htpasswd >/dev/null; then

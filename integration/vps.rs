@@ -15,6 +15,11 @@
 //! --user`; then `quadlet install --user` (which detects cgroup v1 itself) rolls out v2; the
 //! linger warning for a user without linger.
 //! Then the VPS container restarts ("reboot") and both ecosystems come back with no command.
+//! Ingress (a second VPS, system scope): `ingress: {tls: internal}` + `expose:` → Caddy from the
+//! VPS's Debian package as `ECO-ingress.service`; from the host, HTTPS with the configured name
+//! (SNI and Host via `curl --resolve`) trusting only the PEM `pactown ingress ca` printed reaches
+//! the api, HTTP redirects, a request loop counts failures while the api is replaced, and HTTPS
+//! answers again after a reboot.
 use crate::common::{self, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -53,6 +58,11 @@ fn ok(o: Output, what: &str) -> String {
 
 impl Vps {
     fn boot(image: &str) -> Self {
+        Self::boot_publishing(image, &[])
+    }
+
+    /// Boots the VPS with `ports` also published on the host's 127.0.0.1 (same numbers).
+    fn boot_publishing(image: &str, ports: &[u16]) -> Self {
         let id = common::unique("pvps");
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -72,6 +82,7 @@ impl Vps {
         let storage = format!("{}:/var/lib/containers", vps.volumes[0]);
         let deploy = format!("{}:/home/deploy/.local/share/containers", vps.volumes[1]);
         let publish = format!("127.0.0.1:{port}:{port}");
+        let extra: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}:{p}")).collect();
         let mut args = vec![
             "create",
             "--name",
@@ -122,8 +133,11 @@ impl Vps {
             "/tmp",
             "-p",
             &publish,
-            image,
         ]);
+        for e in &extra {
+            args.extend(["-p", e.as_str()]);
+        }
+        args.push(image);
         ok(docker(&args), "create the VPS");
         // the registry inside, on the published port; Podman may use it without TLS
         let config = format!(
@@ -692,4 +706,243 @@ fn vps_quadlet_system_and_rootless_user_under_systemd() {
     );
     let st = status(&vps, "root", "/root/eco", &sys_file);
     assert!(healthy(&st, "db") && healthy(&st, "api"), "{st:#}");
+}
+
+/// `curl` on the host through the VPS's ingress: `--resolve HOST:PORT:127.0.0.1` (so SNI and
+/// Host are the configured name), trusting only `ca` when given. Stdout, or `Err(stderr)`.
+fn curl_host(args: &[&str]) -> Result<String, String> {
+    let o = Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    if o.status.success() {
+        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+    } else {
+        Err(text(&o))
+    }
+}
+
+#[test]
+fn vps_ingress_https_from_the_host_with_the_exported_local_ca() {
+    if !common::docker_available() {
+        return;
+    }
+    let prep = Command::new("bash")
+        .arg(common::repo_root().join("integration/vps/prepare.sh"))
+        .output()
+        .unwrap();
+    assert!(prep.status.success(), "prepare.sh: {}", text(&prep));
+    let image = String::from_utf8_lossy(&prep.stdout).trim().to_string();
+    let (http, https) = (common::free_port(), common::free_port());
+    assert_ne!(http, https);
+    let vps = Vps::boot_publishing(&image, &[http, https]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let name = common::unique("ving");
+    let base = 33_000;
+    let host = "api.vps.test";
+    let write = |version: &str| {
+        let file = write_eco(dir.path(), &name, base, version, true);
+        let path = dir.path().join(&file);
+        let yaml = std::fs::read_to_string(&path).unwrap();
+        let yaml = yaml
+            .replacen(
+                "services:\n",
+                &format!("ingress:\n  tls: internal\n  http_port: {http}\n  https_port: {https}\nservices:\n"),
+                1,
+            )
+            .replace(
+                "    depends_on:\n",
+                &format!("    expose:\n      host: {host}\n    depends_on:\n"),
+            );
+        std::fs::write(&path, yaml).unwrap();
+        file
+    };
+    let file = write("v1");
+    let (_, refs) = vps.build_and_push(dir.path(), &file, &name, "v1");
+    copy_eco(&vps, dir.path(), "/root/eco", "root");
+    let install = |refs: &[String]| {
+        let images: String = refs.iter().map(|r| format!(" --image {r}")).collect();
+        vps.exec_output(
+            "root",
+            &format!("cd /root/eco && NO_COLOR=1 pactown quadlet install --system {file}{images}"),
+        )
+    };
+    let o = install(&refs);
+    assert!(
+        o.status.success(),
+        "install: {}\n--- journal\n{}",
+        text(&o),
+        vps.try_sh(&format!(
+            "journalctl --no-pager -n 40 -u {name}-ingress.service"
+        ))
+        .unwrap_or_default()
+    );
+    assert_eq!(
+        vps.sh(&format!("systemctl is-active {name}-ingress.service")),
+        "active"
+    );
+    let caddyfile = vps.sh(&format!("cat /etc/pactown/{name}/Caddyfile"));
+    assert!(
+        caddyfile.contains(&format!("{host} {{\n\ttls internal\n")),
+        "{caddyfile}"
+    );
+    assert!(
+        caddyfile.contains(&format!("reverse_proxy 127.0.0.1:{}", base + 1)),
+        "{caddyfile}"
+    );
+
+    // the local CA's root, exported by pactown
+    let pem = vps.sh(&format!(
+        "cd /root/eco && NO_COLOR=1 pactown ingress ca --system {file}"
+    ));
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, format!("{pem}\n")).unwrap();
+    let ca_s = ca.to_str().unwrap().to_string();
+    let resolve_s = format!("{host}:{https}:127.0.0.1");
+    let url = format!("https://{host}:{https}/");
+    // HTTPS from the host: SNI and Host are the configured name, only that CA is trusted
+    let mut last = String::new();
+    let waited =
+        vps.wait_for(
+            "HTTPS through the ingress",
+            Duration::from_secs(60),
+            || match curl_host(&["--resolve", &resolve_s, "--cacert", &ca_s, &url]) {
+                Ok(body) => {
+                    last = body;
+                    last == "api v1 <- db v1 <- none"
+                }
+                Err(e) => {
+                    last = e;
+                    false
+                }
+            },
+        );
+    eprintln!(
+        "BENCH ingress: first HTTPS answer {:.2} s after install ({last})",
+        waited.as_secs_f64()
+    );
+    // the certificate names the host and chains to that CA only: the system's roots refuse it
+    let err = curl_host(&["--resolve", &resolve_s, &url]).unwrap_err();
+    assert!(err.contains("certificate"), "{err}");
+    let verbose = Command::new("curl")
+        .args([
+            "-sS",
+            "-v",
+            "-o",
+            "/dev/null",
+            "--resolve",
+            &resolve_s,
+            "--cacert",
+            &ca_s,
+            &url,
+        ])
+        .output()
+        .unwrap();
+    let v = String::from_utf8_lossy(&verbose.stderr);
+    assert!(
+        v.contains(&format!("subjectAltName: host \"{host}\" matched")),
+        "{v}"
+    );
+    // plain HTTP redirects to HTTPS
+    let resolve_h = format!("{host}:{http}:127.0.0.1");
+    let redirect = curl_host(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{redirect_url}",
+        "--resolve",
+        &resolve_h,
+        &format!("http://{host}:{http}/health"),
+    ])
+    .unwrap();
+    assert_eq!(redirect, format!("308 https://{host}:{https}/health"));
+    // a name the file does not expose gets no certificate
+    let other = format!("db.vps.test:{https}:127.0.0.1");
+    assert!(curl_host(&[
+        "--resolve",
+        &other,
+        "--cacert",
+        &ca_s,
+        &format!("https://db.vps.test:{https}/")
+    ])
+    .is_err());
+    // only the proxy listens on every interface; the services stay on the VPS's loopback
+    let listening = vps.sh("ss -Hltn");
+    assert!(
+        listening.contains(&format!("*:{https}"))
+            || listening.contains(&format!("0.0.0.0:{https}")),
+        "{listening}"
+    );
+    assert!(
+        listening.contains(&format!("127.0.0.1:{}", base + 1)),
+        "{listening}"
+    );
+
+    // replace the api (v2, a new digest) while a request loop runs through the ingress
+    let file2 = write("v2");
+    assert_eq!(file2, file);
+    let (_, v2) = vps.build_and_push(dir.path(), &file, &name, "v2");
+    copy_eco(&vps, dir.path(), "/root/eco", "root");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let looper = {
+        let stop = stop.clone();
+        let (resolve_s, ca_s, url) = (resolve_s.clone(), ca_s.clone(), url.clone());
+        std::thread::spawn(move || {
+            let (mut ok, mut failed, mut v2_seen) = (0u32, Vec::new(), false);
+            let t0 = Instant::now();
+            let mut slowest = Duration::ZERO;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let t = Instant::now();
+                match curl_host(&["--resolve", &resolve_s, "--cacert", &ca_s, "-f", &url]) {
+                    Ok(body) if body.starts_with("api v") => {
+                        ok += 1;
+                        v2_seen |= body.starts_with("api v2");
+                    }
+                    Ok(body) => failed.push(body),
+                    Err(e) => failed.push(e),
+                }
+                slowest = slowest.max(t.elapsed());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (ok, failed, v2_seen, t0.elapsed(), slowest)
+        })
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    let o = install(&v2);
+    assert!(o.status.success(), "v2 install: {}", text(&o));
+    // install returns once v2 is healthy: a few more requests, then stop the loop
+    std::thread::sleep(Duration::from_secs(3));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (ok, failed, v2_seen, took, slowest) = looper.join().unwrap();
+    eprintln!(
+        "BENCH replace through the ingress: {} requests in {:.1} s, {} failed, slowest {:.2} s{}",
+        ok as usize + failed.len(),
+        took.as_secs_f64(),
+        failed.len(),
+        slowest.as_secs_f64(),
+        failed
+            .first()
+            .map(|f| format!(" (first failure: {f})"))
+            .unwrap_or_default()
+    );
+    assert!(v2_seen, "the loop never saw v2");
+    assert_eq!(
+        curl_host(&["--resolve", &resolve_s, "--cacert", &ca_s, &url]).unwrap(),
+        "api v2 <- db v1 <- none"
+    );
+
+    // after a reboot the ingress serves again with the same CA
+    ok_restart(&vps);
+    vps.wait_for("HTTPS after the reboot", Duration::from_secs(180), || {
+        curl_host(&["--resolve", &resolve_s, "--cacert", &ca_s, &url]).as_deref()
+            == Ok("api v2 <- db v1 <- none")
+    });
+}
+
+fn ok_restart(vps: &Vps) {
+    ok(docker(&["restart", &vps.name]), "restart the VPS");
+    vps.wait_running();
 }

@@ -20,6 +20,7 @@ pub mod error;
 pub mod export;
 pub mod graph;
 pub mod image;
+pub mod ingress;
 pub mod input;
 pub mod markpact;
 pub mod observe;

@@ -218,6 +218,7 @@ pub fn single(readme: &Path, service: &SingleService) -> Result<Project, Diagnos
         profiles: BTreeMap::new(),
         env_file: None,
         tenant: None,
+        ingress: None,
         services: vec![spec],
     };
     let mut diags: Vec<Diagnostic> = doc.warnings.clone();

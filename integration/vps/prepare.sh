@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # prepare.sh (pactown) — the "VPS" image for the systemd harness (integration/vps.rs): Debian trixie
-# with systemd as PID 1, Podman 5 + Quadlet and Debian's docker-registry, built offline with
+# with systemd as PID 1, Podman 5 + Quadlet, Debian's docker-registry and caddy (the ingress; the
+# package's own caddy.service is masked: pactown runs one per ecosystem), built offline with
 # debootstrap from the Debian mirror in the host's apt sources and imported into Docker.
 #
 # Idempotent and cached: the rootfs tarball lives in $PACTOWN_VPS_CACHE (default
@@ -14,9 +15,9 @@
 set -euo pipefail
 
 SUITE=trixie
-PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,podman,uidmap,slirp4netns,passt,netavark,aardvark-dns,crun,catatonit,conmon,iproute2,curl,ca-certificates,nftables,docker-registry,procps
+PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,podman,uidmap,slirp4netns,passt,netavark,aardvark-dns,crun,catatonit,conmon,iproute2,curl,ca-certificates,nftables,docker-registry,procps,caddy
 # bump when the rootfs recipe below changes (part of the cache key)
-RECIPE=4
+RECIPE=5
 CACHE_DIR="${PACTOWN_VPS_CACHE:-$HOME/.cache/pactown-vps}"
 
 log() { printf '[vps-prepare] %s\n' "$*" >&2; }
@@ -85,7 +86,7 @@ EOF
   for u in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \
            systemd-udevd-control.socket systemd-udevd-kernel.socket apt-daily.timer apt-daily-upgrade.timer \
            dpkg-db-backup.timer e2scrub_all.timer fstrim.timer systemd-tmpfiles-clean.timer \
-           podman-auto-update.timer podman-clean-transient.service; do
+           podman-auto-update.timer podman-clean-transient.service caddy.service caddy-api.service; do
     ln -sf /dev/null "$root/etc/systemd/system/$u"
   done
   # rootless Podman needs the tun and fuse devices Docker passes in (root-only by default)

@@ -235,6 +235,7 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
                 wanted_by: wanted_by(scope).into(),
                 rootless_cgroup_v1: a.cgroup_v1 && scope == quadlet::Scope::User,
                 auto_update: a.auto_update,
+                system: scope == quadlet::Scope::System,
                 ..QuadletOptions::default()
             };
             let units = quadlet::to_units(&project.ecosystem, &images, &opts)?;
@@ -255,6 +256,12 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
                 if scope == quadlet::Scope::User { " --user" } else { "" },
                 quadlet::target_name(&project.ecosystem)
             ));
+            if crate::ingress::wanted(&project.ecosystem) {
+                printer.info(&format!(
+                    "ingress: {} runs the host's Caddy (`apt-get install caddy`, then `systemctl disable --now caddy`: pactown runs its own instance)",
+                    quadlet::ingress_unit_name(&project.ecosystem)
+                ));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Format::Compose(a) => write_one(a, printer, &export::compose::render),
@@ -281,6 +288,9 @@ fn write_one(
         None => ImageMap::new(),
     };
     let images = planned_images_from(&project, ca.as_deref(), &a.common.images, base)?;
+    if crate::ingress::wanted(&project.ecosystem) {
+        printer.warn("`ingress:` is not part of this export: only `export quadlet` and `quadlet install` run the proxy so far; the exposed services keep their 127.0.0.1 ports");
+    }
     let text = render(&project.ecosystem, &images)?;
     match &a.output {
         Some(path) => {

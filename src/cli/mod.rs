@@ -8,6 +8,7 @@ mod export;
 mod generate;
 mod graph;
 mod images;
+mod ingress;
 mod init;
 mod logs;
 mod ls;
@@ -102,6 +103,8 @@ pub enum Command {
     Export(export::Args),
     /// Install an ecosystem as rootless Quadlet units and start it under systemd.
     Quadlet(quadlet::Args),
+    /// The public ingress: print its local CA's root certificate (`ingress ca`).
+    Ingress(ingress::Args),
     /// Run a markpact registry (`registry serve`).
     Registry(registry::Args),
     /// Publish the services' READMEs to a registry.
@@ -169,6 +172,7 @@ async fn dispatch(command: Command, printer: &Printer) -> Result<ExitCode, Error
         Command::Restart(args) => restart::run(args, printer).await,
         Command::Export(args) => export::run(args, printer),
         Command::Quadlet(args) => quadlet::run(args, printer).await,
+        Command::Ingress(args) => ingress::run(args, printer),
         Command::Registry(args) => registry::run(args, printer).await,
         Command::Publish(args) => publish::run(args, printer).await,
         Command::Pull(args) => pull::run(args, printer).await,

@@ -137,8 +137,19 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         image_prefix: "docker.io".into(),
         wanted_by: super::export::wanted_by(scope).into(),
         rootless_cgroup_v1,
+        system: scope == Scope::System,
         ..QuadletOptions::default()
     };
+    if crate::ingress::wanted(&project.ecosystem) {
+        check_ingress_host(
+            &project.ecosystem,
+            scope,
+            &opts.caddy,
+            systemd,
+            a.dry_run,
+            printer,
+        )?;
+    }
     let units = quadlet::to_units(&project.ecosystem, &images, &opts)?;
     let home = std::env::var_os("HOME").map(PathBuf::from).ok_or_else(|| {
         Error::Other("HOME is not set; cannot find the user's unit folder".into())
@@ -197,4 +208,51 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Before an install with `ingress:`: the host's Caddy must exist (Debian's package), its own
+/// `caddy.service` must not hold the ports, and a rootless ingress may bind ports below 1024
+/// only when the host lets unprivileged users do so.
+fn check_ingress_host(
+    eco: &crate::config::Ecosystem,
+    scope: Scope,
+    caddy: &str,
+    systemd: bool,
+    dry_run: bool,
+    printer: &Printer,
+) -> Result<(), Error> {
+    let Some(ing) = &eco.ingress else {
+        return Ok(());
+    };
+    if !std::path::Path::new(caddy).is_file() {
+        let msg = format!(
+            "`ingress:` runs Caddy from the host, and {caddy} does not exist: install Debian's package (`sudo apt-get install caddy`, then `sudo systemctl disable --now caddy`: pactown runs its own instance per ecosystem)"
+        );
+        if dry_run || !systemd {
+            printer.warn(&msg);
+        } else {
+            return Err(Error::Other(msg));
+        }
+    }
+    if systemd && install::unit_active(Scope::System, "caddy.service") {
+        printer.warn("Debian's own caddy.service is running and may hold ports 80/443: `sudo systemctl disable --now caddy` (pactown runs its own instance per ecosystem)");
+    }
+    if scope == Scope::User {
+        let lowest = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+            .ok()
+            .and_then(|t| t.trim().parse::<u16>().ok())
+            .unwrap_or(1024);
+        let low = ing.http_port.min(ing.https_port);
+        if low < lowest {
+            let msg = format!(
+                "a rootless ingress cannot bind port {low}: this host lets users bind ports from {lowest} up. Run `sudo sysctl net.ipv4.ip_unprivileged_port_start={low}` (and put it in /etc/sysctl.d/ to keep it), install with --system, or set `ingress: {{http_port: 8080, https_port: 8443}}`"
+            );
+            if dry_run || !systemd {
+                printer.warn(&msg);
+            } else {
+                return Err(Error::Other(msg));
+            }
+        }
+    }
+    Ok(())
 }

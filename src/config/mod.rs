@@ -5,6 +5,7 @@
 //! collected and reported at once, sorted by line.
 pub mod config_hash;
 pub mod generate;
+pub mod ingress;
 pub mod labels;
 mod model;
 mod read;

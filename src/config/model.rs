@@ -131,6 +131,9 @@ pub struct ServiceSpec {
     /// `env_file:` of the service (resolved relative to the ecosystem file), read after the
     /// ecosystem's `env_file:`.
     pub env_file: Option<PathBuf>,
+    /// `expose:` — reachable from outside through the ecosystem's `ingress:` under a host name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expose: Option<super::ingress::Expose>,
 }
 
 impl ServiceSpec {
@@ -188,6 +191,7 @@ impl ServiceSpec {
             profile: None,
             volumes: BTreeMap::new(),
             env_file: None,
+            expose: None,
         }
     }
 }
@@ -400,6 +404,9 @@ pub struct Ecosystem {
     pub env_file: Option<PathBuf>,
     /// Tenant of a side-by-side copy (`up --tenant`); `name` then already carries it.
     pub tenant: Option<String>,
+    /// `ingress:` — the public reverse proxy in front of the exposed services, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<super::ingress::Ingress>,
     /// Services in YAML order.
     pub services: Vec<ServiceSpec>,
 }

@@ -1,5 +1,6 @@
 //! Turns the positioned YAML tree into an [`Ecosystem`], applying defaults and collecting every
 //! problem (spec §12) instead of stopping at the first.
+use super::ingress::{self, Expose, Ingress, TlsMode, INGRESS_SERVICE};
 use super::model::{
     BuildSettings, DependsOn, Ecosystem, EngineChoice, ReadmeSource, RegistryConfig, Resources,
     Security, ServiceKind, ServiceSpec,
@@ -24,6 +25,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "engine",
     "profiles",
     "env_file",
+    "ingress",
     "services",
 ];
 /// Keys of `resources:` and of each entry of `profiles:`.
@@ -64,7 +66,12 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "profile",
     "volumes",
     "env_file",
+    "expose",
 ];
+/// Keys of `ingress:`.
+pub(crate) const INGRESS_KEYS: &[&str] = &["tls", "email", "acme_ca", "http_port", "https_port"];
+/// Keys of a service's `expose:`.
+pub(crate) const EXPOSE_KEYS: &[&str] = &["host", "path"];
 /// Keys of a `depends_on` mapping entry.
 pub(crate) const DEPENDS_KEYS: &[&str] = &["name", "env_var", "endpoint"];
 
@@ -309,6 +316,7 @@ pub(crate) fn read(path: &Path, text: &str) -> Read {
         profiles: BTreeMap::new(),
         env_file: None,
         tenant: None,
+        ingress: None,
         services: Vec::new(),
     };
     let mut services_node = None;
@@ -389,6 +397,7 @@ pub(crate) fn read(path: &Path, text: &str) -> Read {
                     eco.env_file = Some(resolve_path(&dir, &p));
                 }
             }
+            "ingress" => eco.ingress = read_ingress(&mut cx, key_node, value),
             "services" => services_node = Some((key_node, value)),
             _ => {}
         }
@@ -423,6 +432,7 @@ pub(crate) fn read(path: &Path, text: &str) -> Read {
                     }
                 }
                 check_ports(&mut cx, &eco, list);
+                check_exposed(&mut cx, &eco, list);
             }
             _ => cx.wrong_type("services", "a mapping of service names", value),
         },
@@ -1035,6 +1045,7 @@ fn read_service(
                     svc.env_file = Some(resolve_path(&eco.dir, &p));
                 }
             }
+            "expose" => svc.expose = read_expose(cx, &what, key_of(body, "expose"), value),
             // Accepted for compatibility with the reference; pactown runs in containers.
             _ => {}
         }
@@ -1410,6 +1421,264 @@ fn check_ports(cx: &mut Ctx<'_>, eco: &Ecosystem, list: &[(Node, Node)]) {
             }
             None => {
                 used.insert(port, svc);
+            }
+        }
+    }
+}
+
+/// The key node `name` of a mapping (for the line of a diagnostic), else the mapping itself.
+fn key_of<'n>(map: &'n Node, name: &str) -> &'n Node {
+    if let Kind::Map(entries) = &map.kind {
+        if let Some((k, _)) = entries.iter().find(|(k, _)| k.scalar() == Some(name)) {
+            return k;
+        }
+    }
+    map
+}
+
+/// A port for the proxy: 1..=65535 (80 and 443 are the point of it).
+fn proxy_port(cx: &mut Ctx<'_>, what: &str, node: &Node) -> Option<u16> {
+    let n = cx.integer(what, node)?;
+    match u16::try_from(n) {
+        Ok(p) if p > 0 => Some(p),
+        _ => {
+            cx.hint(
+                Code::InvalidPort,
+                node,
+                format!("`{what}` {n} is not a port"),
+                "use a port between 1 and 65535 (80 and 443 by default)",
+            );
+            None
+        }
+    }
+}
+
+/// `ingress: {tls: acme|internal|off, email, acme_ca, http_port, https_port}`.
+fn read_ingress(cx: &mut Ctx<'_>, key: &Node, node: &Node) -> Option<Ingress> {
+    let mut ing = Ingress {
+        line: key.line,
+        ..Ingress::default()
+    };
+    if matches!(node.kind, Kind::Null) {
+        return Some(ing);
+    }
+    let entries = cx.entries("ingress", node, INGRESS_KEYS)?;
+    let mut email_node = None;
+    let mut ca_node = None;
+    for (k, _, value) in entries {
+        let what = format!("ingress.{k}");
+        match k {
+            "tls" => {
+                if let Some(t) = cx.nonempty(&what, value) {
+                    match t.as_str() {
+                        "acme" => ing.tls = TlsMode::Acme,
+                        "internal" => ing.tls = TlsMode::Internal,
+                        "off" | "false" => ing.tls = TlsMode::Off,
+                        other => cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            format!("unknown TLS mode `{}`", other.escape_debug()),
+                            "use `acme` (certificates from Let's Encrypt or `acme_ca`), `internal` (the proxy's own CA, see `pactown ingress ca`) or `off` (plain HTTP)",
+                        ),
+                    }
+                }
+            }
+            "email" => {
+                if let Some(e) = cx.nonempty(&what, value) {
+                    if ingress::is_email(&e) {
+                        ing.email = Some(e);
+                        email_node = Some(value);
+                    } else {
+                        cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            format!("ingress.email `{}` is not a plain e-mail address", e.escape_debug()),
+                            "write LOCAL@HOST with letters, digits and `.+_-` before the `@` and a lowercase host name after it",
+                        );
+                    }
+                }
+            }
+            "acme_ca" => {
+                if let Some(u) = cx.nonempty(&what, value) {
+                    if ingress::is_acme_directory(&u) {
+                        ing.acme_ca = Some(u);
+                        ca_node = Some(value);
+                    } else {
+                        cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            format!("ingress.acme_ca `{}` is not an https ACME directory URL", u.escape_debug()),
+                            "write https://HOST[:PORT]/PATH, e.g. https://acme-staging-v02.api.letsencrypt.org/directory",
+                        );
+                    }
+                }
+            }
+            "http_port" => {
+                if let Some(p) = proxy_port(cx, &what, value) {
+                    ing.http_port = p;
+                }
+            }
+            "https_port" => {
+                if let Some(p) = proxy_port(cx, &what, value) {
+                    ing.https_port = p;
+                }
+            }
+            _ => {}
+        }
+    }
+    if ing.http_port == ing.https_port {
+        cx.hint(
+            Code::InvalidPort,
+            key,
+            format!(
+                "ingress http_port and https_port are both {}",
+                ing.http_port
+            ),
+            "give them different ports (80 and 443 by default)",
+        );
+    }
+    if ing.tls != TlsMode::Acme {
+        for (node, k) in [(email_node, "email"), (ca_node, "acme_ca")] {
+            if let Some(n) = node {
+                cx.diags.push(
+                    Diagnostic::warning(
+                        Code::InvalidValue,
+                        cx.file,
+                        n.line,
+                        format!("ingress.{k} is ignored with `tls: {}`", ing.tls),
+                    )
+                    .with_column(n.col)
+                    .with_hint("it is used by `tls: acme` only; remove it or switch to acme"),
+                );
+            }
+        }
+    }
+    Some(ing)
+}
+
+/// A service's `expose: {host: NAME, path: /PREFIX}` (or `expose: NAME`).
+fn read_expose(cx: &mut Ctx<'_>, what: &str, key: &Node, node: &Node) -> Option<Expose> {
+    let mut host = None;
+    let mut path = "/".to_string();
+    let mut host_node = node;
+    if let Kind::Scalar { .. } = node.kind {
+        host = cx.nonempty(what, node);
+    } else {
+        let entries = cx.entries(what, node, EXPOSE_KEYS)?;
+        for (k, _, value) in entries {
+            match k {
+                "host" => {
+                    host = cx.nonempty(&format!("{what}.host"), value);
+                    host_node = value;
+                }
+                "path" => {
+                    if let Some(p) = cx.nonempty(&format!("{what}.path"), value) {
+                        if ingress::is_prefix_path(&p) {
+                            path = p;
+                        } else {
+                            cx.hint(
+                                Code::InvalidValue,
+                                value,
+                                format!("{what}.path `{}` is not a plain path prefix", p.escape_debug()),
+                                "write `/` or `/` followed by segments of letters, digits and `-._~` separated by `/`, e.g. `/api` (no trailing `/`, `*`, `%`, spaces, braces or quotes)",
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let Some(host) = host else {
+        if !matches!(node.kind, Kind::Scalar { .. }) {
+            cx.hint(
+                Code::InvalidValue,
+                key,
+                format!("`{what}` has no `host`"),
+                "add the public host name, e.g. `expose: {host: api.example.com}`",
+            );
+        }
+        return None;
+    };
+    if !ingress::is_host_name(&host) {
+        cx.hint(
+            Code::InvalidValue,
+            host_node,
+            format!("{what} host `{}` is not a host name", host.escape_debug()),
+            "write a lowercase DNS name of letters, digits, `-` and dots, e.g. `api.example.com` (no port, scheme, wildcard, IP address, spaces or braces)",
+        );
+        return None;
+    }
+    Some(Expose {
+        host,
+        path,
+        line: key.line,
+    })
+}
+
+/// Exposed services need the top-level `ingress:`, a port and a long-running kind; no two may
+/// claim the same host and path, and the proxy's own service name is taken.
+fn check_exposed(cx: &mut Ctx<'_>, eco: &Ecosystem, list: &[(Node, Node)]) {
+    let mut seen: HashMap<(&str, &str), &str> = HashMap::new();
+    for svc in &eco.services {
+        let Some(expose) = &svc.expose else {
+            continue;
+        };
+        let Some((_, body)) = list
+            .iter()
+            .find(|(k, _)| k.scalar() == Some(svc.name.as_str()))
+        else {
+            continue;
+        };
+        let at = key_of(body, "expose");
+        let what = format!("services.{}.expose", svc.name);
+        if eco.ingress.is_none() {
+            cx.hint(
+                Code::InvalidValue,
+                at,
+                format!("`{what}` needs a top-level `ingress:`"),
+                "add `ingress: {tls: acme, email: you@example.com}` (public certificates) or `ingress: {tls: internal}` (the proxy's own CA)",
+            );
+        }
+        if svc.is_job() {
+            cx.hint(
+                Code::InvalidValue,
+                at,
+                format!("`{what}`: a job cannot be exposed"),
+                "expose a long-running service (`kind: service`) instead",
+            );
+        } else if svc.port.is_none() {
+            cx.hint(
+                Code::InvalidValue,
+                at,
+                format!("`{what}`: service `{}` has no port to route to", svc.name),
+                "give the service a `port:` or remove `expose:`",
+            );
+        }
+        if let Some(other) = seen.insert((&expose.host, &expose.path), &svc.name) {
+            cx.hint(
+                Code::InvalidValue,
+                at,
+                format!(
+                    "`{what}`: {}{} is already exposed by service `{other}`",
+                    expose.host, expose.path
+                ),
+                "give each exposed service its own host name or path prefix",
+            );
+        }
+    }
+    if eco.ingress.is_some() {
+        if let Some(svc) = eco.service(INGRESS_SERVICE) {
+            if let Some((k, _)) = list
+                .iter()
+                .find(|(k, _)| k.scalar() == Some(svc.name.as_str()))
+            {
+                cx.hint(
+                    Code::InvalidValue,
+                    k,
+                    format!("service name `{INGRESS_SERVICE}` is taken by the proxy of `ingress:`"),
+                    "rename the service",
+                );
             }
         }
     }

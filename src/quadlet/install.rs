@@ -85,6 +85,9 @@ pub struct InstallPlan {
     pub scope: Scope,
     /// Files and where each goes.
     pub files: Vec<(PathBuf, String)>,
+    /// For each of `files`: the systemd unit restarted when that file changes (a container's
+    /// service, the ingress for its unit and its Caddyfile; none for the network and target).
+    pub owners: Vec<Option<String>>,
     /// Images to pull first when they are not in the store (`Pull=missing` units).
     pub pulls: Vec<String>,
     /// The container services, in file order, each with its start allowance in seconds.
@@ -149,6 +152,23 @@ pub fn cgroup_v2() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 
+/// Whether `unit` is active in `scope` (`systemctl is-active`); false when systemctl fails.
+#[must_use]
+pub fn unit_active(scope: Scope, unit: &str) -> bool {
+    let mut cmd = scope.systemctl();
+    cmd.extend([
+        "is-active".to_string(),
+        "--quiet".to_string(),
+        unit.to_string(),
+    ]);
+    cmd.split_first().is_some_and(|(p, args)| {
+        Command::new(p)
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
 /// Whether `user` has linger on (`loginctl enable-linger`): their systemd starts at boot and
 /// keeps running after they log out.
 #[must_use]
@@ -170,6 +190,13 @@ pub fn plan(
         .iter()
         .map(|u| (root.join(u.path(scope)), u.contents.clone()))
         .collect();
+    let owners = units
+        .iter()
+        .map(|u| match u.kind {
+            UnitKind::Container | UnitKind::Service | UnitKind::Config => Some(u.systemd_unit()),
+            UnitKind::Network | UnitKind::Target => None,
+        })
+        .collect();
     let mut pulls: Vec<String> = Vec::new();
     for image in units.iter().filter_map(|u| u.pull_image.as_ref()) {
         if !pulls.contains(image) {
@@ -178,12 +205,13 @@ pub fn plan(
     }
     let services = units
         .iter()
-        .filter(|u| u.kind == UnitKind::Container)
+        .filter(|u| matches!(u.kind, UnitKind::Container | UnitKind::Service))
         .map(|u| (u.systemd_unit(), u.start_secs))
         .collect();
     InstallPlan {
         scope,
         files,
+        owners,
         pulls,
         services,
         target: target.to_string(),
@@ -357,21 +385,20 @@ pub fn apply(plan: &InstallPlan) -> Result<Applied, InstallError> {
     // container services whose unit text changed, and whether each existed before
     let mut changed = Vec::new();
     let mut new_units = Vec::new();
-    for ((path, contents), before) in plan.files.iter().zip(&old) {
-        let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".container"))
-        else {
+    for (((_, contents), before), owner) in plan.files.iter().zip(&old).zip(&plan.owners) {
+        let Some(service) = owner.clone() else {
             continue;
         };
-        let service = format!("{name}.service");
         match before {
             Some(b) if b == contents => {}
+            // a new Caddyfile of an existing ingress unit changes that unit
+            Some(_) | None if changed.contains(&service) || new_units.contains(&service) => {}
             Some(_) => changed.push(service),
             None => new_units.push(service),
         }
     }
+    // a unit counted as changed through its file may be new itself: new wins
+    changed.retain(|s| !new_units.contains(s));
     for (path, contents) in &plan.files {
         write(path, contents)?;
     }

@@ -50,6 +50,11 @@ pub enum UnitKind {
     Network,
     /// A plain systemd `.target`.
     Target,
+    /// A plain systemd `.service` (the ingress proxy).
+    Service,
+    /// A configuration file of a [`UnitKind::Service`] (the ingress Caddyfile), below
+    /// `pactown/` of the configuration root.
+    Config,
 }
 
 /// One generated unit file.
@@ -77,8 +82,9 @@ impl UnitFile {
     pub fn path(&self, scope: Scope) -> std::path::PathBuf {
         let dir = match (self.kind, scope) {
             (UnitKind::Container | UnitKind::Network, _) => "containers/systemd",
-            (UnitKind::Target, Scope::User) => "systemd/user",
-            (UnitKind::Target, Scope::System) => "systemd/system",
+            (UnitKind::Target | UnitKind::Service, Scope::User) => "systemd/user",
+            (UnitKind::Target | UnitKind::Service, Scope::System) => "systemd/system",
+            (UnitKind::Config, _) => "pactown",
         };
         std::path::Path::new(dir).join(&self.name)
     }
@@ -101,7 +107,13 @@ impl UnitFile {
             UnitKind::Network => {
                 format!("{}-network.service", self.name.trim_end_matches(".network"))
             }
-            UnitKind::Target => self.name.clone(),
+            UnitKind::Target | UnitKind::Service => self.name.clone(),
+            // `ECO/Caddyfile` configures `ECO-ingress.service`
+            UnitKind::Config => format!(
+                "{}-{}.service",
+                self.name.split('/').next().unwrap_or_default(),
+                crate::config::ingress::INGRESS_SERVICE
+            ),
         }
     }
 }
@@ -132,6 +144,11 @@ pub struct QuadletOptions {
     /// `AutoUpdate=registry` on containers whose image comes from a registry (by tag, so that
     /// `podman auto-update` can find a newer image behind it).
     pub auto_update: bool,
+    /// System units (`/etc`, `systemctl`): the ingress runs with a dynamic user and
+    /// `CAP_NET_BIND_SERVICE`; user units run it as the user.
+    pub system: bool,
+    /// The Caddy binary the ingress unit runs (Debian's `caddy` package: `/usr/bin/caddy`).
+    pub caddy: String,
 }
 
 impl Default for QuadletOptions {
@@ -145,6 +162,8 @@ impl Default for QuadletOptions {
             pull_timeout: 300,
             rootless_cgroup_v1: false,
             auto_update: false,
+            system: false,
+            caddy: "/usr/bin/caddy".into(),
         }
     }
 }
@@ -372,6 +391,10 @@ pub fn to_units(
             });
         }
     }
+    files.extend(ingress_units(eco, opts, &target)?);
+    if files.iter().any(|f| f.kind == UnitKind::Service) {
+        all_services.push(ingress_unit_name(eco));
+    }
     files.push(UnitFile {
         kind: UnitKind::Target,
         name: target,
@@ -386,6 +409,88 @@ pub fn to_units(
         start_secs: 0,
     });
     Ok(files)
+}
+
+/// Name of the ecosystem's ingress unit: `<ecosystem>-ingress.service`.
+#[must_use]
+pub fn ingress_unit_name(eco: &Ecosystem) -> String {
+    format!(
+        "{}-{}.service",
+        eco.name,
+        crate::config::ingress::INGRESS_SERVICE
+    )
+}
+
+/// Caddy's `XDG_DATA_HOME` below systemd's state folder (`StateDirectory=`):
+/// `pactown-<ecosystem>-ingress`.
+#[must_use]
+pub fn ingress_state_dir(eco: &Ecosystem) -> String {
+    format!(
+        "pactown-{}-{}",
+        eco.name,
+        crate::config::ingress::INGRESS_SERVICE
+    )
+}
+
+/// The ingress of an ecosystem with `ingress:` and exposed services: its Caddyfile
+/// (`pactown/<ecosystem>/Caddyfile` below the configuration root, routing each host to the
+/// service's published `127.0.0.1:PORT`) and `<ecosystem>-ingress.service` running the host's
+/// Caddy on it, wanted by the target and started after the exposed services. Nothing without.
+fn ingress_units(
+    eco: &Ecosystem,
+    opts: &QuadletOptions,
+    target: &str,
+) -> Result<Vec<UnitFile>, ExportError> {
+    let upstream = |svc: &ServiceSpec| svc.port.map(|p| format!("127.0.0.1:{p}"));
+    let caddyfile = crate::ingress::caddyfile(eco, &upstream).map_err(|e| {
+        ExportError::unsafe_value(
+            crate::config::ingress::INGRESS_SERVICE,
+            "ingress",
+            e.to_string(),
+        )
+    })?;
+    let Some(caddyfile) = caddyfile else {
+        return Ok(Vec::new());
+    };
+    let mut after = Vec::new();
+    for (svc, _) in crate::ingress::exposed(eco) {
+        for r in 1..=svc.replicas {
+            after.push(service_unit_name(eco, svc, r));
+        }
+    }
+    let state = ingress_state_dir(eco);
+    let config = format!("%E/pactown/{}/Caddyfile", eco.name);
+    let unit = unit::IngressUnit {
+        description: format!("pactown ecosystem {} ingress (Caddy)", eco.name),
+        after,
+        part_of: vec![target.to_string()],
+        exec_start: format!("{} run --config {config} --adapter caddyfile", opts.caddy),
+        environment: vec![
+            // Caddy wants a home even when both XDG folders are set
+            ("HOME".into(), format!("%S/{state}")),
+            ("XDG_DATA_HOME".into(), format!("%S/{state}")),
+            ("XDG_CONFIG_HOME".into(), format!("%S/{state}")),
+        ],
+        state_directory: state,
+        system: opts.system,
+        wanted_by: vec![opts.wanted_by.clone(), target.to_string()],
+    };
+    Ok(vec![
+        UnitFile {
+            kind: UnitKind::Config,
+            name: format!("{}/Caddyfile", eco.name),
+            contents: caddyfile,
+            pull_image: None,
+            start_secs: 0,
+        },
+        UnitFile {
+            kind: UnitKind::Service,
+            name: ingress_unit_name(eco),
+            contents: unit.render()?,
+            pull_image: None,
+            start_secs: 15,
+        },
+    ])
 }
 
 /// The Podman secret a unit reads a secret-looking variable from: `<ecosystem>-<name>` in

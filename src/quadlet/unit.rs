@@ -232,6 +232,26 @@ impl<'a> SectionWriter<'a> {
         Ok(())
     }
 
+    /// pactown's own text holding systemd specifiers (`%E`, `%S`), written as is: only letters,
+    /// digits, `%`, `/`, `.`, `_`, `-`, `=` and single spaces (names were checked before).
+    fn specifier(&mut self, key: &'static str, value: &str) -> Result<(), ExportError> {
+        let ok = !value.is_empty()
+            && !value.contains("  ")
+            && value.bytes().all(|b| {
+                b.is_ascii_alphanumeric()
+                    || matches!(b, b'%' | b'/' | b'.' | b'_' | b'-' | b'=' | b' ')
+            });
+        if !ok {
+            return Err(ExportError::unsafe_value(
+                self.service,
+                key,
+                format!("`{}` holds more than names and paths", value.escape_debug()),
+            ));
+        }
+        let _ = writeln!(self.out, "{key}={value}");
+        Ok(())
+    }
+
     fn number(&mut self, key: &'static str, value: u64) {
         let _ = writeln!(self.out, "{key}={value}");
     }
@@ -610,5 +630,73 @@ mod tests {
             err.contains("service `api`") && err.contains("env.BAD"),
             "{err}"
         );
+    }
+}
+
+/// A plain systemd `.service` running Caddy from the host's package as the ecosystem's ingress
+/// (not a Quadlet file; installed next to the target).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IngressUnit {
+    /// `Description=`.
+    pub description: String,
+    /// `Wants=` and `After=` (the exposed services: started before, but the proxy stays up when
+    /// one fails).
+    pub after: Vec<String>,
+    /// `PartOf=` (the target).
+    pub part_of: Vec<String>,
+    /// `ExecStart=` (pactown's own text with `%E`: names and paths only).
+    pub exec_start: String,
+    /// `Environment=` pairs (pactown's own text with `%S`: names and paths only).
+    pub environment: Vec<(String, String)>,
+    /// `StateDirectory=` (Caddy's data: certificates, the local CA).
+    pub state_directory: String,
+    /// System scope: `DynamicUser=yes` with only `CAP_NET_BIND_SERVICE` (ports below 1024) and a
+    /// read-only view of the system; a user unit runs as its user.
+    pub system: bool,
+    /// `[Install] WantedBy=`.
+    pub wanted_by: Vec<String>,
+}
+
+impl IngressUnit {
+    /// Renders the unit file text.
+    ///
+    /// # Errors
+    /// [`ExportError::Unsafe`] for a value that cannot be expressed.
+    pub fn render(&self) -> Result<String, ExportError> {
+        let mut w = SectionWriter::new(crate::config::ingress::INGRESS_SERVICE);
+        w.section("Unit");
+        w.raw("Description", &self.description)?;
+        w.raw("Wants", "network-online.target")?;
+        w.raw("After", "network-online.target")?;
+        for x in &self.after {
+            w.raw("Wants", x)?;
+            w.raw("After", x)?;
+        }
+        for p in &self.part_of {
+            w.raw("PartOf", p)?;
+        }
+        w.section("Service");
+        w.raw("Type", "notify")?;
+        w.specifier("ExecStart", &self.exec_start)?;
+        for (k, v) in &self.environment {
+            w.specifier("Environment", &pair(k, v))?;
+        }
+        w.raw("StateDirectory", &self.state_directory)?;
+        if self.system {
+            w.raw("DynamicUser", "yes")?;
+            w.raw("AmbientCapabilities", "CAP_NET_BIND_SERVICE")?;
+            w.raw("CapabilityBoundingSet", "CAP_NET_BIND_SERVICE")?;
+            w.raw("ProtectSystem", "strict")?;
+            w.raw("ProtectHome", "yes")?;
+            w.raw("PrivateTmp", "yes")?;
+        }
+        w.raw("NoNewPrivileges", "yes")?;
+        w.raw("Restart", "always")?;
+        w.number("RestartSec", 2);
+        w.number("TimeoutStartSec", 60);
+        w.number("TimeoutStopSec", 10);
+        w.number("LimitNOFILE", 65_536);
+        write_install(&mut w, &self.wanted_by)?;
+        Ok(w.out)
     }
 }

@@ -69,6 +69,7 @@ pub fn ecosystem(name: &str, services: Vec<ServiceSpec>) -> Ecosystem {
         profiles: BTreeMap::new(),
         env_file: None,
         tenant: None,
+        ingress: None,
         services,
     }
 }

@@ -1,0 +1,148 @@
+//! `pactown ingress ca`: the root certificate of the ingress's local CA (`tls: internal`), for
+//! clients to trust (`curl --cacert`, a browser's or system's trust store).
+use crate::config::ingress::TlsMode;
+use crate::error::Error;
+use crate::quadlet::Scope;
+use crate::ui::Printer;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Arguments of `pactown ingress`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+/// `pactown ingress` actions.
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Print the root certificate (PEM) of the ingress's local CA (`tls: internal`).
+    Ca(CaArgs),
+}
+
+/// Arguments of `pactown ingress ca`.
+#[derive(Debug, clap::Args)]
+pub struct CaArgs {
+    /// The ecosystem file (default: the only `*.pactown.yaml` in the current folder).
+    #[arg(env = "PACTOWN_FILE")]
+    pub file: Option<PathBuf>,
+    /// The ingress of rootless units (`quadlet install --user`, the default).
+    #[arg(long, conflicts_with = "system")]
+    pub user: bool,
+    /// The ingress of system units (`quadlet install --system`; reading it needs root).
+    #[arg(long)]
+    pub system: bool,
+    /// Write the certificate to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Largest root certificate read (Caddy's is about 700 bytes).
+const MAX_PEM: u64 = 64 * 1024;
+
+/// Caddy's data folder of the ingress of `eco` in `scope`: systemd's state folder
+/// (`/var/lib` for the system, `$XDG_STATE_HOME` or `~/.local/state` for a user) plus
+/// [`crate::quadlet::ingress_state_dir`].
+fn data_home(eco: &crate::config::Ecosystem, scope: Scope) -> Result<PathBuf, Error> {
+    let state = match scope {
+        Scope::System => PathBuf::from("/var/lib"),
+        Scope::User => match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+            Some(d) => PathBuf::from(d),
+            None => std::env::var_os("HOME")
+                .map(|h| Path::new(&h).join(".local/state"))
+                .ok_or_else(|| {
+                    Error::Other("HOME is not set; cannot find the user's state folder".into())
+                })?,
+        },
+    };
+    Ok(state.join(crate::quadlet::ingress_state_dir(eco)))
+}
+
+/// Runs `pactown ingress`.
+///
+/// # Errors
+/// An invalid ecosystem file, an ecosystem without `tls: internal`, a missing or unreadable CA.
+pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
+    let Action::Ca(a) = args.action;
+    let file = crate::config::resolve_file(a.file.as_deref()).map_err(Error::Invalid)?;
+    let eco = crate::config::load(&file).map_err(Error::Invalid)?;
+    let Some(ing) = &eco.ingress else {
+        return Err(Error::Other(format!(
+            "{} has no `ingress:`; add `ingress: {{tls: internal}}` and an `expose:` to a service",
+            file.display()
+        )));
+    };
+    if ing.tls != TlsMode::Internal {
+        return Err(Error::Other(format!(
+            "the ingress of {} uses `tls: {}`: there is no local CA to trust ({})",
+            eco.name,
+            ing.tls,
+            if ing.tls == TlsMode::Acme {
+                "its certificates come from a public ACME CA that clients already trust"
+            } else {
+                "it serves plain HTTP"
+            }
+        )));
+    }
+    let scope = if a.system { Scope::System } else { Scope::User };
+    let path = crate::ingress::local_ca_path(&data_home(&eco, scope)?);
+    let unit = crate::quadlet::ingress_unit_name(&eco);
+    let systemctl = if scope == Scope::User {
+        "systemctl --user"
+    } else {
+        "systemctl"
+    };
+    let text = match read_bounded(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::Other(format!(
+                "no local CA at {}: Caddy creates it when {unit} first starts; is it running? (`{systemctl} status {unit}`{})",
+                path.display(),
+                if scope == Scope::User { "; for system units pass --system" } else { "" }
+            )));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Err(Error::Other(format!(
+                "cannot read {}: the system ingress keeps its CA readable by root only; run `sudo pactown ingress ca --system`",
+                path.display()
+            )));
+        }
+        Err(source) => {
+            return Err(Error::Io {
+                context: format!("cannot read {}", path.display()),
+                source,
+            })
+        }
+    };
+    let pem = text.trim();
+    if !(pem.starts_with("-----BEGIN CERTIFICATE-----")
+        && pem.ends_with("-----END CERTIFICATE-----"))
+    {
+        return Err(Error::Other(format!(
+            "{} is not a PEM certificate; remove it and restart {unit} to make a new CA",
+            path.display()
+        )));
+    }
+    match &a.output {
+        Some(out) => {
+            crate::export::write_file_atomically(out, &format!("{pem}\n"))?;
+            printer.info(&format!(
+                "wrote {} (from {})",
+                out.display(),
+                path.display()
+            ));
+        }
+        None => printer.out(pem),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(path)?;
+    let mut text = String::new();
+    f.take(MAX_PEM).read_to_string(&mut text)?;
+    Ok(text)
+}
