@@ -31,5 +31,6 @@ mod saas;
 mod security;
 mod selfimage;
 mod start_order;
+mod variables;
 mod vps;
 mod watch;

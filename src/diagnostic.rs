@@ -47,6 +47,12 @@ codes! {
     InvalidValue,
     /// A file that cannot be read.
     Io,
+    /// A `${VAR}` whose variable is not set (a warning; an error for `${VAR:?message}`).
+    UnsetVariable,
+    /// A malformed `${…}` in the ecosystem file.
+    InvalidInterpolation,
+    /// An `env_file:` that does not exist.
+    MissingEnvFile,
     // markpact warnings
     UnknownKind, UnknownAttribute, UnsupportedAttribute, ExtraWord, TagPosition,
     NestedBlockIgnored, UnknownScope, ScopeMismatch, EmptyDeps, CaseCollision,

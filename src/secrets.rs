@@ -1,8 +1,10 @@
 //! Secrets in service environments.
 //!
-//! - A value may reference the caller's environment: `${VAR}` (or `${VAR:-default}`); `$${` is
-//!   a literal `${`. References are resolved only when containers are created ([`resolve`]),
-//!   from the process environment over the `env_file:` of the ecosystem and of the service, so
+//! - A value may reference the caller's environment with Compose's syntax
+//!   ([`crate::config::interpolate`]: `${VAR}`, `${VAR:-default}`, `${VAR:?message}`…; `$$` is
+//!   a literal `$`). References are resolved only when containers are created ([`resolve`]),
+//!   from the process environment over the `env_file:` of the service and of the ecosystem and
+//!   the `.env` beside the ecosystem file, so
 //!   the ecosystem file, `graph`, `parse` and the generated deployment files hold references,
 //!   never the values.
 //! - A variable the user wrote in a service's `env:` whose name looks secret ([`is_secret_key`]:
@@ -156,13 +158,10 @@ pub fn redact(line: &str, values: &[String]) -> String {
     out
 }
 
-/// True when the whole value is one `${VAR}` reference.
+/// True when the whole value is one `${VAR}` reference (with or without a default).
 #[must_use]
 pub fn is_reference(value: &str) -> bool {
-    value.starts_with("${")
-        && value.ends_with('}')
-        && references(value).len() == 1
-        && value.matches("${").count() == 1
+    crate::config::interpolate::is_single_reference(value)
 }
 
 /// True when a value holds text of its own besides `${VAR}` references: literal characters
@@ -170,42 +169,14 @@ pub fn is_reference(value: &str) -> bool {
 /// value is a secret written in clear (`hunter2${X}`, `${DB_PASSWORD:-hunter2}`).
 #[must_use]
 pub fn has_clear_text(value: &str) -> bool {
-    let mut rest = value;
-    while !rest.is_empty() {
-        let Some(after) = rest.strip_prefix("${") else {
-            return true;
-        };
-        let Some(end) = after.find('}') else {
-            return true;
-        };
-        let inner = after.get(..end).unwrap_or("");
-        if !is_var_name(inner) {
-            return true;
-        }
-        rest = after.get(end + 1..).unwrap_or("");
-    }
-    false
+    crate::config::interpolate::has_literal_text(value)
 }
 
-/// The variable names referenced by `${VAR}` / `${VAR:-default}` in a value, in order.
+/// The variable names referenced by `${VAR}` / `${VAR:-default}` in a value, in order (those
+/// inside defaults included).
 #[must_use]
 pub fn references(value: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = value;
-    while let Some(pos) = rest.find("${") {
-        let escaped = rest[..pos].ends_with('$');
-        let after = &rest[pos + 2..];
-        let Some(end) = after.find('}') else { break };
-        if !escaped {
-            let inner = &after[..end];
-            let name = inner.split_once(":-").map_or(inner, |(n, _)| n);
-            if is_var_name(name) {
-                out.push(name.to_string());
-            }
-        }
-        rest = &after[end + 1..];
-    }
-    out
+    crate::config::interpolate::names(value)
 }
 
 fn is_var_name(name: &str) -> bool {
@@ -227,6 +198,28 @@ pub enum SecretError {
         /// The referenced variable.
         var: String,
     },
+    /// A `${VAR:?message}` reference whose variable is not set.
+    #[error("service `{service}`: env `{key}` requires ${{{var}}}: {message}")]
+    Required {
+        /// Service.
+        service: String,
+        /// Variable of the service.
+        key: String,
+        /// The referenced variable.
+        var: String,
+        /// The message written in the reference.
+        message: String,
+    },
+    /// A malformed `${…}` in an env value.
+    #[error("service `{service}`: env `{key}`: {error}; write `$${{` for a literal `${{`")]
+    Syntax {
+        /// Service.
+        service: String,
+        /// Variable of the service.
+        key: String,
+        /// What is wrong.
+        error: crate::config::interpolate::InterpolationError,
+    },
     /// An env file that cannot be read or parsed.
     #[error("{path}:{line}: {message}")]
     EnvFile {
@@ -239,56 +232,30 @@ pub enum SecretError {
     },
 }
 
-/// A `${VAR}` without a default whose variable is set nowhere ([`interpolate`]); the caller
-/// names the service and key ([`SecretError::Unset`]).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("${{{0}}} is not set")]
-pub struct UnsetVar(pub String);
-
-/// Interpolates `${VAR}`, `${VAR:-default}` and `$${` (a literal `${`) in `value`.
+/// Interpolates `value` (Compose syntax, [`crate::config::interpolate`]); a variable that is
+/// set nowhere and has no default is an error here, unlike in the rest of the file.
 ///
 /// # Errors
-/// [`UnsetVar`]: the first variable that `lookup` does not know and that has no default.
+/// The name of the first variable that `lookup` does not know and that has no default, or the
+/// interpolation error.
 pub fn interpolate(
     value: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, UnsetVar> {
-    let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(pos) = rest.find("${") {
-        if rest[..pos].ends_with('$') {
-            out.push_str(&rest[..pos - 1]);
-            out.push_str("${");
-            rest = &rest[pos + 2..];
-            continue;
-        }
-        out.push_str(&rest[..pos]);
-        let after = &rest[pos + 2..];
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[pos..]);
-            return Ok(out);
-        };
-        let inner = &after[..end];
-        let (name, default) = match inner.split_once(":-") {
-            Some((n, d)) => (n, Some(d)),
-            None => (inner, None),
-        };
-        if is_var_name(name) {
-            match (lookup(name), default) {
-                (Some(v), _) if !v.is_empty() || default.is_none() => out.push_str(&v),
-                (_, Some(d)) => out.push_str(d),
-                (None, None) => return Err(UnsetVar(name.to_string())),
-                (Some(v), None) => out.push_str(&v),
-            }
-        } else {
-            out.push_str("${");
-            out.push_str(inner);
-            out.push('}');
-        }
-        rest = &after[end + 1..];
+) -> Result<String, Interpolation> {
+    let e = crate::config::interpolate::expand(value, lookup).map_err(Interpolation::Invalid)?;
+    match e.unset().first() {
+        Some(name) => Err(Interpolation::Unset((*name).to_string())),
+        None => Ok(e.text),
     }
-    out.push_str(rest);
-    Ok(out)
+}
+
+/// Why [`interpolate`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Interpolation {
+    /// A referenced variable without a default is not set.
+    Unset(String),
+    /// Malformed syntax or a missing required variable.
+    Invalid(crate::config::interpolate::InterpolationError),
 }
 
 /// Reads an env file: `NAME=value` lines, `#` comments, blank lines, an optional `export `
@@ -350,8 +317,64 @@ pub fn parse_env_file(path: &Path, text: &str) -> Result<BTreeMap<String, String
     Ok(out)
 }
 
-/// Resolves the `${VAR}` references in every service's `env` of `eco`, in place: from
-/// `process_env` first, then the service's `env_file:`, then the ecosystem's.
+/// Where `env:` references of an ecosystem's services are looked up, in this order: the process
+/// environment, the service's `env_file:`, the ecosystem's `env_file:`, the `.env` beside the
+/// ecosystem file.
+#[derive(Debug, Clone, Default)]
+pub struct EnvSources {
+    process: BTreeMap<String, String>,
+    services: BTreeMap<String, BTreeMap<String, String>>,
+    eco_file: BTreeMap<String, String>,
+    dot_env: BTreeMap<String, String>,
+}
+
+impl EnvSources {
+    /// Reads every env file of `eco` (and `.env`, when it exists).
+    ///
+    /// # Errors
+    /// An env file that cannot be read or parsed, naming its line.
+    pub fn read(
+        eco: &crate::config::Ecosystem,
+        process_env: &BTreeMap<String, String>,
+    ) -> Result<Self, SecretError> {
+        let eco_file = match &eco.env_file {
+            Some(p) => read_env_file(p)?,
+            None => BTreeMap::new(),
+        };
+        let dot_env_path = crate::config::interpolate::dot_env_path(&eco.dir);
+        let dot_env = if dot_env_path.exists() {
+            read_env_file(&dot_env_path)?
+        } else {
+            BTreeMap::new()
+        };
+        let mut services = BTreeMap::new();
+        for svc in &eco.services {
+            if let Some(p) = &svc.env_file {
+                services.insert(svc.name.clone(), read_env_file(p)?);
+            }
+        }
+        Ok(EnvSources {
+            process: process_env.clone(),
+            services,
+            eco_file,
+            dot_env,
+        })
+    }
+
+    /// The value of `name` for `service`'s `env:` references.
+    #[must_use]
+    pub fn get(&self, service: &str, name: &str) -> Option<String> {
+        self.process
+            .get(name)
+            .or_else(|| self.services.get(service).and_then(|m| m.get(name)))
+            .or_else(|| self.eco_file.get(name))
+            .or_else(|| self.dot_env.get(name))
+            .cloned()
+    }
+}
+
+/// Resolves the `${VAR}` references in every service's `env` of `eco`, in place, from
+/// [`EnvSources`].
 ///
 /// # Errors
 /// An unreadable env file, or a reference set nowhere (naming service, key and variable).
@@ -359,31 +382,114 @@ pub fn resolve(
     eco: &mut crate::config::Ecosystem,
     process_env: &BTreeMap<String, String>,
 ) -> Result<(), SecretError> {
-    let eco_file = match &eco.env_file {
-        Some(p) => read_env_file(p)?,
-        None => BTreeMap::new(),
-    };
+    let sources = EnvSources::read(eco, process_env)?;
     for svc in &mut eco.services {
-        let svc_file = match &svc.env_file {
-            Some(p) => read_env_file(p)?,
-            None => BTreeMap::new(),
-        };
+        let service = svc.name.clone();
+        let lookup = |name: &str| sources.get(&service, name);
+        for (key, value) in &mut svc.env {
+            *value = interpolate(value, &lookup).map_err(|e| match e {
+                Interpolation::Unset(var) => SecretError::Unset {
+                    service: svc.name.clone(),
+                    key: key.clone(),
+                    var,
+                },
+                Interpolation::Invalid(
+                    crate::config::interpolate::InterpolationError::Required { name, message },
+                ) => SecretError::Required {
+                    service: svc.name.clone(),
+                    key: key.clone(),
+                    var: name,
+                    message,
+                },
+                Interpolation::Invalid(error) => SecretError::Syntax {
+                    service: svc.name.clone(),
+                    key: key.clone(),
+                    error,
+                },
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Warnings for `validate` about what `up` would stop at when it resolves `env:` values: an
+/// `env_file:` that does not exist or cannot be read, and a reference to a variable set nowhere
+/// (process environment, `env_file:`s, `.env`) without a default, or a required one.
+#[must_use]
+pub fn env_warnings(
+    eco: &crate::config::Ecosystem,
+    process_env: &BTreeMap<String, String>,
+) -> Vec<crate::diagnostic::Diagnostic> {
+    use crate::diagnostic::{Code, Diagnostic};
+    let mut out = Vec::new();
+    let read = |path: &Path, line: usize, out: &mut Vec<Diagnostic>| {
+        if !path.exists() {
+            out.push(
+                Diagnostic::warning(
+                    Code::MissingEnvFile,
+                    &eco.file,
+                    line,
+                    format!("env_file `{}` does not exist", path.display()),
+                )
+                .with_hint("create it (NAME=value lines) or remove `env_file:`; `up` stops at a missing env_file"),
+            );
+            return BTreeMap::new();
+        }
+        match read_env_file(path) {
+            Ok(m) => m,
+            Err(e) => {
+                out.push(
+                    Diagnostic::warning(Code::Io, &eco.file, line, e.to_string())
+                        .with_hint("fix the env_file; `up` stops at it"),
+                );
+                BTreeMap::new()
+            }
+        }
+    };
+    let eco_file = eco
+        .env_file
+        .as_deref()
+        .map(|p| read(p, 0, &mut out))
+        .unwrap_or_default();
+    let dot_env_path = crate::config::interpolate::dot_env_path(&eco.dir);
+    let dot_env = if dot_env_path.is_file() {
+        read_env_file(&dot_env_path).unwrap_or_default()
+    } else {
+        BTreeMap::new()
+    };
+    for svc in &eco.services {
+        let svc_file = svc
+            .env_file
+            .as_deref()
+            .map(|p| read(p, svc.line, &mut out))
+            .unwrap_or_default();
         let lookup = |name: &str| {
             process_env
                 .get(name)
                 .or_else(|| svc_file.get(name))
                 .or_else(|| eco_file.get(name))
+                .or_else(|| dot_env.get(name))
                 .cloned()
         };
-        for (key, value) in &mut svc.env {
-            *value = interpolate(value, &lookup).map_err(|UnsetVar(var)| SecretError::Unset {
-                service: svc.name.clone(),
-                key: key.clone(),
-                var,
-            })?;
+        for (key, value) in &svc.env {
+            let problem = match interpolate(value, &lookup) {
+                Ok(_) => continue,
+                Err(Interpolation::Unset(var)) => format!(
+                    "service `{}`: env `{key}` references ${{{var}}}, which is not set in the environment, an env_file or .env; `up` will stop here",
+                    svc.name
+                ),
+                Err(Interpolation::Invalid(e)) => {
+                    format!("service `{}`: env `{key}`: {e}; `up` will stop here", svc.name)
+                }
+            };
+            out.push(
+                Diagnostic::warning(Code::UnsetVariable, &eco.file, svc.line, problem).with_hint(
+                    "export the variable before running pactown, add it to an env_file or .env, or give a default: `${NAME:-value}`",
+                ),
+            );
         }
     }
-    Ok(())
+    out
 }
 
 /// The secret values of a service ([`is_secret_env`]: its own secret-looking `env:` keys), for
@@ -429,11 +535,14 @@ mod tests {
         assert_eq!(interpolate("${E:-d}", &look), Ok("d".into()));
         assert_eq!(interpolate("${E}", &look), Ok(String::new()));
         assert_eq!(interpolate("$${A}", &look), Ok("${A}".into()));
-        assert_eq!(interpolate("${B}", &look), Err(UnsetVar("B".into())));
         assert_eq!(
-            interpolate("${not a var}", &look),
-            Ok("${not a var}".into())
+            interpolate("${B}", &look),
+            Err(Interpolation::Unset("B".into()))
         );
+        assert!(matches!(
+            interpolate("${not a var}", &look),
+            Err(Interpolation::Invalid(_))
+        ));
         assert_eq!(references("a ${X} $${Y} ${Z:-1}"), vec!["X", "Z"]);
         assert!(is_reference("${DB_PASSWORD}"));
         assert!(!is_reference("pre${DB_PASSWORD}"));

@@ -2,6 +2,7 @@
 //! requests; the work is done by the library modules.
 mod build;
 mod completions;
+mod config;
 mod down;
 mod events;
 mod export;
@@ -74,6 +75,8 @@ pub enum Command {
     Validate(validate::Args),
     /// Show the dependency graph (tree, dot, mermaid or json).
     Graph(graph::Args),
+    /// Print the fully resolved ecosystem file (defaults, variables, ports, environment).
+    Config(config::Args),
     /// Scaffold a working two-service ecosystem.
     Init(init::Args),
     /// Write an ecosystem file for a folder of markpact READMEs.
@@ -158,6 +161,7 @@ async fn dispatch(command: Command, printer: &Printer) -> Result<ExitCode, Error
         Command::Parse(args) => parse::run(args, printer),
         Command::Validate(args) => validate::run(args, printer),
         Command::Graph(args) => graph::run(args, printer),
+        Command::Config(args) => config::run(args, printer),
         Command::Init(args) => init::run(args, printer),
         Command::Generate(args) => generate::run(args, printer),
         Command::Build(args) => build::run(args, printer).await,

@@ -21,11 +21,14 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let file = crate::config::resolve_file(args.file.as_deref())?;
     let result = crate::project::load(&file);
     let (diags, services, readmes) = match &result {
-        Ok(p) => (
-            p.warnings.clone(),
-            p.ecosystem.services.len(),
-            p.readme_count(),
-        ),
+        Ok(p) => {
+            let process_env: std::collections::BTreeMap<String, String> = std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect();
+            let mut diags = p.warnings.clone();
+            diags.extend(crate::secrets::env_warnings(&p.ecosystem, &process_env));
+            (diags, p.ecosystem.services.len(), p.readme_count())
+        }
         Err(d) => (d.0.clone(), 0, 0),
     };
     let errors = diags.iter().filter(|d| d.is_error()).count();

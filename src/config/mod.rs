@@ -6,9 +6,11 @@
 pub mod config_hash;
 pub mod generate;
 pub mod ingress;
+pub mod interpolate;
 pub mod labels;
 mod model;
 mod read;
+pub mod resolved;
 pub mod rules;
 pub mod scaffold;
 pub mod tenant;
@@ -63,18 +65,49 @@ pub struct Partial {
     pub diagnostics: Diagnostics,
     /// Services whose `readme:` (or default README path) is invalid and must not be read.
     pub bad_readmes: BTreeSet<String>,
+    /// Values of secret-looking variables (`${API_TOKEN}`…) substituted into the file outside
+    /// `env:` values, so output that shows the resolved file can mask them.
+    pub secret_values: Vec<String>,
 }
 
-/// Parses like [`parse`] but returns the (defaulted) model next to the diagnostics.
+/// Parses like [`parse`] but returns the (defaulted) model next to the diagnostics. Values are
+/// interpolated from the process environment over the `.env` beside the file
+/// ([`interpolate::Variables::for_dir`]); an unreadable `.env` is an error naming its line.
 #[must_use]
 pub fn parse_partial(path: &Path, text: &str) -> Partial {
-    let read = read::read(path, text);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let (vars, problem) = match interpolate::Variables::for_dir(dir) {
+        Ok(v) => (v, None),
+        Err(err) => (interpolate::Variables::process_only(), Some(err)),
+    };
+    let mut partial = parse_partial_with(path, text, &vars);
+    if let Some(crate::secrets::SecretError::EnvFile {
+        path: env_path,
+        line,
+        message,
+    }) = problem
+    {
+        partial.diagnostics.0.push(
+            Diagnostic::error(Code::Io, &env_path, line, message).with_hint(
+                "write NAME=value lines (`#` comments, optional quotes), or remove the .env file",
+            ),
+        );
+        partial.diagnostics.sort();
+    }
+    partial
+}
+
+/// [`parse_partial`] with the given variables (no environment or `.env` is read: pure).
+#[must_use]
+pub fn parse_partial_with(path: &Path, text: &str, vars: &interpolate::Variables) -> Partial {
+    let read = read::read(path, text, vars);
     let mut diagnostics = Diagnostics(read.diagnostics);
     diagnostics.sort();
     Partial {
         ecosystem: read.ecosystem,
         diagnostics,
         bad_readmes: read.bad_readmes,
+        secret_values: read.secret_values,
     }
 }
 

@@ -89,6 +89,8 @@ pub(crate) struct Read {
     pub diagnostics: Vec<Diagnostic>,
     /// Names of services whose README location is invalid.
     pub bad_readmes: BTreeSet<String>,
+    /// Values of secret-looking variables substituted outside `env:` (for masking).
+    pub secret_values: Vec<String>,
 }
 
 struct Ctx<'a> {
@@ -242,8 +244,8 @@ impl Ctx<'_> {
     }
 }
 
-/// Reads a whole ecosystem file.
-pub(crate) fn read(path: &Path, text: &str) -> Read {
+/// Reads a whole ecosystem file, interpolating its values with `vars` first.
+pub(crate) fn read(path: &Path, text: &str, vars: &super::interpolate::Variables) -> Read {
     let mut cx = Ctx {
         file: path,
         diags: Vec::new(),
@@ -275,9 +277,17 @@ pub(crate) fn read(path: &Path, text: &str) -> Read {
                 ecosystem: None,
                 diagnostics: cx.diags,
                 bad_readmes,
+                secret_values: Vec::new(),
             };
         }
     };
+    let mut interpolated_secrets = Vec::new();
+    let mut root = root;
+    if let Some(root) = root.as_mut() {
+        let outcome = super::interpolate::interpolate_tree(path, root, vars);
+        cx.diags.extend(outcome.diagnostics);
+        interpolated_secrets = outcome.secret_values;
+    }
     let Some(root) = root else {
         cx.diags.push(
             Diagnostic::error(Code::InvalidYaml, path, 1, "the ecosystem file is empty")
@@ -287,6 +297,7 @@ pub(crate) fn read(path: &Path, text: &str) -> Read {
             ecosystem: None,
             diagnostics: cx.diags,
             bad_readmes,
+            secret_values: interpolated_secrets,
         };
     };
     let Some(entries) = cx.entries("the ecosystem file", &root, TOP_KEYS) else {
@@ -294,6 +305,7 @@ pub(crate) fn read(path: &Path, text: &str) -> Read {
             ecosystem: None,
             diagnostics: cx.diags,
             bad_readmes,
+            secret_values: interpolated_secrets,
         };
     };
 
@@ -442,6 +454,7 @@ pub(crate) fn read(path: &Path, text: &str) -> Read {
         ecosystem: Some(eco),
         diagnostics: cx.diags,
         bad_readmes,
+        secret_values: interpolated_secrets,
     }
 }
 
