@@ -234,9 +234,10 @@ fn service(
             .iter()
             .map(|(k, v)| (k.clone(), literal(v)))
             .collect(),
-        expose: svc.expose.as_ref().map(|e| {
-            IndexMap::from([("host", literal(&e.host)), ("path", literal(&e.path))])
-        }),
+        expose: svc
+            .expose
+            .as_ref()
+            .map(|e| IndexMap::from([("host", literal(&e.host)), ("path", literal(&e.path))])),
         framework: svc.framework.as_deref().map(literal),
         build_cmd: svc.build_cmd.as_deref().map(literal),
         build_targets: svc.build_targets.iter().map(|t| literal(t)).collect(),
