@@ -53,7 +53,8 @@ fn dependant_is_held_until_its_dependency_is_healthy(kind: EngineKind) {
     let engine = common::cli(kind);
     let tmp = tempfile::tempdir().unwrap();
     let name = common::unique("held");
-    let file = write_eco(tmp.path(), &name, common::free_base_for(kind), "3");
+    // 8 s: long enough that even a slow engine starts eager before slow answers
+    let file = write_eco(tmp.path(), &name, common::free_base_for(kind), "8");
     let f = file.to_str().unwrap();
     let _guard = Down::new(&file, kind).timeout(1);
     let o = pactown(&["up", f, "-d", "--engine", engine, "--timeout", "300"]);

@@ -27,6 +27,9 @@ pub enum Error {
     /// `pactown test` could not run (exit code 2 for an unknown service).
     #[error(transparent)]
     Suite(#[from] crate::suite::SuiteError),
+    /// Deploying failed (a service is not healthy, a watcher, a restart).
+    #[error(transparent)]
+    Deploy(#[from] crate::deploy::error::DeployError),
     /// The project cannot run as asked (tenant, secrets).
     #[error(transparent)]
     Project(crate::project::RunLoadError),

@@ -7,6 +7,7 @@
 //! [`health`] probes the published ports, and [`down`] and [`restart`] find the containers by
 //! label from any shell. Reading what runs is [`crate::observe`]'s job.
 pub mod down;
+pub mod error;
 pub mod event;
 pub mod gate;
 pub mod health;

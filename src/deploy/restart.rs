@@ -1,4 +1,5 @@
 //! `restart`: stop and start the named services' containers, then wait until they are healthy.
+use super::error::DeployError;
 use super::health::{wait_completed, wait_ready, HealthProbe, Readiness, WaitError};
 use super::plan::host_port_of;
 use crate::config::labels;
@@ -23,7 +24,7 @@ pub struct RestartOptions {
 /// Restarts each service in `services` (concurrently), waiting for each to be healthy again.
 ///
 /// # Errors
-/// [`Error::Other`] for an unknown or absent service, [`Error::Readiness`] on a time-out.
+/// [`DeployError::NotRunning`] for an unknown or absent service, [`Error::Readiness`] on a time-out.
 pub async fn restart(
     engine: &dyn Engine,
     probe: &dyn HealthProbe,
@@ -42,9 +43,11 @@ pub async fn restart(
             .filter(|c| c.labels.get(labels::SERVICE) == Some(service))
             .collect();
         if containers.is_empty() {
-            return Err(Error::Other(format!(
-                "service `{service}` has no containers in ecosystem `{ecosystem}`; run `pactown up` first"
-            )));
+            return Err(DeployError::NotRunning {
+                service: service.clone(),
+                ecosystem: ecosystem.to_string(),
+            }
+            .into());
         }
         jobs.push(async move {
             let mut targets = Vec::new();
@@ -85,7 +88,11 @@ pub async fn restart(
                     opts.timeout.as_secs()
                 ))),
                 Err(WaitError::Engine(e)) => Err(Error::Engine(e)),
-                Err(e) => Err(Error::Other(format!("service `{service}`: {e}"))),
+                Err(e) => Err(DeployError::Restart {
+                    service: service.clone(),
+                    reason: e.to_string(),
+                }
+                .into()),
             }
         });
     }

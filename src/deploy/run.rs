@@ -6,6 +6,7 @@
 //! - detached (`-d`): returns once it is healthy, leaving it running;
 //! - once (`--once`): the README runs as a job, its output is shown as it comes, and the result
 //!   is the program's exit code; its container is removed afterwards.
+use super::error::DeployError;
 use super::health::HealthProbe;
 use super::up::{check, deploy_project, UpOptions};
 use super::{container_name, ServiceStatus};
@@ -62,7 +63,7 @@ pub async fn run(
 ) -> Result<RunOutcome, Error> {
     let eco = &project.ecosystem;
     let Some(service) = eco.services.first() else {
-        return Err(Error::Other("nothing to run".into()));
+        return Err(DeployError::NothingToRun.into());
     };
     let container = container_name(&eco.name, &service.name, 1);
     if mode == RunMode::Once {
@@ -122,7 +123,10 @@ pub async fn run(
             let verdict = check(engine.as_ref(), &report, printer).await;
             super::down(engine.as_ref(), &eco.name, STOP_TIMEOUT, printer).await?;
             verdict?;
-            return Err(Error::Other(format!("`{}` did not run", service.name)));
+            return Err(DeployError::DidNotRun {
+                service: service.name.clone(),
+            }
+            .into());
         };
         super::down(engine.as_ref(), &eco.name, STOP_TIMEOUT, printer).await?;
         return Ok(RunOutcome::Exited(code));

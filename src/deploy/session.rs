@@ -2,6 +2,7 @@
 //! foreground — live status view, logs, and with `--watch` the watch loop — until Ctrl+C, which
 //! takes the ecosystem down. `pactown up`, `pactown watch` and `up --watch` are this one path;
 //! the cli only turns arguments into an [`UpRequest`].
+use super::error::DeployError;
 use super::event::{DeployEvent, Sink};
 use super::scheduler::{DeployOptions, DeployReport};
 use super::up::UpOptions;
@@ -172,9 +173,11 @@ pub async fn start(request: UpRequest, printer: &Printer) -> Result<Started, Err
         }
         // watch mode keeps going: the failure is shown (with the last log lines, by `up`), the
         // healthy services keep running, and saving a fixed README rebuilds the failed one
-        Err(e @ (Error::Readiness(_) | Error::Other(_) | Error::Build(_)))
-            if session.request.watch =>
-        {
+        Err(
+            e @ (Error::Readiness(_)
+            | Error::Deploy(DeployError::Unhealthy { .. })
+            | Error::Build(_)),
+        ) if session.request.watch => {
             printer.error(&e.to_string());
             printer.warn("watching anyway: fix the README and save; healthy services keep running");
             Ok(session)

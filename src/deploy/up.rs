@@ -1,6 +1,7 @@
 //! `up`: validate → build missing images → network → deploy with per-service scheduling →
 //! report. On a failure it prints the failing service's last log lines and leaves everything as
 //! it is for inspection.
+use super::error::DeployError;
 use super::event::{DeployEvent, Sink};
 use super::health::HealthProbe;
 use super::plan::DesiredService;
@@ -33,7 +34,7 @@ pub struct UpOptions {
 /// The desired state of every service of `eco`, running the built `images` (by service name).
 ///
 /// # Errors
-/// [`Error::Other`] when a service has no image.
+/// [`DeployError::NoImage`] when a service has no image.
 pub(crate) fn desired_services(
     eco: &crate::config::Ecosystem,
     images: &BTreeMap<String, ServiceImage>,
@@ -41,8 +42,8 @@ pub(crate) fn desired_services(
     eco.services
         .iter()
         .map(|spec| {
-            let image = images.get(&spec.name).ok_or_else(|| {
-                Error::Other(format!("no image was built for service `{}`", spec.name))
+            let image = images.get(&spec.name).ok_or_else(|| DeployError::NoImage {
+                service: spec.name.clone(),
             })?;
             Ok(DesiredService::from_spec(
                 eco,
@@ -118,7 +119,7 @@ pub async fn build_images(
 ///
 /// # Errors
 /// Build and engine errors; [`Error::Readiness`] when a service timed out (exit code 3);
-/// [`Error::Other`] when one exited or failed to start.
+/// [`DeployError::Unhealthy`] when one exited or failed to start.
 pub async fn up(
     engine: Arc<dyn Engine>,
     probe: Arc<dyn HealthProbe>,
@@ -265,7 +266,7 @@ pub async fn check(
     if timed_out {
         Err(Error::Readiness(text))
     } else {
-        Err(Error::Other(text))
+        Err(DeployError::Unhealthy { summary: text }.into())
     }
 }
 

@@ -21,6 +21,7 @@
 //! **Jobs** (`kind: job`). A job that completed with its current config is not run again. When
 //! its README or config changes it is run again, and its dependants start only once it
 //! completed. A changed job that fails is not rolled back; its dependants wait for an edit.
+use super::error::DeployError;
 use super::event::{millis, DeployEvent, Sink};
 use super::health::HealthProbe;
 use super::plan::{DesiredService, ReplicaAction};
@@ -401,7 +402,10 @@ pub async fn watch(
             }
         }
     })
-    .map_err(|e| Error::Other(format!("cannot watch files: {e}")))?;
+    .map_err(|source| DeployError::Watch {
+        path: PathBuf::new(),
+        source,
+    })?;
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut rewatch =
         |files: &[PathBuf], watcher: &mut notify::RecommendedWatcher| -> Result<(), Error> {
@@ -416,7 +420,10 @@ pub async fn watch(
             for d in wanted.difference(&dirs) {
                 watcher
                     .watch(d, RecursiveMode::NonRecursive)
-                    .map_err(|e| Error::Other(format!("cannot watch {}: {e}", d.display())))?;
+                    .map_err(|source| DeployError::Watch {
+                        path: d.clone(),
+                        source,
+                    })?;
             }
             dirs = wanted;
             Ok(())

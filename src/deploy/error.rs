@@ -1,0 +1,54 @@
+//! What deploying can fail with, beyond the engine's and the build's own errors.
+use std::path::PathBuf;
+
+/// A deploy failure, phrased for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// A service of the file has no built image (a build that skipped it).
+    #[error("no image was built for service `{service}`")]
+    NoImage {
+        /// Service name.
+        service: String,
+    },
+    /// Services exited or failed to start; the summary names each with its reason.
+    #[error("{summary}")]
+    Unhealthy {
+        /// Every failing service with its reason, and what to do.
+        summary: String,
+    },
+    /// A service named on the command line has no containers.
+    #[error(
+        "service `{service}` has no containers in ecosystem `{ecosystem}`; run `pactown up` first"
+    )]
+    NotRunning {
+        /// Service name.
+        service: String,
+        /// Ecosystem name.
+        ecosystem: String,
+    },
+    /// A restarted service did not come back.
+    #[error("service `{service}`: {reason}")]
+    Restart {
+        /// Service name.
+        service: String,
+        /// Why.
+        reason: String,
+    },
+    /// `pactown run` got a project without a service.
+    #[error("nothing to run")]
+    NothingToRun,
+    /// `pactown run --once`: the program never ran to an exit.
+    #[error("`{service}` did not run")]
+    DidNotRun {
+        /// Service name.
+        service: String,
+    },
+    /// The file watcher could not be set up.
+    #[error("cannot watch {}: {source}", path.display())]
+    Watch {
+        /// The folder (empty: the watcher itself).
+        path: PathBuf,
+        /// The watcher's error.
+        source: notify::Error,
+    },
+}
