@@ -44,9 +44,147 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// `--tenant` / `--port-offset` cannot be applied.
+    #[error(transparent)]
+    Tenant(#[from] crate::config::tenant::TenantError),
+    /// `${VAR}` references or env files cannot be resolved.
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
+    /// A `build --metadata-file` file (`export --images FILE`) is unreadable or wrong.
+    #[error(transparent)]
+    Metadata(#[from] crate::image::push::MetadataError),
+    /// `images bootstrap` failed (debootstrap, tar, or the engine's import).
+    #[error(transparent)]
+    Bootstrap(#[from] crate::image::bootstrap::BootstrapError),
+    /// The registry client could not be set up.
+    #[error(transparent)]
+    Client(#[from] crate::registry::client::ClientError),
+    /// `pull` failed (the lock file is written only when every reference succeeded).
+    #[error(transparent)]
+    Pull(#[from] crate::registry::pull::PullError),
+    /// `registry serve --token-file`: the file is unreadable or malformed.
+    #[error(transparent)]
+    TokenFile(#[from] crate::registry::auth::TokenFileError),
+    /// `registry serve` could not start (address in use, storage unreadable).
+    #[error(transparent)]
+    Serve(#[from] crate::registry::server::ServeError),
+    /// `--json` output could not be encoded.
+    #[error("cannot {what}: {source}")]
+    Json {
+        /// What was being done (`write JSON`, `encode the graph as JSON`).
+        what: &'static str,
+        /// The encoder's error.
+        source: serde_json::Error,
+    },
+    /// A command asked for something pactown will not do as asked; the message says what to
+    /// pass or do instead.
+    #[error(transparent)]
+    Request(#[from] RequestError),
     /// Anything else, already phrased for the user.
     #[error("{0}")]
     Other(String),
+}
+
+/// What a command's arguments or surroundings ask for that cannot be done; each message names
+/// the flag, file or variable and what to do instead. (Exit code 1, as before these were typed.)
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// `init --name` that cannot be an ecosystem name.
+    #[error(
+        "`{name}` is not a valid ecosystem name; use lowercase letters, digits and `-`, e.g. `{suggestion}`"
+    )]
+    EcosystemName {
+        /// The name given.
+        name: String,
+        /// A valid name made from it.
+        suggestion: String,
+    },
+    /// `init --base-port` outside 1024..65533.
+    #[error("--base-port {0} leaves no room for two services; use 1024..65533")]
+    BasePort(u16),
+    /// `init` into a folder that has some of the files already.
+    #[error(
+        "refusing to overwrite existing files: {}; choose an empty folder (`pactown init NEW_DIR`)",
+        .0.join(", ")
+    )]
+    WouldOverwrite(Vec<String>),
+    /// A file `generate` would write exists.
+    #[error("{} already exists; pass --force to overwrite it", .0.display())]
+    Exists(std::path::PathBuf),
+    /// `registry serve --rate-limit` negative or not a number.
+    #[error("--rate-limit {0} must be a number >= 0")]
+    RateLimit(f64),
+    /// `registry serve --token-file` readable or writable by others.
+    #[error(
+        "token file {} has mode {mode:03o}: other users can read or change the registry's write tokens; run `chmod 600 {}` (or pass --allow-readable-token-file)",
+        path.display(),
+        path.display()
+    )]
+    TokenFileMode {
+        /// The token file.
+        path: std::path::PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// `publish`: some services could not be published (each was reported above).
+    #[error("{failed} of {total} publishes failed")]
+    PublishesFailed {
+        /// How many failed.
+        failed: usize,
+        /// How many were tried.
+        total: usize,
+    },
+    /// `images bootstrap --tag` that is not an image reference.
+    #[error("--tag {0:?} is not an image reference (NAME[:TAG], lowercase name)")]
+    ImageTag(String),
+    /// `--image` without `=`.
+    #[error("--image `{0}`: expected SERVICE=REF")]
+    ImageOverride(String),
+    /// `--image SERVICE=REF` for a service the ecosystem does not have.
+    #[error("--image `{arg}`: no service `{service}` in {}", file.display())]
+    ImageOverrideService {
+        /// The argument as given.
+        arg: String,
+        /// Its service part.
+        service: String,
+        /// The ecosystem file.
+        file: std::path::PathBuf,
+    },
+    /// An export needs the image of a service whose README is not pulled yet.
+    #[error(
+        "service `{0}`: its README comes from the registry; pull it first or pass --image {0}=REF"
+    )]
+    UnpulledReadme(String),
+    /// `export --images FILE` without an entry for a service.
+    #[error(
+        "{}: no image of service `{service}` (the file is from ecosystem `{ecosystem}`); push it with `pactown build {} --push --metadata-file …`",
+        images_file.display(),
+        ecosystem_file.display()
+    )]
+    NoPushedImage {
+        /// The metadata file.
+        images_file: std::path::PathBuf,
+        /// The service.
+        service: String,
+        /// The ecosystem the metadata file was written for.
+        ecosystem: String,
+        /// This project's ecosystem file.
+        ecosystem_file: std::path::PathBuf,
+    },
+    /// `export quadlet --auto-update` without registry images.
+    #[error("--auto-update needs --images FILE (registry images; local ones cannot be updated)")]
+    AutoUpdateNeedsImages,
+    /// `quadlet install` (user scope) without `HOME`.
+    #[error("HOME is not set; cannot find the user's unit folder")]
+    NoHome,
+    /// `quadlet install` (user scope) without `XDG_RUNTIME_DIR`.
+    #[error(
+        "XDG_RUNTIME_DIR is not set, so `systemctl --user` cannot reach your systemd: log in as the user (ssh, `machinectl shell USER@`) instead of `su`, or set XDG_RUNTIME_DIR=/run/user/$(id -u)"
+    )]
+    NoXdgRuntimeDir,
+    /// A lifecycle command on an ecosystem file whose name cannot be read.
+    #[error("cannot read the ecosystem name from {}; pass it with --name", .0.display())]
+    NoEcosystemName(std::path::PathBuf),
 }
 
 impl Error {
@@ -66,6 +204,11 @@ impl Error {
             ) => 2,
             _ => 1,
         }
+    }
+
+    /// `--json` output that could not be encoded (`what`: `write JSON`, …).
+    pub fn json(what: &'static str) -> impl FnOnce(serde_json::Error) -> Self {
+        move |source| Error::Json { what, source }
     }
 
     /// Wraps an IO error with what was being done.

@@ -343,8 +343,8 @@ pub enum RunLoadError {
     #[error("{0}")]
     Invalid(Diagnostics),
     /// The tenant name or its ports do not work.
-    #[error("{0}")]
-    Tenant(String),
+    #[error(transparent)]
+    Tenant(#[from] crate::config::tenant::TenantError),
     /// A secret could not be resolved.
     #[error(transparent)]
     Secret(#[from] crate::secrets::SecretError),
@@ -360,8 +360,7 @@ pub enum RunLoadError {
 pub fn load_for_run(path: &Path, run_as: &RunAs) -> Result<Project, RunLoadError> {
     let mut project = load_with(path, Unpulled::Fail).map_err(RunLoadError::Invalid)?;
     if let Some(t) = &run_as.tenant {
-        project.ecosystem = crate::config::tenant::apply(project.ecosystem, t, run_as.port_offset)
-            .map_err(RunLoadError::Tenant)?;
+        project.ecosystem = crate::config::tenant::apply(project.ecosystem, t, run_as.port_offset)?;
     }
     let process_env: BTreeMap<String, String> = std::env::vars().collect();
     crate::secrets::resolve(&mut project.ecosystem, &process_env)?;

@@ -285,7 +285,7 @@ fn block_failed(service: &str, doc: &Markpact, block: &TestBlock, reason: &str) 
 async fn http_line(client: &reqwest::Client, port: u16, line: &str) -> (bool, String, Vec<String>) {
     let probe = match parse_http_line(line) {
         Ok(p) => p,
-        Err(e) => return (false, e, Vec::new()),
+        Err(e) => return (false, e.to_string(), Vec::new()),
     };
     let Ok(method) = reqwest::Method::from_bytes(probe.method.as_bytes()) else {
         return (

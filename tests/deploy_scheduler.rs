@@ -27,7 +27,7 @@ impl HealthProbe for FakeProbe {
                 latency: Duration::from_millis(1),
                 status: Some(200),
             },
-            Err(e) => ProbeOutcome::Unhealthy(e),
+            Err(e) => ProbeOutcome::Unhealthy(e.to_string()),
         }
     }
 }

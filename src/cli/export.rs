@@ -1,7 +1,7 @@
 //! `pactown export quadlet|compose|kube`: deployment files for an ecosystem. Images are named by
 //! the tags the build would give them (`pactown/<runtime>-<service>:<digest>`), computed from the
 //! READMEs without building; `--image SERVICE=REF` overrides one.
-use crate::error::Error;
+use crate::error::{Error, RequestError};
 use crate::export::{self, ImageMap};
 use crate::project::Project;
 use crate::quadlet::{self, PodmanVersion, QuadletOptions};
@@ -133,17 +133,17 @@ pub(crate) fn pushed_images(
     path: &Path,
     by_tag: bool,
 ) -> Result<ImageMap, Error> {
-    let meta = crate::image::push::read_metadata(path).map_err(|e| Error::Other(e.to_string()))?;
+    let meta = crate::image::push::read_metadata(path)?;
     let mut images = ImageMap::new();
     for svc in &project.ecosystem.services {
         let Some(p) = meta.services.get(&svc.name) else {
-            return Err(Error::Other(format!(
-                "{}: no image of service `{}` (the file is from ecosystem `{}`); push it with `pactown build {} --push --metadata-file …`",
-                path.display(),
-                svc.name,
-                meta.ecosystem,
-                project.ecosystem.file.display()
-            )));
+            return Err(RequestError::NoPushedImage {
+                images_file: path.to_path_buf(),
+                service: svc.name.clone(),
+                ecosystem: meta.ecosystem.clone(),
+                ecosystem_file: project.ecosystem.file.clone(),
+            }
+            .into());
         };
         let image = if by_tag {
             let repository = crate::engine::push::split_reference(&p.image).0;
@@ -183,13 +183,15 @@ pub(crate) fn planned_images_from(
 ) -> Result<ImageMap, Error> {
     for o in overrides {
         let Some((svc, image)) = o.split_once('=') else {
-            return Err(Error::Other(format!("--image `{o}`: expected SERVICE=REF")));
+            return Err(RequestError::ImageOverride(o.clone()).into());
         };
         if project.ecosystem.service(svc).is_none() {
-            return Err(Error::Other(format!(
-                "--image `{o}`: no service `{svc}` in {}",
-                project.ecosystem.file.display()
-            )));
+            return Err(RequestError::ImageOverrideService {
+                arg: o.clone(),
+                service: svc.to_string(),
+                file: project.ecosystem.file.clone(),
+            }
+            .into());
         }
         images.insert(svc.to_string(), image.to_string());
     }
@@ -198,10 +200,7 @@ pub(crate) fn planned_images_from(
             continue;
         }
         let Some(doc) = project.docs.get(&svc.name) else {
-            return Err(Error::Other(format!(
-                "service `{}`: its README comes from the registry; pull it first or pass --image {}=REF",
-                svc.name, svc.name
-            )));
+            return Err(RequestError::UnpulledReadme(svc.name.clone()).into());
         };
         let prepared = crate::image::prepare(doc, &svc.name, ca)?;
         images.insert(svc.name.clone(), prepared.tag);
@@ -216,9 +215,7 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             let project = load(a.common.file.as_deref())?;
             let ca = ca_bytes(&project, a.common.ca_bundle.as_deref())?;
             if a.auto_update && a.common.images_file.is_none() {
-                return Err(Error::Other(
-                    "--auto-update needs --images FILE (registry images; local ones cannot be updated)".into(),
-                ));
+                return Err(RequestError::AutoUpdateNeedsImages.into());
             }
             let base = match &a.common.images_file {
                 Some(f) => pushed_images(&project, f, a.auto_update)?,

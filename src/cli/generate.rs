@@ -1,6 +1,6 @@
 //! `pactown generate`.
 use crate::config::generate::{generate, relative_prefix, GenerateOptions};
-use crate::error::Error;
+use crate::error::{Error, RequestError};
 use crate::ui::Printer;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -70,10 +70,7 @@ fn write(path: &Path, text: &str, force: bool) -> Result<(), Error> {
     }
     let mut file = options.open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
-            Error::Other(format!(
-                "{} already exists; pass --force to overwrite it",
-                path.display()
-            ))
+            RequestError::Exists(path.to_path_buf()).into()
         } else {
             Error::io(format!("creating {}", path.display()), e)
         }

@@ -49,7 +49,7 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         Format::Dot => render::dot(&eco, &graph),
         Format::Mermaid => render::mermaid(&eco, &graph),
         Format::Json => serde_json::to_string_pretty(&render::json(&eco, &graph))
-            .map_err(|e| Error::Other(format!("cannot encode the graph as JSON: {e}")))?,
+            .map_err(Error::json("encode the graph as JSON"))?,
     };
     printer.out(text.trim_end_matches('\n'));
     Ok(ExitCode::SUCCESS)

@@ -1,7 +1,7 @@
 //! `pactown images`: pactown's base images (`bootstrap` makes `debian:bookworm-slim` without a
 //! registry, `build` prepares the per-runtime bases, `list` shows them).
 use crate::config::EngineChoice;
-use crate::error::Error;
+use crate::error::{Error, RequestError};
 use crate::image::{base, bootstrap};
 use crate::markpact::Runtime;
 use crate::ui::Printer;
@@ -95,9 +95,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             force,
         } => {
             if !valid_reference(&tag) {
-                return Err(Error::Other(format!(
-                    "--tag {tag:?} is not an image reference (NAME[:TAG], lowercase name)"
-                )));
+                return Err(RequestError::ImageTag(tag).into());
             }
             let engine = crate::deploy::connect(Some(engine), None).await?;
             if !force && engine.image(&tag).await?.is_some() {
@@ -106,12 +104,8 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             }
             let cache = cache.unwrap_or_else(bootstrap::default_cache_dir);
             let log = |line: String| printer.info(&line);
-            let tarball = bootstrap::rootfs_tarball(&cache, &log)
-                .await
-                .map_err(|e| Error::Other(e.to_string()))?;
-            bootstrap::import_as(engine.as_ref(), &tarball, &tag)
-                .await
-                .map_err(|e| Error::Other(e.to_string()))?;
+            let tarball = bootstrap::rootfs_tarball(&cache, &log).await?;
+            bootstrap::import_as(engine.as_ref(), &tarball, &tag).await?;
             printer.info(&format!("imported {tag} into {}", engine.kind()));
             Ok(ExitCode::SUCCESS)
         }

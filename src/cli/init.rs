@@ -1,6 +1,6 @@
 //! `pactown init`.
 use crate::config::{rules, scaffold};
-use crate::error::Error;
+use crate::error::{Error, RequestError};
 use crate::ui::Printer;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,18 +25,16 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let name = match &args.name {
         Some(n) if rules::is_service_name(n) => n.clone(),
         Some(n) => {
-            return Err(Error::Other(format!(
-            "`{n}` is not a valid ecosystem name; use lowercase letters, digits and `-`, e.g. `{}`",
-            rules::sanitize_name(n)
-        )))
+            return Err(RequestError::EcosystemName {
+                name: n.clone(),
+                suggestion: rules::sanitize_name(n),
+            }
+            .into())
         }
         None => rules::sanitize_name(&folder_name(&args.dir)),
     };
     if args.base_port < 1024 || args.base_port > 65_533 {
-        return Err(Error::Other(format!(
-            "--base-port {} leaves no room for two services; use 1024..65533",
-            args.base_port
-        )));
+        return Err(RequestError::BasePort(args.base_port).into());
     }
     let files = scaffold::init_files(&name, args.base_port);
     let existing: Vec<String> = files
@@ -46,10 +44,7 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         .map(|p| p.display().to_string())
         .collect();
     if !existing.is_empty() {
-        return Err(Error::Other(format!(
-            "refusing to overwrite existing files: {}; choose an empty folder (`pactown init NEW_DIR`)",
-            existing.join(", ")
-        )));
+        return Err(RequestError::WouldOverwrite(existing).into());
     }
     for f in &files {
         let path = args.dir.join(&f.path);

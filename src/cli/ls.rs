@@ -24,8 +24,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let engine = crate::deploy::connect(args.engine, None).await?;
     let list = inventory::ecosystems(engine.as_ref()).await?;
     if args.json {
-        let json = serde_json::to_string_pretty(&list)
-            .map_err(|e| Error::Other(format!("cannot render JSON: {e}")))?;
+        let json = serde_json::to_string_pretty(&list).map_err(Error::json("render JSON"))?;
         printer.out(&json);
     } else if list.is_empty() {
         printer.info(&format!("no ecosystems on {}", engine.kind()));

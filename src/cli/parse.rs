@@ -24,8 +24,7 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let result = markpact::parse(&args.readme, &bytes);
     if args.json {
         let value = markpact::canonical_json(&result);
-        let text = serde_json::to_string_pretty(&value)
-            .map_err(|e| Error::Other(format!("cannot encode JSON: {e}")))?;
+        let text = serde_json::to_string_pretty(&value).map_err(Error::json("encode JSON"))?;
         printer.out(&text);
         return match result {
             Ok(doc) => {

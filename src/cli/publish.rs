@@ -1,5 +1,5 @@
 //! `pactown publish`.
-use crate::error::Error;
+use crate::error::{Error, RequestError};
 use crate::registry::{self, Client};
 use crate::ui::Printer;
 use std::path::PathBuf;
@@ -29,7 +29,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     if token.is_none() {
         printer.warn("PACTOWN_REGISTRY_TOKEN is not set; the registry will refuse the publish");
     }
-    let client = Client::new(&url, token).map_err(|e| Error::Other(e.to_string()))?;
+    let client = Client::new(&url, token)?;
     if let Some(warning) = client.plain_http_warning() {
         printer.warn(&warning);
     }
@@ -55,10 +55,11 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         }
     }
     if failed > 0 {
-        return Err(Error::Other(format!(
-            "{failed} of {} publishes failed",
-            plan.requests.len()
-        )));
+        return Err(RequestError::PublishesFailed {
+            failed,
+            total: plan.requests.len(),
+        }
+        .into());
     }
     Ok(ExitCode::SUCCESS)
 }

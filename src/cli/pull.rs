@@ -25,13 +25,11 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let file = crate::config::resolve_file(args.file.as_deref())?;
     let eco = crate::config::load(&file)?;
     let url = registry::registry_url(args.registry.as_deref(), &eco);
-    let client = Client::new(&url, None).map_err(|e| Error::Other(e.to_string()))?;
+    let client = Client::new(&url, None)?;
     if let Some(warning) = client.plain_http_warning() {
         printer.warn(&warning);
     }
-    let pulled = registry::pull::pull(&eco, &client, args.update)
-        .await
-        .map_err(|e| Error::Other(e.to_string()))?;
+    let pulled = registry::pull::pull(&eco, &client, args.update).await?;
     if pulled.is_empty() {
         printer.info("no service reads its README from a registry; nothing to pull");
     }

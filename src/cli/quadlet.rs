@@ -2,7 +2,7 @@
 //! Quadlet generator finds them, reload systemd and start the ecosystem's target.
 use super::export::{ca_bytes, load, planned_images};
 use crate::config::EngineChoice;
-use crate::error::Error;
+use crate::error::{Error, RequestError};
 use crate::image::{BuildEvent, BuildOptions};
 use crate::quadlet::install::{self, Scope};
 use crate::quadlet::{self, PodmanVersion, QuadletOptions};
@@ -151,14 +151,12 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         )?;
     }
     let units = quadlet::to_units(&project.ecosystem, &images, &opts)?;
-    let home = std::env::var_os("HOME").map(PathBuf::from).ok_or_else(|| {
-        Error::Other("HOME is not set; cannot find the user's unit folder".into())
-    })?;
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .ok_or(RequestError::NoHome)?;
     if scope == Scope::User && systemd {
         if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-            return Err(Error::Other(
-                "XDG_RUNTIME_DIR is not set, so `systemctl --user` cannot reach your systemd: log in as the user (ssh, `machinectl shell USER@`) instead of `su`, or set XDG_RUNTIME_DIR=/run/user/$(id -u)".into(),
-            ));
+            return Err(RequestError::NoXdgRuntimeDir.into());
         }
         let user = std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))

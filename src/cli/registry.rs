@@ -1,5 +1,5 @@
 //! `pactown registry serve`.
-use crate::error::Error;
+use crate::error::{Error, RequestError};
 use crate::registry::auth::Tokens;
 use crate::registry::server::{self, ServeConfig};
 use crate::ui::Printer;
@@ -66,7 +66,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let tokens = match &args.token_file {
         Some(path) => {
             check_token_file_mode(path, args.allow_readable_token_file, printer)?;
-            let tokens = Tokens::load(path).map_err(|e| Error::Other(e.to_string()))?;
+            let tokens = Tokens::load(path)?;
             if tokens.is_empty() {
                 printer.warn(&format!(
                     "{} has no tokens: every publish and delete will be refused",
@@ -82,10 +82,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         }
     };
     if !args.rate_limit.is_finite() || args.rate_limit < 0.0 {
-        return Err(Error::Other(format!(
-            "--rate-limit {} must be a number >= 0",
-            args.rate_limit
-        )));
+        return Err(RequestError::RateLimit(args.rate_limit).into());
     }
     let storage = args
         .storage
@@ -102,8 +99,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             ..server::ConnLimits::default()
         },
     })
-    .await
-    .map_err(|e| Error::Other(e.to_string()))?;
+    .await?;
     printer.out(&format!(
         "pactown registry listening on {} (storage {})",
         running.url(),
@@ -142,15 +138,14 @@ fn check_token_file_mode(
     if mode & 0o077 == 0 {
         return Ok(());
     }
-    let message = format!(
-        "token file {} has mode {mode:03o}: other users can read or change the registry's write tokens; run `chmod 600 {}` (or pass --allow-readable-token-file)",
-        path.display(),
-        path.display()
-    );
+    let refusal = RequestError::TokenFileMode {
+        path: path.to_path_buf(),
+        mode,
+    };
     if allow {
-        printer.warn(&message);
+        printer.warn(&refusal.to_string());
         Ok(())
     } else {
-        Err(Error::Other(message))
+        Err(refusal.into())
     }
 }

@@ -39,8 +39,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         );
     }
     if args.json {
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| Error::Other(format!("cannot write JSON: {e}")))?;
+        let text = serde_json::to_string_pretty(&report).map_err(Error::json("write JSON"))?;
         printer.out(&text);
     } else {
         printer.out(&crate::ui::status::table(&report));

@@ -49,8 +49,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         printer.diagnostics(&project.warnings);
     }
     let process_env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    crate::secrets::resolve(&mut project.ecosystem, &process_env)
-        .map_err(|e| Error::Other(e.to_string()))?;
+    crate::secrets::resolve(&mut project.ecosystem, &process_env)?;
     let mut printer = printer.clone();
     for svc in &project.ecosystem.services {
         printer = printer.with_secrets(crate::secrets::secret_values(svc));
@@ -98,8 +97,7 @@ pub(super) fn show(report: &TestReport, out: &Output, printer: &Printer) -> Resu
             .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
     }
     if out.json {
-        let text = serde_json::to_string_pretty(report)
-            .map_err(|e| Error::Other(format!("cannot write JSON: {e}")))?;
+        let text = serde_json::to_string_pretty(report).map_err(Error::json("write JSON"))?;
         printer.out(&text);
         return Ok(());
     }

@@ -22,18 +22,38 @@ pub fn default_offset(tenant: &str) -> u16 {
     1000 * (k + 1)
 }
 
+/// A `--tenant` that cannot be run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TenantError {
+    /// The name cannot be part of container, network and DNS names.
+    #[error(
+        "tenant name `{0}` is not valid: use lowercase letters, digits and single `-`, \
+         starting with a letter or digit, at most 30 characters"
+    )]
+    BadName(String),
+    /// A port moved by the tenant's offset would pass 65535.
+    #[error(
+        "{what} {port} + tenant port offset {offset} is above 65535; pass a smaller --port-offset"
+    )]
+    PortOverflow {
+        /// `base_port` or ``port of `SERVICE` ``.
+        what: String,
+        /// The port in the ecosystem file.
+        port: u16,
+        /// The tenant's offset.
+        offset: u16,
+    },
+}
+
 /// Checks a tenant name: it becomes part of container, network and DNS names.
 ///
 /// # Errors
-/// A message saying what is allowed.
-pub fn check_name(tenant: &str) -> Result<(), String> {
+/// [`TenantError::BadName`], saying what is allowed.
+pub fn check_name(tenant: &str) -> Result<(), TenantError> {
     if rules::is_service_name(tenant) && tenant.len() <= 30 && !tenant.contains("--") {
         Ok(())
     } else {
-        Err(format!(
-            "tenant name `{tenant}` is not valid: use lowercase letters, digits and single `-`, \
-             starting with a letter or digit, at most 30 characters"
-        ))
+        Err(TenantError::BadName(tenant.to_string()))
     }
 }
 
@@ -41,19 +61,24 @@ pub fn check_name(tenant: &str) -> Result<(), String> {
 /// (default [`default_offset`]).
 ///
 /// # Errors
-/// A bad tenant name, or a port that would pass 65535.
-pub fn apply(mut eco: Ecosystem, tenant: &str, offset: Option<u16>) -> Result<Ecosystem, String> {
+/// [`TenantError`]: a bad tenant name, or a port that would pass 65535.
+pub fn apply(
+    mut eco: Ecosystem,
+    tenant: &str,
+    offset: Option<u16>,
+) -> Result<Ecosystem, TenantError> {
     check_name(tenant)?;
     let offset = offset.unwrap_or_else(|| default_offset(tenant));
     eco.name = tenant_name(&eco.name, tenant);
     eco.network = eco.network.map(|n| tenant_name(&n, tenant));
     eco.tenant = Some(tenant.to_string());
     let shift = |p: u16, what: &str| {
-        p.checked_add(offset).ok_or_else(|| {
-            format!(
-                "{what} {p} + tenant port offset {offset} is above 65535; pass a smaller --port-offset"
-            )
-        })
+        p.checked_add(offset)
+            .ok_or_else(|| TenantError::PortOverflow {
+                what: what.to_string(),
+                port: p,
+                offset,
+            })
     };
     eco.base_port = shift(eco.base_port, "base_port")?;
     for s in &mut eco.services {
@@ -84,7 +109,13 @@ mod tests {
         let d = default_offset("acme");
         assert_eq!(d, default_offset("acme"));
         assert!((1000..=30_000).contains(&d) && d % 1000 == 0);
-        assert!(apply(eco.clone(), "Bad_Name", None).is_err());
-        assert!(apply(eco, "x", Some(60_000)).is_err());
+        assert_eq!(
+            apply(eco.clone(), "Bad_Name", None).unwrap_err(),
+            TenantError::BadName("Bad_Name".into())
+        );
+        assert_eq!(
+            apply(eco, "x", Some(60_000)).unwrap_err().to_string(),
+            "base_port 8000 + tenant port offset 60000 is above 65535; pass a smaller --port-offset"
+        );
     }
 }

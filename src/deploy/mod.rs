@@ -60,19 +60,16 @@ impl Target {
     /// ecosystem moved to the tenant's ports.
     ///
     /// # Errors
-    /// [`crate::Error::Other`] for a bad tenant name or a port past 65535.
+    /// [`crate::Error::Tenant`] for a bad tenant name or a port past 65535.
     pub fn with_tenant(
         self,
         tenant: Option<&str>,
         port_offset: Option<u16>,
     ) -> Result<Target, crate::error::Error> {
         let Some(t) = tenant else { return Ok(self) };
-        crate::config::tenant::check_name(t).map_err(crate::error::Error::Other)?;
+        crate::config::tenant::check_name(t)?;
         let ecosystem = match self.ecosystem {
-            Some(e) => Some(
-                crate::config::tenant::apply(e, t, port_offset)
-                    .map_err(crate::error::Error::Other)?,
-            ),
+            Some(e) => Some(crate::config::tenant::apply(e, t, port_offset)?),
             None => None,
         };
         Ok(Target {
@@ -125,12 +122,7 @@ pub fn target(
     match text {
         Err(d) => Err(d.into()),
         Ok(t) => raw_name(&t).map_or_else(
-            || {
-                Err(crate::error::Error::Other(format!(
-                    "cannot read the ecosystem name from {}; pass it with --name",
-                    path.display()
-                )))
-            },
+            || Err(crate::error::RequestError::NoEcosystemName(path.clone()).into()),
             |n| {
                 Ok(Target {
                     name: n,

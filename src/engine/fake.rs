@@ -59,6 +59,28 @@ struct State {
     next_id: u64,
 }
 
+/// Why a fake container is not healthy ([`FakeEngine::health`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FakeUnhealthy {
+    /// No container with that id.
+    #[error("no such container")]
+    NoSuchContainer,
+    /// Not running (`created`, `exited`…).
+    #[error("container is {0}")]
+    NotRunning(String),
+    /// Its image's [`Behaviour`] never gets ready.
+    #[error("never ready")]
+    NeverReady,
+    /// Running, not yet for its `ready_after`.
+    #[error("starting ({up:?} of {ready_after:?})")]
+    Starting {
+        /// How long it has run.
+        up: Duration,
+        /// When it gets ready.
+        ready_after: Duration,
+    },
+}
+
 /// The fake engine. Cheap to create; share it behind an `Arc`.
 #[derive(Debug, Default)]
 pub struct FakeEngine {
@@ -157,13 +179,16 @@ impl FakeEngine {
     /// Health of a container now, from its image's [`Behaviour`]: `Ok` when healthy.
     ///
     /// # Errors
-    /// Why it is not healthy.
-    pub fn health(&self, id: &str) -> Result<(), String> {
+    /// [`FakeUnhealthy`]: why it is not healthy.
+    pub fn health(&self, id: &str) -> Result<(), FakeUnhealthy> {
         let mut st = self.lock();
         Self::refresh(&mut st);
-        let c = st.containers.get(id).ok_or("no such container")?;
+        let c = st
+            .containers
+            .get(id)
+            .ok_or(FakeUnhealthy::NoSuchContainer)?;
         if c.state != "running" {
-            return Err(format!("container is {}", c.state));
+            return Err(FakeUnhealthy::NotRunning(c.state.clone()));
         }
         let b = st
             .behaviours
@@ -172,12 +197,15 @@ impl FakeEngine {
             .unwrap_or_default();
         let up = c.started_at.map_or(Duration::ZERO, |t| t.elapsed());
         if b.never_ready {
-            return Err("never ready".into());
+            return Err(FakeUnhealthy::NeverReady);
         }
         if up >= b.ready_after {
             Ok(())
         } else {
-            Err(format!("starting ({up:?} of {:?})", b.ready_after))
+            Err(FakeUnhealthy::Starting {
+                up,
+                ready_after: b.ready_after,
+            })
         }
     }
 
@@ -422,7 +450,7 @@ impl Engine for FakeEngine {
         }
         let (exit_code, output) = match self.health(id) {
             Ok(()) => (0, String::new()),
-            Err(e) => (1, e),
+            Err(e) => (1, e.to_string()),
         };
         Ok(ExecOutcome {
             exit_code: Some(exit_code),

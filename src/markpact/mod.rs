@@ -25,7 +25,7 @@ pub use model::{
     Dependency, Markpact, RawBlock, Runtime, Script, SourceFile, TestBlock, TestLine, TestMode,
 };
 pub use path::{validate as validate_path, PathError};
-pub use probe::{parse_http_line, HttpProbe, METHODS};
+pub use probe::{parse_http_line, HttpProbe, ProbeLineError, METHODS};
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use deps::Scope;
@@ -761,7 +761,7 @@ fn interpret(ctx: &mut Ctx<'_>, found: Found<'_>, limits: &Limits) -> Option<Mar
                             Err(msg) => ctx.error(
                                 Code::InvalidTestLine,
                                 line_no,
-                                msg,
+                                msg.to_string(),
                                 "write `METHOD /path [BODY <json>] [EXPECT <code>]`, or mark the block `shell`",
                             ),
                         }

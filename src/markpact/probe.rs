@@ -34,37 +34,61 @@ fn keyword<'a>(s: &'a str, word: &str) -> Option<&'a str> {
     (head.eq_ignore_ascii_case(word) && rest.starts_with([' ', '\t'])).then(|| rest.trim_start())
 }
 
-fn expect_code(s: &str) -> Result<u16, String> {
+/// What is wrong with an HTTP test line; the text is the diagnostic's message
+/// (`README.md:LINE`, code `invalid-test-line`) and the failed test's detail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeLineError {
+    /// The first word is not one of [`METHODS`].
+    #[error("`{word}` is not an HTTP method ({})", METHODS.join(", "))]
+    Method {
+        /// The word as written.
+        word: String,
+    },
+    /// No path after the method.
+    #[error("the request path is missing")]
+    MissingPath,
+    /// The path is not absolute.
+    #[error("request path `{0}` does not start with `/`")]
+    RelativePath(String),
+    /// `EXPECT` is not followed by three digits.
+    #[error("`{0}` is not a 3-digit status code")]
+    Status(String),
+    /// `BODY` is not followed by JSON.
+    #[error("BODY is not valid JSON: {0}")]
+    Body(String),
+    /// Something else after the path.
+    #[error("unexpected `{0}` after the path (expected `BODY <json>` or `EXPECT <code>`)")]
+    Trailing(String),
+}
+
+fn expect_code(s: &str) -> Result<u16, ProbeLineError> {
     let s = s.trim();
-    if s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()) {
-        s.parse().map_err(|_| format!("`{s}` is not a status code"))
-    } else {
-        Err(format!("`{s}` is not a 3-digit status code"))
+    match s.parse::<u16>() {
+        Ok(code) if s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(code),
+        _ => Err(ProbeLineError::Status(s.to_string())),
     }
 }
 
 /// Parses one HTTP test line (already trimmed).
 ///
 /// # Errors
-/// What is wrong with the line.
-pub fn parse_http_line(line: &str) -> Result<HttpProbe, String> {
+/// [`ProbeLineError`]: what is wrong with the line.
+pub fn parse_http_line(line: &str) -> Result<HttpProbe, ProbeLineError> {
     let line = line.trim();
     let (method, rest) = line.split_once([' ', '\t']).unwrap_or((line, ""));
     let method = method.to_ascii_uppercase();
     if !METHODS.contains(&method.as_str()) {
-        return Err(format!(
-            "`{}` is not an HTTP method ({})",
-            line.split([' ', '\t']).next().unwrap_or(line),
-            METHODS.join(", ")
-        ));
+        return Err(ProbeLineError::Method {
+            word: line.split([' ', '\t']).next().unwrap_or(line).to_string(),
+        });
     }
     let rest = rest.trim_start();
     let (path, rest) = rest.split_once([' ', '\t']).unwrap_or((rest, ""));
     if !path.starts_with('/') {
         return Err(if path.is_empty() {
-            "the request path is missing".to_string()
+            ProbeLineError::MissingPath
         } else {
-            format!("request path `{path}` does not start with `/`")
+            ProbeLineError::RelativePath(path.to_string())
         });
     }
     let rest = rest.trim_start();
@@ -84,8 +108,8 @@ pub fn parse_http_line(line: &str) -> Result<HttpProbe, String> {
             Some(i) => (body.get(..i).unwrap_or(body), body.get(i + 8..)),
             None => (body, None),
         };
-        let value: serde_json::Value = serde_json::from_str(json.trim())
-            .map_err(|e| format!("BODY is not valid JSON: {e}"))?;
+        let value: serde_json::Value =
+            serde_json::from_str(json.trim()).map_err(|e| ProbeLineError::Body(e.to_string()))?;
         probe.body = Some(value);
         if let Some(code) = expect {
             probe.expect = Some(expect_code(code)?);
@@ -96,9 +120,7 @@ pub fn parse_http_line(line: &str) -> Result<HttpProbe, String> {
         probe.expect = Some(expect_code(code)?);
         return Ok(probe);
     }
-    Err(format!(
-        "unexpected `{rest}` after the path (expected `BODY <json>` or `EXPECT <code>`)"
-    ))
+    Err(ProbeLineError::Trailing(rest.to_string()))
 }
 
 #[cfg(test)]
@@ -128,5 +150,13 @@ mod tests {
         ] {
             assert!(parse_http_line(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            parse_http_line("FETCH /x").unwrap_err().to_string(),
+            "`FETCH` is not an HTTP method (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS)"
+        );
+        assert_eq!(
+            parse_http_line("GET /x EXPECT 20").unwrap_err(),
+            ProbeLineError::Status("20".into())
+        );
     }
 }
