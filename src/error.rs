@@ -89,6 +89,17 @@ pub enum Error {
 /// the flag, file or variable and what to do instead. (Exit code 1, as before these were typed.)
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
+    /// A service name that the ecosystem file does not define.
+    #[error("`{service}` is not a service of {file}")]
+    UnknownService {
+        /// The name given.
+        service: String,
+        /// The ecosystem file.
+        file: String,
+    },
+    /// `pactown watch --detach`.
+    #[error("`pactown watch` runs in the foreground; drop --detach")]
+    WatchDetached,
     /// `init --name` that cannot be an ecosystem name.
     #[error(
         "`{name}` is not a valid ecosystem name; use lowercase letters, digits and `-`, e.g. `{suggestion}`"

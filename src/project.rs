@@ -18,6 +18,8 @@ pub struct Project {
     pub docs: BTreeMap<String, Markpact>,
     /// Warnings from the file and the READMEs.
     pub warnings: Vec<Diagnostic>,
+    /// Secret-looking values substituted into the file outside `env:` (masked in output).
+    pub interpolated_secrets: Vec<String>,
 }
 
 impl Project {
@@ -63,6 +65,7 @@ pub fn load_with(path: &Path, unpulled: Unpulled) -> Result<Project, Diagnostics
     let text = config::read_text(path)?;
     let partial = config::parse_partial(path, &text);
     let mut diags = partial.diagnostics.0;
+    let interpolated_secrets = partial.secret_values;
     let Some(eco) = partial.ecosystem else {
         return Err(finish(path, diags));
     };
@@ -136,6 +139,7 @@ pub fn load_with(path: &Path, unpulled: Unpulled) -> Result<Project, Diagnostics
             graph,
             docs,
             warnings: all.0,
+            interpolated_secrets,
         }),
         _ => Err(all),
     }
@@ -238,6 +242,7 @@ pub fn single(readme: &Path, service: &SingleService) -> Result<Project, Diagnos
         ecosystem: eco,
         graph,
         warnings: all.0,
+        interpolated_secrets: Vec::new(),
     })
 }
 
@@ -370,10 +375,12 @@ pub fn load_for_run(path: &Path, run_as: &RunAs) -> Result<Project, RunLoadError
 /// Every secret value of the project's services (to mask in everything printed).
 #[must_use]
 pub fn secret_values(project: &Project) -> Vec<String> {
-    project
+    let mut values: Vec<String> = project
         .ecosystem
         .services
         .iter()
         .flat_map(crate::secrets::secret_values)
-        .collect()
+        .collect();
+    values.extend(project.interpolated_secrets.iter().cloned());
+    values
 }

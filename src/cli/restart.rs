@@ -44,10 +44,11 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
                 ports.insert(s.clone(), p);
             }
         } else if eco.is_some() {
-            return Err(Error::Other(format!(
-                "`{s}` is not a service of {}",
-                args.file.display()
-            )));
+            return Err(crate::error::RequestError::UnknownService {
+                service: s.clone(),
+                file: args.file.display().to_string(),
+            }
+            .into());
         }
     }
     let opts = RestartOptions {

@@ -24,9 +24,7 @@ pub struct Args {
 /// As `pactown up`.
 pub async fn run(mut args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     if args.up.detach {
-        return Err(Error::Other(
-            "`pactown watch` runs in the foreground; drop --detach".into(),
-        ));
+        return Err(crate::error::RequestError::WatchDetached.into());
     }
     args.up.watch = true;
     super::up::run_with(args.up, args.json, printer).await

@@ -24,6 +24,15 @@ use std::time::{Duration, Instant};
 /// Log lines of a failed container kept in its outcome and events.
 pub const FAILED_LOG_LINES: usize = 20;
 
+/// A replica that could not be created or started.
+#[derive(Debug, thiserror::Error)]
+#[error("could not {step} {service}: {source}")]
+pub struct RunFailed {
+    step: &'static str,
+    service: String,
+    source: EngineError,
+}
+
 /// One running replica.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplicaState {
@@ -312,7 +321,7 @@ pub(crate) async fn roll(
             }
             ReplicaAction::Create => match run(shared, d, d, replica, None, outcome).await {
                 Ok(state) => settle_new(shared, d, state, outcome, true).await,
-                Err(e) => outcome.fail(ServiceStatus::Failed(e)),
+                Err(e) => outcome.fail(ServiceStatus::Failed(e.to_string())),
             },
             ReplicaAction::Recreate { old_id, host_port } => {
                 replace(shared, d, replica, &old_id, host_port, outcome).await;
@@ -371,17 +380,25 @@ async fn run(
     replica: u32,
     prefer: Option<u16>,
     outcome: &mut ServiceOutcome,
-) -> Result<ReplicaState, String> {
+) -> Result<ReplicaState, RunFailed> {
     let _permit = shared.creates.acquire().await.ok();
     let state = create(shared, version, replica, prefer, outcome)
         .await
-        .map_err(|e| format!("could not create {}: {e}", d.name))?;
-    if let Err(e) = shared.engine.start_container(&state.id).await {
+        .map_err(|source| RunFailed {
+            step: "create",
+            service: d.name.clone(),
+            source,
+        })?;
+    if let Err(source) = shared.engine.start_container(&state.id).await {
         let _ = shared.engine.remove_container(&state.id).await;
         if let Some(p) = state.host_port {
             shared.ports.release(p);
         }
-        return Err(format!("could not start {}: {e}", d.name));
+        return Err(RunFailed {
+            step: "start",
+            service: d.name.clone(),
+            source,
+        });
     }
     Ok(state)
 }
@@ -412,7 +429,7 @@ async fn replace(
             Ok(()) => Ok(state),
             Err(status) => Err((status_reason(&status), Some(state))),
         },
-        Err(reason) => Err((reason, None)),
+        Err(e) => Err((e.to_string(), None)),
     };
     let (reason, failed) = match attempt {
         Ok(state) => {
@@ -455,7 +472,7 @@ async fn replace(
                 Ok(()) => Ok(state),
                 Err(status) => Err(status_reason(&status)),
             },
-            Err(e) => Err(e),
+            Err(e) => Err(e.to_string()),
         },
         None => Err(String::new()),
     };
