@@ -176,6 +176,8 @@ pub struct DeployReport {
     pub outcomes: BTreeMap<String, ServiceOutcome>,
     /// Containers removed because their service left the file (or surplus replicas).
     pub removed: usize,
+    /// The services those removed containers belonged to.
+    pub removed_services: BTreeSet<String>,
 }
 
 impl DeployReport {
@@ -290,6 +292,10 @@ pub async fn deploy(
         .cloned()
         .collect();
     let removed = surplus.len();
+    let removed_services: BTreeSet<String> = surplus
+        .iter()
+        .filter_map(|id| service_of.get(id.as_str()).cloned())
+        .collect();
     for (id, r) in surplus.iter().zip(
         futures_util::future::join_all(surplus.iter().map(|id| replica::retire(&shared, id))).await,
     ) {
@@ -365,6 +371,7 @@ pub async fn deploy(
         plan: the_plan,
         outcomes,
         removed,
+        removed_services,
     })
 }
 

@@ -144,30 +144,31 @@ pub async fn start(request: UpRequest, printer: &Printer) -> Result<Started, Err
         &sink,
         &printer,
     );
+    let (result, interrupted) = tokio::select! {
+        r = up => (Some(r), false),
+        _ = tokio::signal::ctrl_c() => (None, true),
+    };
     let mut session = Started {
         file,
         engine: Arc::clone(&engine),
         report: None,
         printer: printer.clone(),
-        interrupted: false,
+        interrupted,
         request,
         opts,
-        project: project.clone(),
+        project,
     };
-    let result = tokio::select! {
-        r = up => r,
-        _ = tokio::signal::ctrl_c() => {
-            printer.warn("interrupted");
-            if !session.request.detach {
-                super::down(engine.as_ref(), &project.ecosystem.name, STOP_TIMEOUT, &printer).await?;
-            }
-            session.interrupted = true;
-            return Ok(session);
+    let Some(result) = result else {
+        printer.warn("interrupted");
+        if !session.request.detach {
+            let name = &session.project.ecosystem.name;
+            super::down(engine.as_ref(), name, STOP_TIMEOUT, &printer).await?;
         }
+        return Ok(session);
     };
     match result {
         Ok(report) => {
-            summary(&project, &report, started, &printer);
+            summary(&session.project, &report, started, &printer);
             session.report = Some(report);
             Ok(session)
         }

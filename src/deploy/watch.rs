@@ -36,7 +36,7 @@ use crate::project::RunAs;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Default quiet time after the last file event before a change is handled.
@@ -237,18 +237,6 @@ impl Session {
             stop_timeout: Some(self.opts.stop_timeout),
             ..self.opts.deploy.clone()
         };
-        // services that left the file count as changed
-        let gone: Arc<Mutex<BTreeSet<String>>> = Arc::default();
-        let seen = Arc::clone(&gone);
-        let outer = Arc::clone(sink);
-        let sink: Sink = Arc::new(move |e: &DeployEvent| {
-            if let DeployEvent::Removed { service, .. } = e {
-                if let Ok(mut g) = seen.lock() {
-                    g.insert(service.clone());
-                }
-            }
-            outer(e);
-        });
         let by_name: BTreeMap<String, DesiredService> = desired
             .iter()
             .map(|d| (d.name.clone(), d.clone()))
@@ -260,17 +248,21 @@ impl Session {
             &network,
             desired,
             opts,
-            &sink,
+            sink,
         )
         .await?;
         journal::record(
             self.opts.journal.as_ref(),
             &health_events(&eco.name, eco.tenant.as_deref(), &deployed),
         );
-        let gone = gone.lock().map(|g| g.clone()).unwrap_or_default();
-        report
-            .changed
-            .extend(gone.into_iter().filter(|s| !by_name.contains_key(s)));
+        // services that left the file count as changed
+        report.changed.extend(
+            deployed
+                .removed_services
+                .iter()
+                .filter(|s| !by_name.contains_key(*s))
+                .cloned(),
+        );
         for name in &project.graph.order {
             let (Some(o), Some(sp), Some(d)) = (
                 deployed.outcomes.get(name),
