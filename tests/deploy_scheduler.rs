@@ -501,7 +501,7 @@ async fn containers_get_names_aliases_labels_ports_and_init() {
     .await
     .unwrap();
     assert!(report.all_healthy());
-    assert_eq!(report.removed, 2);
+    assert_eq!(report.removed.len(), 2);
     let left = engine
         .list_containers(&vec![format!("{}={ECO}", labels::ECOSYSTEM)])
         .await
@@ -565,10 +565,13 @@ async fn down_removes_everything_with_the_ecosystem_label() {
     )
     .await
     .unwrap();
-    let r = pactown::deploy::down(engine.as_ref(), ECO, Duration::from_secs(1), &quiet())
+    let dyn_engine: Arc<dyn Engine> = engine.clone();
+    let r = pactown::deploy::down(&dyn_engine, ECO, Duration::from_secs(1), &discard())
         .await
         .unwrap();
-    assert_eq!(r.containers, vec![name("api")]);
+    let names: Vec<String> = r.containers.iter().map(|c| c.name.clone()).collect();
+    assert_eq!(names, vec![name("api")]);
+    assert_eq!(r.containers[0].service, "api");
     assert_eq!(r.networks, vec!["pactown-shop2".to_string()]);
     let filter = vec![format!("{}={ECO}", labels::ECOSYSTEM)];
     assert!(engine.list_containers(&filter).await.unwrap().is_empty());

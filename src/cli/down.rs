@@ -21,11 +21,12 @@ pub struct Args {
 /// No ecosystem name; engine errors.
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let (target, engine) = args.target.connect().await?;
+    let sink = crate::ui::events::sink(printer, crate::ui::events::EventOutput::Text);
     let report = crate::deploy::down(
-        engine.as_ref(),
+        &engine,
         &target.name,
         Duration::from_secs(args.timeout),
-        printer,
+        &sink,
     )
     .await?;
     if report.containers.is_empty() && report.networks.is_empty() {

@@ -62,7 +62,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         &target.name,
         &args.services,
         &opts,
-        printer,
+        &crate::ui::events::sink(printer, crate::ui::events::EventOutput::Text),
     )
     .await?;
     Ok(ExitCode::SUCCESS)

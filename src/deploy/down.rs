@@ -1,14 +1,19 @@
-//! `down`: everything carrying `io.pactown.ecosystem=<name>` goes — containers (stopped
-//! gracefully in parallel, then removed) and networks. Needs only the ecosystem name.
+//! `down`: reconciling to nothing. The deploy core ([`super::deploy`]) gets an empty desired
+//! state, so every container carrying `io.pactown.ecosystem=<name>` is planned for removal and
+//! retired by the one replica lifecycle (stopped gracefully in parallel, then removed, each
+//! reported as [`super::event::DeployEvent::Removed`]); then the ecosystem's networks go.
+//! Needs only the ecosystem name, so it works on a project whose READMEs (or YAML) are broken.
+use super::event::Sink;
+use super::scheduler::{DeployOptions, Removal};
 use crate::engine::{Engine, EngineError};
-use crate::ui::Printer;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What `down` removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DownReport {
-    /// Names of removed containers.
-    pub containers: Vec<String>,
+    /// The removed containers.
+    pub containers: Vec<Removal>,
     /// Names of removed networks.
     pub networks: Vec<String>,
 }
@@ -17,43 +22,36 @@ pub struct DownReport {
 /// the ecosystem, then its networks.
 ///
 /// # Errors
-/// The first engine error; what could be removed is removed.
+/// The first engine error; every container is tried, networks only when all containers went.
 pub async fn down(
-    engine: &dyn Engine,
+    engine: &Arc<dyn Engine>,
     ecosystem: &str,
     stop_timeout: Duration,
-    printer: &Printer,
+    sink: &Sink,
 ) -> Result<DownReport, EngineError> {
-    let filter = super::ecosystem_filter(ecosystem);
-    let containers = engine.list_containers(&filter).await?;
-    let results = futures_util::future::join_all(containers.iter().map(|c| async move {
-        if c.state == "running" || c.state == "restarting" {
-            // a container that is gone or already stopping is fine; the removal decides
-            let _ = engine.stop_container(&c.id, stop_timeout).await;
-        }
-        let r = engine.remove_container(&c.id).await;
-        if r.is_ok() {
-            printer.info(&format!("  removed {}", c.name));
-        }
-        r.map(|()| c.name.clone())
-    }))
-    .await;
-    let mut report = DownReport::default();
+    let opts = DeployOptions {
+        stop_timeout: Some(stop_timeout),
+        check_ports: false,
+        ..DeployOptions::default()
+    };
+    let report = super::deploy(
+        Arc::clone(engine),
+        Arc::new(super::HttpProbe),
+        ecosystem,
+        "",
+        Vec::new(),
+        opts,
+        sink,
+    )
+    .await?;
+    let mut networks = Vec::new();
     let mut first_err = None;
-    for r in results {
-        match r {
-            Ok(name) => report.containers.push(name),
-            Err(e) => {
-                first_err.get_or_insert(e);
-            }
-        }
-    }
-    for net in engine.list_networks(&filter).await? {
+    for net in engine
+        .list_networks(&super::ecosystem_filter(ecosystem))
+        .await?
+    {
         match engine.remove_network(&net).await {
-            Ok(()) => {
-                printer.info(&format!("  removed network {net}"));
-                report.networks.push(net);
-            }
+            Ok(()) => networks.push(net),
             Err(e) => {
                 first_err.get_or_insert(e);
             }
@@ -61,6 +59,9 @@ pub async fn down(
     }
     match first_err {
         Some(e) => Err(e),
-        None => Ok(report),
+        None => Ok(DownReport {
+            containers: report.removed,
+            networks,
+        }),
     }
 }

@@ -103,6 +103,18 @@ pub enum DeployEvent {
         /// Host port of replica 1.
         host_port: Option<u16>,
     },
+    /// A service's containers were stopped and started in place (`restart`) and are healthy
+    /// again (a job: ran again to completion).
+    Restarted {
+        /// Service name.
+        service: String,
+        /// A one-shot job that ran again.
+        job: bool,
+        /// Seconds from the start until healthy (completed).
+        seconds: f64,
+        /// Host port of replica 1.
+        host_port: Option<u16>,
+    },
     /// A new version did not become healthy; the previous one runs again when `id` is set.
     RolledBack {
         /// Service name.

@@ -1,11 +1,13 @@
-//! `restart`: stop and start the named services' containers, then wait until they are healthy.
+//! `restart`: stop and start the named services' containers in place (found by label, like
+//! `down`: no rebuild, no config change), then wait until they are healthy through the one
+//! health gate ([`super::gate`]), each reported as [`DeployEvent::Restarted`] on the deploy stream.
 use super::error::DeployError;
+use super::event::{DeployEvent, Sink};
 use super::health::{wait_completed, wait_ready, HealthProbe, Readiness, WaitError};
 use super::plan::host_port_of;
 use crate::config::labels;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::ui::Printer;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -31,7 +33,7 @@ pub async fn restart(
     ecosystem: &str,
     services: &[String],
     opts: &RestartOptions,
-    printer: &Printer,
+    sink: &Sink,
 ) -> Result<(), Error> {
     let all = engine
         .list_containers(&super::ecosystem_filter(ecosystem))
@@ -72,15 +74,14 @@ pub async fn restart(
             };
             match waited {
                 Ok(t) => {
-                    printer.info(&format!(
-                        "  {service} {}{:.2}s",
-                        if job.is_some() {
-                            "ran again, completed in "
-                        } else {
-                            "restarted, healthy in "
-                        },
-                        t.as_secs_f64()
-                    ));
+                    sink(&DeployEvent::Restarted {
+                        service: service.clone(),
+                        job: job.is_some(),
+                        seconds: t.as_secs_f64(),
+                        host_port: containers
+                            .first()
+                            .and_then(|c| host_port_of(c, opts.ports.get(service).copied())),
+                    });
                     Ok(())
                 }
                 Err(WaitError::TimedOut { last }) => Err(Error::Readiness(format!(

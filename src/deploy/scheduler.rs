@@ -174,13 +174,29 @@ pub struct DeployReport {
     pub plan: Plan,
     /// Outcome per service.
     pub outcomes: BTreeMap<String, ServiceOutcome>,
-    /// Containers removed because their service left the file (or surplus replicas).
-    pub removed: usize,
-    /// The services those removed containers belonged to.
-    pub removed_services: BTreeSet<String>,
+    /// Containers removed because their service left the file (or surplus replicas; every
+    /// container when nothing is desired: `down`).
+    pub removed: Vec<Removal>,
+}
+
+/// A container the deploy removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    /// Container id.
+    pub id: String,
+    /// Container name.
+    pub name: String,
+    /// Its service (from its label; empty when it had none).
+    pub service: String,
 }
 
 impl DeployReport {
+    /// The services of the removed containers.
+    #[must_use]
+    pub fn removed_services(&self) -> BTreeSet<String> {
+        self.removed.iter().map(|r| r.service.clone()).collect()
+    }
+
     /// True when every service is healthy (and every job completed).
     #[must_use]
     pub fn all_healthy(&self) -> bool {
@@ -267,14 +283,6 @@ pub async fn deploy(
         .list_containers(&super::ecosystem_filter(ecosystem))
         .await?;
     let the_plan = plan(&desired, &existing);
-    let service_of: BTreeMap<&str, String> = existing
-        .iter()
-        .map(|c| {
-            let s = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
-            (c.id.as_str(), s)
-        })
-        .collect();
-
     let shared = Arc::new(Shared {
         engine,
         probe,
@@ -285,26 +293,17 @@ pub async fn deploy(
         opts,
         sink: Arc::clone(sink),
     });
-    let surplus: Vec<String> = the_plan
+    let surplus: BTreeSet<&str> = the_plan
         .orphans
         .iter()
         .chain(the_plan.services.iter().flat_map(|s| s.remove.iter()))
-        .cloned()
+        .map(String::as_str)
         .collect();
-    let removed = surplus.len();
-    let removed_services: BTreeSet<String> = surplus
-        .iter()
-        .filter_map(|id| service_of.get(id.as_str()).cloned())
-        .collect();
-    for (id, r) in surplus.iter().zip(
-        futures_util::future::join_all(surplus.iter().map(|id| replica::retire(&shared, id))).await,
-    ) {
-        r?;
-        shared.emit(&DeployEvent::Removed {
-            service: service_of.get(id.as_str()).cloned().unwrap_or_default(),
-            id: id.clone(),
-        });
-    }
+    let removed = retire_all(
+        &shared,
+        existing.iter().filter(|c| surplus.contains(c.id.as_str())),
+    )
+    .await?;
     // ports held by containers we keep are not free for new ones
     for s in &the_plan.services {
         for (_, a) in &s.replicas {
@@ -371,8 +370,46 @@ pub async fn deploy(
         plan: the_plan,
         outcomes,
         removed,
-        removed_services,
     })
+}
+
+/// Retires `containers` concurrently, reporting each removal; every one is tried.
+///
+/// # Errors
+/// The first engine error, after the others were tried.
+async fn retire_all<'a>(
+    shared: &Shared,
+    containers: impl Iterator<Item = &'a crate::engine::ContainerInfo>,
+) -> Result<Vec<Removal>, EngineError> {
+    let containers: Vec<_> = containers.collect();
+    let results =
+        futures_util::future::join_all(containers.iter().map(|c| replica::retire(shared, &c.id)))
+            .await;
+    let mut removed = Vec::new();
+    let mut first_err = None;
+    for (c, r) in containers.into_iter().zip(results) {
+        match r {
+            Ok(()) => {
+                let service = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
+                shared.emit(&DeployEvent::Removed {
+                    service: service.clone(),
+                    id: c.id.clone(),
+                });
+                removed.push(Removal {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    service,
+                });
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(removed),
+    }
 }
 
 async fn run_service(

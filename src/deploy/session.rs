@@ -162,7 +162,7 @@ pub async fn start(request: UpRequest, printer: &Printer) -> Result<Started, Err
         printer.warn("interrupted");
         if !session.request.detach {
             let name = &session.project.ecosystem.name;
-            super::down(engine.as_ref(), name, STOP_TIMEOUT, &printer).await?;
+            super::down(&engine, name, STOP_TIMEOUT, &sink).await?;
         }
         return Ok(session);
     };
@@ -191,7 +191,7 @@ pub async fn start(request: UpRequest, printer: &Printer) -> Result<Started, Err
 fn summary(project: &Project, report: &DeployReport, started: Instant, printer: &Printer) {
     let eco = &project.ecosystem;
     let changed = report.outcomes.values().filter(|o| o.changed).count();
-    if changed == 0 && report.removed == 0 {
+    if changed == 0 && report.removed.is_empty() {
         printer.info(&format!(
             "{} is up to date ({:.2}s)",
             eco.name,
@@ -231,7 +231,13 @@ pub async fn foreground_then_down(s: Started) -> Result<(), Error> {
     let printer = &s.printer;
     let result = foreground(&s).await;
     printer.info(&format!("stopping {name}"));
-    super::down(s.engine.as_ref(), &name, STOP_TIMEOUT, printer).await?;
+    super::down(
+        &s.engine,
+        &name,
+        STOP_TIMEOUT,
+        &sink_for(&s.request, printer),
+    )
+    .await?;
     result
 }
 

@@ -258,10 +258,9 @@ impl Session {
         // services that left the file count as changed
         report.changed.extend(
             deployed
-                .removed_services
-                .iter()
-                .filter(|s| !by_name.contains_key(*s))
-                .cloned(),
+                .removed_services()
+                .into_iter()
+                .filter(|s| !by_name.contains_key(s)),
         );
         for name in &project.graph.order {
             let (Some(o), Some(sp), Some(d)) = (

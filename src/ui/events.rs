@@ -178,6 +178,22 @@ pub fn show(p: &Printer, output: EventOutput, e: &DeployEvent) {
             };
             say(p, Level::Info, &text, e);
         }
+        DeployEvent::Restarted {
+            service,
+            job,
+            seconds,
+            host_port,
+        } => {
+            let text = if *job {
+                format!("{ok} {service} ran again, completed in {seconds:.2}s")
+            } else {
+                format!(
+                    "{ok} {service} restarted, healthy in {seconds:.2}s{}",
+                    url(*host_port)
+                )
+            };
+            say(p, Level::Info, &text, e);
+        }
         DeployEvent::RolledBack {
             service,
             reason,
