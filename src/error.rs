@@ -80,9 +80,14 @@ pub enum Error {
     /// pass or do instead.
     #[error(transparent)]
     Request(#[from] RequestError),
-    /// Anything else, already phrased for the user.
-    #[error("{0}")]
-    Other(String),
+    /// Output could not be encoded as YAML.
+    #[error("cannot {what}: {source}")]
+    Yaml {
+        /// What was being done.
+        what: &'static str,
+        /// The encoder's error.
+        source: serde_yaml::Error,
+    },
 }
 
 /// What a command's arguments or surroundings ask for that cannot be done; each message names
@@ -193,6 +198,69 @@ pub enum RequestError {
         "XDG_RUNTIME_DIR is not set, so `systemctl --user` cannot reach your systemd: log in as the user (ssh, `machinectl shell USER@`) instead of `su`, or set XDG_RUNTIME_DIR=/run/user/$(id -u)"
     )]
     NoXdgRuntimeDir,
+    /// `HOME` and `XDG_STATE_HOME` are both unset (user-scope state).
+    #[error("HOME is not set; cannot find the user's state folder")]
+    NoStateHome,
+    /// `ingress ca` on an ecosystem file without `ingress:`.
+    #[error(
+        "{} has no `ingress:`; add `ingress: {{tls: internal}}` and an `expose:` to a service",
+        .0.display()
+    )]
+    NoIngress(std::path::PathBuf),
+    /// `ingress ca` on an ingress that has no local CA (`tls: acme` or `off`).
+    #[error("the ingress of {ecosystem} uses `tls: {tls}`: there is no local CA to trust ({why})")]
+    NoLocalCa {
+        /// Ecosystem name.
+        ecosystem: String,
+        /// Its TLS mode.
+        tls: String,
+        /// Where its certificates come from instead.
+        why: &'static str,
+    },
+    /// The local CA file does not exist (yet).
+    #[error(
+        "no local CA at {}: Caddy creates it when {unit} first starts; is it running? (`{systemctl} status {unit}`{hint})",
+        path.display()
+    )]
+    LocalCaMissing {
+        /// Where it was looked for.
+        path: std::path::PathBuf,
+        /// The ingress unit.
+        unit: String,
+        /// `systemctl` or `systemctl --user`.
+        systemctl: &'static str,
+        /// A hint about `--system`, or empty.
+        hint: &'static str,
+    },
+    /// The system ingress's CA readable by root only.
+    #[error(
+        "cannot read {}: the system ingress keeps its CA readable by root only; run `sudo pactown ingress ca --system`",
+        .0.display()
+    )]
+    LocalCaRootOnly(std::path::PathBuf),
+    /// The local CA file is not a PEM certificate.
+    #[error("{} is not a PEM certificate; remove it and restart {unit} to make a new CA", path.display())]
+    LocalCaNotPem {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The ingress unit.
+        unit: String,
+    },
+    /// `quadlet install` of an ingress without the host's Caddy.
+    #[error(
+        "`ingress:` runs Caddy from the host, and {0} does not exist: install Debian's package (`sudo apt-get install caddy`, then `sudo systemctl disable --now caddy`: pactown runs its own instance per ecosystem)"
+    )]
+    NoCaddy(String),
+    /// A rootless ingress on a port below the host's unprivileged port start.
+    #[error(
+        "a rootless ingress cannot bind port {port}: this host lets users bind ports from {lowest} up. Run `sudo sysctl net.ipv4.ip_unprivileged_port_start={port}` (and put it in /etc/sysctl.d/ to keep it), install with --system, or set `ingress: {{http_port: 8080, https_port: 8443}}`"
+    )]
+    PrivilegedPort {
+        /// The lowest port asked for.
+        port: u16,
+        /// The lowest port users may bind.
+        lowest: u16,
+    },
     /// A lifecycle command on an ecosystem file whose name cannot be read.
     #[error("cannot read the ecosystem name from {}; pass it with --name", .0.display())]
     NoEcosystemName(std::path::PathBuf),

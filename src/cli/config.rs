@@ -50,8 +50,7 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let process_env: BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
-    let sources = crate::secrets::EnvSources::read(&eco, &process_env)
-        .map_err(|e| Error::Other(e.to_string()))?;
+    let sources = crate::secrets::EnvSources::read(&eco, &process_env)?;
     let lookup = |svc: &crate::config::ServiceSpec, name: &str| sources.get(&svc.name, name);
     let resolved_file = resolved::resolve(&eco, &lookup);
     let environments = resolved::environments(&eco, &crate::graph::injected_env_all(&eco), &lookup);
@@ -61,10 +60,15 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             "file": resolved_file,
             "environment": environments,
         }))
-        .map_err(|e| Error::Other(format!("cannot render JSON: {e}")))?
+        .map_err(|source| Error::Json {
+            what: "render JSON",
+            source,
+        })?
     } else {
-        let mut yaml = serde_yaml::to_string(&resolved_file)
-            .map_err(|e| Error::Other(format!("cannot render YAML: {e}")))?;
+        let mut yaml = serde_yaml::to_string(&resolved_file).map_err(|source| Error::Yaml {
+            what: "render YAML",
+            source,
+        })?;
         yaml.insert_str(
             0,
             &format!("# {} resolved by pactown config\n", file.display()),

@@ -1,7 +1,7 @@
 //! `pactown ingress ca`: the root certificate of the ingress's local CA (`tls: internal`), for
 //! clients to trust (`curl --cacert`, a browser's or system's trust store).
 use crate::config::ingress::TlsMode;
-use crate::error::Error;
+use crate::error::{Error, RequestError};
 use crate::quadlet::Scope;
 use crate::ui::Printer;
 use std::path::{Path, PathBuf};
@@ -52,9 +52,7 @@ fn data_home(eco: &crate::config::Ecosystem, scope: Scope) -> Result<PathBuf, Er
             Some(d) => PathBuf::from(d),
             None => std::env::var_os("HOME")
                 .map(|h| Path::new(&h).join(".local/state"))
-                .ok_or_else(|| {
-                    Error::Other("HOME is not set; cannot find the user's state folder".into())
-                })?,
+                .ok_or(RequestError::NoStateHome)?,
         },
     };
     Ok(state.join(crate::quadlet::ingress_state_dir(eco)))
@@ -69,22 +67,19 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let file = crate::config::resolve_file(a.file.as_deref()).map_err(Error::Invalid)?;
     let eco = crate::config::load(&file).map_err(Error::Invalid)?;
     let Some(ing) = &eco.ingress else {
-        return Err(Error::Other(format!(
-            "{} has no `ingress:`; add `ingress: {{tls: internal}}` and an `expose:` to a service",
-            file.display()
-        )));
+        return Err(RequestError::NoIngress(file).into());
     };
     if ing.tls != TlsMode::Internal {
-        return Err(Error::Other(format!(
-            "the ingress of {} uses `tls: {}`: there is no local CA to trust ({})",
-            eco.name,
-            ing.tls,
-            if ing.tls == TlsMode::Acme {
+        return Err(RequestError::NoLocalCa {
+            ecosystem: eco.name.clone(),
+            tls: ing.tls.to_string(),
+            why: if ing.tls == TlsMode::Acme {
                 "its certificates come from a public ACME CA that clients already trust"
             } else {
                 "it serves plain HTTP"
-            }
-        )));
+            },
+        }
+        .into());
     }
     let scope = if a.system { Scope::System } else { Scope::User };
     let path = crate::ingress::local_ca_path(&data_home(&eco, scope)?);
@@ -97,17 +92,20 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let text = match read_bounded(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::Other(format!(
-                "no local CA at {}: Caddy creates it when {unit} first starts; is it running? (`{systemctl} status {unit}`{})",
-                path.display(),
-                if scope == Scope::User { "; for system units pass --system" } else { "" }
-            )));
+            return Err(RequestError::LocalCaMissing {
+                path,
+                unit,
+                systemctl,
+                hint: if scope == Scope::User {
+                    "; for system units pass --system"
+                } else {
+                    ""
+                },
+            }
+            .into());
         }
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            return Err(Error::Other(format!(
-                "cannot read {}: the system ingress keeps its CA readable by root only; run `sudo pactown ingress ca --system`",
-                path.display()
-            )));
+            return Err(RequestError::LocalCaRootOnly(path).into());
         }
         Err(source) => {
             return Err(Error::Io {
@@ -120,10 +118,7 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     if !(pem.starts_with("-----BEGIN CERTIFICATE-----")
         && pem.ends_with("-----END CERTIFICATE-----"))
     {
-        return Err(Error::Other(format!(
-            "{} is not a PEM certificate; remove it and restart {unit} to make a new CA",
-            path.display()
-        )));
+        return Err(RequestError::LocalCaNotPem { path, unit }.into());
     }
     match &a.output {
         Some(out) => {

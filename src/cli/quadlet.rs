@@ -223,13 +223,11 @@ fn check_ingress_host(
         return Ok(());
     };
     if !std::path::Path::new(caddy).is_file() {
-        let msg = format!(
-            "`ingress:` runs Caddy from the host, and {caddy} does not exist: install Debian's package (`sudo apt-get install caddy`, then `sudo systemctl disable --now caddy`: pactown runs its own instance per ecosystem)"
-        );
+        let refusal = crate::error::RequestError::NoCaddy(caddy.to_string());
         if dry_run || !systemd {
-            printer.warn(&msg);
+            printer.warn(&refusal.to_string());
         } else {
-            return Err(Error::Other(msg));
+            return Err(refusal.into());
         }
     }
     if systemd && install::unit_active(Scope::System, "caddy.service") {
@@ -242,13 +240,11 @@ fn check_ingress_host(
             .unwrap_or(1024);
         let low = ing.http_port.min(ing.https_port);
         if low < lowest {
-            let msg = format!(
-                "a rootless ingress cannot bind port {low}: this host lets users bind ports from {lowest} up. Run `sudo sysctl net.ipv4.ip_unprivileged_port_start={low}` (and put it in /etc/sysctl.d/ to keep it), install with --system, or set `ingress: {{http_port: 8080, https_port: 8443}}`"
-            );
+            let refusal = crate::error::RequestError::PrivilegedPort { port: low, lowest };
             if dry_run || !systemd {
-                printer.warn(&msg);
+                printer.warn(&refusal.to_string());
             } else {
-                return Err(Error::Other(msg));
+                return Err(refusal.into());
             }
         }
     }
