@@ -29,7 +29,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     } else if list.is_empty() {
         printer.info(&format!("no ecosystems on {}", engine.kind()));
     } else {
-        printer.out(inventory::render_table(&list).trim_end());
+        printer.out(crate::ui::inventory::table(&list).trim_end());
     }
     Ok(ExitCode::SUCCESS)
 }

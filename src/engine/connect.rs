@@ -215,35 +215,20 @@ pub(crate) struct Ping {
     pub server_version: String,
 }
 
-/// Reads the status line and headers of a `/_ping` reply.
-pub(crate) fn parse_ping(reply: &str) -> Result<Ping, ProbeFailure> {
-    let mut lines = reply.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.split_whitespace();
-    let (Some(proto), Some(code)) = (parts.next(), parts.next()) else {
-        return Err(ProbeFailure::NotHttp);
-    };
-    if !proto.starts_with("HTTP/") {
-        return Err(ProbeFailure::NotHttp);
-    }
-    let headers: Vec<(String, String)> = lines
-        .take_while(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    if code != "200" {
-        let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b.trim());
+/// Reads what a `/_ping` reply's status and headers say about the engine; `body` is the
+/// reply body of a failed ping, for the message.
+pub(crate) fn read_ping(
+    status: u16,
+    headers: &hyper::HeaderMap,
+    body: &str,
+) -> Result<Ping, ProbeFailure> {
+    if status != 200 {
         return Err(ProbeFailure::PingStatus {
-            code: code.to_string(),
-            body: body.to_string(),
+            code: status.to_string(),
+            body: body.trim().to_string(),
         });
     }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let server = header("server").unwrap_or_default();
     let libpod = header("libpod-api-version");
     let kind = if libpod.is_some() || server.starts_with("Libpod") {
@@ -264,7 +249,7 @@ pub(crate) fn parse_ping(reply: &str) -> Result<Ping, ProbeFailure> {
         .unwrap_or_default();
     let api_version = header("api-version").and_then(|v| {
         let (major, minor) = v.split_once('.')?;
-        Some((major.parse().ok()?, minor.parse().ok()?))
+        Some((major.trim().parse().ok()?, minor.trim().parse().ok()?))
     });
     Ok(Ping {
         kind,
@@ -273,57 +258,74 @@ pub(crate) fn parse_ping(reply: &str) -> Result<Ping, ProbeFailure> {
     })
 }
 
+/// Largest `/_ping` error body read for the message.
+const MAX_PING_BODY: usize = 4096;
+
+/// `GET /_ping` over `stream` with hyper's HTTP/1 client: status, headers and (on failure) a
+/// bounded body.
+async fn exchange<S>(stream: S) -> Result<Ping, ProbeFailure>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use http_body_util::BodyExt;
+    use hyper::header::{HeaderValue, HOST};
+    let not_http = |_: hyper::Error| ProbeFailure::NotHttp;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, String>(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(not_http)?;
+    let driver = tokio::spawn(connection);
+    let mut request = hyper::Request::get("/_ping")
+        .body(String::new())
+        .map_err(|_| ProbeFailure::NotHttp)?;
+    request
+        .headers_mut()
+        .insert(HOST, HeaderValue::from_static("engine"));
+    let response = sender.send_request(request).await.map_err(not_http);
+    let result = match response {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = if status == 200 {
+                String::new()
+            } else {
+                let limited = http_body_util::Limited::new(response.into_body(), MAX_PING_BODY);
+                match limited.collect().await {
+                    Ok(b) => String::from_utf8_lossy(&b.to_bytes()).into_owned(),
+                    Err(_) => String::new(),
+                }
+            };
+            read_ping(status, &headers, &body)
+        }
+        Err(e) => Err(e),
+    };
+    driver.abort();
+    result
+}
+
 /// Sends `GET /_ping` over a fresh connection and reads the reply headers: one round trip of
 /// about a millisecond on both engines, where Podman takes 0.4 s to answer `/version`.
 async fn ping(url: &str) -> Result<Ping, ProbeFailure> {
-    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-    async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> std::io::Result<String> {
-        stream
-            .write_all(b"GET /_ping HTTP/1.1\r\nHost: engine\r\nConnection: close\r\n\r\n")
-            .await?;
-        let mut reply = Vec::new();
-        let mut chunk = [0_u8; 2048];
-        // headers and the two-byte body fit in one or two reads; stop at the body or EOF
-        loop {
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                break;
-            }
-            reply.extend_from_slice(chunk.get(..n).unwrap_or_default());
-            if let Some(end) = reply.windows(4).position(|w| w == b"\r\n\r\n") {
-                if reply.len() > end + 4 || reply.len() > 64 * 1024 {
-                    break;
-                }
-            }
-            if reply.len() > 64 * 1024 {
-                break;
-            }
-        }
-        Ok(String::from_utf8_lossy(&reply).into_owned())
-    }
     let url = normalize(url);
     let talk = async {
         if let Some(path) = url.strip_prefix("unix://") {
             if !Path::new(path).exists() {
                 return Err(ProbeFailure::NoSocket);
             }
-            let stream = tokio::net::UnixStream::connect(path).await?;
-            Ok(exchange(stream).await?)
+            exchange(tokio::net::UnixStream::connect(path).await?).await
         } else if let Some(rest) = url
             .strip_prefix("tcp://")
             .or_else(|| url.strip_prefix("http://"))
         {
             let addr = rest.trim_end_matches('/');
-            let stream = tokio::net::TcpStream::connect(addr).await?;
-            Ok(exchange(stream).await?)
+            exchange(tokio::net::TcpStream::connect(addr).await?).await
         } else {
             Err(ProbeFailure::Unsupported(url.clone()))
         }
     };
-    let reply = tokio::time::timeout(Duration::from_secs(PROBE_TIMEOUT_SECS), talk)
+    tokio::time::timeout(Duration::from_secs(PROBE_TIMEOUT_SECS), talk)
         .await
-        .map_err(|_| ProbeFailure::Timeout)??;
-    parse_ping(&reply)
+        .map_err(|_| ProbeFailure::Timeout)?
 }
 
 /// Tries one address: one `/_ping` tells the engine, its version and its API version; the
@@ -489,13 +491,31 @@ mod tests {
         assert!(!text.contains('\n'), "{text}");
     }
 
+    /// Serves `reply` (raw bytes) to the first connection on a fresh unix socket and pings it.
+    async fn ping_raw(reply: &'static str) -> Result<Ping, ProbeFailure> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("engine.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0_u8; 1024];
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(reply.as_bytes()).await;
+            let _ = s.shutdown().await;
+        });
+        let r = ping(&format!("unix://{}", path.display())).await;
+        server.abort();
+        r
+    }
+
     const PODMAN_PING: &str = "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nBuilder-Version: \r\nLibpod-Api-Version: 4.3.1\r\nLibpod-Buildah-Version: 1.28.2\r\nServer: Libpod/4.3.1 (linux)\r\nContent-Length: 2\r\n\r\nOK";
     const DOCKER_PING: &str = "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nDocker-Experimental: false\r\nOstype: linux\r\nServer: Docker/20.10.24+dfsg1 (linux)\r\nContent-Length: 2\r\n\r\nOK";
 
-    #[test]
-    fn ping_headers_tell_the_engine() {
+    #[tokio::test]
+    async fn ping_headers_tell_the_engine() {
         assert_eq!(
-            parse_ping(PODMAN_PING).unwrap(),
+            ping_raw(PODMAN_PING).await.unwrap(),
             Ping {
                 kind: EngineKind::Podman,
                 api_version: Some((1, 41)),
@@ -503,7 +523,7 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_ping(DOCKER_PING).unwrap(),
+            ping_raw(DOCKER_PING).await.unwrap(),
             Ping {
                 kind: EngineKind::Docker,
                 api_version: Some((1, 41)),
@@ -511,18 +531,23 @@ mod tests {
             }
         );
         // header names are case-insensitive; a missing Api-Version falls back to /version
-        let lower = "HTTP/1.0 200 OK\r\nserver: Docker/27.1.0 (linux)\r\n\r\nOK";
-        let p = parse_ping(lower).unwrap();
+        let p = ping_raw(
+            "HTTP/1.0 200 OK\r\nserver: Docker/27.1.0 (linux)\r\nContent-Length: 2\r\n\r\nOK",
+        )
+        .await
+        .unwrap();
         assert_eq!(p.kind, EngineKind::Docker);
         assert_eq!(p.api_version, None);
         assert_eq!(p.server_version, "27.1.0");
     }
 
-    #[test]
-    fn ping_errors_are_sentences() {
-        let e = parse_ping("SSH-2.0-OpenSSH_9.2\r\n").unwrap_err();
+    #[tokio::test]
+    async fn ping_errors_are_sentences() {
+        let e = ping_raw("SSH-2.0-OpenSSH_9.2\r\n").await.unwrap_err();
         assert!(e.to_string().contains("not HTTP"), "{e}");
-        let e = parse_ping("HTTP/1.1 500 Internal Server Error\r\nServer: Libpod/4.3.1\r\n\r\n{\"cause\":\"boom\"}").unwrap_err();
+        let e = ping_raw("HTTP/1.1 500 Internal Server Error\r\nServer: Libpod/4.3.1\r\nContent-Length: 16\r\n\r\n{\"cause\":\"boom\"}")
+            .await
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             "the engine answered 500 to /_ping: {\"cause\":\"boom\"}"

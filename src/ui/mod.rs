@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod events;
+pub mod inventory;
 pub mod live;
 pub mod progress;
 pub mod status;
