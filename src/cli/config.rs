@@ -39,14 +39,10 @@ pub struct Args {
 /// The file's errors; an unreadable env file.
 pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let file = crate::config::resolve_file(args.file.as_deref())?;
-    let text = crate::config::read_text(&file)?;
-    let partial = crate::config::parse_partial(&file, &text);
-    let eco = match partial.ecosystem {
-        Some(eco) if !partial.diagnostics.has_errors() => eco,
-        _ => return Err(Error::Invalid(partial.diagnostics)),
-    };
-    let printer = &printer.clone().with_secrets(partial.secret_values.clone());
-    printer.diagnostics(&partial.diagnostics.0);
+    let checked = crate::config::load_checked(&file)?;
+    let eco = checked.ecosystem;
+    let printer = &printer.clone().with_secrets(checked.secret_values);
+    printer.diagnostics(&checked.warnings.0);
     let process_env: BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();

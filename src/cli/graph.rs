@@ -34,15 +34,11 @@ pub struct Args {
 /// dependency graph on stdout.
 pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let file = crate::config::resolve_file(args.file.as_deref())?;
-    let text = crate::config::read_text(&file)?;
-    let partial = crate::config::parse_partial(&file, &text);
-    let eco = match partial.ecosystem {
-        Some(eco) if !partial.diagnostics.has_errors() => eco,
-        _ => return Err(Error::Invalid(partial.diagnostics)),
-    };
+    let checked = crate::config::load_checked(&file)?;
+    let eco = checked.ecosystem;
     let graph = crate::graph::resolve(&eco)?;
-    let printer = &printer.clone().with_secrets(partial.secret_values);
-    printer.diagnostics(&partial.diagnostics.0);
+    let printer = &printer.clone().with_secrets(checked.secret_values);
+    printer.diagnostics(&checked.warnings.0);
     printer.diagnostics(&crate::graph::endpoint_warnings(&eco));
     let text = match args.format {
         Format::Tree => render::tree(&eco, &graph),

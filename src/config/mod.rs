@@ -55,6 +55,36 @@ pub fn load(path: &Path) -> Result<Ecosystem, Diagnostics> {
     parse(path, &text)
 }
 
+/// A valid ecosystem file with what its output needs: warnings to show, and secret values
+/// substituted outside `env:` to mask.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The model.
+    pub ecosystem: Ecosystem,
+    /// Warnings (no errors).
+    pub warnings: Diagnostics,
+    /// See [`Partial::secret_values`].
+    pub secret_values: Vec<String>,
+}
+
+/// Reads and parses an ecosystem file that must be valid, keeping its warnings and secrets
+/// (commands that print the file's contents: `graph`, `config`).
+///
+/// # Errors
+/// Every problem found (an `Io` diagnostic when the file cannot be read).
+pub fn load_checked(path: &Path) -> Result<Checked, Diagnostics> {
+    let text = read_text(path)?;
+    let partial = parse_partial(path, &text);
+    match partial.ecosystem {
+        Some(ecosystem) if !partial.diagnostics.has_errors() => Ok(Checked {
+            ecosystem,
+            warnings: partial.diagnostics,
+            secret_values: partial.secret_values,
+        }),
+        _ => Err(partial.diagnostics),
+    }
+}
+
 /// The outcome of reading an ecosystem file without giving up at the first error: used by
 /// [`crate::project::load`] to also check the graph and the READMEs of a file that has errors.
 #[derive(Debug, Clone)]

@@ -81,22 +81,27 @@ pub(crate) async fn keep_completed(
     out
 }
 
-/// The replicas that exist already (kept or to be started), with their ports; a stopped
-/// container may list no port, so it gets the one it was created with.
+/// The replicas that exist already (kept or to be started), with their ports.
 pub(crate) fn kept(d: &DesiredService, actions: &[(u32, ReplicaAction)]) -> Vec<ReplicaState> {
     actions
         .iter()
         .filter_map(|(replica, a)| match a {
             ReplicaAction::Keep { id, host_port } | ReplicaAction::Start { id, host_port } => {
-                Some(ReplicaState {
-                    replica: *replica,
-                    id: id.clone(),
-                    host_port: host_port.or_else(|| replica_port(d.port, *replica)),
-                })
+                Some(existing(d, *replica, id, *host_port))
             }
             _ => None,
         })
         .collect()
+}
+
+/// An existing replica's state; a stopped container may list no port, so it gets the one it was
+/// created with.
+fn existing(d: &DesiredService, replica: u32, id: &str, host_port: Option<u16>) -> ReplicaState {
+    ReplicaState {
+        replica,
+        id: id.to_string(),
+        host_port: host_port.or_else(|| replica_port(d.port, replica)),
+    }
 }
 
 /// Gets a replica ready to start (in place): the state and whether it still needs a start.
@@ -108,11 +113,8 @@ pub(crate) async fn prepare(
     outcome: &mut ServiceOutcome,
 ) -> Result<(ReplicaState, bool), EngineError> {
     match action {
-        ReplicaAction::Keep { .. } | ReplicaAction::Start { .. } => {
-            let start = matches!(action, ReplicaAction::Start { .. });
-            let state = kept(d, &[(replica, action)]).remove(0);
-            Ok((state, start))
-        }
+        ReplicaAction::Keep { id, host_port } => Ok((existing(d, replica, &id, host_port), false)),
+        ReplicaAction::Start { id, host_port } => Ok((existing(d, replica, &id, host_port), true)),
         ReplicaAction::Recreate { old_id, host_port } => {
             let _permit = shared.creates.acquire().await.ok();
             shared.engine.remove_container(&old_id).await?;

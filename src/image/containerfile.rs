@@ -28,7 +28,6 @@
 use crate::config::labels;
 use crate::image::provider::{BuildPlan, APP_UID, CA_PATH, RENDERER_VERSION};
 use crate::image::shim::{PREPARE_SCRIPT, SHIM_DIR};
-use std::fmt::Write as _;
 
 /// Context folder copied onto `/` for the CA bundle: it holds `etc/pactown/ca.crt`.
 ///
@@ -171,9 +170,9 @@ fn json_array(items: &[&str]) -> String {
     s
 }
 
-/// A double-quoted `ENV` value: `\\`, `"` and `$` escaped (the builder would otherwise expand
-/// `$VAR`), newlines turned into spaces (an `ENV` value cannot span lines).
-fn env_value(s: &str) -> String {
+/// A double-quoted `ENV`/`LABEL` value: `\\`, `"` and `$` escaped (the builder would otherwise
+/// expand `$VAR`), newlines turned into spaces (a value cannot span lines).
+pub(crate) fn env_value(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -191,23 +190,7 @@ fn env_value(s: &str) -> String {
 
 /// A JSON string literal.
 fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    serde_json::Value::String(s.to_string()).to_string()
 }
 
 #[cfg(test)]

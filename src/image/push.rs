@@ -829,21 +829,7 @@ pub enum PushEvent {
 
 /// The Containerfile of the label step.
 fn label_containerfile(base: &str, labels: &BTreeMap<String, String>) -> String {
-    let quote = |s: &str| {
-        let mut out = String::from("\"");
-        for c in s.chars() {
-            match c {
-                '\\' | '"' | '$' => {
-                    out.push('\\');
-                    out.push(c);
-                }
-                '\n' | '\r' => out.push(' '),
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-        out
-    };
+    let quote = super::containerfile::env_value;
     let pairs: Vec<String> = labels
         .iter()
         .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
