@@ -2,6 +2,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    pactown::ui::trace::init_from_env();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -494,12 +494,18 @@ impl DockerEngine {
     }
 }
 
+/// The first 12 characters of a container id (or a name), for traces.
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
 #[async_trait]
 impl Engine for DockerEngine {
     fn kind(&self) -> EngineKind {
         self.kind
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn info(&self) -> EngineResult<EngineInfo> {
         let version = if self.server_version.is_empty() {
             self.client
@@ -523,6 +529,7 @@ impl Engine for DockerEngine {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(reference = %reference))]
     async fn image(&self, reference: &str) -> EngineResult<Option<ImageInfo>> {
         if let Some(found) = self.inspect_image(reference).await? {
             return Ok(Some(found));
@@ -664,6 +671,7 @@ impl Engine for DockerEngine {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
     async fn ensure_network(
         &self,
         name: &str,
@@ -703,6 +711,7 @@ impl Engine for DockerEngine {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name))]
     async fn remove_network(&self, name: &str) -> EngineResult<()> {
         match self.client.remove_network(name).await {
             Ok(()) => Ok(()),
@@ -711,6 +720,7 @@ impl Engine for DockerEngine {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn list_networks(&self, labels: &LabelFilter) -> EngineResult<Vec<String>> {
         let options = ListNetworksOptionsBuilder::default()
             .filters(&label_filters(labels))
@@ -726,6 +736,7 @@ impl Engine for DockerEngine {
         Ok(names)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %spec.name))]
     async fn create_container(&self, spec: &ContainerSpec) -> EngineResult<String> {
         let mut exposed = Vec::new();
         let mut bindings: PortMap = HashMap::new();
@@ -820,6 +831,7 @@ impl Engine for DockerEngine {
         Ok(created.id)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %short(id)))]
     async fn start_container(&self, id: &str) -> EngineResult<()> {
         self.client.start_container(id, None).await.map_err(|e| {
             self.api_or_missing(
@@ -830,6 +842,7 @@ impl Engine for DockerEngine {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %short(id)))]
     async fn stop_container(&self, id: &str, timeout: Duration) -> EngineResult<()> {
         let secs = i32::try_from(timeout.as_secs()).unwrap_or(i32::MAX);
         let options = StopContainerOptionsBuilder::default().t(secs).build();
@@ -845,6 +858,7 @@ impl Engine for DockerEngine {
             })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %short(id)))]
     async fn remove_container(&self, id: &str) -> EngineResult<()> {
         let options = RemoveContainerOptionsBuilder::default()
             .force(true)
@@ -877,6 +891,7 @@ impl Engine for DockerEngine {
             })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn exec(
         &self,
         id: &str,
@@ -939,6 +954,7 @@ impl Engine for DockerEngine {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn list_containers(&self, labels: &LabelFilter) -> EngineResult<Vec<ContainerInfo>> {
         let options = ListContainersOptionsBuilder::default()
             .all(true)
@@ -993,6 +1009,7 @@ impl Engine for DockerEngine {
         Ok(out)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %short(id)))]
     async fn inspect_container(&self, id: &str) -> EngineResult<ContainerDetails> {
         let c: bollard::models::ContainerInspectResponse =
             match self.client.inspect_container(id, None).await {

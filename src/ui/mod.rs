@@ -8,6 +8,7 @@ pub mod live;
 pub mod progress;
 pub mod status;
 pub mod table;
+pub mod trace;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use std::io::{IsTerminal, Write};
