@@ -206,7 +206,7 @@ pub fn docker(args: &[&str]) -> std::process::Output {
 const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// The `pactown` binary under test, without arguments: `NO_COLOR=1`, the ambient
-/// `PACTOWN_ENGINE`, `PACTOWN_FILE` and `PACTOWN_TENANT` removed (each test names its engine,
+/// `PACTOWN_ENGINE`, `PACTOWN_FILE`, `PACTOWN_PROJECT_NAME` and `PACTOWN_TENANT` removed (each test names its engine,
 /// file and tenant), and `PACTOWN_CA_BUNDLE` set to [`CA_BUNDLE`] when it is unset and that
 /// file exists. Add environment, a working directory or pipes before running it.
 pub fn pactown_cmd() -> Command {
@@ -214,6 +214,7 @@ pub fn pactown_cmd() -> Command {
     c.env("NO_COLOR", "1")
         .env_remove("PACTOWN_ENGINE")
         .env_remove("PACTOWN_FILE")
+        .env_remove("PACTOWN_PROJECT_NAME")
         .env_remove("PACTOWN_TENANT");
     if std::env::var_os("PACTOWN_CA_BUNDLE").is_none() && Path::new(CA_BUNDLE).exists() {
         c.env("PACTOWN_CA_BUNDLE", CA_BUNDLE);

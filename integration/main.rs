@@ -12,6 +12,7 @@
 mod bootstrap;
 #[allow(dead_code)]
 mod common;
+mod compose_cli;
 mod devloop;
 mod engine_docker;
 mod events;

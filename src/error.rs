@@ -88,6 +88,9 @@ pub enum Error {
         /// The encoder's error.
         source: serde_yaml::Error,
     },
+    /// `-p/--project-name` that cannot be an ecosystem name.
+    #[error(transparent)]
+    ProjectName(#[from] crate::config::ProjectNameError),
 }
 
 /// What a command's arguments or surroundings ask for that cannot be done; each message names
@@ -261,6 +264,26 @@ pub enum RequestError {
         /// The lowest port users may bind.
         lowest: u16,
     },
+    /// `pactown -f A COMMAND B`: two different ecosystem files.
+    #[error(
+        "-f {} and the FILE argument {} name different ecosystem files; pass one of them",
+        flag.display(),
+        argument.display()
+    )]
+    TwoFiles {
+        /// The file of `-f`.
+        flag: std::path::PathBuf,
+        /// The command's FILE argument.
+        argument: std::path::PathBuf,
+    },
+    /// `-p A` and `--name B`.
+    #[error("-p/--project-name {project} and --name {name} differ; pass one of them")]
+    TwoNames {
+        /// `--name`.
+        name: String,
+        /// `-p`.
+        project: String,
+    },
     /// A lifecycle command on an ecosystem file whose name cannot be read.
     #[error("cannot read the ecosystem name from {}; pass it with --name", .0.display())]
     NoEcosystemName(std::path::PathBuf),
@@ -272,7 +295,9 @@ impl Error {
     #[must_use]
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Invalid(_) => 2,
+            Error::Invalid(_)
+            | Error::ProjectName(_)
+            | Error::Request(RequestError::TwoFiles { .. } | RequestError::TwoNames { .. }) => 2,
             Error::Readiness(_) => 3,
             Error::Suite(crate::suite::SuiteError::UnknownService { .. }) => 2,
             Error::Push(p) => p.exit_code(),

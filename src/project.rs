@@ -339,6 +339,8 @@ pub struct RunAs {
     pub tenant: Option<String>,
     /// Port offset of the tenant's copy (default: derived from the name).
     pub port_offset: Option<u16>,
+    /// `pactown -p NAME`: replaces the file's `name:` (before the tenant is applied).
+    pub project_name: Option<String>,
 }
 
 /// Why a project cannot run.
@@ -364,6 +366,9 @@ pub enum RunLoadError {
 /// [`RunLoadError`].
 pub fn load_for_run(path: &Path, run_as: &RunAs) -> Result<Project, RunLoadError> {
     let mut project = load_with(path, Unpulled::Fail).map_err(RunLoadError::Invalid)?;
+    if let Some(name) = &run_as.project_name {
+        project.ecosystem.name.clone_from(name);
+    }
     if let Some(t) = &run_as.tenant {
         project.ecosystem = crate::config::tenant::apply(project.ecosystem, t, run_as.port_offset)?;
     }

@@ -14,8 +14,8 @@ use std::process::ExitCode;
 /// Arguments of `pactown build`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The ecosystem file (default: the only `*.pactown.yaml` in the current folder).
-    #[arg(env = "PACTOWN_FILE")]
+    /// The ecosystem file (default: `-f`/`PACTOWN_FILE`, else the only `*.pactown.yaml` in the
+    /// current folder).
     pub file: Option<PathBuf>,
     /// Services to build (default: all).
     pub services: Vec<String>,
@@ -73,9 +73,16 @@ pub struct Args {
 }
 
 /// Runs `pactown build`.
-pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let file = crate::config::resolve_file(args.file.as_deref())?;
-    let project = crate::project::load_with(&file, crate::project::Unpulled::Fail)?;
+pub async fn run(
+    mut args: Args,
+    globals: &super::Globals,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
+    let (file, services) = globals.file_and_services(args.file.as_deref(), &args.services)?;
+    args.services = services;
+    let file = crate::config::resolve_file(file.as_deref())?;
+    let mut project = crate::project::load_with(&file, crate::project::Unpulled::Fail)?;
+    globals.rename(&mut project.ecosystem)?;
     printer.diagnostics(&project.warnings);
     let eco = &project.ecosystem;
     let opts = BuildOptions {

@@ -20,8 +20,8 @@ pub enum Format {
 /// Arguments of `pactown config`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The ecosystem file (default: the only `*.pactown.yaml` in the current folder).
-    #[arg(env = "PACTOWN_FILE")]
+    /// The ecosystem file (default: `-f`/`PACTOWN_FILE`, else the only `*.pactown.yaml` in the
+    /// current folder).
     pub file: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Yaml)]
@@ -37,10 +37,11 @@ pub struct Args {
 ///
 /// # Errors
 /// The file's errors; an unreadable env file.
-pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let file = crate::config::resolve_file(args.file.as_deref())?;
+pub fn run(args: Args, globals: &super::Globals, printer: &Printer) -> Result<ExitCode, Error> {
+    let file = crate::config::resolve_file(globals.file(args.file.as_deref())?.as_deref())?;
     let checked = crate::config::load_checked(&file)?;
-    let eco = checked.ecosystem;
+    let mut eco = checked.ecosystem;
+    globals.rename(&mut eco)?;
     let printer = &printer.clone().with_secrets(checked.secret_values);
     printer.diagnostics(&checked.warnings.0);
     let process_env: BTreeMap<String, String> = std::env::vars_os()

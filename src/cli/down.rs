@@ -19,8 +19,12 @@ pub struct Args {
 ///
 /// # Errors
 /// No ecosystem name; engine errors.
-pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let (target, engine) = args.target.connect().await?;
+pub async fn run(
+    args: Args,
+    globals: &super::Globals,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
+    let (target, engine) = args.target.connect(globals).await?;
     let sink = crate::ui::events::sink(printer, crate::ui::events::EventOutput::Text);
     let report = crate::deploy::down(
         &engine,

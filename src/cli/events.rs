@@ -34,8 +34,12 @@ pub struct Args {
 ///
 /// # Errors
 /// No ecosystem name; engine errors.
-pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let (target, engine) = args.target.connect().await?;
+pub async fn run(
+    args: Args,
+    globals: &super::Globals,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
+    let (target, engine) = args.target.connect(globals).await?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));

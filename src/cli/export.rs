@@ -32,8 +32,8 @@ pub enum Format {
 /// Inputs shared by every format.
 #[derive(Debug, clap::Args)]
 pub struct Common {
-    /// The ecosystem file (default: the only `*.pactown.yaml` in the current folder).
-    #[arg(env = "PACTOWN_FILE")]
+    /// The ecosystem file (default: `-f`/`PACTOWN_FILE`, else the only `*.pactown.yaml` in the
+    /// current folder).
     pub file: Option<PathBuf>,
     /// Use this image for a service instead of its build tag (repeatable): `SERVICE=REF`.
     #[arg(long = "image", value_name = "SERVICE=REF")]
@@ -110,9 +110,11 @@ pub struct KubeArgs {
 }
 
 /// Loads the project named on the command line.
-pub(crate) fn load(file: Option<&Path>) -> Result<Project, Error> {
-    let file = crate::config::resolve_file(file)?;
-    Ok(crate::project::load(&file)?)
+pub(crate) fn load(file: Option<&Path>, globals: &super::Globals) -> Result<Project, Error> {
+    let file = crate::config::resolve_file(globals.file(file)?.as_deref())?;
+    let mut project = crate::project::load(&file)?;
+    globals.rename(&mut project.ecosystem)?;
+    Ok(project)
 }
 
 /// The CA bundle bytes: the flag / `PACTOWN_CA_BUNDLE`, else the file's `build.ca_bundle`.
@@ -209,10 +211,10 @@ pub(crate) fn planned_images_from(
 }
 
 /// Runs `pactown export`.
-pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
+pub fn run(args: Args, globals: &super::Globals, printer: &Printer) -> Result<ExitCode, Error> {
     match args.format {
         Format::Quadlet(a) => {
-            let project = load(a.common.file.as_deref())?;
+            let project = load(a.common.file.as_deref(), globals)?;
             let ca = ca_bytes(&project, a.common.ca_bundle.as_deref())?;
             if a.auto_update && a.common.images_file.is_none() {
                 return Err(RequestError::AutoUpdateNeedsImages.into());
@@ -261,12 +263,12 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Format::Compose(a) => write_one(a, printer, &export::compose::render),
+        Format::Compose(a) => write_one(a, globals, printer, &export::compose::render),
         Format::Kube(a) => {
             let opts = export::kube::KubeOptions {
                 podman_play: a.podman_play,
             };
-            write_one(a.file, printer, &|eco, images| {
+            write_one(a.file, globals, printer, &|eco, images| {
                 export::kube::render_with(eco, images, &opts)
             })
         }
@@ -275,10 +277,11 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
 
 fn write_one(
     a: FileArgs,
+    globals: &super::Globals,
     printer: &Printer,
     render: &dyn Fn(&crate::config::Ecosystem, &ImageMap) -> Result<String, export::ExportError>,
 ) -> Result<ExitCode, Error> {
-    let project = load(a.common.file.as_deref())?;
+    let project = load(a.common.file.as_deref(), globals)?;
     let ca = ca_bytes(&project, a.common.ca_bundle.as_deref())?;
     let base = match &a.common.images_file {
         Some(f) => pushed_images(&project, f, false)?,

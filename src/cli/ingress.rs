@@ -25,8 +25,8 @@ pub enum Action {
 /// Arguments of `pactown ingress ca`.
 #[derive(Debug, clap::Args)]
 pub struct CaArgs {
-    /// The ecosystem file (default: the only `*.pactown.yaml` in the current folder).
-    #[arg(env = "PACTOWN_FILE")]
+    /// The ecosystem file (default: `-f`/`PACTOWN_FILE`, else the only `*.pactown.yaml` in the
+    /// current folder).
     pub file: Option<PathBuf>,
     /// The ingress of rootless units (`quadlet install --user`, the default).
     #[arg(long, conflicts_with = "system")]
@@ -62,10 +62,12 @@ fn data_home(eco: &crate::config::Ecosystem, scope: Scope) -> Result<PathBuf, Er
 ///
 /// # Errors
 /// An invalid ecosystem file, an ecosystem without `tls: internal`, a missing or unreadable CA.
-pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
+pub fn run(args: Args, globals: &super::Globals, printer: &Printer) -> Result<ExitCode, Error> {
     let Action::Ca(a) = args.action;
-    let file = crate::config::resolve_file(a.file.as_deref()).map_err(Error::Invalid)?;
-    let eco = crate::config::load(&file).map_err(Error::Invalid)?;
+    let file = crate::config::resolve_file(globals.file(a.file.as_deref())?.as_deref())
+        .map_err(Error::Invalid)?;
+    let mut eco = crate::config::load(&file).map_err(Error::Invalid)?;
+    globals.rename(&mut eco)?;
     let Some(ing) = &eco.ingress else {
         return Err(RequestError::NoIngress(file).into());
     };

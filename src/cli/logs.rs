@@ -23,8 +23,16 @@ pub struct Args {
 ///
 /// # Errors
 /// No ecosystem name, unknown service, engine errors.
-pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let (target, engine) = args.target.connect().await?;
+pub async fn run(
+    mut args: Args,
+    globals: &super::Globals,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
+    let (file, services) =
+        globals.file_and_services(args.target.file.as_deref(), &args.services)?;
+    args.target.file = file;
+    args.services = services;
+    let (target, engine) = args.target.connect(globals).await?;
     let opts = LogOptions {
         services: args.services,
         tail: args.tail,

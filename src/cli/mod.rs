@@ -28,9 +28,11 @@ mod up;
 mod validate;
 mod watch;
 
-use crate::error::Error;
+use crate::error::{Error, RequestError};
 use crate::ui::{Printer, Verbosity};
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// pactown — turn markpact READMEs into running container ecosystems.
@@ -52,6 +54,20 @@ pub struct Cli {
         env = "PACTOWN_LOG_FORMAT"
     )]
     pub log_format: LogFormat,
+    /// The ecosystem file, for every command that reads one (as its FILE argument; default:
+    /// the only `*.pactown.yaml` in the current folder). Goes before the command, like
+    /// Compose's `-f`: after `logs`/`events`, `-f` is `--follow`.
+    #[arg(short = 'f', long = "file", value_name = "FILE", env = "PACTOWN_FILE")]
+    pub file: Option<PathBuf>,
+    /// Project name: replaces the ecosystem file's `name:` in container, network, volume and
+    /// label names (Compose's `-p`). Goes before the command.
+    #[arg(
+        short = 'p',
+        long = "project-name",
+        value_name = "NAME",
+        env = "PACTOWN_PROJECT_NAME"
+    )]
+    pub project_name: Option<String>,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -127,13 +143,21 @@ pub enum Command {
 /// Parses the command line, runs the command and maps the result to an exit code
 /// (0 ok, 1 error, 2 invalid input or usage, 3 readiness time-out).
 pub async fn run() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(err) => {
             let code = if err.use_stderr() { 2 } else { 0 };
             let _ = err.print();
             return ExitCode::from(code);
         }
+    };
+    let globals = Globals {
+        file: cli.file.clone(),
+        file_on_command_line: matches.value_source("file") == Some(ValueSource::CommandLine),
+        project_name: cli.project_name.clone(),
     };
     let verbosity = if cli.quiet {
         Verbosity::Quiet
@@ -144,7 +168,7 @@ pub async fn run() -> ExitCode {
     };
     let mut printer = Printer::new(verbosity);
     printer.json = cli.log_format == LogFormat::Json;
-    match dispatch(cli.command, &printer).await {
+    match dispatch(cli.command, &globals, &printer).await {
         Ok(code) => code,
         Err(err) => {
             match &err {
@@ -156,33 +180,239 @@ pub async fn run() -> ExitCode {
     }
 }
 
-async fn dispatch(command: Command, printer: &Printer) -> Result<ExitCode, Error> {
+/// The top-level `-f/--file` and `-p/--project-name` (or `PACTOWN_FILE`,
+/// `PACTOWN_PROJECT_NAME`), handed to every command that reads an ecosystem file.
+#[derive(Debug, Clone, Default)]
+pub struct Globals {
+    /// `-f FILE` or `PACTOWN_FILE`.
+    pub file: Option<PathBuf>,
+    /// Whether `file` came from `-f` on the command line (else from the environment, which a
+    /// command's own FILE argument overrides).
+    pub file_on_command_line: bool,
+    /// `-p NAME` or `PACTOWN_PROJECT_NAME`.
+    pub project_name: Option<String>,
+}
+
+impl Globals {
+    /// The ecosystem file to use: the command's FILE argument, else `-f`/`PACTOWN_FILE`.
+    ///
+    /// # Errors
+    /// `-f A` and a FILE argument `B` that name different files.
+    pub fn file(&self, argument: Option<&Path>) -> Result<Option<PathBuf>, Error> {
+        match (argument, &self.file) {
+            (Some(a), Some(f)) if self.file_on_command_line && a != f.as_path() => {
+                Err(RequestError::TwoFiles {
+                    flag: f.clone(),
+                    argument: a.to_path_buf(),
+                }
+                .into())
+            }
+            (Some(a), _) => Ok(Some(a.to_path_buf())),
+            (None, f) => Ok(f.clone()),
+        }
+    }
+
+    /// For commands that take `[FILE] [SERVICE…]`: the ecosystem file and the services. The
+    /// first argument is the file when it ends in `.yaml`/`.yml` or is a file, else the first
+    /// service (so `pactown -f x.yaml logs api` and `pactown logs api` read `api` as a service).
+    ///
+    /// # Errors
+    /// As [`Globals::file`].
+    pub fn file_and_services(
+        &self,
+        first: Option<&Path>,
+        services: &[String],
+    ) -> Result<(Option<PathBuf>, Vec<String>), Error> {
+        match first {
+            Some(p) if !looks_like_file(p) => {
+                let mut all = vec![p.to_string_lossy().into_owned()];
+                all.extend(services.iter().cloned());
+                Ok((self.file(None)?, all))
+            }
+            _ => Ok((self.file(first)?, services.to_vec())),
+        }
+    }
+
+    /// The ecosystem name to use instead of the file's: a command's own `--name`, else `-p`.
+    ///
+    /// # Errors
+    /// `-p` and `--name` that differ; a name that cannot be used in resource names.
+    pub fn name(&self, own: Option<&str>) -> Result<Option<String>, Error> {
+        let name = match (own, self.project_name.as_deref()) {
+            (Some(n), Some(p)) if n != p => {
+                return Err(RequestError::TwoNames {
+                    name: n.to_string(),
+                    project: p.to_string(),
+                }
+                .into())
+            }
+            (Some(n), _) | (None, Some(n)) => n,
+            (None, None) => return Ok(None),
+        };
+        crate::config::check_project_name(name)?;
+        Ok(Some(name.to_string()))
+    }
+
+    /// Applies `-p` to a loaded ecosystem (its `name:` is replaced).
+    ///
+    /// # Errors
+    /// A name that cannot be used in resource names.
+    pub fn rename(&self, eco: &mut crate::config::Ecosystem) -> Result<(), Error> {
+        if let Some(name) = self.name(None)? {
+            eco.name = name;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a positional argument names an ecosystem file rather than a service.
+fn looks_like_file(p: &Path) -> bool {
+    matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) || p.is_file()
+}
+
+async fn dispatch(
+    command: Command,
+    globals: &Globals,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
     match command {
         Command::Parse(args) => parse::run(args, printer),
-        Command::Validate(args) => validate::run(args, printer),
-        Command::Graph(args) => graph::run(args, printer),
-        Command::Config(args) => config::run(args, printer),
+        Command::Validate(args) => validate::run(args, globals, printer),
+        Command::Graph(args) => graph::run(args, globals, printer),
+        Command::Config(args) => config::run(args, globals, printer),
         Command::Init(args) => init::run(args, printer),
         Command::Generate(args) => generate::run(args, printer),
-        Command::Build(args) => build::run(args, printer).await,
+        Command::Build(args) => build::run(args, globals, printer).await,
         Command::Images(args) => images::run(args, printer).await,
-        Command::Up(args) => up::run(args, printer).await,
+        Command::Up(args) => up::run(args, globals, printer).await,
         Command::Run(args) => run::run(args, printer).await,
-        Command::Down(args) => down::run(args, printer).await,
-        Command::Status(args) => status::run(args, printer).await,
-        Command::Logs(args) => logs::run(args, printer).await,
+        Command::Down(args) => down::run(args, globals, printer).await,
+        Command::Status(args) => status::run(args, globals, printer).await,
+        Command::Logs(args) => logs::run(args, globals, printer).await,
         Command::Ls(args) => ls::run(args, printer).await,
-        Command::Events(args) => events::run(args, printer).await,
-        Command::Restart(args) => restart::run(args, printer).await,
-        Command::Export(args) => export::run(args, printer),
-        Command::Quadlet(args) => quadlet::run(args, printer).await,
-        Command::Ingress(args) => ingress::run(args, printer),
+        Command::Events(args) => events::run(args, globals, printer).await,
+        Command::Restart(args) => restart::run(args, globals, printer).await,
+        Command::Export(args) => export::run(args, globals, printer),
+        Command::Quadlet(args) => quadlet::run(args, globals, printer).await,
+        Command::Ingress(args) => ingress::run(args, globals, printer),
         Command::Registry(args) => registry::run(args, printer).await,
-        Command::Publish(args) => publish::run(args, printer).await,
-        Command::Pull(args) => pull::run(args, printer).await,
-        Command::Watch(args) => watch::run(args, printer).await,
-        Command::Test(args) => test::run(args, printer).await,
+        Command::Publish(args) => publish::run(args, globals, printer).await,
+        Command::Pull(args) => pull::run(args, globals, printer).await,
+        Command::Watch(args) => watch::run(args, globals, printer).await,
+        Command::Test(args) => test::run(args, globals, printer).await,
         Command::Completions(args) => completions::run(&args, printer),
         Command::Man(args) => man::run(&args, printer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cli, Command, Globals};
+    use clap::{CommandFactory, Parser};
+    use std::path::{Path, PathBuf};
+
+    /// The whole command builds (clap's debug assertions catch a flag that two args of one
+    /// command share, e.g. a global `-f` against `logs -f`), and the lines that mix the
+    /// top-level `-f`/`-p` with the commands' own `-f`/`-p` parse to what they mean.
+    #[test]
+    fn global_file_and_project_name_do_not_clash_with_command_flags() {
+        Cli::command().debug_assert();
+        let parse = |line: &str| {
+            Cli::try_parse_from(line.split_whitespace()).unwrap_or_else(|e| panic!("{line}: {e}"))
+        };
+        let cli = parse("pactown -f x.yaml -p demo logs -f api");
+        assert_eq!(cli.file.as_deref(), Some(Path::new("x.yaml")));
+        assert_eq!(cli.project_name.as_deref(), Some("demo"));
+        let Command::Logs(logs) = &cli.command else {
+            panic!("not logs")
+        };
+        assert!(logs.follow);
+        let globals = Globals {
+            file: cli.file.clone(),
+            file_on_command_line: true,
+            project_name: None,
+        };
+        // `api` is the first positional (clap's FILE) but reads as a service
+        assert_eq!(
+            globals
+                .file_and_services(logs.target.file.as_deref(), &logs.services)
+                .unwrap(),
+            (Some(PathBuf::from("x.yaml")), vec!["api".to_string()])
+        );
+        let cli = parse("pactown -f x.yaml events -f");
+        assert!(matches!(&cli.command, Command::Events(a) if a.follow));
+        let cli = parse("pactown --file x.yaml graph -f json");
+        assert!(
+            matches!(&cli.command, Command::Graph(a) if a.format == super::graph::Format::Json)
+        );
+        let cli = parse("pactown -p demo run README.md -p 9000");
+        assert_eq!(cli.project_name.as_deref(), Some("demo"));
+        assert!(matches!(&cli.command, Command::Run(a) if a.port == Some(9000)));
+        for line in [
+            "pactown -f x.yaml up -d",
+            "pactown -f x.yaml watch --json",
+            "pactown -f x.yaml build api",
+            "pactown -f x.yaml validate",
+            "pactown -f x.yaml config --json",
+            "pactown -f x.yaml status --json",
+            "pactown -f x.yaml down",
+            "pactown -f x.yaml test",
+            "pactown -f x.yaml publish",
+            "pactown -f x.yaml pull",
+            "pactown -f x.yaml export compose",
+            "pactown -f x.yaml export quadlet -o out",
+            "pactown -f x.yaml quadlet install --dry-run",
+            "pactown -f x.yaml ingress ca",
+            "pactown --project-name demo -q status",
+        ] {
+            let cli = parse(line);
+            assert!(cli.file.is_some() || cli.project_name.is_some(), "{line}");
+        }
+        // after the command, `-p` is not the project name
+        assert!(Cli::try_parse_from(["pactown", "status", "-p", "demo"]).is_err());
+    }
+
+    #[test]
+    fn file_argument_and_flag() {
+        let from_flag = Globals {
+            file: Some(PathBuf::from("a.yaml")),
+            file_on_command_line: true,
+            project_name: None,
+        };
+        assert_eq!(from_flag.file(None).unwrap(), Some(PathBuf::from("a.yaml")));
+        assert_eq!(
+            from_flag.file(Some(Path::new("a.yaml"))).unwrap(),
+            Some(PathBuf::from("a.yaml"))
+        );
+        let err = from_flag.file(Some(Path::new("b.yaml"))).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("-f a.yaml"), "{err}");
+        // PACTOWN_FILE is a default: the command's FILE argument wins
+        let from_env = Globals {
+            file_on_command_line: false,
+            ..from_flag
+        };
+        assert_eq!(
+            from_env.file(Some(Path::new("b.yaml"))).unwrap(),
+            Some(PathBuf::from("b.yaml"))
+        );
+    }
+
+    #[test]
+    fn project_name_is_checked_and_agrees_with_name() {
+        let g = Globals {
+            project_name: Some("demo".into()),
+            ..Globals::default()
+        };
+        assert_eq!(g.name(None).unwrap().as_deref(), Some("demo"));
+        assert_eq!(g.name(Some("demo")).unwrap().as_deref(), Some("demo"));
+        assert_eq!(g.name(Some("other")).unwrap_err().exit_code(), 2);
+        let bad = Globals {
+            project_name: Some("Bad Name!".into()),
+            ..Globals::default()
+        };
+        let err = bad.name(None).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("bad-name"), "{err}");
     }
 }

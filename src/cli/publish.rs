@@ -8,8 +8,8 @@ use std::process::ExitCode;
 /// Arguments of `pactown publish`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The ecosystem file (default: the only `*.pactown.yaml` in the current folder).
-    #[arg(env = "PACTOWN_FILE")]
+    /// The ecosystem file (default: `-f`/`PACTOWN_FILE`, else the only `*.pactown.yaml` in the
+    /// current folder).
     pub file: Option<PathBuf>,
     /// Only these services (default: every service with a local README).
     pub services: Vec<String>,
@@ -20,9 +20,16 @@ pub struct Args {
 
 /// Runs `pactown publish`: one publish per service; the token comes from
 /// `PACTOWN_REGISTRY_TOKEN`. Exit 1 when any publish fails.
-pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let file = crate::config::resolve_file(args.file.as_deref())?;
-    let eco = crate::config::load(&file)?;
+pub async fn run(
+    mut args: Args,
+    globals: &super::Globals,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
+    let (file, services) = globals.file_and_services(args.file.as_deref(), &args.services)?;
+    args.services = services;
+    let file = crate::config::resolve_file(file.as_deref())?;
+    let mut eco = crate::config::load(&file)?;
+    globals.rename(&mut eco)?;
     let plan = registry::publish::plan(&eco, &args.services)?;
     let url = registry::registry_url(args.registry.as_deref(), &eco);
     let token = std::env::var("PACTOWN_REGISTRY_TOKEN").ok();

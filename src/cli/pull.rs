@@ -9,8 +9,8 @@ use std::process::ExitCode;
 /// Arguments of `pactown pull`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The ecosystem file (default: the only `*.pactown.yaml` in the current folder).
-    #[arg(env = "PACTOWN_FILE")]
+    /// The ecosystem file (default: `-f`/`PACTOWN_FILE`, else the only `*.pactown.yaml` in the
+    /// current folder).
     pub file: Option<PathBuf>,
     /// Registry URL [default: `registry.url` of the ecosystem file, else http://127.0.0.1:8800].
     #[arg(long, env = "PACTOWN_REGISTRY_URL")]
@@ -21,9 +21,14 @@ pub struct Args {
 }
 
 /// Runs `pactown pull`.
-pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let file = crate::config::resolve_file(args.file.as_deref())?;
-    let eco = crate::config::load(&file)?;
+pub async fn run(
+    args: Args,
+    globals: &super::Globals,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
+    let file = crate::config::resolve_file(globals.file(args.file.as_deref())?.as_deref())?;
+    let mut eco = crate::config::load(&file)?;
+    globals.rename(&mut eco)?;
     let url = registry::registry_url(args.registry.as_deref(), &eco);
     let client = Client::new(&url, None)?;
     if let Some(warning) = client.plain_http_warning() {

@@ -28,8 +28,8 @@ pub enum Action {
 /// Arguments of `pactown quadlet install`.
 #[derive(Debug, clap::Args)]
 pub struct InstallArgs {
-    /// The ecosystem file (default: the only `*.pactown.yaml` in the current folder).
-    #[arg(env = "PACTOWN_FILE")]
+    /// The ecosystem file (default: `-f`/`PACTOWN_FILE`, else the only `*.pactown.yaml` in the
+    /// current folder).
     pub file: Option<PathBuf>,
     /// Rootless units in ~/.config/containers/systemd (the default).
     #[arg(long, conflicts_with = "system")]
@@ -68,9 +68,13 @@ fn local_podman_version() -> Option<PodmanVersion> {
 }
 
 /// Runs `pactown quadlet`.
-pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
+pub async fn run(
+    args: Args,
+    globals: &super::Globals,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
     let Action::Install(a) = args.action;
-    let project = load(a.file.as_deref())?;
+    let project = load(a.file.as_deref(), globals)?;
     let scope = if a.system { Scope::System } else { Scope::User };
     let ca = ca_bytes(&project, a.ca_bundle.as_deref())?;
     let mut images = planned_images(&project, ca.as_deref(), &a.images)?;

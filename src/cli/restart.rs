@@ -30,9 +30,18 @@ pub struct Args {
 ///
 /// # Errors
 /// Unknown service, engine and readiness errors.
-pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let target =
-        crate::deploy::target(Some(&args.file), None)?.with_tenant(args.tenant.as_deref(), None)?;
+pub async fn run(
+    args: Args,
+    globals: &super::Globals,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
+    let file = globals.file(Some(&args.file))?;
+    let name = globals.name(None)?;
+    let mut target = crate::deploy::target(file.as_deref(), name.as_deref())?;
+    if let Some(eco) = target.ecosystem.as_mut() {
+        eco.name.clone_from(&target.name);
+    }
+    let target = target.with_tenant(args.tenant.as_deref(), None)?;
     let engine = crate::deploy::connect(args.engine, target.ecosystem.as_ref()).await?;
     let eco = target.ecosystem.as_ref();
     let mut timeout = 60;

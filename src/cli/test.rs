@@ -14,7 +14,8 @@ use std::sync::Arc;
 /// Arguments of `pactown test`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The ecosystem file (default: the only *.pactown.yaml in the current folder).
+    /// The ecosystem file (default: `-f`/`PACTOWN_FILE`, else the only `*.pactown.yaml` in the
+    /// current folder).
     pub file: Option<PathBuf>,
     /// Only these services' tests (default: every service with tests).
     pub services: Vec<String>,
@@ -42,9 +43,16 @@ pub(super) struct Output {
 ///
 /// # Errors
 /// Invalid project, engine errors, an unknown service, an unwritable JUnit file.
-pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let file = crate::config::resolve_file(args.file.as_deref())?;
+pub async fn run(
+    mut args: Args,
+    globals: &super::Globals,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
+    let (file, services) = globals.file_and_services(args.file.as_deref(), &args.services)?;
+    args.services = services;
+    let file = crate::config::resolve_file(file.as_deref())?;
     let mut project = crate::project::load_with(&file, crate::project::Unpulled::Fail)?;
+    globals.rename(&mut project.ecosystem)?;
     if !args.json {
         printer.diagnostics(&project.warnings);
     }

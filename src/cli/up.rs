@@ -14,7 +14,8 @@ use std::time::Duration;
 /// Arguments of `pactown up`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The ecosystem file (default: the only *.pactown.yaml in the current folder).
+    /// The ecosystem file (default: `-f`/`PACTOWN_FILE`, else the only `*.pactown.yaml` in the
+    /// current folder).
     pub file: Option<PathBuf>,
     /// Return once every service is healthy instead of following the logs.
     #[arg(short, long)]
@@ -57,9 +58,9 @@ const INTERRUPTED: u8 = 130;
 
 impl Args {
     /// The request these arguments make (`json`: events as JSON lines, `pactown watch --json`).
-    fn request(&self, json: bool) -> UpRequest {
-        UpRequest {
-            file: self.file.clone(),
+    fn request(&self, json: bool, globals: &super::Globals) -> Result<UpRequest, Error> {
+        Ok(UpRequest {
+            file: globals.file(self.file.as_deref())?,
             detach: self.detach,
             engine: self.engine,
             timeout: self.timeout.map(Duration::from_secs),
@@ -71,8 +72,9 @@ impl Args {
             run_as: RunAs {
                 tenant: self.tenant.clone(),
                 port_offset: self.port_offset,
+                project_name: globals.name(None)?,
             },
-        }
+        })
     }
 }
 
@@ -80,16 +82,25 @@ impl Args {
 ///
 /// # Errors
 /// Invalid project, build, engine and readiness errors.
-pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    run_with(args, false, printer).await
+pub async fn run(
+    args: Args,
+    globals: &super::Globals,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
+    run_with(args, false, globals, printer).await
 }
 
 /// Runs `pactown up`; `json` prints deploy events as JSON lines (`pactown watch --json`).
 ///
 /// # Errors
 /// Invalid project, build, engine and readiness errors.
-pub(super) async fn run_with(args: Args, json: bool, printer: &Printer) -> Result<ExitCode, Error> {
-    let started = session::start(args.request(json), printer).await?;
+pub(super) async fn run_with(
+    args: Args,
+    json: bool,
+    globals: &super::Globals,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
+    let started = session::start(args.request(json, globals)?, printer).await?;
     if started.interrupted {
         return Ok(ExitCode::from(INTERRUPTED));
     }

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 /// Arguments of `pactown validate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The ecosystem file (default: the only `*.pactown.yaml` in the current folder).
-    #[arg(env = "PACTOWN_FILE")]
+    /// The ecosystem file (default: `-f`/`PACTOWN_FILE`, else the only `*.pactown.yaml` in the
+    /// current folder).
     pub file: Option<PathBuf>,
     /// Print the result as JSON on stdout (`ok`, counts and every diagnostic).
     #[arg(long)]
@@ -17,8 +17,9 @@ pub struct Args {
 
 /// Runs `pactown validate`: checks the ecosystem file and every README it names and reports all
 /// problems at once. Exit 0 when there are only warnings, 2 when there is an error.
-pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let file = crate::config::resolve_file(args.file.as_deref())?;
+pub fn run(args: Args, globals: &super::Globals, printer: &Printer) -> Result<ExitCode, Error> {
+    let file = crate::config::resolve_file(globals.file(args.file.as_deref())?.as_deref())?;
+    globals.name(None)?;
     let result = crate::project::load(&file);
     let (diags, services, readmes) = match &result {
         Ok(p) => {

@@ -22,12 +22,16 @@ pub struct Args {
 ///
 /// # Errors
 /// As `pactown up`.
-pub async fn run(mut args: Args, printer: &Printer) -> Result<ExitCode, Error> {
+pub async fn run(
+    mut args: Args,
+    globals: &super::Globals,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
     if args.up.detach {
         return Err(crate::error::RequestError::WatchDetached.into());
     }
     args.up.watch = true;
-    super::up::run_with(args.up, args.json, printer).await
+    super::up::run_with(args.up, args.json, globals, printer).await
 }
 
 #[cfg(test)]

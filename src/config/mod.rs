@@ -34,6 +34,33 @@ pub(crate) fn check_yaml_bounds(text: &str) -> Result<(), (String, usize)> {
 use std::collections::BTreeSet;
 use std::path::Path;
 
+/// A project name (`pactown -p NAME`, `PACTOWN_PROJECT_NAME`) that cannot be an ecosystem name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "project name `{name}` (-p/--project-name or PACTOWN_PROJECT_NAME) cannot be used in network and container names; use letters, digits, `_`, `.` and `-`, starting with a letter or digit, e.g. `{suggestion}`"
+)]
+pub struct ProjectNameError {
+    /// The name given.
+    pub name: String,
+    /// A valid name made from it.
+    pub suggestion: String,
+}
+
+/// Checks a project name given on the command line by the rule of the file's `name:`.
+///
+/// # Errors
+/// [`ProjectNameError`].
+pub fn check_project_name(name: &str) -> Result<(), ProjectNameError> {
+    if rules::is_resource_name(name) {
+        Ok(())
+    } else {
+        Err(ProjectNameError {
+            name: name.to_string(),
+            suggestion: rules::sanitize_name(name),
+        })
+    }
+}
+
 /// Parses an ecosystem file's text. `path` is used for diagnostics and to resolve README paths.
 ///
 /// # Errors
