@@ -32,6 +32,7 @@ mod saas;
 mod security;
 mod selfimage;
 mod start_order;
+mod swarm;
 mod variables;
 mod vps;
 mod watch;

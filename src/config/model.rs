@@ -17,6 +17,9 @@ pub enum EngineChoice {
     Docker,
     /// Podman API.
     Podman,
+    /// Docker Swarm through the Docker Engine API of a swarm manager: one Swarm service per
+    /// service ([`crate::engine::swarm`]).
+    Swarm,
 }
 
 /// Where a service's README comes from.

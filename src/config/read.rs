@@ -394,11 +394,12 @@ pub(crate) fn read(path: &Path, text: &str, vars: &super::interpolate::Variables
                         "auto" => eco.engine = Some(EngineChoice::Auto),
                         "docker" => eco.engine = Some(EngineChoice::Docker),
                         "podman" => eco.engine = Some(EngineChoice::Podman),
+                        "swarm" => eco.engine = Some(EngineChoice::Swarm),
                         other => cx.hint(
                             Code::InvalidValue,
                             value,
                             format!("unknown engine `{other}`"),
-                            "use `auto`, `docker` or `podman`",
+                            "use `auto`, `docker`, `podman` or `swarm`",
                         ),
                     }
                 }

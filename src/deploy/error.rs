@@ -34,6 +34,14 @@ pub enum DeployError {
         /// Why.
         reason: String,
     },
+    /// Swarm nodes pull their images, and these were built on this engine only.
+    #[error("the swarm has {nodes} nodes and they pull their images, but {images} exist only on this engine: push them to a registry every node reaches (set `images: {{repo: REGISTRY/NAMESPACE}}` in the ecosystem file, or run `pactown build --push --repo REGISTRY/NAMESPACE`), or use a single-node swarm")]
+    SwarmNeedsPushedImages {
+        /// Nodes in the swarm.
+        nodes: usize,
+        /// The local images, comma-separated.
+        images: String,
+    },
     /// `pactown run` got a project without a service.
     #[error("nothing to run")]
     NothingToRun,

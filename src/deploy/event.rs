@@ -152,6 +152,12 @@ pub enum DeployEvent {
         /// The dependency it waits for.
         dependency: String,
     },
+    /// Something works, but not as it would on a real deployment (e.g. local images on a
+    /// single-node swarm).
+    Warning {
+        /// What to know.
+        message: String,
+    },
     /// Something failed; what runs stays as it is.
     Failed {
         /// The service concerned, when there is one.

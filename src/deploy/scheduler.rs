@@ -65,6 +65,11 @@ pub struct DeployOptions {
     pub check: BTreeSet<String>,
     /// Time a removed container gets to stop after SIGTERM; `None`: killed and removed at once.
     pub stop_timeout: Option<Duration>,
+    /// How the services of a Swarm deploy are reached ([`super::swarm`]).
+    pub endpoint_mode: crate::engine::swarm::EndpointMode,
+    /// Image references to run instead of the local tags, by service (pushed images, for the
+    /// nodes of a swarm to pull).
+    pub images: BTreeMap<String, String>,
 }
 
 impl Default for DeployOptions {
@@ -78,6 +83,8 @@ impl Default for DeployOptions {
             previous: BTreeMap::new(),
             check: BTreeSet::new(),
             stop_timeout: None,
+            endpoint_mode: crate::engine::swarm::EndpointMode::default(),
+            images: BTreeMap::new(),
         }
     }
 }
@@ -279,10 +286,17 @@ pub async fn deploy(
     opts: DeployOptions,
     sink: &Sink,
 ) -> Result<DeployReport, EngineError> {
-    let existing = engine
-        .list_containers(&super::ecosystem_filter(ecosystem))
-        .await?;
-    let the_plan = plan(&desired, &existing);
+    // on Swarm the plan is one action per service, against its Swarm services (listed as
+    // `existing`, so they are retired like containers)
+    let (the_plan, existing) = match engine.services() {
+        Some(services) => super::swarm::plan(services, ecosystem, &desired).await?,
+        None => {
+            let existing = engine
+                .list_containers(&super::ecosystem_filter(ecosystem))
+                .await?;
+            (plan(&desired, &existing), existing)
+        }
+    };
     let shared = Arc::new(Shared {
         engine,
         probe,
@@ -382,9 +396,14 @@ async fn retire_all<'a>(
     containers: impl Iterator<Item = &'a crate::engine::ContainerInfo>,
 ) -> Result<Vec<Removal>, EngineError> {
     let containers: Vec<_> = containers.collect();
-    let results =
-        futures_util::future::join_all(containers.iter().map(|c| replica::retire(shared, &c.id)))
-            .await;
+    let results = futures_util::future::join_all(containers.iter().map(|c| async {
+        match shared.engine.services() {
+            // a Swarm service goes with its tasks
+            Some(services) => services.remove_service(&c.id).await,
+            None => replica::retire(shared, &c.id).await,
+        }
+    }))
+    .await;
     let mut removed = Vec::new();
     let mut first_err = None;
     for (c, r) in containers.into_iter().zip(results) {
@@ -432,14 +451,16 @@ async fn run_service(
     let same_config = actions
         .iter()
         .all(|(_, a)| matches!(a, ReplicaAction::Keep { .. } | ReplicaAction::Start { .. }));
-    let look = same_config && shared.opts.check.contains(&d.name);
-    let rolling = shared.opts.replacement == Replacement::Rolling;
+    // Swarm replaces a service's tasks itself (start-first, parallelism 1): in place here
+    let swarm = shared.engine.services();
+    let look = same_config && shared.opts.check.contains(&d.name) && swarm.is_none();
+    let rolling = shared.opts.replacement == Replacement::Rolling && swarm.is_none();
 
     // in place: create (or recreate) the containers right away, while the dependencies are
     // still starting; only the start has to wait for them
     let mut to_start = Vec::new();
     let mut pending = actions;
-    if !rolling && !look {
+    if !rolling && !look && swarm.is_none() {
         for (replica, action) in std::mem::take(&mut pending) {
             match replica::prepare(shared, d, replica, action, &mut outcome).await {
                 Ok((state, start)) => {
@@ -470,7 +491,7 @@ async fn run_service(
             let _ = rx.wait_for(|p| *p != Phase::Pending).await;
         }
         if deps.iter().all(|(_, rx)| *rx.borrow() != Phase::Failed) {
-            if !replica::start_all(shared, d, &to_start, &mut outcome).await {
+            if !start(shared, d, &pending, &mut to_start, &mut outcome).await {
                 return outcome;
             }
             me.send_replace(Phase::Started);
@@ -523,7 +544,7 @@ async fn run_service(
         return outcome;
     }
     if !early {
-        if !replica::start_all(shared, d, &to_start, &mut outcome).await {
+        if !start(shared, d, &pending, &mut to_start, &mut outcome).await {
             return outcome;
         }
         me.send_replace(Phase::Started);
@@ -543,9 +564,32 @@ async fn run_service(
             }
             ready(shared, d, &mut outcome, began);
         }
-        Err(status) => outcome.status = status,
+        Err(status) => match swarm {
+            Some(services) => {
+                super::swarm::gate_failed(shared, services, d, &pending, status, &mut outcome)
+                    .await;
+            }
+            None => outcome.status = status,
+        },
     }
     outcome
+}
+
+/// Starts a service's prepared containers, or on Swarm creates or updates its service and
+/// waits for its tasks (which become the replicas and, when new, `to_start`).
+async fn start(
+    shared: &Shared,
+    d: &DesiredService,
+    actions: &[(u32, ReplicaAction)],
+    to_start: &mut Vec<String>,
+    outcome: &mut ServiceOutcome,
+) -> bool {
+    match shared.engine.services() {
+        Some(services) => {
+            super::swarm::apply(shared, services, d, actions, outcome, to_start).await
+        }
+        None => replica::start_all(shared, d, to_start, outcome).await,
+    }
 }
 
 /// Records that `d` is serving and says so.

@@ -159,6 +159,10 @@ pub async fn deploy_project(
     let network = ensure_network(engine.as_ref(), eco).await?;
 
     let mut deploy_opts = opts.deploy;
+    if let Some(services) = engine.services() {
+        deploy_opts.images =
+            super::swarm::images(engine.as_ref(), services, eco, &images, sink).await?;
+    }
     if deploy_opts.ecosystem_file.is_none() {
         deploy_opts.ecosystem_file = std::fs::canonicalize(&eco.file).ok();
     }

@@ -67,7 +67,7 @@ pub fn candidates(choice: EngineChoice, env: &dyn Fn(&str) -> Option<String>) ->
         }
     };
     match choice {
-        EngineChoice::Docker => docker(),
+        EngineChoice::Docker | EngineChoice::Swarm => docker(),
         EngineChoice::Podman => podman(),
         EngineChoice::Auto => {
             let mut list = docker();
@@ -101,6 +101,9 @@ pub async fn connect_first(
     let mut failures = Vec::new();
     for candidate in list {
         match probe(&candidate.url).await {
+            Ok(engine) if choice == EngineChoice::Swarm => {
+                return Ok(Arc::new(super::SwarmEngine::new(engine).await?))
+            }
             Ok(engine) => return Ok(Arc::new(engine)),
             Err(reason) => failures.push((candidate.clone(), reason)),
         }
@@ -147,7 +150,7 @@ fn unreachable(choice: EngineChoice, failures: &[(Candidate, ProbeFailure)]) -> 
             .join(", ")
     };
     let hint = match choice {
-        EngineChoice::Docker => {
+        EngineChoice::Docker | EngineChoice::Swarm => {
             "Start Docker (`sudo systemctl start docker`, or `bash integration/setup-engines.sh` in a pactown checkout) or point DOCKER_HOST at a running engine"
         }
         EngineChoice::Podman => {

@@ -80,14 +80,14 @@ impl DockerEngine {
         &self.endpoint
     }
 
-    fn api(&self, operation: impl Into<String>, err: &BollardError) -> EngineError {
+    pub(crate) fn api(&self, operation: impl Into<String>, err: &BollardError) -> EngineError {
         EngineError::Api {
             operation: operation.into(),
             message: self.message(err),
         }
     }
 
-    fn message(&self, err: &BollardError) -> String {
+    pub(crate) fn message(&self, err: &BollardError) -> String {
         match err {
             BollardError::DockerResponseServerError { message, .. } => message.trim().to_string(),
             BollardError::DockerStreamError { error } => error.trim().to_string(),
@@ -106,8 +106,18 @@ impl DockerEngine {
         }
     }
 
+    /// The bollard client (the Swarm backend drives services, tasks and nodes through it).
+    pub(crate) fn client(&self) -> &Docker {
+        &self.client
+    }
+
     /// Maps 404 to [`EngineError::NotFound`], anything else to [`EngineError::Api`].
-    fn api_or_missing(&self, operation: &str, what: &str, err: &BollardError) -> EngineError {
+    pub(crate) fn api_or_missing(
+        &self,
+        operation: &str,
+        what: &str,
+        err: &BollardError,
+    ) -> EngineError {
         if status(err) == Some(404) {
             EngineError::NotFound {
                 what: what.to_string(),
@@ -147,22 +157,22 @@ fn no_tls_verify(mut request: bollard::BollardRequest) -> bollard::BollardReques
     request
 }
 
-fn status(err: &BollardError) -> Option<u16> {
+pub(crate) fn status(err: &BollardError) -> Option<u16> {
     match err {
         BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
         _ => None,
     }
 }
 
-fn to_hash(map: &BTreeMap<String, String>) -> HashMap<String, String> {
+pub(crate) fn to_hash(map: &BTreeMap<String, String>) -> HashMap<String, String> {
     map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-fn to_btree(map: Option<HashMap<String, String>>) -> BTreeMap<String, String> {
+pub(crate) fn to_btree(map: Option<HashMap<String, String>>) -> BTreeMap<String, String> {
     map.map(|m| m.into_iter().collect()).unwrap_or_default()
 }
 
-fn label_filters(labels: &LabelFilter) -> HashMap<String, Vec<String>> {
+pub(crate) fn label_filters(labels: &LabelFilter) -> HashMap<String, Vec<String>> {
     let mut filters = HashMap::new();
     if !labels.is_empty() {
         filters.insert("label".to_string(), labels.clone());
@@ -374,6 +384,26 @@ impl DockerEngine {
         tail: Option<usize>,
         follow: bool,
     ) -> BoxStream<'static, EngineResult<LogLine>> {
+        self.lines_of(id, tail, follow, false)
+    }
+
+    /// The log stream of the Swarm task `id` (from whichever node runs it) split into lines.
+    pub(crate) fn task_log_lines(
+        &self,
+        id: &str,
+        tail: Option<usize>,
+        follow: bool,
+    ) -> BoxStream<'static, EngineResult<LogLine>> {
+        self.lines_of(id, tail, follow, true)
+    }
+
+    fn lines_of(
+        &self,
+        id: &str,
+        tail: Option<usize>,
+        follow: bool,
+        task: bool,
+    ) -> BoxStream<'static, EngineResult<LogLine>> {
         let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
         let options = LogsOptionsBuilder::default()
             .stdout(true)
@@ -381,8 +411,13 @@ impl DockerEngine {
             .follow(follow)
             .tail(&tail)
             .build();
+        let inner = if task {
+            self.client.task_logs(id, Some(options)).boxed()
+        } else {
+            self.client.logs(id, Some(options)).boxed()
+        };
         let state = LogState {
-            inner: self.client.logs(id, Some(options)).boxed(),
+            inner,
             stdout: LineBuffer::new(),
             stderr: LineBuffer::new(),
             queue: VecDeque::new(),

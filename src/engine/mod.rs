@@ -9,10 +9,12 @@ pub mod docker;
 pub mod fake;
 pub mod podman;
 pub mod push;
+pub mod swarm;
 
 pub use connect::{connect, connect_to};
 pub use docker::DockerEngine;
 pub use push::{PushError, PushReport, PushRequest, RegistryCredentials};
+pub use swarm::{Services, SwarmEngine};
 
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
@@ -328,6 +330,13 @@ pub type LabelFilter = Vec<String>;
 pub trait Engine: Send + Sync {
     /// Docker or Podman.
     fn kind(&self) -> EngineKind;
+
+    /// The service-level side of an orchestrating engine (Docker Swarm: [`swarm`]); `None` for
+    /// an engine that runs containers only. When it is `Some`, the container calls address the
+    /// orchestrator's tasks (see [`swarm`]).
+    fn services(&self) -> Option<&dyn Services> {
+        None
+    }
 
     /// Checks the engine answers; version facts.
     async fn info(&self) -> EngineResult<EngineInfo>;

@@ -82,6 +82,9 @@ pub struct ServiceStatusRow {
     /// Anomalies of any replica ([`super::events::container_anomalies`]): `oom`,
     /// `restart-loop`; and `health-failures` ([`apply_journal`]).
     pub anomalies: Vec<String>,
+    /// On Swarm: the service's latest rolling update (or roll-back) and its state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update: Option<crate::engine::swarm::UpdateState>,
 }
 
 /// The whole ecosystem.
@@ -244,6 +247,7 @@ pub async fn status(
             kind: if job { "job" } else { "service" }.to_string(),
             health: None,
             replicas,
+            update: None,
         });
     }
     let results = futures_util::future::join_all(probes.iter().map(|(_, _, t)| {
@@ -263,6 +267,17 @@ pub async fn status(
     }
     for row in &mut rows {
         row.health = service_health(&row.replicas);
+    }
+    if let Some(services) = engine.services() {
+        // Swarm: the replicas asked for and the update state come from the services
+        let filter = crate::deploy::ecosystem_filter(ecosystem);
+        for svc in services.list_services(&filter).await? {
+            let name = svc.labels.get(labels::SERVICE);
+            if let Some(row) = rows.iter_mut().find(|r| Some(&r.service) == name) {
+                row.desired = svc.replicas;
+                row.update = svc.update;
+            }
+        }
     }
     Ok(StatusReport {
         ecosystem: ecosystem.to_string(),
@@ -535,6 +550,7 @@ mod tests {
             limits: None,
             hardening: None,
             anomalies: Vec::new(),
+            update: None,
         }
     }
 
@@ -585,6 +601,7 @@ mod tests {
             engine: EngineKind::Docker,
             services: vec![ServiceStatusRow {
                 anomalies: vec!["health-failures".into()],
+                update: None,
                 ..row("shop-api-1", false)
             }],
         });

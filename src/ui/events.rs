@@ -247,6 +247,7 @@ pub fn show(p: &Printer, output: EventOutput, e: &DeployEvent) {
             &format!("{service}: not started because its dependency `{dependency}` is not healthy"),
             e,
         ),
+        DeployEvent::Warning { message } => say(p, Level::Warn, message, e),
         DeployEvent::Failed { service, message } => match service {
             Some(s) => say(p, Level::Error, &format!("{s}: {message}"), e),
             None => say(p, Level::Error, message, e),

@@ -118,6 +118,7 @@ mod tests {
                 }),
                 hardening: None,
                 anomalies: Vec::new(),
+                update: None,
             }],
         };
         assert_eq!(
