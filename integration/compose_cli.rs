@@ -117,4 +117,109 @@ fn project_name_and_file_flags(kind: EngineKind) {
     assert!(common::container_ids(kind, &project).is_empty());
 }
 
-crate::per_engine!(sync: project_name_and_file_flags);
+/// `db`, `api` (depends on `db`) and `extra`, each answering with its `GREETING`; `greetings`
+/// are the three services' `env:` values (a change recreates the service).
+fn three_services(dir: &Path, name: &str, ports: [u16; 3], greetings: [&str; 3]) {
+    let readme = common::python_service(
+        "greeter",
+        "",
+        r#"        self.reply(200, os.environ["GREETING"])"#,
+    );
+    std::fs::write(dir.join("greeter.md"), readme).unwrap();
+    let [db, api, extra] = ports;
+    let [g_db, g_api, g_extra] = greetings;
+    std::fs::write(
+        dir.join("app.pactown.yaml"),
+        format!(
+            "name: {name}\nservices:\n  db:\n    readme: greeter.md\n    port: {db}\n    health_check: /\n    env: {{GREETING: {g_db}}}\n  api:\n    readme: greeter.md\n    port: {api}\n    health_check: /\n    env: {{GREETING: {g_api}}}\n    depends_on: [db]\n  extra:\n    readme: greeter.md\n    port: {extra}\n    health_check: /\n    env: {{GREETING: {g_extra}}}\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// `service -> container id` of the ecosystem's containers.
+fn ids_by_service(kind: EngineKind, name: &str) -> std::collections::BTreeMap<String, String> {
+    common::container_ids(kind, name)
+        .iter()
+        .filter_map(|l| {
+            let (cname, id) = l.split_once(' ')?;
+            let service = cname
+                .strip_prefix(&format!("{name}-"))?
+                .strip_suffix("-1")?;
+            Some((service.to_string(), id.to_string()))
+        })
+        .collect()
+}
+
+fn up_some_services_with_and_without_deps(kind: EngineKind) {
+    if !common::available(kind) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("cup");
+    let ports = [
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+    ];
+    three_services(tmp.path(), &name, ports, ["db1", "api1", "extra1"]);
+    let file = tmp.path().join("app.pactown.yaml");
+    let f = file.to_str().unwrap();
+    let _down = common::Down::new(&file, kind).timeout(1);
+    let engine = common::cli(kind);
+    let up = |args: &[&str]| {
+        let mut all = vec!["-f", f, "up"];
+        all.extend_from_slice(args);
+        all.extend(["--engine", engine]);
+        common::pactown(&all)
+    };
+    // `up api`: api and what it depends on, nothing else
+    let o = up(&["api", "-d"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let first = ids_by_service(kind, &name);
+    assert_eq!(first.keys().collect::<Vec<_>>(), ["api", "db"], "{first:?}");
+    let get = |port: u16| common::http_get(&format!("http://127.0.0.1:{port}/"));
+    assert_eq!(get(ports[1]), (200, "api1".to_string()));
+    // both changed in the file; `up api --no-deps` recreates api only, db keeps its container
+    three_services(tmp.path(), &name, ports, ["db2", "api2", "extra1"]);
+    let o = up(&["api", "--no-deps", "-d"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let second = ids_by_service(kind, &name);
+    assert_eq!(
+        second.keys().collect::<Vec<_>>(),
+        ["api", "db"],
+        "{second:?}"
+    );
+    assert_ne!(second["api"], first["api"], "api was not recreated");
+    assert_eq!(second["db"], first["db"], "--no-deps touched db");
+    assert_eq!(get(ports[1]), (200, "api2".to_string()));
+    assert_eq!(get(ports[0]), (200, "db1".to_string()));
+    // `up extra` leaves the others alone (db is not updated, nothing is an orphan)
+    let o = up(&["extra", "-d"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let third = ids_by_service(kind, &name);
+    assert_eq!(third.len(), 3, "{third:?}");
+    assert_eq!(third["db"], first["db"]);
+    assert_eq!(third["api"], second["api"]);
+    assert_eq!(get(ports[2]), (200, "extra1".to_string()));
+    // refusals: an unknown service, and a subset in the foreground
+    let o = up(&["nosuch", "-d"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("`nosuch` is not a service of"),
+        "{}",
+        text(&o)
+    );
+    let o = up(&["api"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("add -d"), "{}", text(&o));
+    // a plain `up` brings the rest up to date: db gets its new environment
+    let o = up(&["-d"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(get(ports[0]), (200, "db2".to_string()));
+}
+
+crate::per_engine!(sync:
+    project_name_and_file_flags,
+    up_some_services_with_and_without_deps,
+);

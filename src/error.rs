@@ -264,6 +264,14 @@ pub enum RequestError {
         /// The lowest port users may bind.
         lowest: u16,
     },
+    /// `up --no-deps` without a service.
+    #[error("--no-deps needs the services to start: `pactown up SERVICE… --no-deps -d`")]
+    NoDepsWithoutServices,
+    /// `up SERVICE…` in the foreground or with `--watch`.
+    #[error(
+        "`up {0}` starts part of the ecosystem and runs detached only: add -d (Ctrl+C in the foreground and watch mode act on the whole ecosystem)"
+    )]
+    ServicesNeedDetach(String),
     /// `pactown -f A COMMAND B`: two different ecosystem files.
     #[error(
         "-f {} and the FILE argument {} name different ecosystem files; pass one of them",
@@ -297,9 +305,15 @@ impl Error {
         match self {
             Error::Invalid(_)
             | Error::ProjectName(_)
-            | Error::Request(RequestError::TwoFiles { .. } | RequestError::TwoNames { .. }) => 2,
+            | Error::Request(
+                RequestError::TwoFiles { .. }
+                | RequestError::TwoNames { .. }
+                | RequestError::ServicesNeedDetach(_)
+                | RequestError::NoDepsWithoutServices,
+            ) => 2,
             Error::Readiness(_) => 3,
-            Error::Suite(crate::suite::SuiteError::UnknownService { .. }) => 2,
+            Error::Suite(crate::suite::SuiteError::UnknownService { .. })
+            | Error::Deploy(crate::deploy::error::DeployError::UnknownService { .. }) => 2,
             Error::Push(p) => p.exit_code(),
             Error::Export(
                 crate::export::ExportError::Unsafe { .. }

@@ -140,3 +140,26 @@ fn project_name_after_the_command_is_a_usage_error() {
         .code(2)
         .stderr(predicate::str::contains("-p"));
 }
+
+#[test]
+fn up_subset_refusals_are_usage_errors_before_anything_runs() {
+    pactown()
+        .args(["-f", SHOP, "up", "--no-deps", "-d"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--no-deps needs the services to start",
+        ));
+    pactown()
+        .args(["-f", SHOP, "up", "api"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`up api` starts part of the ecosystem and runs detached only: add -d",
+        ));
+    pactown()
+        .args(["-f", SHOP, "up", "api", "--watch"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("add -d"));
+}

@@ -820,3 +820,69 @@ async fn a_health_cmd_runs_inside_the_container() {
         Some("test -f /tmp/ready")
     );
 }
+
+/// `up api --no-deps` after a full deploy: a changed `api` is recreated, `db` (in
+/// [`DeployOptions::leave`]) is neither removed as an orphan nor touched, and `web` (also left)
+/// keeps running although `api` is not in the desired set for it.
+#[tokio::test]
+async fn services_left_out_of_a_partial_deploy_are_not_orphans() {
+    let (engine, probe) = setup().await;
+    for s in ["db", "api", "web"] {
+        ready_after(&engine, s, 5);
+    }
+    let all = vec![
+        svc("db", &[], 41040),
+        svc("api", &["db"], 41041),
+        svc("web", &["api"], 41042),
+    ];
+    let first = deploy(
+        engine.clone(),
+        probe.clone(),
+        ECO,
+        NET,
+        all,
+        opts(),
+        &discard(),
+    )
+    .await
+    .unwrap();
+    assert!(first.all_healthy());
+    let id_of = |r: &pactown::deploy::DeployReport, s: &str| r.outcomes[s].replicas[0].id.clone();
+    let (db, web) = (id_of(&first, "db"), id_of(&first, "web"));
+    engine.clear_calls();
+
+    let mut api = svc("api", &["db"], 41041);
+    api.config_hash = "changed".into();
+    let partial = DeployOptions {
+        leave: ["db", "web"].iter().map(|s| (*s).to_string()).collect(),
+        ..opts()
+    };
+    let second = deploy(
+        engine.clone(),
+        probe,
+        ECO,
+        NET,
+        vec![api],
+        partial,
+        &discard(),
+    )
+    .await
+    .unwrap();
+    assert!(second.all_healthy());
+    assert!(second.plan.orphans.is_empty(), "{:?}", second.plan.orphans);
+    assert!(
+        second.removed.iter().all(|r| r.service == "api"),
+        "{:?}",
+        second.removed
+    );
+    assert!(second.outcomes["api"].changed);
+    assert_eq!(second.outcomes.keys().collect::<Vec<_>>(), ["api"]);
+    let running = engine
+        .list_containers(&pactown::deploy::ecosystem_filter(ECO))
+        .await
+        .unwrap();
+    for id in [&db, &web] {
+        let c = running.iter().find(|c| &c.id == id).unwrap();
+        assert_eq!(c.state, "running", "{c:?}");
+    }
+}

@@ -83,6 +83,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             ..DeployOptions::default()
         },
         journal: None,
+        services: None,
     };
     let mode = if args.once {
         RunMode::Once

@@ -17,6 +17,13 @@ pub struct Args {
     /// The ecosystem file (default: `-f`/`PACTOWN_FILE`, else the only `*.pactown.yaml` in the
     /// current folder).
     pub file: Option<PathBuf>,
+    /// Only these services, with the services they depend on (with `-d`); the others are left
+    /// as they are.
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// With SERVICE…: not the services they depend on (those are assumed to run already).
+    #[arg(long)]
+    pub no_deps: bool,
     /// Return once every service is healthy instead of following the logs.
     #[arg(short, long)]
     pub detach: bool,
@@ -59,8 +66,17 @@ const INTERRUPTED: u8 = 130;
 impl Args {
     /// The request these arguments make (`json`: events as JSON lines, `pactown watch --json`).
     fn request(&self, json: bool, globals: &super::Globals) -> Result<UpRequest, Error> {
+        let (file, services) = globals.file_and_services(self.file.as_deref(), &self.services)?;
+        if self.no_deps && services.is_empty() {
+            return Err(crate::error::RequestError::NoDepsWithoutServices.into());
+        }
+        if !services.is_empty() && (!self.detach || self.watch) {
+            return Err(crate::error::RequestError::ServicesNeedDetach(services.join(" ")).into());
+        }
         Ok(UpRequest {
-            file: globals.file(self.file.as_deref())?,
+            file,
+            services,
+            no_deps: self.no_deps,
             detach: self.detach,
             engine: self.engine,
             timeout: self.timeout.map(Duration::from_secs),

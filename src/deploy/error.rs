@@ -4,6 +4,14 @@ use std::path::PathBuf;
 /// A deploy failure, phrased for the user.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
+    /// `up SERVICE…` naming a service the ecosystem file does not define.
+    #[error("`{service}` is not a service of {}; drop it or fix the name", file.display())]
+    UnknownService {
+        /// The name given.
+        service: String,
+        /// The ecosystem file.
+        file: std::path::PathBuf,
+    },
     /// A service of the file has no built image (a build that skipped it).
     #[error("no image was built for service `{service}`")]
     NoImage {

@@ -70,6 +70,9 @@ pub struct DeployOptions {
     /// Image references to run instead of the local tags, by service (pushed images, for the
     /// nodes of a swarm to pull).
     pub images: BTreeMap<String, String>,
+    /// Services of the ecosystem outside this deploy (`up SERVICE…`): their containers are left
+    /// as they are — neither planned nor removed as orphans.
+    pub leave: BTreeSet<String>,
 }
 
 impl Default for DeployOptions {
@@ -85,6 +88,7 @@ impl Default for DeployOptions {
             stop_timeout: None,
             endpoint_mode: crate::engine::swarm::EndpointMode::default(),
             images: BTreeMap::new(),
+            leave: BTreeSet::new(),
         }
     }
 }
@@ -288,7 +292,7 @@ pub async fn deploy(
 ) -> Result<DeployReport, EngineError> {
     // on Swarm the plan is one action per service, against its Swarm services (listed as
     // `existing`, so they are retired like containers)
-    let (the_plan, existing) = match engine.services() {
+    let (mut the_plan, existing) = match engine.services() {
         Some(services) => super::swarm::plan(services, ecosystem, &desired).await?,
         None => {
             let existing = engine
@@ -297,6 +301,18 @@ pub async fn deploy(
             (plan(&desired, &existing), existing)
         }
     };
+    if !opts.leave.is_empty() {
+        let left: BTreeSet<&str> = existing
+            .iter()
+            .filter(|c| {
+                c.labels
+                    .get(crate::config::labels::SERVICE)
+                    .is_some_and(|s| opts.leave.contains(s))
+            })
+            .map(|c| c.id.as_str())
+            .collect();
+        the_plan.orphans.retain(|id| !left.contains(id.as_str()));
+    }
     let shared = Arc::new(Shared {
         engine,
         probe,

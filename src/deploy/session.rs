@@ -49,6 +49,10 @@ pub struct UpRequest {
     pub json: bool,
     /// Which copy runs.
     pub run_as: RunAs,
+    /// `up SERVICE…`: only these (and their dependencies unless `no_deps`); empty: all.
+    pub services: Vec<String>,
+    /// `up --no-deps`: not the dependencies of `services`.
+    pub no_deps: bool,
 }
 
 /// A started session: the project as it runs, its engine and what `up` did.
@@ -110,6 +114,15 @@ pub async fn start(request: UpRequest, printer: &Printer) -> Result<Started, Err
             eco.network_name()
         ));
     }
+    let services = if request.services.is_empty() {
+        None
+    } else {
+        Some(super::up::selection(
+            &project,
+            &request.services,
+            request.no_deps,
+        )?)
+    };
     let engine = super::connect(request.engine, Some(eco)).await?;
     let jobs = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let opts = UpOptions {
@@ -128,6 +141,7 @@ pub async fn start(request: UpRequest, printer: &Printer) -> Result<Started, Err
             ..DeployOptions::default()
         },
         journal: Journal::for_ecosystem(&eco.name),
+        services,
     };
     printer.info(&format!(
         "bringing up {} ({} services) on {}",

@@ -14,7 +14,7 @@ use crate::observe::events::{EventKind, LifecycleEvent};
 use crate::observe::journal::{self, BuildRecorder, Journal};
 use crate::project::Project;
 use crate::ui::Printer;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Log lines shown for a service that failed to start.
@@ -29,6 +29,39 @@ pub struct UpOptions {
     pub deploy: DeployOptions,
     /// Where builds and health results are recorded (`None`: nowhere).
     pub journal: Option<Journal>,
+    /// Only these services (`up SERVICE…`, see [`selection`]); the others are neither built nor
+    /// touched. `None`: all.
+    pub services: Option<BTreeSet<String>>,
+}
+
+/// The services `up SERVICE…` deploys: those named plus, unless `no_deps`, everything they
+/// depend on (transitively), as Compose does.
+///
+/// # Errors
+/// [`DeployError::UnknownService`] for a name the ecosystem file does not define.
+pub fn selection(
+    project: &Project,
+    services: &[String],
+    no_deps: bool,
+) -> Result<BTreeSet<String>, DeployError> {
+    let mut out = BTreeSet::new();
+    let mut todo: Vec<String> = Vec::new();
+    for s in services {
+        if project.ecosystem.service(s).is_none() {
+            return Err(DeployError::UnknownService {
+                service: s.clone(),
+                file: project.ecosystem.file.clone(),
+            });
+        }
+        todo.push(s.clone());
+    }
+    while let Some(s) = todo.pop() {
+        if !out.insert(s.clone()) || no_deps {
+            continue;
+        }
+        todo.extend(project.graph.dependencies_of(&s).iter().cloned());
+    }
+    Ok(out)
 }
 
 /// The desired state of every service of `eco`, running the built `images` (by service name).
@@ -38,9 +71,11 @@ pub struct UpOptions {
 pub(crate) fn desired_services(
     eco: &crate::config::Ecosystem,
     images: &BTreeMap<String, ServiceImage>,
+    only: Option<&BTreeSet<String>>,
 ) -> Result<Vec<DesiredService>, Error> {
     eco.services
         .iter()
+        .filter(|spec| only.is_none_or(|o| o.contains(&spec.name)))
         .map(|spec| {
             let image = images.get(&spec.name).ok_or_else(|| DeployError::NoImage {
                 service: spec.name.clone(),
@@ -89,8 +124,25 @@ pub async fn build_images(
     journal: Option<&Journal>,
     sink: &Sink,
 ) -> Result<BTreeMap<String, ServiceImage>, crate::image::BuildError> {
+    build_images_of(engine, project, None, build, journal, sink).await
+}
+
+/// [`build_images`] of the services in `only` (`None`: all).
+async fn build_images_of(
+    engine: &dyn Engine,
+    project: &Project,
+    only: Option<&BTreeSet<String>>,
+    build: &BuildOptions,
+    journal: Option<&Journal>,
+    sink: &Sink,
+) -> Result<BTreeMap<String, ServiceImage>, crate::image::BuildError> {
     let eco = &project.ecosystem;
-    let names: Vec<String> = eco.services.iter().map(|s| s.name.clone()).collect();
+    let names: Vec<String> = eco
+        .services
+        .iter()
+        .map(|s| s.name.clone())
+        .filter(|s| only.is_none_or(|o| o.contains(s)))
+        .collect();
     let recorder = BuildRecorder::new(journal, &eco.name, eco.tenant.as_deref(), names.clone());
     let rec = &recorder;
     let on_event = move |e: BuildEvent| {
@@ -147,21 +199,30 @@ pub async fn deploy_project(
     sink: &Sink,
 ) -> Result<DeployReport, Error> {
     let eco = &project.ecosystem;
-    let images = build_images(
+    let images = build_images_of(
         engine.as_ref(),
         project,
+        opts.services.as_ref(),
         &opts.build,
         opts.journal.as_ref(),
         sink,
     )
     .await?;
-    let desired = desired_services(eco, &images)?;
+    let desired = desired_services(eco, &images, opts.services.as_ref())?;
     let network = ensure_network(engine.as_ref(), eco).await?;
 
     let mut deploy_opts = opts.deploy;
     if let Some(services) = engine.services() {
         deploy_opts.images =
             super::swarm::images(engine.as_ref(), services, eco, &images, sink).await?;
+    }
+    if let Some(only) = &opts.services {
+        deploy_opts.leave = eco
+            .services
+            .iter()
+            .map(|s| s.name.clone())
+            .filter(|s| !only.contains(s))
+            .collect();
     }
     if deploy_opts.ecosystem_file.is_none() {
         deploy_opts.ecosystem_file = std::fs::canonicalize(&eco.file).ok();

@@ -218,7 +218,7 @@ impl Session {
                 return Ok(report);
             }
         };
-        let desired = desired_services(eco, &images)?;
+        let desired = desired_services(eco, &images, None)?;
         let network = ensure_network(self.engine.as_ref(), eco).await?;
         let check: BTreeSet<String> = if self.first {
             desired.iter().map(|d| d.name.clone()).collect()
