@@ -219,7 +219,96 @@ fn up_some_services_with_and_without_deps(kind: EngineKind) {
     assert_eq!(get(ports[0]), (200, "db2".to_string()));
 }
 
+/// `State.Status` of each of the ecosystem's containers by service (`running`, `exited`…).
+fn states(kind: EngineKind, name: &str) -> std::collections::BTreeMap<String, String> {
+    ids_by_service(kind, name)
+        .into_iter()
+        .map(|(service, id)| {
+            let state = common::cli_output(kind, &["inspect", "-f", "{{.State.Status}}", &id]);
+            (service, state)
+        })
+        .collect()
+}
+
+/// GET until it answers 200 (at most 30 s); the body.
+fn wait_200(port: u16) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (code, body) = common::http_get(&format!("http://127.0.0.1:{port}/"));
+        if code == 200 {
+            return body;
+        }
+        assert!(std::time::Instant::now() < deadline, "no 200 on {port}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+fn stop_and_start_keep_the_containers(kind: EngineKind) {
+    if !common::available(kind) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("cstop");
+    let ports = [
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+    ];
+    three_services(tmp.path(), &name, ports, ["db1", "api1", "extra1"]);
+    let file = tmp.path().join("app.pactown.yaml");
+    let f = file.to_str().unwrap();
+    let _down = common::Down::new(&file, kind).timeout(1);
+    let engine = common::cli(kind);
+    let run = |args: &[&str]| {
+        let mut all = vec!["-f", f];
+        all.extend_from_slice(args);
+        all.extend(["--engine", engine]);
+        common::pactown(&all)
+    };
+    let o = run(&["up", "-d"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let ids = ids_by_service(kind, &name);
+    // one service: stopped, not removed; the others keep running
+    let o = run(&["stop", "api", "--timeout", "2"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("stopped {name}-api-1")),
+        "{}",
+        text(&o)
+    );
+    let st = states(kind, &name);
+    assert_eq!(st["api"], "exited", "{st:?}");
+    assert_eq!(st["db"], "running", "{st:?}");
+    assert_eq!(st["extra"], "running", "{st:?}");
+    assert_eq!(
+        common::http_get(&format!("http://127.0.0.1:{}/", ports[1])).0,
+        0
+    );
+    let o = run(&["start", "api"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(wait_200(ports[1]), "api1");
+    // everything, and the same containers afterwards
+    let o = run(&["stop", "--timeout", "2"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let st = states(kind, &name);
+    assert!(st.values().all(|s| s == "exited"), "{st:?}");
+    let o = run(&["start"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(wait_200(ports[0]), "db1");
+    assert_eq!(wait_200(ports[2]), "extra1");
+    assert_eq!(ids_by_service(kind, &name), ids, "containers were replaced");
+    // an unknown service is refused by name
+    let o = run(&["stop", "nosuch"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("`nosuch` is not a service of"),
+        "{}",
+        text(&o)
+    );
+}
+
 crate::per_engine!(sync:
     project_name_and_file_flags,
     up_some_services_with_and_without_deps,
+    stop_and_start_keep_the_containers,
 );

@@ -22,6 +22,7 @@ mod registry;
 mod restart;
 mod run;
 mod status;
+mod stop;
 mod target;
 mod test;
 mod up;
@@ -107,6 +108,10 @@ pub enum Command {
     Run(run::Args),
     /// Stop and remove an ecosystem's containers and network.
     Down(down::Args),
+    /// Stop an ecosystem's containers (or some services') and keep them.
+    Stop(stop::StopArgs),
+    /// Start the stopped containers again (no rebuild, no health wait: see `up -d`).
+    Start(stop::StartArgs),
     /// Show the services of an ecosystem and their health.
     #[command(alias = "ps")]
     Status(status::Args),
@@ -287,6 +292,8 @@ async fn dispatch(
         Command::Up(args) => up::run(args, globals, printer).await,
         Command::Run(args) => run::run(args, printer).await,
         Command::Down(args) => down::run(args, globals, printer).await,
+        Command::Stop(args) => stop::stop(args, globals, printer).await,
+        Command::Start(args) => stop::start(args, globals, printer).await,
         Command::Status(args) => status::run(args, globals, printer).await,
         Command::Logs(args) => logs::run(args, globals, printer).await,
         Command::Ls(args) => ls::run(args, printer).await,
@@ -356,6 +363,9 @@ mod tests {
             "pactown -f x.yaml config --json",
             "pactown -f x.yaml status --json",
             "pactown -f x.yaml down",
+            "pactown -f x.yaml stop api --timeout 1",
+            "pactown -f x.yaml start api",
+            "pactown -f x.yaml up api --no-deps -d",
             "pactown -f x.yaml test",
             "pactown -f x.yaml publish",
             "pactown -f x.yaml pull",

@@ -20,6 +20,7 @@ pub mod run;
 pub mod scheduler;
 pub mod session;
 pub mod spec;
+pub mod stop;
 pub mod swarm;
 pub mod up;
 pub mod watch;
