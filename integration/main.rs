@@ -33,6 +33,7 @@ mod security;
 mod selfimage;
 mod start_order;
 mod swarm;
+mod swarm_nodes;
 mod variables;
 mod vps;
 mod watch;

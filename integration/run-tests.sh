@@ -22,6 +22,11 @@ fi
 if ! command -v docker-registry >/dev/null || ! command -v htpasswd >/dev/null; then
   retry bash -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-registry apache2-utils openssl >>/var/log/pactown-apt.log 2>&1 || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-registry apache2-utils openssl >>/var/log/pactown-apt.log 2>&1; }'
 fi
+# the two-node Swarm test (integration/swarm_nodes.rs) puts a second dockerd in a network
+# namespace: it needs ip (iproute2) and nsenter/setsid (util-linux)
+if ! command -v ip >/dev/null || ! command -v nsenter >/dev/null; then
+  retry bash -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q iproute2 util-linux >>/var/log/pactown-apt.log 2>&1 || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iproute2 util-linux >>/var/log/pactown-apt.log 2>&1; }'
+fi
 export PACTOWN_REQUIRE_ENGINES=1
 # the build machines here reach PyPI/npm through a TLS-intercepting proxy: hand its CA to builds
 if [ -z "${PACTOWN_CA_BUNDLE:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then

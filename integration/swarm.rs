@@ -87,7 +87,7 @@ fn api() -> String {
     )
 }
 
-fn write_eco(dir: &Path, name: &str, base: u16, api_env: &str) -> PathBuf {
+pub(crate) fn write_eco(dir: &Path, name: &str, base: u16, api_env: &str) -> PathBuf {
     std::fs::write(dir.join("db.md"), db()).unwrap();
     std::fs::write(dir.join("api.md"), api()).unwrap();
     let yaml = format!(

@@ -146,8 +146,18 @@ impl Readiness {
                 container_id,
                 host_port,
                 path: health_path,
+                host: None,
             }),
             None => Readiness::Running { container_id },
+        }
+    }
+
+    /// The same, probing the port on `host` (a Swarm task on another node) when given.
+    #[must_use]
+    pub fn at(self, host: Option<std::net::IpAddr>) -> Readiness {
+        match self {
+            Readiness::Probe(t) if host.is_some() => Readiness::Probe(ProbeTarget { host, ..t }),
+            other => other,
         }
     }
 

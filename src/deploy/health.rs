@@ -4,6 +4,7 @@
 //! just the engine's port proxy) keeps open or answers.
 use async_trait::async_trait;
 use hyper_util::rt::TokioIo;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -20,6 +21,8 @@ pub struct ProbeTarget {
     pub host_port: u16,
     /// HTTP path, or `None` for a connection check.
     pub path: Option<String>,
+    /// Where the port is published when not on 127.0.0.1 (a Swarm task on another node).
+    pub host: Option<IpAddr>,
 }
 
 /// The result of one probe.
@@ -56,8 +59,10 @@ pub trait HealthProbe: Send + Sync {
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
     /// Nothing accepted a connection on the port.
-    #[error("connect 127.0.0.1:{port}: {cause}")]
+    #[error("connect {addr}:{port}: {cause}")]
     Connect {
+        /// The address probed.
+        addr: IpAddr,
         /// Published port.
         port: u16,
         /// The innermost error (e.g. `Connection refused (os error 111)`).
@@ -78,8 +83,10 @@ pub enum ProbeError {
         status: u16,
     },
     /// Connected, but the answer was not HTTP or the connection broke off.
-    #[error("GET {path} on 127.0.0.1:{port}: {cause}")]
+    #[error("GET {path} on {addr}:{port}: {cause}")]
     Protocol {
+        /// The address probed.
+        addr: IpAddr,
         /// Published port.
         port: u16,
         /// The probed path.
@@ -88,8 +95,8 @@ pub enum ProbeError {
         cause: String,
     },
     /// The connection check: the engine's port proxy accepted, the service was not there.
-    #[error("127.0.0.1:{0} accepted and closed at once")]
-    ClosedAtOnce(u16),
+    #[error("{0}:{1} accepted and closed at once")]
+    ClosedAtOnce(IpAddr, u16),
 }
 
 /// The real probe: HTTP/1.1 GET (or a connection check) on 127.0.0.1.
@@ -118,20 +125,36 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 /// # Errors
 /// [`ProbeError`]: no connection, no answer in time, not HTTP, or a status of 400 or more.
 pub async fn http_ready(port: u16, path: &str, timeout: Duration) -> Result<u16, ProbeError> {
+    http_ready_at(LOOPBACK, port, path, timeout).await
+}
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// [`http_ready`] on `addr` instead of 127.0.0.1.
+///
+/// # Errors
+/// As [`http_ready`].
+pub async fn http_ready_at(
+    addr: IpAddr,
+    port: u16,
+    path: &str,
+    timeout: Duration,
+) -> Result<u16, ProbeError> {
     use hyper::header::{HeaderValue, ACCEPT, CONNECTION, HOST, USER_AGENT};
     let protocol = |e: &(dyn std::error::Error + 'static)| ProbeError::Protocol {
+        addr,
         port,
         path: path.to_string(),
         cause: root_cause(e),
     };
     let attempt = async {
-        let stream =
-            TcpStream::connect(("127.0.0.1", port))
-                .await
-                .map_err(|e| ProbeError::Connect {
-                    port,
-                    cause: e.to_string(),
-                })?;
+        let stream = TcpStream::connect((addr, port))
+            .await
+            .map_err(|e| ProbeError::Connect {
+                addr,
+                port,
+                cause: e.to_string(),
+            })?;
         let _ = stream.set_nodelay(true);
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake::<_, String>(TokioIo::new(stream))
@@ -141,7 +164,7 @@ pub async fn http_ready(port: u16, path: &str, timeout: Duration) -> Result<u16,
             .body(String::new())
             .map_err(|e| protocol(&e))?;
         let headers = request.headers_mut();
-        if let Ok(host) = HeaderValue::from_str(&format!("127.0.0.1:{port}")) {
+        if let Ok(host) = HeaderValue::from_str(&format!("{addr}:{port}")) {
             headers.insert(HOST, host);
         }
         headers.insert(USER_AGENT, HeaderValue::from_static("pactown"));
@@ -181,9 +204,14 @@ pub async fn http_ready(port: u16, path: &str, timeout: Duration) -> Result<u16,
 impl HealthProbe for HttpProbe {
     async fn probe(&self, target: &ProbeTarget, timeout: Duration) -> ProbeOutcome {
         let started = Instant::now();
+        let addr = target.host.unwrap_or(LOOPBACK);
         let result = match &target.path {
-            Some(path) => http_ready(target.host_port, path, timeout).await.map(Some),
-            None => tcp_ready(target.host_port, timeout).await.map(|()| None),
+            Some(path) => http_ready_at(addr, target.host_port, path, timeout)
+                .await
+                .map(Some),
+            None => tcp_ready_at(addr, target.host_port, timeout)
+                .await
+                .map(|()| None),
         };
         match result {
             Ok(status) => ProbeOutcome::Healthy {
@@ -203,18 +231,27 @@ impl HealthProbe for HttpProbe {
 /// # Errors
 /// Why the port is not ready.
 pub async fn tcp_ready(port: u16, timeout: Duration) -> Result<(), ProbeError> {
+    tcp_ready_at(LOOPBACK, port, timeout).await
+}
+
+/// [`tcp_ready`] on `addr` instead of 127.0.0.1.
+///
+/// # Errors
+/// As [`tcp_ready`].
+pub async fn tcp_ready_at(addr: IpAddr, port: u16, timeout: Duration) -> Result<(), ProbeError> {
     let attempt = async {
         let mut stream =
-            TcpStream::connect(("127.0.0.1", port))
+            TcpStream::connect((addr, port))
                 .await
                 .map_err(|e| ProbeError::Connect {
+                    addr,
                     port,
                     cause: e.to_string(),
                 })?;
         let _ = stream.write_all(b"HEAD / HTTP/1.0\r\n\r\n").await;
         let mut byte = [0u8; 1];
         match tokio::time::timeout(Duration::from_millis(150), stream.read(&mut byte)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => Err(ProbeError::ClosedAtOnce(port)),
+            Ok(Ok(0)) | Ok(Err(_)) => Err(ProbeError::ClosedAtOnce(addr, port)),
             Ok(Ok(_)) | Err(_) => Ok(()),
         }
     };
@@ -262,6 +299,7 @@ mod tests {
             container_id: "x".into(),
             host_port: port,
             path: Some("/health".into()),
+            host: None,
         }
     }
 

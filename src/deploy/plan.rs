@@ -247,6 +247,16 @@ pub fn host_port_of(info: &ContainerInfo, container_port: impl Into<Option<u16>>
         .map(|p| p.host_port)
 }
 
+/// The address a container publishes its ports on when it is not this machine's loopback (a
+/// Swarm task on another node); `None` for 127.0.0.1.
+#[must_use]
+pub fn host_of(info: &ContainerInfo) -> Option<std::net::IpAddr> {
+    info.ports
+        .first()
+        .and_then(|p| p.host_ip.parse::<std::net::IpAddr>().ok())
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+}
+
 /// Compares `desired` with the `existing` containers of the ecosystem (as listed by its labels).
 #[must_use]
 pub fn plan(desired: &[DesiredService], existing: &[ContainerInfo]) -> Plan {

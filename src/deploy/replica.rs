@@ -42,6 +42,8 @@ pub struct ReplicaState {
     pub id: String,
     /// Published host port.
     pub host_port: Option<u16>,
+    /// Where the port is published when not on 127.0.0.1 (a Swarm task on another node).
+    pub host: Option<std::net::IpAddr>,
 }
 
 /// Stops (when the deploy gives a stop time-out) and removes a container.
@@ -101,6 +103,7 @@ fn existing(d: &DesiredService, replica: u32, id: &str, host_port: Option<u16>) 
         replica,
         id: id.to_string(),
         host_port: host_port.or_else(|| replica_port(d.port, replica)),
+        host: None,
     }
 }
 
@@ -176,6 +179,7 @@ pub(crate) async fn create(
         replica,
         id,
         host_port,
+        host: None,
     })
 }
 
@@ -211,6 +215,7 @@ fn readiness(d: &DesiredService, r: &ReplicaState) -> Readiness {
         r.host_port,
         d.health_path.clone(),
     )
+    .at(r.host)
 }
 
 /// The health gate: waits until every replica is healthy (a job: until it exited 0), or says
@@ -281,6 +286,7 @@ pub(crate) async fn look(
                         container_id: r.id.clone(),
                         host_port: port,
                         path: d.health_path.clone(),
+                        host: r.host,
                     };
                     match shared.probe.probe(&target, Duration::from_secs(2)).await {
                         ProbeOutcome::Healthy { .. } => None,

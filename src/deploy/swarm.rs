@@ -242,6 +242,7 @@ pub(crate) async fn apply(
                 .iter()
                 .map(|t| ReplicaState {
                     replica: t.slot,
+                    host: t.node_ip(),
                     id: t.id.clone(),
                     host_port: d
                         .port

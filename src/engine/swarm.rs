@@ -174,12 +174,21 @@ impl TaskInfo {
         )
     }
 
+    /// The node's address when it is not this machine's loopback (where a probe must go).
+    #[must_use]
+    pub fn node_ip(&self) -> Option<std::net::IpAddr> {
+        self.node_addr
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+    }
+
     /// One line naming the task for an error: `api.2 (task abc) on node vm: failed: …`.
     #[must_use]
     pub fn describe(&self) -> String {
         let mut s = format!(
-            "{}.{} (task {:.12}) on node {}: {}",
-            self.service_name, self.slot, self.id, self.node, self.state
+            "{}.{} (task {:.12}) on node {} ({}): {}",
+            self.service_name, self.slot, self.id, self.node, self.node_addr, self.state
         );
         if let Some(e) = self.error.as_deref().filter(|e| !e.is_empty()) {
             s.push_str(&format!(": {e}"));

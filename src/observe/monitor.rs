@@ -76,6 +76,7 @@ impl HealthMonitor {
                         container_id: c.id.clone(),
                         host_port,
                         path: c.labels.get(labels::HEALTH_PATH).cloned(),
+                        host: crate::deploy::plan::host_of(c),
                     },
                 )),
                 _ => self.forget(&c.name),

@@ -45,6 +45,9 @@ pub struct ReplicaStatus {
     pub oom_killed: bool,
     /// Its health probed now (running replicas with a published port).
     pub health: Option<HealthNow>,
+    /// Where its port is published when not on 127.0.0.1 (a Swarm task on another node).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<std::net::IpAddr>,
 }
 
 /// One service.
@@ -153,6 +156,7 @@ pub async fn status(
                 exit_code: d.as_ref().filter(|d| !d.running).and_then(|d| d.exit_code),
                 oom_killed: d.as_ref().is_some_and(|d| d.oom_killed),
                 health: None,
+                host: crate::deploy::plan::host_of(c),
             },
         ));
     }
@@ -206,7 +210,7 @@ pub async fn status(
                 probes.push((
                     rows.len(),
                     n,
-                    Readiness::of_container(&r.id, &first_labels, r.host_port),
+                    Readiness::of_container(&r.id, &first_labels, r.host_port).at(r.host),
                 ));
             }
         }
@@ -487,6 +491,7 @@ mod tests {
             exit_code: None,
             oom_killed: false,
             health,
+            host: None,
         }
     }
 
