@@ -28,7 +28,7 @@ PORT=${PORT:-27391}
 NET="bench-ovh-net-$$"
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-poll() { until curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; do sleep 0.01; done; }
+poll() { until curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null; do sleep 0.01; done; }
 cleanup() {
   "$PACTOWN" down "$WORK/one.pactown.yaml" --engine "$ENGINE" --timeout 1 >/dev/null 2>&1 || true
   $CLI rm -f "$NAME-raw" >/dev/null 2>&1 || true
@@ -104,7 +104,7 @@ printf '| `%s run -d -p` + poll | %.3f | 1.00× |\n' "$CLI" "$R"
 printf '| `%s run` with pactown'"'"'s shape + poll | %.3f | %s× |\n' "$CLI" "$S" "$(ratio "$S" "$R")"
 printf '| `pactown down` | %.3f | |\n' "$D"
 echo
-echo "timeline of one warm up -d (offset from process start, engine call, time in the call):"
+echo "timeline of one warm up -d (when each engine call ended, from process start; time in pactown and waiting for the engine):"
 PACTOWN_LOG=pactown=debug "$PACTOWN" up -d "$ECO" --engine "$ENGINE" 2>&1 |
-  awk '/ close time/ { t=$1; sub(/s$/,"",t); call=$3; sub(/:$/,"",call); busy=$0; sub(/.*time.busy=/,"",busy); idle=$0; sub(/.*time.idle=/,"",idle); printf "  %8.3fs  %-55s busy %s idle %s\n", t, call, busy, idle }
+  awk '/ close time/ { t=$1; sub(/s$/,"",t); call=$3; sub(/:$/,"",call); busy=$0; sub(/.*time.busy=/,"",busy); sub(/ .*/,"",busy); idle=$0; sub(/.*time.idle=/,"",idle); printf "  ends %7.3fs  %-55s in pactown %-8s waiting %s\n", t, call, busy, idle }
        /healthy in|is up/ { print "  " $0 }'

@@ -265,9 +265,31 @@ pub async fn build_services(
         opts.jobs
     };
 
-    // base images: one per runtime in use, reported under the first service that needs it
+    // warm path first: every image found by its tag needs neither its base nor a build (the tag
+    // is the context digest, and the context names the base image's content tag)
+    let mut found: Vec<(usize, ServiceImage)> = Vec::new();
+    let mut missing: Vec<(usize, &PreparedService)> = Vec::new();
+    if opts.no_cache {
+        missing.extend(prepared.iter().enumerate());
+    } else {
+        let looked: Vec<(usize, Option<ServiceImage>)> =
+            futures_util::stream::iter(prepared.iter().enumerate())
+                .map(|(i, p)| async move { find_cached(engine, p, events).await.map(|r| (i, r)) })
+                .buffer_unordered(jobs.max(4))
+                .try_collect()
+                .await?;
+        for (i, image) in looked {
+            match (image, prepared.get(i)) {
+                (Some(image), _) => found.push((i, image)),
+                (None, Some(p)) => missing.push((i, p)),
+                (None, None) => {}
+            }
+        }
+    }
+
+    // base images: one per runtime still to build, reported under the first service needing it
     let mut runtimes: BTreeMap<Runtime, String> = BTreeMap::new();
-    for p in &prepared {
+    for (_, p) in &missing {
         runtimes
             .entry(p.plan.runtime)
             .or_insert_with(|| p.service.clone());
@@ -286,14 +308,46 @@ pub async fn build_services(
         .try_collect::<Vec<bool>>()
         .await?;
 
-    let mut results: Vec<(usize, ServiceImage)> =
-        futures_util::stream::iter(prepared.iter().enumerate())
-            .map(|(i, p)| async move { build_one(engine, p, opts, events).await.map(|r| (i, r)) })
-            .buffer_unordered(jobs)
-            .try_collect()
-            .await?;
+    let mut results: Vec<(usize, ServiceImage)> = futures_util::stream::iter(missing)
+        .map(|(i, p)| async move { build_one(engine, p, opts, events).await.map(|r| (i, r)) })
+        .buffer_unordered(jobs)
+        .try_collect()
+        .await?;
+    results.extend(found);
     results.sort_by_key(|(i, _)| *i);
     Ok(results.into_iter().map(|(_, r)| r).collect())
+}
+
+/// The service's image when its tag exists already (reported as started and finished from
+/// cache), without taking the build lock: a found tag is complete.
+async fn find_cached(
+    engine: &dyn Engine,
+    prepared: &PreparedService,
+    events: &(dyn Fn(BuildEvent) + Send + Sync),
+) -> Result<Option<ServiceImage>, BuildError> {
+    let start = Instant::now();
+    let Some(info) = engine.image(&prepared.tag).await? else {
+        return Ok(None);
+    };
+    events(BuildEvent::Started {
+        service: prepared.service.clone(),
+        tag: prepared.tag.clone(),
+    });
+    events(BuildEvent::Finished {
+        service: prepared.service.clone(),
+        cached: true,
+    });
+    Ok(Some(ServiceImage {
+        service: prepared.service.clone(),
+        runtime: prepared.plan.runtime,
+        tag: prepared.tag.clone(),
+        image_id: info.id,
+        context_digest: prepared.context.digest.clone(),
+        size: info.size,
+        cached: true,
+        seconds: start.elapsed().as_secs_f64(),
+        steps: Vec::new(),
+    }))
 }
 
 /// Makes sure the base image of a runtime exists, building it from its recipe when missing.
