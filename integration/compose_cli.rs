@@ -307,7 +307,117 @@ fn stop_and_start_keep_the_containers(kind: EngineKind) {
     );
 }
 
+fn exec_passes_output_input_and_exit_code(kind: EngineKind) {
+    if !common::available(kind) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("cexec");
+    let port = common::free_port();
+    one_service(tmp.path(), &name, port);
+    let file = tmp.path().join("app.pactown.yaml");
+    let f = file.to_str().unwrap();
+    let _down = common::Down::new(&file, kind).timeout(1);
+    let engine = common::cli(kind);
+    let o = common::pactown(&["-f", f, "up", "-d", "--engine", engine]);
+    assert!(o.status.success(), "{}", text(&o));
+    let exec = |args: &[&str], input: &str| {
+        use std::io::Write as _;
+        let mut child = pactown_cmd()
+            .args(["-f", f, "exec", "--engine", engine])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    // stdout and stderr apart, the exit code passed through, the service's environment
+    let o = exec(
+        &[
+            "api",
+            "--",
+            "sh",
+            "-c",
+            "echo out $PACTOWN_SERVICE_NAME; echo err >&2; exit 7",
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "out api\n",
+        "{}",
+        text(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("err\n"),
+        "{}",
+        text(&o)
+    );
+    // stdin reaches the command (no TTY: stdin is a pipe here)
+    let o = exec(&["api", "wc", "-c"], "twelve bytes");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "12",
+        "{}",
+        text(&o)
+    );
+    // on a terminal (script(1) gives pactown one) the command gets a TTY, and -T turns it off
+    let bin = env!("CARGO_BIN_EXE_pactown");
+    let in_pty = |extra: &str| {
+        let line = format!("{bin} -f {f} exec --engine {engine} {extra} api sh -c 'test -t 0 && echo tty || echo notty'");
+        std::process::Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let o = in_pty("");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("tty"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("notty"),
+        "{}",
+        text(&o)
+    );
+    let o = in_pty("-T");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("notty"),
+        "{}",
+        text(&o)
+    );
+    // refusals: an unknown service, a replica that does not run
+    let o = exec(&["nosuch", "true"], "");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("`nosuch` is not a service of"),
+        "{}",
+        text(&o)
+    );
+    let o = exec(&["api", "-r", "2", "true"], "");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("no running container of service `api` replica 2"),
+        "{}",
+        text(&o)
+    );
+}
+
 crate::per_engine!(sync:
+    exec_passes_output_input_and_exit_code,
     project_name_and_file_flags,
     up_some_services_with_and_without_deps,
     stop_and_start_keep_the_containers,

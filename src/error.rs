@@ -88,6 +88,9 @@ pub enum Error {
         /// The encoder's error.
         source: serde_yaml::Error,
     },
+    /// `pactown exec` on a service that does not run.
+    #[error(transparent)]
+    Exec(crate::observe::exec::ExecError),
     /// `-p/--project-name` that cannot be an ecosystem name.
     #[error(transparent)]
     ProjectName(#[from] crate::config::ProjectNameError),

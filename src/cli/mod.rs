@@ -5,6 +5,7 @@ mod completions;
 mod config;
 mod down;
 mod events;
+mod exec;
 mod export;
 mod generate;
 mod graph;
@@ -108,6 +109,8 @@ pub enum Command {
     Run(run::Args),
     /// Stop and remove an ecosystem's containers and network.
     Down(down::Args),
+    /// Run a command in a running service container (a TTY when stdin is one); its exit code.
+    Exec(exec::Args),
     /// Stop an ecosystem's containers (or some services') and keep them.
     Stop(stop::StopArgs),
     /// Start the stopped containers again (no rebuild, no health wait: see `up -d`).
@@ -292,6 +295,7 @@ async fn dispatch(
         Command::Up(args) => up::run(args, globals, printer).await,
         Command::Run(args) => run::run(args, printer).await,
         Command::Down(args) => down::run(args, globals, printer).await,
+        Command::Exec(args) => exec::run(args, globals, printer).await,
         Command::Stop(args) => stop::stop(args, globals, printer).await,
         Command::Start(args) => stop::start(args, globals, printer).await,
         Command::Status(args) => status::run(args, globals, printer).await,
@@ -365,6 +369,8 @@ mod tests {
             "pactown -f x.yaml down",
             "pactown -f x.yaml stop api --timeout 1",
             "pactown -f x.yaml start api",
+            "pactown -f x.yaml exec api -r 2 -- sh -c true",
+            "pactown -f x.yaml exec -T api ls -la",
             "pactown -f x.yaml up api --no-deps -d",
             "pactown -f x.yaml test",
             "pactown -f x.yaml publish",

@@ -989,6 +989,92 @@ impl Engine for DockerEngine {
         })
     }
 
+    async fn exec_attach(
+        &self,
+        id: &str,
+        command: &[String],
+        tty: bool,
+    ) -> EngineResult<super::AttachedExec> {
+        use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+        let operation = format!("run `{}` in container {id}", command.join(" "));
+        let created = self
+            .client
+            .create_exec(
+                id,
+                CreateExecOptions {
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(tty),
+                    cmd: Some(command.to_vec()),
+                    ..CreateExecOptions::default()
+                },
+            )
+            .await
+            .map_err(|e| self.api_or_missing(&operation, &format!("container {id}"), &e))?;
+        let started = self
+            .client
+            .start_exec(
+                &created.id,
+                Some(StartExecOptions {
+                    detach: false,
+                    tty,
+                    output_capacity: None,
+                }),
+            )
+            .await
+            .map_err(|e| self.api(operation.clone(), &e))?;
+        let StartExecResults::Attached { output, input } = started else {
+            return Err(EngineError::Api {
+                operation,
+                message: "the engine started it detached".into(),
+            });
+        };
+        let kind = self.kind;
+        let output = output
+            .filter_map(move |frame| {
+                let op = operation.clone();
+                async move {
+                    match frame {
+                        Ok(LogOutput::StdErr { message }) => Some(Ok(super::ExecChunk {
+                            stderr: true,
+                            bytes: message,
+                        })),
+                        Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
+                            Some(Ok(super::ExecChunk {
+                                stderr: false,
+                                bytes: message,
+                            }))
+                        }
+                        Ok(LogOutput::StdIn { .. }) => None,
+                        Err(e) => Some(Err(EngineError::Api {
+                            operation: op,
+                            message: format!("{kind}: {e}"),
+                        })),
+                    }
+                }
+            })
+            .boxed();
+        Ok(super::AttachedExec {
+            id: created.id,
+            output,
+            input,
+        })
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> EngineResult<Option<i64>> {
+        let info = self
+            .client
+            .inspect_exec(exec_id)
+            .await
+            .map_err(|e| self.api(format!("inspect exec {exec_id}"), &e))?;
+        Ok(if info.running == Some(true) {
+            None
+        } else {
+            info.exit_code
+        })
+    }
+
     #[tracing::instrument(level = "debug", skip_all)]
     async fn list_containers(&self, labels: &LabelFilter) -> EngineResult<Vec<ContainerInfo>> {
         let options = ListContainersOptionsBuilder::default()

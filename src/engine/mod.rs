@@ -319,6 +319,33 @@ pub struct ExecOutcome {
     pub output: String,
 }
 
+/// A piece of an attached exec's output ([`Engine::exec_attach`]).
+#[derive(Debug, Clone)]
+pub struct ExecChunk {
+    /// True for stderr (never with a TTY, whose output is one stream).
+    pub stderr: bool,
+    /// The bytes as the command wrote them.
+    pub bytes: bytes::Bytes,
+}
+
+/// A command running in a container with its streams attached ([`Engine::exec_attach`]).
+pub struct AttachedExec {
+    /// The engine's exec id, for [`Engine::exec_exit_code`].
+    pub id: String,
+    /// Its output as it comes; ends when the command exits.
+    pub output: BoxStream<'static, EngineResult<ExecChunk>>,
+    /// Its stdin.
+    pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}
+
+impl std::fmt::Debug for AttachedExec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttachedExec")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Most bytes of output an [`Engine::exec`] keeps.
 pub const EXEC_OUTPUT_LIMIT: usize = 16 * 1024;
 
@@ -408,6 +435,29 @@ pub trait Engine: Send + Sync {
         command: &[String],
         timeout: Duration,
     ) -> EngineResult<ExecOutcome>;
+
+    /// Starts `command` (exec form) in the running container `id` with stdin, stdout and stderr
+    /// attached (`pactown exec`), in one pseudo-terminal when `tty`. Not every backend can.
+    async fn exec_attach(
+        &self,
+        id: &str,
+        command: &[String],
+        tty: bool,
+    ) -> EngineResult<AttachedExec> {
+        let _ = (command, tty);
+        Err(EngineError::Api {
+            operation: format!("attach a command to container {id}"),
+            message: format!("the {} backend cannot attach to a container", self.kind()),
+        })
+    }
+
+    /// Exit code of an attached exec once its output ended (`None` while it runs).
+    async fn exec_exit_code(&self, exec_id: &str) -> EngineResult<Option<i64>> {
+        Err(EngineError::Api {
+            operation: format!("inspect exec {exec_id}"),
+            message: format!("the {} backend cannot attach to a container", self.kind()),
+        })
+    }
 
     /// Containers (running or not) carrying all the given labels.
     async fn list_containers(&self, labels: &LabelFilter) -> EngineResult<Vec<ContainerInfo>>;

@@ -2,6 +2,7 @@
 //! live monitor and the inventory of every ecosystem on an engine. Nothing here changes a
 //! container; everything is found by the labels of [`crate::config::labels`].
 pub mod events;
+pub mod exec;
 pub mod feed;
 pub mod follow;
 pub mod inventory;

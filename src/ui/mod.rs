@@ -8,6 +8,7 @@ pub mod live;
 pub mod progress;
 pub mod status;
 pub mod table;
+pub mod terminal;
 pub mod trace;
 
 use crate::diagnostic::{Diagnostic, Severity};
