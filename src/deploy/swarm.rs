@@ -88,7 +88,7 @@ pub async fn images(
             .into());
         }
         sink(&DeployEvent::Warning {
-            message: "single-node swarm: running the local images (a swarm of several nodes                       pulls them: set `images: {repo: REGISTRY/NAMESPACE}` to push them)"
+            message: "single-node swarm: running the local images (a swarm of several nodes pulls them: set `images: {repo: REGISTRY/NAMESPACE}` to push them)"
                 .into(),
         });
         return Ok(BTreeMap::new());

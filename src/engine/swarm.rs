@@ -36,8 +36,8 @@ use bollard::models::{
     TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
 };
 use bollard::query_parameters::{
-    InspectServiceOptions, ListNodesOptions, ListServicesOptionsBuilder, ListTasksOptions,
-    UpdateServiceOptionsBuilder,
+    InspectNetworkOptionsBuilder, InspectServiceOptions, ListNodesOptions,
+    ListServicesOptionsBuilder, ListTasksOptions, UpdateServiceOptionsBuilder,
 };
 use futures_util::stream::BoxStream;
 use serde::Serialize;
@@ -807,7 +807,11 @@ impl Engine for SwarmEngine {
         name: &str,
         labels: &BTreeMap<String, String>,
     ) -> EngineResult<()> {
-        match self.client().inspect_network(name, None).await {
+        // the cluster's network, not a copy this node still holds of one just removed
+        let swarm_scope = InspectNetworkOptionsBuilder::default()
+            .scope("swarm")
+            .build();
+        match self.client().inspect_network(name, Some(swarm_scope)).await {
             Ok(_) => return Ok(()),
             Err(err) if status(&err) == Some(404) => {}
             Err(err) => return Err(self.docker.api(format!("inspect network {name}"), &err)),
@@ -828,12 +832,22 @@ impl Engine for SwarmEngine {
         }
     }
 
-    /// Waits (at most 30 s) while the tasks of removed services still hold endpoints on it.
+    /// Waits (at most 30 s) while the tasks of removed services still hold endpoints on it (or
+    /// the manager still counts them), and until this node dropped its copy.
     async fn remove_network(&self, name: &str) -> EngineResult<()> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             match self.client().remove_network(name).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    // this node drops its copy a moment later: wait for it, so a `down` is
+                    // complete when it returns
+                    while tokio::time::Instant::now() < deadline
+                        && self.client().inspect_network(name, None).await.is_ok()
+                    {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    return Ok(());
+                }
                 // a removed overlay lingers on the nodes for a moment: the manager says
                 // "not found" (not a 404) meanwhile
                 Err(err)
@@ -843,7 +857,8 @@ impl Engine for SwarmEngine {
                     return Ok(())
                 }
                 Err(err)
-                    if self.docker.message(&err).contains("active endpoints")
+                    if (self.docker.message(&err).contains("active endpoints")
+                        || self.docker.message(&err).contains("in use by task"))
                         && tokio::time::Instant::now() < deadline =>
                 {
                     tokio::time::sleep(Duration::from_millis(250)).await;
