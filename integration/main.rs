@@ -13,7 +13,6 @@ mod bootstrap;
 #[allow(dead_code)]
 mod common;
 mod compose_cli;
-mod deps;
 mod devloop;
 mod engine_docker;
 mod events;

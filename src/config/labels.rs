@@ -23,10 +23,5 @@ pub const HEALTH_PATH: &str = "io.pactown.health-path";
 pub const HEALTH_CMD: &str = "io.pactown.health-cmd";
 /// `job` on the container of a one-shot job (absent on long-running services).
 pub const KIND: &str = "io.pactown.kind";
-/// Base image a dependency image was installed on (`pactown/base-<runtime>:<hash>`).
-pub const DEPS_BASE: &str = "io.pactown.deps-base";
-/// How many dependency installs a dependency image stacks on its base image (0: one, from the
-/// base image itself).
-pub const DEPS_DEPTH: &str = "io.pactown.deps-depth";
 /// Path of the ecosystem file the container was started from.
 pub const ECOSYSTEM_FILE: &str = "io.pactown.ecosystem-file";
