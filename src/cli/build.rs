@@ -81,8 +81,7 @@ pub async fn run(
     let (file, services) = globals.file_and_services(args.file.as_deref(), &args.services)?;
     args.services = services;
     let file = crate::config::resolve_file(file.as_deref())?;
-    let mut project = crate::project::load_with(&file, crate::project::Unpulled::Fail)?;
-    globals.rename(&mut project.ecosystem)?;
+    let project = globals.project(&file, crate::project::Unpulled::Fail)?;
     printer.diagnostics(&project.warnings);
     let eco = &project.ecosystem;
     let opts = BuildOptions {

@@ -38,7 +38,7 @@ pub struct Args {
 /// # Errors
 /// The file's errors; an unreadable env file.
 pub fn run(args: Args, globals: &super::Globals, printer: &Printer) -> Result<ExitCode, Error> {
-    let file = crate::config::resolve_file(globals.file(args.file.as_deref())?.as_deref())?;
+    let file = globals.resolved_file(args.file.as_deref())?;
     let checked = crate::config::load_checked(&file)?;
     let mut eco = checked.ecosystem;
     globals.rename(&mut eco)?;

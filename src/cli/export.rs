@@ -111,7 +111,7 @@ pub struct KubeArgs {
 
 /// Loads the project named on the command line.
 pub(crate) fn load(file: Option<&Path>, globals: &super::Globals) -> Result<Project, Error> {
-    let file = crate::config::resolve_file(globals.file(file)?.as_deref())?;
+    let file = globals.resolved_file(file)?;
     let mut project = crate::project::load(&file)?;
     globals.rename(&mut project.ecosystem)?;
     Ok(project)

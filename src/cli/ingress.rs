@@ -64,10 +64,8 @@ fn data_home(eco: &crate::config::Ecosystem, scope: Scope) -> Result<PathBuf, Er
 /// An invalid ecosystem file, an ecosystem without `tls: internal`, a missing or unreadable CA.
 pub fn run(args: Args, globals: &super::Globals, printer: &Printer) -> Result<ExitCode, Error> {
     let Action::Ca(a) = args.action;
-    let file = crate::config::resolve_file(globals.file(a.file.as_deref())?.as_deref())
-        .map_err(Error::Invalid)?;
-    let mut eco = crate::config::load(&file).map_err(Error::Invalid)?;
-    globals.rename(&mut eco)?;
+    let file = globals.resolved_file(a.file.as_deref())?;
+    let eco = globals.ecosystem(&file)?;
     let Some(ing) = &eco.ingress else {
         return Err(RequestError::NoIngress(file).into());
     };

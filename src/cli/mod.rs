@@ -220,6 +220,41 @@ impl Globals {
         }
     }
 
+    /// [`Globals::file`] resolved to an existing ecosystem file (the only `*.pactown.yaml` in
+    /// the current folder when none is named).
+    ///
+    /// # Errors
+    /// As [`Globals::file`]; no file found.
+    pub fn resolved_file(&self, argument: Option<&Path>) -> Result<PathBuf, Error> {
+        Ok(crate::config::resolve_file(
+            self.file(argument)?.as_deref(),
+        )?)
+    }
+
+    /// Reads the ecosystem file at `file` and applies `-p`.
+    ///
+    /// # Errors
+    /// An invalid file; a bad project name.
+    pub fn ecosystem(&self, file: &Path) -> Result<crate::config::Ecosystem, Error> {
+        let mut eco = crate::config::load(file)?;
+        self.rename(&mut eco)?;
+        Ok(eco)
+    }
+
+    /// Loads the project of `file` (READMEs with `unpulled` as policy) and applies `-p`.
+    ///
+    /// # Errors
+    /// An invalid project; a bad project name.
+    pub fn project(
+        &self,
+        file: &Path,
+        unpulled: crate::project::Unpulled,
+    ) -> Result<crate::project::Project, Error> {
+        let mut project = crate::project::load_with(file, unpulled)?;
+        self.rename(&mut project.ecosystem)?;
+        Ok(project)
+    }
+
     /// For commands that take `[FILE] [SERVICE…]`: the ecosystem file and the services. The
     /// first argument is the file when it ends in `.yaml`/`.yml` or is a file, else the first
     /// service (so `pactown -f x.yaml logs api` and `pactown logs api` read `api` as a service).

@@ -28,8 +28,7 @@ pub async fn run(
     let (file, services) = globals.file_and_services(args.file.as_deref(), &args.services)?;
     args.services = services;
     let file = crate::config::resolve_file(file.as_deref())?;
-    let mut eco = crate::config::load(&file)?;
-    globals.rename(&mut eco)?;
+    let eco = globals.ecosystem(&file)?;
     let plan = registry::publish::plan(&eco, &args.services)?;
     let url = registry::registry_url(args.registry.as_deref(), &eco);
     let token = std::env::var("PACTOWN_REGISTRY_TOKEN").ok();

@@ -26,9 +26,8 @@ pub async fn run(
     globals: &super::Globals,
     printer: &Printer,
 ) -> Result<ExitCode, Error> {
-    let file = crate::config::resolve_file(globals.file(args.file.as_deref())?.as_deref())?;
-    let mut eco = crate::config::load(&file)?;
-    globals.rename(&mut eco)?;
+    let file = globals.resolved_file(args.file.as_deref())?;
+    let eco = globals.ecosystem(&file)?;
     let url = registry::registry_url(args.registry.as_deref(), &eco);
     let client = Client::new(&url, None)?;
     if let Some(warning) = client.plain_http_warning() {

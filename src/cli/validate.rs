@@ -18,7 +18,7 @@ pub struct Args {
 /// Runs `pactown validate`: checks the ecosystem file and every README it names and reports all
 /// problems at once. Exit 0 when there are only warnings, 2 when there is an error.
 pub fn run(args: Args, globals: &super::Globals, printer: &Printer) -> Result<ExitCode, Error> {
-    let file = crate::config::resolve_file(globals.file(args.file.as_deref())?.as_deref())?;
+    let file = globals.resolved_file(args.file.as_deref())?;
     globals.name(None)?;
     let result = crate::project::load(&file);
     let (diags, services, readmes) = match &result {

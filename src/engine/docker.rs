@@ -164,6 +164,21 @@ pub(crate) fn status(err: &BollardError) -> Option<u16> {
     }
 }
 
+/// A named (or anonymous, when `source` is `None`) volume mount with its labels: the same on a
+/// container and on a Swarm task.
+pub(crate) fn volume_mount(v: &super::VolumeMount) -> Mount {
+    Mount {
+        target: Some(v.target.clone()),
+        source: v.source.clone(),
+        typ: Some(MountType::VOLUME),
+        volume_options: (!v.labels.is_empty()).then(|| MountVolumeOptions {
+            labels: Some(to_hash(&v.labels)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 pub(crate) fn to_hash(map: &BTreeMap<String, String>) -> HashMap<String, String> {
     map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
@@ -221,20 +236,7 @@ fn harden(mut host: HostConfig, h: &Hardening, limits: &ResourceLimits) -> HostC
     host.cap_drop = (!h.cap_drop.is_empty()).then(|| h.cap_drop.clone());
     host.cap_add = (!h.cap_add.is_empty()).then(|| h.cap_add.clone());
     host.tmpfs = (!h.tmpfs.is_empty()).then(|| to_hash(&h.tmpfs));
-    let mounts: Vec<Mount> = h
-        .volumes
-        .iter()
-        .map(|v| Mount {
-            target: Some(v.target.clone()),
-            source: v.source.clone(),
-            typ: Some(MountType::VOLUME),
-            volume_options: (!v.labels.is_empty()).then(|| MountVolumeOptions {
-                labels: Some(to_hash(&v.labels)),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .collect();
+    let mounts: Vec<Mount> = h.volumes.iter().map(volume_mount).collect();
     host.mounts = (!mounts.is_empty()).then_some(mounts);
     host.nano_cpus = limits.nano_cpus;
     host.memory = limits.memory;

@@ -17,7 +17,7 @@
 //! The endpoint mode is [`EndpointMode::Dnsrr`] by default: the service's virtual IP and the
 //! ingress routing mesh need IPVS, which some kernels lack (this machine's among them); the
 //! replicas publish their port in host mode on an engine-chosen port of their node instead.
-use super::docker::{label_filters, status, to_btree, to_hash, DockerEngine};
+use super::docker::{label_filters, status, to_btree, to_hash, volume_mount, DockerEngine};
 use super::{
     BuildFailure, BuildOutcome, BuildProgress, BuildRequest, ContainerDetails, ContainerInfo,
     ContainerSpec, Engine, EngineError, EngineEvent, EngineInfo, EngineKind, EngineResult,
@@ -28,12 +28,12 @@ use async_trait::async_trait;
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
     EndpointSpec, EndpointSpecModeEnum, Limit, Mount, MountTmpfsOptions, MountType,
-    MountVolumeOptions, NetworkAttachmentConfig, NetworkCreateRequest, ServiceSpec,
-    ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecRollbackConfig,
-    ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
-    ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, Task, TaskSpec,
-    TaskSpecContainerSpec, TaskSpecContainerSpecPrivileges, TaskSpecResources,
-    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
+    NetworkAttachmentConfig, NetworkCreateRequest, ServiceSpec, ServiceSpecMode,
+    ServiceSpecModeReplicated, ServiceSpecRollbackConfig, ServiceSpecRollbackConfigOrderEnum,
+    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
+    ServiceSpecUpdateConfigOrderEnum, Task, TaskSpec, TaskSpecContainerSpec,
+    TaskSpecContainerSpecPrivileges, TaskSpecResources, TaskSpecRestartPolicy,
+    TaskSpecRestartPolicyConditionEnum,
 };
 use bollard::query_parameters::{
     InspectNetworkOptionsBuilder, InspectServiceOptions, ListNodesOptions,
@@ -313,16 +313,7 @@ pub fn service_spec(request: &ServiceRequest) -> ServiceSpec {
         .iter()
         .map(|(target, options)| tmpfs_mount(target, options))
         .collect();
-    mounts.extend(h.volumes.iter().map(|v| Mount {
-        target: Some(v.target.clone()),
-        source: v.source.clone(),
-        typ: Some(MountType::VOLUME),
-        volume_options: (!v.labels.is_empty()).then(|| MountVolumeOptions {
-            labels: Some(to_hash(&v.labels)),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }));
+    mounts.extend(h.volumes.iter().map(volume_mount));
     let container = TaskSpecContainerSpec {
         image: Some(c.image.clone()),
         labels: Some(to_hash(&c.labels)),
@@ -428,6 +419,26 @@ pub fn service_spec(request: &ServiceRequest) -> ServiceSpec {
 }
 
 impl SwarmEngine {
+    /// The service `id` as the manager has it, and its version index (what an update must
+    /// name).
+    async fn current_service(&self, id: &str) -> EngineResult<(bollard::models::Service, i32)> {
+        let current = self
+            .client()
+            .inspect_service(id, None::<InspectServiceOptions>)
+            .await
+            .map_err(|e| {
+                self.docker
+                    .api_or_missing("inspect swarm service", &format!("service {id}"), &e)
+            })?;
+        let version = current
+            .version
+            .as_ref()
+            .and_then(|v| v.index)
+            .and_then(|v| i32::try_from(v).ok())
+            .unwrap_or(0);
+        Ok((current, version))
+    }
+
     /// Wraps the engine of a swarm manager.
     ///
     /// # Errors
@@ -658,19 +669,7 @@ impl Services for SwarmEngine {
     }
 
     async fn update_service(&self, id: &str, request: &ServiceRequest) -> EngineResult<()> {
-        let current = self
-            .client()
-            .inspect_service(id, None::<InspectServiceOptions>)
-            .await
-            .map_err(|e| {
-                self.docker
-                    .api_or_missing("inspect swarm service", &format!("service {id}"), &e)
-            })?;
-        let version = current
-            .version
-            .and_then(|v| v.index)
-            .and_then(|v| i32::try_from(v).ok())
-            .unwrap_or(0);
+        let (_, version) = self.current_service(id).await?;
         let options = UpdateServiceOptionsBuilder::default()
             .version(version)
             .build();
@@ -685,19 +684,7 @@ impl Services for SwarmEngine {
     }
 
     async fn rollback_service(&self, id: &str) -> EngineResult<()> {
-        let current = self
-            .client()
-            .inspect_service(id, None::<InspectServiceOptions>)
-            .await
-            .map_err(|e| {
-                self.docker
-                    .api_or_missing("inspect swarm service", &format!("service {id}"), &e)
-            })?;
-        let version = current
-            .version
-            .and_then(|v| v.index)
-            .and_then(|v| i32::try_from(v).ok())
-            .unwrap_or(0);
+        let (current, version) = self.current_service(id).await?;
         // with `rollback=previous` the manager takes the service's previous spec itself (the
         // body is the current one, as `docker service rollback` sends it)
         let previous = current.spec.unwrap_or_default();

@@ -337,17 +337,36 @@ async fn find_cached(
         service: prepared.service.clone(),
         cached: true,
     });
-    Ok(Some(ServiceImage {
+    Ok(Some(service_image(
+        prepared,
+        start,
+        info.id,
+        info.size,
+        true,
+        Vec::new(),
+    )))
+}
+
+/// The result of one service's build (or cache hit) that began at `start`.
+fn service_image(
+    prepared: &PreparedService,
+    start: Instant,
+    image_id: String,
+    size: u64,
+    cached: bool,
+    steps: Vec<BuildStep>,
+) -> ServiceImage {
+    ServiceImage {
         service: prepared.service.clone(),
         runtime: prepared.plan.runtime,
         tag: prepared.tag.clone(),
-        image_id: info.id,
+        image_id,
         context_digest: prepared.context.digest.clone(),
-        size: info.size,
-        cached: true,
+        size,
+        cached,
         seconds: start.elapsed().as_secs_f64(),
-        steps: Vec::new(),
-    }))
+        steps,
+    }
 }
 
 /// Makes sure the base image of a runtime exists, building it from its recipe when missing.
@@ -412,16 +431,8 @@ async fn build_one(
         service: service.clone(),
         tag: prepared.tag.clone(),
     });
-    let image = |image_id: String, size: u64, cached: bool, steps: Vec<BuildStep>| ServiceImage {
-        service: service.clone(),
-        runtime: prepared.plan.runtime,
-        tag: prepared.tag.clone(),
-        image_id,
-        context_digest: prepared.context.digest.clone(),
-        size,
-        cached,
-        seconds: start.elapsed().as_secs_f64(),
-        steps,
+    let image = |image_id: String, size: u64, cached: bool, steps: Vec<BuildStep>| {
+        service_image(prepared, start, image_id, size, cached, steps)
     };
     // another pactown process may be building the same tag right now: wait for it, then reuse
     let _lock = lock::acquire(engine.kind(), &prepared.tag).await;
