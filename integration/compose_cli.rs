@@ -416,7 +416,84 @@ fn exec_passes_output_input_and_exit_code(kind: EngineKind) {
     );
 }
 
+/// Names of the engine's volumes.
+fn volumes(kind: EngineKind) -> Vec<String> {
+    common::cli_output(kind, &["volume", "ls", "--format", "{{.Name}}"])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn down_removes_volumes_only_when_asked(kind: EngineKind) {
+    if !common::available(kind) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("cvol");
+    let port = common::free_port();
+    let readme = common::python_service(
+        "keeper",
+        "",
+        r#"        if self.path != "/count":
+            return self.reply(200, "ok")
+        p = "/data/count"
+        n = int(open(p).read()) + 1 if os.path.exists(p) else 1
+        open(p, "w").write(str(n))
+        self.reply(200, str(n))"#,
+    );
+    std::fs::write(tmp.path().join("keeper.md"), readme).unwrap();
+    let file = tmp.path().join("app.pactown.yaml");
+    std::fs::write(
+        &file,
+        format!("name: {name}\nservices:\n  keeper:\n    readme: keeper.md\n    port: {port}\n    health_check: /health\n    volumes:\n      data: /data\n"),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let _down = common::Down::new(&file, kind).timeout(1);
+    let engine = common::cli(kind);
+    let vol = format!("{name}-data");
+    // a volume of the same engine that is not the ecosystem's stays whatever happens
+    let bystander = format!("{name}-bystander");
+    common::cli_output(kind, &["volume", "create", &bystander]);
+    let up = || {
+        let o = common::pactown(&["-f", f, "up", "-d", "--engine", engine]);
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let down = |extra: &[&str]| {
+        let mut args = vec!["-f", f, "down", "--engine", engine, "--timeout", "1"];
+        args.extend_from_slice(extra);
+        let o = common::pactown(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        text(&o)
+    };
+    let count = || common::http_get(&format!("http://127.0.0.1:{port}/count"));
+    up();
+    assert_eq!(count(), (200, "1".to_string()));
+    assert!(volumes(kind).contains(&vol), "{:?}", volumes(kind));
+    // plain `down` keeps the data: the next `up` counts on from it
+    let out = down(&[]);
+    assert!(!out.contains("volumes removed"), "{out}");
+    assert!(volumes(kind).contains(&vol), "{:?}", volumes(kind));
+    up();
+    assert_eq!(count(), (200, "2".to_string()));
+    // `down -v` removes the ecosystem's volume (and says so); the next `up` starts afresh
+    let out = down(&["-v"]);
+    assert!(out.contains("1 volumes removed"), "{out}");
+    let now = volumes(kind);
+    assert!(!now.contains(&vol), "{now:?}");
+    assert!(now.contains(&bystander), "{now:?}");
+    up();
+    assert_eq!(count(), (200, "1".to_string()));
+    let out = down(&["--volumes"]);
+    assert!(out.contains("1 volumes removed"), "{out}");
+    // nothing left: a second `down -v` has nothing to do
+    let out = down(&["-v"]);
+    assert!(out.contains("nothing to remove"), "{out}");
+    common::cli_output(kind, &["volume", "rm", &bystander]);
+}
+
 crate::per_engine!(sync:
+    down_removes_volumes_only_when_asked,
     exec_passes_output_input_and_exit_code,
     project_name_and_file_flags,
     up_some_services_with_and_without_deps,

@@ -566,7 +566,7 @@ async fn down_removes_everything_with_the_ecosystem_label() {
     .await
     .unwrap();
     let dyn_engine: Arc<dyn Engine> = engine.clone();
-    let r = pactown::deploy::down(&dyn_engine, ECO, Duration::from_secs(1), &discard())
+    let r = pactown::deploy::down(&dyn_engine, ECO, Duration::from_secs(1), false, &discard())
         .await
         .unwrap();
     let names: Vec<String> = r.containers.iter().map(|c| c.name.clone()).collect();

@@ -13,6 +13,9 @@ pub struct Args {
     /// Seconds to wait for each container to stop before killing it.
     #[arg(long, value_name = "S", default_value_t = 10)]
     pub timeout: u64,
+    /// Also remove the ecosystem's named volumes (`volumes:` data), as `docker compose down -v`.
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
 }
 
 /// Runs `pactown down`.
@@ -30,11 +33,20 @@ pub async fn run(
         &engine,
         &target.name,
         Duration::from_secs(args.timeout),
+        args.volumes,
         &sink,
     )
     .await?;
-    if report.containers.is_empty() && report.networks.is_empty() {
+    if report.containers.is_empty() && report.networks.is_empty() && report.volumes.is_empty() {
         printer.info(&format!("{}: nothing to remove", target.name));
+    } else if args.volumes {
+        printer.info(&format!(
+            "{} is down: {} containers, {} networks, {} volumes removed",
+            target.name,
+            report.containers.len(),
+            report.networks.len(),
+            report.volumes.len()
+        ));
     } else {
         printer.info(&format!(
             "{} is down: {} containers, {} networks removed",

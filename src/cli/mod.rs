@@ -44,8 +44,8 @@ pub struct Cli {
     /// Print only errors and requested output.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Print debug details.
-    #[arg(short, long, global = true)]
+    /// Print debug details (no short form: `-v` is `down -v`, as in Compose).
+    #[arg(long, global = true)]
     pub verbose: bool,
     /// Format of pactown's own messages on stderr: `text`, or `json` (one object per line).
     #[arg(
@@ -385,6 +385,11 @@ mod tests {
                 .unwrap(),
             (Some(PathBuf::from("x.yaml")), vec!["api".to_string()])
         );
+        // `-v` is Compose's `down -v`; verbosity is `--verbose` only
+        let cli = parse("pactown -f x.yaml down -v --verbose");
+        assert!(cli.verbose);
+        assert!(matches!(&cli.command, Command::Down(a) if a.volumes));
+        assert!(Cli::try_parse_from(["pactown", "-v", "status"]).is_err());
         let cli = parse("pactown -f x.yaml events -f");
         assert!(matches!(&cli.command, Command::Events(a) if a.follow));
         let cli = parse("pactown --file x.yaml graph -f json");

@@ -69,7 +69,7 @@ pub async fn run(
     let sink = crate::ui::events::sink(printer, crate::ui::events::EventOutput::Text);
     if mode == RunMode::Once {
         // a new run every time: the job of an earlier run (same name) is not kept as done
-        super::down(&engine, &eco.name, STOP_TIMEOUT, &sink).await?;
+        super::down(&engine, &eco.name, STOP_TIMEOUT, false, &sink).await?;
     }
     let output = (mode == RunMode::Once).then(|| {
         tokio::spawn(stream_output(
@@ -86,7 +86,7 @@ pub async fn run(
                 t.abort();
             }
             if mode != RunMode::Detach {
-                super::down(&engine, &eco.name, STOP_TIMEOUT, &sink).await?;
+                super::down(&engine, &eco.name, STOP_TIMEOUT, false, &sink).await?;
             }
             return Ok(RunOutcome::Interrupted);
         }
@@ -121,19 +121,19 @@ pub async fn run(
         let Some(code) = code else {
             // it did not run to an exit (no start, time-out): the verdict of `up`
             let verdict = check(engine.as_ref(), &report, printer).await;
-            super::down(&engine, &eco.name, STOP_TIMEOUT, &sink).await?;
+            super::down(&engine, &eco.name, STOP_TIMEOUT, false, &sink).await?;
             verdict?;
             return Err(DeployError::DidNotRun {
                 service: service.name.clone(),
             }
             .into());
         };
-        super::down(&engine, &eco.name, STOP_TIMEOUT, &sink).await?;
+        super::down(&engine, &eco.name, STOP_TIMEOUT, false, &sink).await?;
         return Ok(RunOutcome::Exited(code));
     }
     if let Err(e) = check(engine.as_ref(), &report, printer).await {
         if mode == RunMode::Foreground {
-            super::down(&engine, &eco.name, STOP_TIMEOUT, &sink).await?;
+            super::down(&engine, &eco.name, STOP_TIMEOUT, false, &sink).await?;
         }
         return Err(e);
     }
@@ -155,7 +155,7 @@ pub async fn run(
         _ = tokio::signal::ctrl_c() => None,
     };
     printer.info(&format!("stopping {}", service.name));
-    super::down(&engine, &eco.name, STOP_TIMEOUT, &sink).await?;
+    super::down(&engine, &eco.name, STOP_TIMEOUT, false, &sink).await?;
     Ok(match ended {
         Some(code) => RunOutcome::Exited(code),
         None => RunOutcome::Interrupted,

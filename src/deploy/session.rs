@@ -176,7 +176,7 @@ pub async fn start(request: UpRequest, printer: &Printer) -> Result<Started, Err
         printer.warn("interrupted");
         if !session.request.detach {
             let name = &session.project.ecosystem.name;
-            super::down(&engine, name, STOP_TIMEOUT, &sink).await?;
+            super::down(&engine, name, STOP_TIMEOUT, false, &sink).await?;
         }
         return Ok(session);
     };
@@ -249,6 +249,7 @@ pub async fn foreground_then_down(s: Started) -> Result<(), Error> {
         &s.engine,
         &name,
         STOP_TIMEOUT,
+        false,
         &sink_for(&s.request, printer),
     )
     .await?;

@@ -25,8 +25,9 @@ use bollard::models::{
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
     EventsOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
-    ListNetworksOptionsBuilder, LogsOptionsBuilder, PushImageOptionsBuilder,
-    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, TagImageOptionsBuilder,
+    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
+    PushImageOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    StopContainerOptionsBuilder, TagImageOptionsBuilder,
 };
 use bollard::{body_full, Docker};
 use futures_util::stream::{self, BoxStream, StreamExt};
@@ -54,6 +55,35 @@ impl std::fmt::Debug for DockerEngine {
 }
 
 impl DockerEngine {
+    /// Creates the named volumes of `spec` that do not exist yet, with their labels: Podman's
+    /// compat API ignores a mount's volume labels when the mount creates the volume, and
+    /// `down -v` finds the volumes by label.
+    async fn create_labelled_volumes(&self, spec: &ContainerSpec) -> EngineResult<()> {
+        for v in &spec.hardening.volumes {
+            let Some(name) = &v.source else { continue };
+            if v.labels.is_empty() {
+                continue;
+            }
+            match self.client.inspect_volume(name).await {
+                Ok(_) => continue,
+                Err(err) if status(&err) == Some(404) => {}
+                Err(err) => return Err(self.api(format!("inspect volume {name}"), &err)),
+            }
+            let request = bollard::models::VolumeCreateRequest {
+                name: Some(name.clone()),
+                labels: Some(v.labels.clone().into_iter().collect()),
+                ..Default::default()
+            };
+            match self.client.create_volume(request).await {
+                Ok(_) => {}
+                // made by a concurrent create
+                Err(err) if status(&err) == Some(409) => {}
+                Err(err) => return Err(self.api(format!("create volume {name}"), &err)),
+            }
+        }
+        Ok(())
+    }
+
     /// Wraps a connected client whose API version has been negotiated.
     #[must_use]
     pub fn new(client: Docker, kind: EngineKind, endpoint: String) -> Self {
@@ -773,8 +803,41 @@ impl Engine for DockerEngine {
         Ok(names)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn list_volumes(&self, labels: &LabelFilter) -> EngineResult<Vec<String>> {
+        let options = ListVolumesOptionsBuilder::default()
+            .filters(&label_filters(labels))
+            .build();
+        let listed = self
+            .client
+            .list_volumes(Some(options))
+            .await
+            .map_err(|e| self.api("list volumes", &e))?;
+        let mut names: Vec<String> = listed
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    async fn remove_volume(&self, name: &str) -> EngineResult<()> {
+        let options = RemoveVolumeOptionsBuilder::default().force(false).build();
+        match self.client.remove_volume(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(err) if status(&err) == Some(404) => Ok(()),
+            Err(err) => Err(self.api(format!("remove volume {name}"), &err)),
+        }
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(name = %spec.name))]
     async fn create_container(&self, spec: &ContainerSpec) -> EngineResult<String> {
+        if self.kind == EngineKind::Podman {
+            self.create_labelled_volumes(spec).await?;
+        }
         let mut exposed = Vec::new();
         let mut bindings: PortMap = HashMap::new();
         for port in &spec.ports {

@@ -53,6 +53,7 @@ struct FakeContainer {
 struct State {
     containers: BTreeMap<String, FakeContainer>,
     networks: BTreeMap<String, BTreeMap<String, String>>,
+    volumes: BTreeMap<String, BTreeMap<String, String>>,
     images: BTreeMap<String, ImageInfo>,
     behaviours: BTreeMap<String, Behaviour>,
     calls: Vec<Call>,
@@ -361,6 +362,35 @@ impl Engine for FakeEngine {
             .collect())
     }
 
+    async fn list_volumes(&self, labels: &LabelFilter) -> EngineResult<Vec<String>> {
+        Ok(self
+            .lock()
+            .volumes
+            .iter()
+            .filter(|(_, l)| matches(l, labels))
+            .map(|(n, _)| n.clone())
+            .collect())
+    }
+
+    async fn remove_volume(&self, name: &str) -> EngineResult<()> {
+        let mut st = self.lock();
+        if st.containers.values().any(|c| {
+            c.spec
+                .hardening
+                .volumes
+                .iter()
+                .any(|v| v.source.as_deref() == Some(name))
+        }) {
+            return Err(EngineError::Api {
+                operation: format!("remove volume {name}"),
+                message: "volume is in use".into(),
+            });
+        }
+        Self::record(&mut st, "remove-volume", name);
+        st.volumes.remove(name);
+        Ok(())
+    }
+
     async fn create_container(&self, spec: &ContainerSpec) -> EngineResult<String> {
         let mut st = self.lock();
         if st.containers.values().any(|c| c.spec.name == spec.name) {
@@ -377,6 +407,13 @@ impl Engine for FakeEngine {
         st.next_id += 1;
         let id = format!("fake{:08}", st.next_id);
         Self::record(&mut st, "create", &spec.name);
+        for v in &spec.hardening.volumes {
+            if let Some(source) = &v.source {
+                st.volumes
+                    .entry(source.clone())
+                    .or_insert_with(|| v.labels.clone());
+            }
+        }
         st.containers.insert(
             id.clone(),
             FakeContainer {

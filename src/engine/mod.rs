@@ -411,6 +411,12 @@ pub trait Engine: Send + Sync {
     /// Names of networks carrying all the given labels.
     async fn list_networks(&self, labels: &LabelFilter) -> EngineResult<Vec<String>>;
 
+    /// Names of volumes carrying all the given labels.
+    async fn list_volumes(&self, labels: &LabelFilter) -> EngineResult<Vec<String>>;
+
+    /// Removes a volume (no error if it is gone; an error while a container uses it).
+    async fn remove_volume(&self, name: &str) -> EngineResult<()>;
+
     /// Creates a container; returns its id.
     async fn create_container(&self, spec: &ContainerSpec) -> EngineResult<String>;
 

@@ -859,6 +859,15 @@ impl Engine for SwarmEngine {
         self.docker.list_networks(labels).await
     }
 
+    /// This node's volumes: Swarm creates a task's volume on the node that runs it.
+    async fn list_volumes(&self, labels: &LabelFilter) -> EngineResult<Vec<String>> {
+        self.docker.list_volumes(labels).await
+    }
+
+    async fn remove_volume(&self, name: &str) -> EngineResult<()> {
+        self.docker.remove_volume(name).await
+    }
+
     async fn create_container(&self, spec: &ContainerSpec) -> EngineResult<String> {
         self.docker.create_container(spec).await
     }
