@@ -492,7 +492,162 @@ fn down_removes_volumes_only_when_asked(kind: EngineKind) {
     common::cli_output(kind, &["volume", "rm", &bystander]);
 }
 
+fn run_service_command_in_a_oneoff_container(kind: EngineKind) {
+    if !common::available(kind) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("crun");
+    let (db_port, api_port) = (common::free_port(), common::free_port());
+    let readme = common::python_service(
+        "greeter",
+        "",
+        r#"        self.reply(200, os.environ["SERVICE_NAME"])"#,
+    );
+    std::fs::write(tmp.path().join("greeter.md"), readme).unwrap();
+    let file = tmp.path().join("app.pactown.yaml");
+    std::fs::write(
+        &file,
+        format!("name: {name}\nservices:\n  db:\n    readme: greeter.md\n    port: {db_port}\n    health_check: /\n  api:\n    readme: greeter.md\n    port: {api_port}\n    health_check: /\n    depends_on: [db]\n"),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let _down = common::Down::new(&file, kind).timeout(1);
+    let engine = common::cli(kind);
+    let run = |args: &[&str], input: &str| {
+        use std::io::Write as _;
+        let mut child = pactown_cmd()
+            .args(["-f", f, "run", "--engine", engine])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let stdout = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    let oneoffs = || {
+        common::cli_output(
+            kind,
+            &[
+                "ps",
+                "-a",
+                "--filter",
+                &format!("label=io.pactown.oneoff={name}"),
+                "--format",
+                "{{.Names}}",
+            ],
+        )
+    };
+    // the dependency comes up first; the command sees the service's env and reaches `db` by
+    // name; its exit code is pactown's; the service itself is not started
+    let o = run(
+        &[
+            "api",
+            "-e",
+            "EXTRA=given",
+            "--",
+            "python3",
+            "-c",
+            "import os, sys, urllib.request; print(os.environ['SERVICE_NAME'], os.environ['EXTRA'], urllib.request.urlopen(os.environ['DB_URL']).read().decode()); sys.exit(5)",
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert_eq!(stdout(&o), "api given db\n", "{}", text(&o));
+    let running = states(kind, &name);
+    assert_eq!(
+        running.get("db").map(String::as_str),
+        Some("running"),
+        "{running:?}"
+    );
+    assert!(!running.contains_key("api"), "{running:?}");
+    assert_eq!(oneoffs(), "", "the one-off container is removed");
+    // stdin reaches the command; stderr stays apart
+    let o = run(&["api", "sh", "-c", "wc -c; echo err >&2"], "twelve bytes");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(stdout(&o).trim(), "12", "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("err"),
+        "{}",
+        text(&o)
+    );
+    // a one-off does not disturb what runs: `up -d` after it keeps db and adds api
+    let o = common::pactown(&["-f", f, "up", "-d", "--engine", engine]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&["db", "true"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    let st = common::stdout_json(&common::pactown(&[
+        "-f", f, "status", "--json", "--engine", engine,
+    ]));
+    assert_eq!(st["services"].as_array().map(Vec::len), Some(2), "{st}");
+    // with a TTY on a terminal (script(1)), and without one under -T
+    let bin = env!("CARGO_BIN_EXE_pactown");
+    let in_pty = |extra: &str| {
+        let line = format!("{bin} -f {f} run --engine {engine} {extra} api sh -c 'test -t 0 && echo tty || echo notty'");
+        std::process::Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let o = in_pty("");
+    assert!(
+        stdout(&o).contains("tty") && !stdout(&o).contains("notty"),
+        "{}",
+        text(&o)
+    );
+    let o = in_pty("-T");
+    assert!(stdout(&o).contains("notty"), "{}", text(&o));
+    // --no-deps after down: db stays down
+    let o = common::pactown(&["-f", f, "down", "--engine", engine, "--timeout", "1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&["api", "--no-deps", "--", "sh", "-c", "echo alone"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(stdout(&o), "alone\n");
+    assert!(states(kind, &name).is_empty());
+    assert_eq!(oneoffs(), "");
+    // refusals: an unknown service, a README flag, a command after a README
+    let o = run(&["nosuch", "true"], "");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("`nosuch` is not a service of"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&["api", "--once", "true"], "");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--once applies to `run README.md`"),
+        "{}",
+        text(&o)
+    );
+    let readme = tmp.path().join("greeter.md");
+    let o = run(&[readme.to_str().unwrap(), "true"], "");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("takes no command"), "{}", text(&o));
+    // a one-off left behind (pactown killed mid-run) goes with `down`
+    let label = format!("io.pactown.oneoff={name}");
+    common::cli_output(
+        kind,
+        &["create", "--label", &label, "debian:bookworm-slim", "true"],
+    );
+    assert_ne!(oneoffs(), "");
+    let o = common::pactown(&["-f", f, "down", "--engine", engine, "--timeout", "1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(oneoffs(), "");
+}
+
 crate::per_engine!(sync:
+    run_service_command_in_a_oneoff_container,
     down_removes_volumes_only_when_asked,
     exec_passes_output_input_and_exit_code,
     project_name_and_file_flags,

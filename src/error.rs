@@ -267,6 +267,17 @@ pub enum RequestError {
         /// The lowest port users may bind.
         lowest: u16,
     },
+    /// `run README.md CMD…`: a command given with a README.
+    #[error("`run {0}` runs that README as a service and takes no command; to run a command in a service's one-off container name the service: `pactown -f FILE run SERVICE -- CMD…`")]
+    RunReadmeCommand(String),
+    /// `run SERVICE` with a flag that only applies to `run README.md`.
+    #[error("{flag} applies to `run README.md`, not to a one-off command in service `{service}`")]
+    RunServiceFlag {
+        /// The flag.
+        flag: &'static str,
+        /// The service named.
+        service: String,
+    },
     /// `up --no-deps` without a service.
     #[error("--no-deps needs the services to start: `pactown up SERVICE… --no-deps -d`")]
     NoDepsWithoutServices,
@@ -312,7 +323,9 @@ impl Error {
                 RequestError::TwoFiles { .. }
                 | RequestError::TwoNames { .. }
                 | RequestError::ServicesNeedDetach(_)
-                | RequestError::NoDepsWithoutServices,
+                | RequestError::NoDepsWithoutServices
+                | RequestError::RunReadmeCommand(_)
+                | RequestError::RunServiceFlag { .. },
             ) => 2,
             Error::Readiness(_) => 3,
             Error::Suite(crate::suite::SuiteError::UnknownService { .. })

@@ -328,7 +328,7 @@ async fn dispatch(
         Command::Build(args) => build::run(args, globals, printer).await,
         Command::Images(args) => images::run(args, printer).await,
         Command::Up(args) => up::run(args, globals, printer).await,
-        Command::Run(args) => run::run(args, printer).await,
+        Command::Run(args) => run::run(args, globals, printer).await,
         Command::Down(args) => down::run(args, globals, printer).await,
         Command::Exec(args) => exec::run(args, globals, printer).await,
         Command::Stop(args) => stop::stop(args, globals, printer).await,
@@ -395,6 +395,14 @@ mod tests {
         let cli = parse("pactown --file x.yaml graph -f json");
         assert!(
             matches!(&cli.command, Command::Graph(a) if a.format == super::graph::Format::Json)
+        );
+        let cli = parse("pactown -f x.yaml run api -e A=1 -- sh -c true");
+        assert!(
+            matches!(&cli.command, Command::Run(a) if a.command == ["sh", "-c", "true"] && a.env.len() == 1)
+        );
+        let cli = parse("pactown -f x.yaml run -T --no-deps api ls -la");
+        assert!(
+            matches!(&cli.command, Command::Run(a) if a.no_tty && a.no_deps && a.command == ["ls", "-la"])
         );
         let cli = parse("pactown -p demo run README.md -p 9000");
         assert_eq!(cli.project_name.as_deref(), Some("demo"));

@@ -1,9 +1,11 @@
 //! `pactown run README.md`: one README without an ecosystem file, built, hardened and
-//! health-checked as `up` does ([`crate::deploy::run`]).
+//! health-checked as `up` does ([`crate::deploy::run`]). `pactown run SERVICE [--] CMD…`: a
+//! one-off container from a service of the ecosystem file, as `docker compose run`
+//! ([`crate::deploy::oneoff`]).
 use crate::config::EngineChoice;
 use crate::deploy::run::{RunMode, RunOutcome};
 use crate::deploy::{DeployOptions, HttpProbe, UpOptions};
-use crate::error::Error;
+use crate::error::{Error, RequestError};
 use crate::image::BuildOptions;
 use crate::project::SingleService;
 use crate::ui::Printer;
@@ -16,8 +18,24 @@ use std::time::Duration;
 /// Arguments of `pactown run`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The markpact README to run.
+    /// The markpact README to run (a file, or a name ending in `.md`); otherwise a service of
+    /// the ecosystem file (`-f`/`PACTOWN_FILE`/the current folder) to run a one-off command in.
+    #[arg(value_name = "README|SERVICE")]
     pub readme: PathBuf,
+    /// With SERVICE: the command for the one-off container (default: the service's own); put
+    /// `--` before it when it has options of its own.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<String>,
+    /// With SERVICE: do not bring up the services it depends on first.
+    #[arg(long)]
+    pub no_deps: bool,
+    /// With SERVICE: no pseudo-terminal even when stdin is a terminal (`-T`, as in Compose).
+    #[arg(short = 'T', long)]
+    pub no_tty: bool,
     /// Port the program listens on (its `PORT`/`MARKPACT_PORT`), published on 127.0.0.1
     /// (the next free one when taken); default 8000.
     #[arg(short, long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1024..), conflicts_with = "once")]
@@ -62,7 +80,17 @@ const INTERRUPTED: u8 = 130;
 ///
 /// # Errors
 /// Invalid README, build, engine and readiness errors.
-pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
+pub async fn run(
+    args: Args,
+    globals: &super::Globals,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
+    if !is_readme(&args.readme) {
+        return oneoff(args, globals, printer).await;
+    }
+    if !args.command.is_empty() {
+        return Err(RequestError::RunReadmeCommand(args.readme.display().to_string()).into());
+    }
     let service = SingleService {
         port: args.port,
         env: args.env.into_iter().collect::<BTreeMap<_, _>>(),
@@ -105,4 +133,91 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
         RunOutcome::Interrupted => ExitCode::from(INTERRUPTED),
         RunOutcome::Exited(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)),
     })
+}
+
+/// A README argument: an existing file or a name ending in `.md`.
+fn is_readme(p: &std::path::Path) -> bool {
+    p.is_file()
+        || p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("markdown"))
+}
+
+/// `pactown run SERVICE [--] CMD…`.
+async fn oneoff(
+    args: Args,
+    globals: &super::Globals,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
+    use std::io::IsTerminal as _;
+    let service = args.readme.display().to_string();
+    for (given, flag) in [
+        (args.port.is_some(), "--port"),
+        (args.detach, "--detach"),
+        (args.once, "--once"),
+        (args.timeout.is_some(), "--timeout"),
+    ] {
+        if given {
+            return Err(RequestError::RunServiceFlag { flag, service }.into());
+        }
+    }
+    let file = globals.resolved_file(None)?;
+    let run_as = crate::project::RunAs {
+        project_name: globals.name(None)?,
+        ..crate::project::RunAs::default()
+    };
+    let project = crate::project::load_for_run(&file, &run_as)?;
+    printer.diagnostics(&project.warnings);
+    let printer = printer
+        .clone()
+        .with_secrets(crate::project::secret_values(&project));
+    let eco = &project.ecosystem;
+    let engine = crate::deploy::connect(args.engine, Some(eco)).await?;
+    let jobs = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let opts = UpOptions {
+        build: BuildOptions {
+            no_cache: args.no_cache,
+            ca_bundle: args.ca_bundle.or_else(|| eco.build.ca_bundle.clone()),
+            jobs,
+        },
+        deploy: DeployOptions {
+            ecosystem_file: std::fs::canonicalize(&file).ok(),
+            ..DeployOptions::default()
+        },
+        journal: crate::observe::journal::Journal::for_ecosystem(&eco.name),
+        services: None,
+    };
+    let tty = !args.no_tty && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let job = crate::deploy::oneoff::OneOff {
+        service,
+        command: args.command,
+        env: args.env.into_iter().collect(),
+        no_deps: args.no_deps,
+        tty,
+    };
+    let sink = crate::ui::events::sink(&printer, crate::ui::events::EventOutput::Text);
+    // the terminal goes raw only once the container runs: build and dependency output first
+    let raw = std::sync::Mutex::new(None);
+    let on_output = |chunk: &crate::engine::ExecChunk| {
+        if tty {
+            if let Ok(mut r) = raw.lock() {
+                r.get_or_insert_with(crate::ui::terminal::RawMode::enable);
+            }
+        }
+        crate::ui::terminal::raw_output(chunk.stderr, &chunk.bytes);
+    };
+    let code = crate::deploy::oneoff::run_oneoff(
+        engine,
+        &project,
+        &job,
+        opts,
+        Some(crate::ui::terminal::stdin_chunks()),
+        &on_output,
+        &sink,
+        &printer,
+    )
+    .await;
+    drop(raw);
+    Ok(ExitCode::from(
+        code?.map_or(1, |c| u8::try_from(c.clamp(0, 255)).unwrap_or(1)),
+    ))
 }

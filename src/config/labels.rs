@@ -23,5 +23,9 @@ pub const HEALTH_PATH: &str = "io.pactown.health-path";
 pub const HEALTH_CMD: &str = "io.pactown.health-cmd";
 /// `job` on the container of a one-shot job (absent on long-running services).
 pub const KIND: &str = "io.pactown.kind";
+/// On a one-off container (`pactown run SERVICE -- CMD`): its ecosystem. Such a container has
+/// no [`ECOSYSTEM`] label, so deploys and `status` never count or replace it; `down` removes
+/// it.
+pub const ONEOFF: &str = "io.pactown.oneoff";
 /// Path of the ecosystem file the container was started from.
 pub const ECOSYSTEM_FILE: &str = "io.pactown.ecosystem-file";

@@ -49,6 +49,8 @@ pub async fn down(
         sink,
     )
     .await?;
+    // one-off containers (`run SERVICE -- CMD`) left behind would hold the network
+    super::oneoff::remove_leftovers(engine.as_ref(), ecosystem).await?;
     let filter = super::ecosystem_filter(ecosystem);
     let mut networks = Vec::new();
     let mut first_err = None;

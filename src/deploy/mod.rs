@@ -12,6 +12,7 @@ pub mod event;
 pub mod gate;
 pub mod health;
 pub mod isolation;
+pub mod oneoff;
 pub mod plan;
 pub mod ports;
 pub mod replica;

@@ -74,6 +74,42 @@ pub fn container_spec(
     }
 }
 
+/// The one-off container `name` of `d` (`pactown run SERVICE -- CMD`): the service's image,
+/// environment (plus `env`), network and isolation, running `command` (`None`: the image's own),
+/// with no published port, alias, restart or health check, labelled [`labels::ONEOFF`] instead
+/// of [`labels::ECOSYSTEM`] so deploys leave it alone.
+#[must_use]
+pub fn oneoff_spec(
+    at: Placement<'_>,
+    d: &DesiredService,
+    name: &str,
+    command: Option<Vec<String>>,
+    env: &BTreeMap<String, String>,
+) -> ContainerSpec {
+    let mut spec = container_spec(at, d, 1, None);
+    spec.name = name.to_string();
+    spec.labels.retain(|k, _| {
+        !matches!(
+            k.as_str(),
+            labels::ECOSYSTEM
+                | labels::REPLICA
+                | labels::CONFIG_HASH
+                | labels::HEALTH_PATH
+                | labels::HEALTH_CMD
+                | labels::KIND
+        )
+    });
+    spec.labels
+        .insert(labels::ONEOFF.to_string(), at.ecosystem.to_string());
+    spec.env
+        .extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    spec.aliases.clear();
+    spec.ports.clear();
+    spec.restart = false;
+    spec.command = command;
+    spec
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +145,53 @@ mod tests {
         assert_eq!(
             spec.labels.get(labels::KIND).map(String::as_str),
             Some("job")
+        );
+    }
+
+    #[test]
+    fn oneoff_spec_keeps_image_env_and_isolation_but_nothing_a_deploy_counts() {
+        let env = BTreeMap::from([("DB_URL".to_string(), "http://db:5432".to_string())]);
+        let d = DesiredService::new(
+            "api",
+            "pactown/python-api:abc",
+            "sha256:1",
+            env,
+            8001,
+            2,
+            true,
+            Some("/health".into()),
+            Duration::from_secs(30),
+            vec!["db".into()],
+        );
+        let at = Placement {
+            ecosystem: "shop",
+            network: "pactown-shop",
+            ecosystem_file: None,
+        };
+        let extra = BTreeMap::from([("X".to_string(), "1".to_string())]);
+        let cmd = Some(vec!["sh".to_string(), "-c".to_string(), "env".to_string()]);
+        let spec = oneoff_spec(at, &d, "shop-api-run-1a2b3c", cmd.clone(), &extra);
+        let replica = container_spec(at, &d, 1, Some(18001));
+        assert_eq!(spec.name, "shop-api-run-1a2b3c");
+        assert_eq!(spec.image, replica.image);
+        assert_eq!(spec.network, "pactown-shop");
+        assert_eq!(spec.hardening, replica.hardening);
+        assert_eq!(
+            spec.env.get("DB_URL").map(String::as_str),
+            Some("http://db:5432")
+        );
+        assert_eq!(spec.env.get("X").map(String::as_str), Some("1"));
+        assert_eq!(spec.command, cmd);
+        assert!(spec.ports.is_empty() && spec.aliases.is_empty() && !spec.restart);
+        assert!(!spec.labels.contains_key(labels::ECOSYSTEM));
+        assert!(!spec.labels.contains_key(labels::REPLICA));
+        assert_eq!(
+            spec.labels.get(labels::ONEOFF).map(String::as_str),
+            Some("shop")
+        );
+        assert_eq!(
+            spec.labels.get(labels::SERVICE).map(String::as_str),
+            Some("api")
         );
     }
 }

@@ -128,7 +128,7 @@ pub async fn build_images(
 }
 
 /// [`build_images`] of the services in `only` (`None`: all).
-async fn build_images_of(
+pub(crate) async fn build_images_of(
     engine: &dyn Engine,
     project: &Project,
     only: Option<&BTreeSet<String>>,

@@ -409,6 +409,115 @@ async fn keep_last(
 }
 
 impl DockerEngine {
+    /// Creates the container of `spec`; with `interactive` (its value: a TTY or not) stdin is
+    /// kept open for one attach, as `docker run -i` does.
+    async fn create(
+        &self,
+        spec: &ContainerSpec,
+        interactive: Option<bool>,
+    ) -> EngineResult<String> {
+        if self.kind == EngineKind::Podman {
+            self.create_labelled_volumes(spec).await?;
+        }
+        let mut exposed = Vec::new();
+        let mut bindings: PortMap = HashMap::new();
+        for port in &spec.ports {
+            let key = format!("{}/tcp", port.container_port);
+            if !exposed.contains(&key) {
+                exposed.push(key.clone());
+            }
+            let host_ip = if port.host_ip.is_empty() {
+                "127.0.0.1".to_string()
+            } else {
+                port.host_ip.clone()
+            };
+            let host_port = if port.host_port == 0 {
+                String::new()
+            } else {
+                port.host_port.to_string()
+            };
+            bindings
+                .entry(key)
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(ApiPortBinding {
+                    host_ip: Some(host_ip),
+                    host_port: Some(host_port),
+                });
+        }
+        let network = (!spec.network.is_empty()).then(|| spec.network.clone());
+        let host_config = HostConfig {
+            port_bindings: (!bindings.is_empty()).then_some(bindings),
+            network_mode: network.clone(),
+            restart_policy: spec.restart.then_some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            init: spec.init.then_some(true),
+            ..Default::default()
+        };
+        let host_config = harden(host_config, &spec.hardening, &spec.limits);
+        let networking_config = network.map(|net| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                net,
+                EndpointSettings {
+                    aliases: (!spec.aliases.is_empty()).then(|| spec.aliases.clone()),
+                    ..Default::default()
+                },
+            )])),
+        });
+        let healthcheck = spec.healthcheck.as_ref().map(|cmd| HealthConfig {
+            test: Some(
+                std::iter::once("CMD".to_string())
+                    .chain(cmd.iter().cloned())
+                    .collect(),
+            ),
+            interval: Some(5_000_000_000),
+            timeout: Some(5_000_000_000),
+            retries: Some(3),
+            start_period: None,
+            start_interval: None,
+        });
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(to_hash(&spec.labels)),
+            exposed_ports: (!exposed.is_empty()).then_some(exposed),
+            cmd: spec.command.clone(),
+            user: spec.hardening.user.clone(),
+            healthcheck,
+            stop_timeout: spec
+                .stop_timeout
+                .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+            host_config: Some(host_config),
+            networking_config,
+            tty: interactive,
+            open_stdin: interactive.map(|_| true),
+            stdin_once: interactive.map(|_| true),
+            attach_stdin: interactive.map(|_| true),
+            attach_stdout: interactive.map(|_| true),
+            attach_stderr: interactive.map(|_| true),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&spec.name)
+            .build();
+        let created = self
+            .client
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| {
+                if status(&e) == Some(404) {
+                    EngineError::NotFound {
+                        what: format!("image {} (for container {})", spec.image, spec.name),
+                    }
+                } else {
+                    self.api(format!("create container {}", spec.name), &e)
+                }
+            })?;
+        Ok(created.id)
+    }
+
     /// The engine's log stream of `id` split into lines (`tail` as the engine counts it).
     fn log_lines(
         &self,
@@ -835,100 +944,39 @@ impl Engine for DockerEngine {
 
     #[tracing::instrument(level = "debug", skip_all, fields(name = %spec.name))]
     async fn create_container(&self, spec: &ContainerSpec) -> EngineResult<String> {
-        if self.kind == EngineKind::Podman {
-            self.create_labelled_volumes(spec).await?;
-        }
-        let mut exposed = Vec::new();
-        let mut bindings: PortMap = HashMap::new();
-        for port in &spec.ports {
-            let key = format!("{}/tcp", port.container_port);
-            if !exposed.contains(&key) {
-                exposed.push(key.clone());
-            }
-            let host_ip = if port.host_ip.is_empty() {
-                "127.0.0.1".to_string()
-            } else {
-                port.host_ip.clone()
-            };
-            let host_port = if port.host_port == 0 {
-                String::new()
-            } else {
-                port.host_port.to_string()
-            };
-            bindings
-                .entry(key)
-                .or_insert_with(|| Some(Vec::new()))
-                .get_or_insert_with(Vec::new)
-                .push(ApiPortBinding {
-                    host_ip: Some(host_ip),
-                    host_port: Some(host_port),
-                });
-        }
-        let network = (!spec.network.is_empty()).then(|| spec.network.clone());
-        let host_config = HostConfig {
-            port_bindings: (!bindings.is_empty()).then_some(bindings),
-            network_mode: network.clone(),
-            restart_policy: spec.restart.then_some(RestartPolicy {
-                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-                maximum_retry_count: None,
-            }),
-            init: spec.init.then_some(true),
-            ..Default::default()
-        };
-        let host_config = harden(host_config, &spec.hardening, &spec.limits);
-        let networking_config = network.map(|net| NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(
-                net,
-                EndpointSettings {
-                    aliases: (!spec.aliases.is_empty()).then(|| spec.aliases.clone()),
-                    ..Default::default()
-                },
-            )])),
-        });
-        let healthcheck = spec.healthcheck.as_ref().map(|cmd| HealthConfig {
-            test: Some(
-                std::iter::once("CMD".to_string())
-                    .chain(cmd.iter().cloned())
-                    .collect(),
-            ),
-            interval: Some(5_000_000_000),
-            timeout: Some(5_000_000_000),
-            retries: Some(3),
-            start_period: None,
-            start_interval: None,
-        });
-        let body = ContainerCreateBody {
-            image: Some(spec.image.clone()),
-            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            labels: Some(to_hash(&spec.labels)),
-            exposed_ports: (!exposed.is_empty()).then_some(exposed),
-            cmd: spec.command.clone(),
-            user: spec.hardening.user.clone(),
-            healthcheck,
-            stop_timeout: spec
-                .stop_timeout
-                .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
-            host_config: Some(host_config),
-            networking_config,
-            ..Default::default()
-        };
-        let options = CreateContainerOptionsBuilder::default()
-            .name(&spec.name)
+        self.create(spec, None).await
+    }
+
+    async fn run_attached(
+        &self,
+        spec: &ContainerSpec,
+        tty: bool,
+    ) -> EngineResult<super::AttachedExec> {
+        use bollard::query_parameters::AttachContainerOptionsBuilder;
+        let id = self.create(spec, Some(tty)).await?;
+        let operation = format!("attach to container {}", spec.name);
+        let options = AttachContainerOptionsBuilder::default()
+            .stream(true)
+            .stdin(true)
+            .stdout(true)
+            .stderr(true)
             .build();
-        let created = self
-            .client
-            .create_container(Some(options), body)
-            .await
-            .map_err(|e| {
-                if status(&e) == Some(404) {
-                    EngineError::NotFound {
-                        what: format!("image {} (for container {})", spec.image, spec.name),
-                    }
-                } else {
-                    self.api(format!("create container {}", spec.name), &e)
-                }
-            })?;
-        Ok(created.id)
+        let attached = match self.client.attach_container(&id, Some(options)).await {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = self.remove_container(&id).await;
+                return Err(self.api(operation, &e));
+            }
+        };
+        if let Err(e) = self.start_container(&id).await {
+            let _ = self.remove_container(&id).await;
+            return Err(e);
+        }
+        Ok(super::AttachedExec {
+            id,
+            output: exec_chunks(attached.output, operation, self.kind),
+            input: attached.input,
+        })
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(id = %short(id)))]
@@ -1095,31 +1143,7 @@ impl Engine for DockerEngine {
                 message: "the engine started it detached".into(),
             });
         };
-        let kind = self.kind;
-        let output = output
-            .filter_map(move |frame| {
-                let op = operation.clone();
-                async move {
-                    match frame {
-                        Ok(LogOutput::StdErr { message }) => Some(Ok(super::ExecChunk {
-                            stderr: true,
-                            bytes: message,
-                        })),
-                        Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
-                            Some(Ok(super::ExecChunk {
-                                stderr: false,
-                                bytes: message,
-                            }))
-                        }
-                        Ok(LogOutput::StdIn { .. }) => None,
-                        Err(e) => Some(Err(EngineError::Api {
-                            operation: op,
-                            message: format!("{kind}: {e}"),
-                        })),
-                    }
-                }
-            })
-            .boxed();
+        let output = exec_chunks(output, operation, self.kind);
         Ok(super::AttachedExec {
             id: created.id,
             output,
@@ -1345,6 +1369,40 @@ impl DockerEngine {
             });
         Ok(events.boxed())
     }
+}
+
+/// The frames of an attached exec or container as [`super::ExecChunk`]s (stdin echoes dropped).
+fn exec_chunks(
+    output: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<LogOutput, BollardError>> + Send>,
+    >,
+    operation: String,
+    kind: EngineKind,
+) -> BoxStream<'static, EngineResult<super::ExecChunk>> {
+    output
+        .filter_map(move |frame| {
+            let op = operation.clone();
+            async move {
+                match frame {
+                    Ok(LogOutput::StdErr { message }) => Some(Ok(super::ExecChunk {
+                        stderr: true,
+                        bytes: message,
+                    })),
+                    Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
+                        Some(Ok(super::ExecChunk {
+                            stderr: false,
+                            bytes: message,
+                        }))
+                    }
+                    Ok(LogOutput::StdIn { .. }) => None,
+                    Err(e) => Some(Err(EngineError::Api {
+                        operation: op,
+                        message: format!("{kind}: {e}"),
+                    })),
+                }
+            }
+        })
+        .boxed()
 }
 
 #[cfg(test)]

@@ -411,6 +411,18 @@ pub trait Engine: Send + Sync {
     /// Names of networks carrying all the given labels.
     async fn list_networks(&self, labels: &LabelFilter) -> EngineResult<Vec<String>>;
 
+    /// Creates the container of `spec` with its streams attached (stdin open, a TTY when
+    /// `tty`) and starts it, as `docker run -it` does: the [`AttachedExec`]'s id is the
+    /// container's; its exit code is then the container's ([`Engine::inspect_container`]).
+    /// The caller removes it.
+    async fn run_attached(&self, spec: &ContainerSpec, tty: bool) -> EngineResult<AttachedExec> {
+        let _ = tty;
+        Err(EngineError::Api {
+            operation: format!("run container {} attached", spec.name),
+            message: format!("{} cannot attach to a container", self.kind()),
+        })
+    }
+
     /// Names of volumes carrying all the given labels.
     async fn list_volumes(&self, labels: &LabelFilter) -> EngineResult<Vec<String>>;
 

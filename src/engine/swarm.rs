@@ -859,6 +859,15 @@ impl Engine for SwarmEngine {
         self.docker.list_networks(labels).await
     }
 
+    /// A one-off container on this node (`pactown run SERVICE -- CMD`), as on Docker.
+    async fn run_attached(
+        &self,
+        spec: &ContainerSpec,
+        tty: bool,
+    ) -> EngineResult<super::AttachedExec> {
+        self.docker.run_attached(spec, tty).await
+    }
+
     /// This node's volumes: Swarm creates a task's volume on the node that runs it.
     async fn list_volumes(&self, labels: &LabelFilter) -> EngineResult<Vec<String>> {
         self.docker.list_volumes(labels).await

@@ -58,8 +58,33 @@ pub async fn exec(
             replica,
         });
     };
-    let mut attached = engine.exec_attach(&container.id, command, tty).await?;
-    let mut sink = attached.input;
+    let attached = engine.exec_attach(&container.id, command, tty).await?;
+    let id = pump(attached, stdin, on_output).await?;
+    // the exit code may lag the end of the output by a moment
+    for _ in 0..100 {
+        if let Some(code) = engine.exec_exit_code(&id).await? {
+            return Ok(Some(code));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(None)
+}
+
+/// Copies `stdin` (when given; else closes the input at once) into an attached command and
+/// hands its output to `on_output` until the output ends; returns the attached id.
+///
+/// # Errors
+/// An engine error while reading the output.
+pub async fn pump(
+    attached: crate::engine::AttachedExec,
+    stdin: Option<tokio::sync::mpsc::Receiver<Vec<u8>>>,
+    on_output: &(dyn Fn(&ExecChunk) + Sync),
+) -> Result<String, EngineError> {
+    let crate::engine::AttachedExec {
+        id,
+        mut output,
+        input: mut sink,
+    } = attached;
     let copier = match stdin {
         Some(mut input) => Some(tokio::spawn(async move {
             use tokio::io::AsyncWriteExt as _;
@@ -76,18 +101,15 @@ pub async fn exec(
             None
         }
     };
-    while let Some(chunk) = attached.output.next().await {
-        on_output(&chunk?);
+    let result = async {
+        while let Some(chunk) = output.next().await {
+            on_output(&chunk?);
+        }
+        Ok::<_, EngineError>(())
     }
+    .await;
     if let Some(task) = copier {
         task.abort();
     }
-    // the exit code may lag the end of the output by a moment
-    for _ in 0..100 {
-        if let Some(code) = engine.exec_exit_code(&attached.id).await? {
-            return Ok(Some(code));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(None)
+    result.map(|()| id)
 }
