@@ -646,7 +646,75 @@ fn run_service_command_in_a_oneoff_container(kind: EngineKind) {
     assert_eq!(oneoffs(), "");
 }
 
+/// `service -> StartedAt` of the ecosystem's containers.
+fn started_at(kind: EngineKind, name: &str) -> std::collections::BTreeMap<String, String> {
+    ids_by_service(kind, name)
+        .into_iter()
+        .map(|(service, id)| {
+            let at = common::cli_output(kind, &["inspect", "-f", "{{.State.StartedAt}}", &id]);
+            (service, at)
+        })
+        .collect()
+}
+
+fn restart_takes_the_file_from_the_folder_and_every_service_by_default(kind: EngineKind) {
+    if !common::available(kind) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("crst");
+    let ports = [
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+    ];
+    three_services(tmp.path(), &name, ports, ["d", "a", "e"]);
+    let file = tmp.path().join("app.pactown.yaml");
+    let _down = common::Down::new(&file, kind).timeout(1);
+    let engine = common::cli(kind);
+    let in_folder = |args: &[&str]| {
+        pactown_cmd()
+            .current_dir(tmp.path())
+            .args(args)
+            .args(["--engine", engine])
+            .output()
+            .unwrap()
+    };
+    let o = in_folder(&["up", "-d"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let before = started_at(kind, &name);
+    assert_eq!(before.len(), 3, "{before:?}");
+    // one service, the file found in the current folder
+    let o = in_folder(&["restart", "api"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let after_one = started_at(kind, &name);
+    assert_ne!(after_one["api"], before["api"]);
+    assert_eq!(after_one["db"], before["db"]);
+    assert_eq!(after_one["extra"], before["extra"]);
+    // no services: all of them, each healthy again when it returns
+    let o = in_folder(&["restart"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let after_all = started_at(kind, &name);
+    for s in ["db", "api", "extra"] {
+        assert_ne!(after_all[s], after_one[s], "{s}");
+    }
+    for port in ports {
+        assert!(!wait_200(port).is_empty());
+    }
+    // nothing running: a clear refusal
+    let o = in_folder(&["down", "--timeout", "1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = in_folder(&["restart"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("has no containers to restart"),
+        "{}",
+        text(&o)
+    );
+}
+
 crate::per_engine!(sync:
+    restart_takes_the_file_from_the_folder_and_every_service_by_default,
     run_service_command_in_a_oneoff_container,
     down_removes_volumes_only_when_asked,
     exec_passes_output_input_and_exit_code,

@@ -10,10 +10,11 @@ use std::time::Duration;
 /// Arguments of `pactown restart`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The ecosystem file.
-    pub file: PathBuf,
-    /// Services to restart.
-    #[arg(required = true)]
+    /// The ecosystem file (default: `-f`/`PACTOWN_FILE`, else the only `*.pactown.yaml` in the
+    /// current folder).
+    pub file: Option<PathBuf>,
+    /// Services to restart (default: every service that has containers).
+    #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
     /// Seconds each service may take to become healthy again (default: its `timeout:`).
     #[arg(long, value_name = "S")]
@@ -35,7 +36,7 @@ pub async fn run(
     globals: &super::Globals,
     printer: &Printer,
 ) -> Result<ExitCode, Error> {
-    let file = globals.file(Some(&args.file))?;
+    let (file, services) = globals.file_and_services(args.file.as_deref(), &args.services)?;
     let name = globals.name(None)?;
     let mut target = crate::deploy::target(file.as_deref(), name.as_deref())?;
     if let Some(eco) = target.ecosystem.as_mut() {
@@ -44,32 +45,43 @@ pub async fn run(
     let target = target.with_tenant(args.tenant.as_deref(), None)?;
     let engine = crate::deploy::connect(args.engine, target.ecosystem.as_ref()).await?;
     let eco = target.ecosystem.as_ref();
-    let mut timeout = 60;
+    let mut timeout = 0;
     let mut ports = std::collections::BTreeMap::new();
-    for s in &args.services {
+    let named: Vec<String> = match eco {
+        // no names: every service (those without containers are skipped by the restart)
+        Some(e) if services.is_empty() => e.services.iter().map(|s| s.name.clone()).collect(),
+        _ => services.clone(),
+    };
+    for s in &named {
         if let Some(spec) = eco.and_then(|e| e.service(s)) {
-            timeout = spec.timeout;
+            timeout = timeout.max(spec.timeout);
             if let Some(p) = spec.port {
                 ports.insert(s.clone(), p);
             }
         } else if eco.is_some() {
             return Err(crate::error::RequestError::UnknownService {
                 service: s.clone(),
-                file: args.file.display().to_string(),
+                file: eco
+                    .map(|e| e.file.display().to_string())
+                    .unwrap_or_default(),
             }
             .into());
         }
     }
     let opts = RestartOptions {
         stop_timeout: Duration::from_secs(10),
-        timeout: Duration::from_secs(args.timeout.unwrap_or(timeout)),
+        timeout: Duration::from_secs(args.timeout.unwrap_or(if timeout == 0 {
+            60
+        } else {
+            timeout
+        })),
         ports,
     };
     crate::deploy::restart::restart(
         engine.as_ref(),
         &HttpProbe,
         &target.name,
-        &args.services,
+        &services,
         &opts,
         &crate::ui::events::sink(printer, crate::ui::events::EventOutput::Text),
     )

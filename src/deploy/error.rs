@@ -34,6 +34,12 @@ pub enum DeployError {
         /// Ecosystem name.
         ecosystem: String,
     },
+    /// `restart` without services on an ecosystem that has no containers.
+    #[error("ecosystem `{ecosystem}` has no containers to restart; run `pactown up` first")]
+    NothingToRestart {
+        /// Ecosystem name.
+        ecosystem: String,
+    },
     /// A restarted service did not come back.
     #[error("service `{service}`: {reason}")]
     Restart {

@@ -23,7 +23,8 @@ pub struct RestartOptions {
     pub ports: BTreeMap<String, u16>,
 }
 
-/// Restarts each service in `services` (concurrently), waiting for each to be healthy again.
+/// Restarts each service in `services` (concurrently; empty: every service that has
+/// containers), waiting for each to be healthy again.
 ///
 /// # Errors
 /// [`DeployError::NotRunning`] for an unknown or absent service, [`Error::Readiness`] on a time-out.
@@ -38,6 +39,24 @@ pub async fn restart(
     let all = engine
         .list_containers(&super::ecosystem_filter(ecosystem))
         .await?;
+    let every: Vec<String>;
+    let services = if services.is_empty() {
+        every = all
+            .iter()
+            .filter_map(|c| c.labels.get(labels::SERVICE).cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if every.is_empty() {
+            return Err(DeployError::NothingToRestart {
+                ecosystem: ecosystem.to_string(),
+            }
+            .into());
+        }
+        &every
+    } else {
+        services
+    };
     let mut jobs = Vec::new();
     for service in services {
         let containers: Vec<_> = all
