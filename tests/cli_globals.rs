@@ -61,6 +61,13 @@ fn file_flag_env_and_argument_name_the_same_file() {
             .args(["graph", "-f", "json"]),
     );
     assert_eq!(graph["name"], "shop", "{graph}");
+    // `--json` is the same as `--format json`
+    let same = json(
+        pactown()
+            .env("PACTOWN_FILE", SHOP)
+            .args(["graph", "--json"]),
+    );
+    assert_eq!(same, graph);
 }
 
 #[test]

@@ -86,6 +86,29 @@ async fn publish_then_pull_with_lock_and_vendor() {
     .await
     .unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("unchanged team/api@1.4.0"));
+    // the same as JSON: one array on stdout
+    let p = prod.path().to_path_buf();
+    let json = tokio::task::spawn_blocking(move || {
+        pactown(&p)
+            .args(["publish", "shop.pactown.yaml", "--json"])
+            .env("PACTOWN_REGISTRY_TOKEN", TOKEN)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(json.status.success());
+    let results: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(results.as_array().map(Vec::len), Some(2), "{results}");
+    assert_eq!(results[0]["service"], "api", "{results}");
+    assert_eq!(results[0]["artifact"], "team/api", "{results}");
+    assert_eq!(results[0]["version"], "1.4.0", "{results}");
+    assert_eq!(results[0]["created"], false, "{results}");
+    assert_eq!(
+        results[0]["checksum"],
+        format!("sha256:{}", sha256_hex(API.as_bytes())),
+        "{results}"
+    );
     assert_eq!(denied.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&denied.stderr).contains("401"));
 
@@ -146,6 +169,17 @@ async fn publish_then_pull_with_lock_and_vendor() {
     // A second pull is offline-clean.
     let out = pull(&["pull", "app.pactown.yaml"]).await;
     assert!(String::from_utf8_lossy(&out.stdout).contains("up to date team/api@1.4.0"));
+    let out = pull(&["pull", "app.pactown.yaml", "--json"]).await;
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let api = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["artifact"] == "team/api")
+        .unwrap();
+    assert_eq!(api["action"], "up-to-date", "{results}");
+    assert_eq!(api["version"], "1.4.0", "{results}");
+    assert_eq!(api["services"], serde_json::json!(["api"]), "{results}");
 
     // A newer `latest` is not picked up without --update: the lock pins 1.4.0.
     let newer = pactown::registry::PublishRequest {

@@ -28,6 +28,9 @@ pub struct Args {
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = Format::Tree)]
     pub format: Format,
+    /// The same as `--format json` (one spelling across commands).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
 }
 
 /// Runs `pactown graph`: reads the ecosystem file only (READMEs are not parsed) and prints the
@@ -41,7 +44,8 @@ pub fn run(args: Args, globals: &super::Globals, printer: &Printer) -> Result<Ex
     let printer = &printer.clone().with_secrets(checked.secret_values);
     printer.diagnostics(&checked.warnings.0);
     printer.diagnostics(&crate::graph::endpoint_warnings(&eco));
-    let text = match args.format {
+    let format = if args.json { Format::Json } else { args.format };
+    let text = match format {
         Format::Tree => render::tree(&eco, &graph),
         Format::Dot => render::dot(&eco, &graph),
         Format::Mermaid => render::mermaid(&eco, &graph),

@@ -16,6 +16,10 @@ pub struct Args {
     /// Registry URL [default: `registry.url` of the ecosystem file, else http://127.0.0.1:8800].
     #[arg(long, env = "PACTOWN_REGISTRY_URL")]
     pub registry: Option<String>,
+    /// Print the results as one JSON array on stdout (per service: `service`, `artifact`,
+    /// `version`, `checksum`, `created`, or `error`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `pactown publish`: one publish per service; the token comes from
@@ -43,22 +47,47 @@ pub async fn run(
         printer.info(&format!("skip {name}: its README comes from a registry"));
     }
     let mut failed = 0;
+    let mut results = Vec::new();
     for (service, req) in &plan.requests {
         let what = format!("{}/{}@{}", req.namespace, req.name, req.version);
+        let artifact = format!("{}/{}", req.namespace, req.name);
         match client.publish(req).await {
-            Ok(out) if out.created => printer.out(&format!(
-                "published {what} ({service}) sha256:{}",
-                out.response.checksum
-            )),
-            Ok(out) => printer.out(&format!(
-                "unchanged {what} ({service}) sha256:{} — already published with this content",
-                out.response.checksum
-            )),
+            Ok(out) => {
+                let sum = &out.response.checksum;
+                if args.json {
+                    // one JSON document at the end
+                } else if out.created {
+                    printer.out(&format!("published {what} ({service}) sha256:{sum}"));
+                } else {
+                    printer.out(&format!(
+                        "unchanged {what} ({service}) sha256:{sum} — already published with this content"
+                    ));
+                }
+                results.push(serde_json::json!({
+                    "service": service,
+                    "artifact": artifact,
+                    "version": req.version,
+                    "checksum": format!("sha256:{sum}"),
+                    "created": out.created,
+                }));
+            }
             Err(e) => {
                 failed += 1;
                 printer.error(&format!("{service}: {e}"));
+                results.push(serde_json::json!({
+                    "service": service,
+                    "artifact": artifact,
+                    "version": req.version,
+                    "error": e.to_string(),
+                }));
             }
         }
+    }
+    if args.json {
+        printer.out(
+            &serde_json::to_string_pretty(&results)
+                .map_err(Error::json("encode the publish results as JSON"))?,
+        );
     }
     if failed > 0 {
         return Err(RequestError::PublishesFailed {

@@ -18,6 +18,10 @@ pub struct Args {
     /// Resolve versions again (e.g. a newer `latest`) instead of the ones in pactown.lock.
     #[arg(long)]
     pub update: bool,
+    /// Print the results as one JSON array on stdout (per artifact: `artifact`, `version`,
+    /// `path`, `services`, `checksum`, `action`: `pulled` or `up-to-date`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `pactown pull`.
@@ -34,6 +38,29 @@ pub async fn run(
         printer.warn(&warning);
     }
     let pulled = registry::pull::pull(&eco, &client, args.update).await?;
+    if args.json {
+        let results: Vec<serde_json::Value> = pulled
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "artifact": format!("{}/{}", p.entry.namespace, p.entry.name),
+                    "version": p.entry.version,
+                    "path": p.entry.path,
+                    "services": p.services,
+                    "checksum": format!("sha256:{}", p.entry.checksum),
+                    "action": match p.action {
+                        PullAction::Downloaded => "pulled",
+                        PullAction::UpToDate => "up-to-date",
+                    },
+                })
+            })
+            .collect();
+        printer.out(
+            &serde_json::to_string_pretty(&results)
+                .map_err(Error::json("encode the pull results as JSON"))?,
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if pulled.is_empty() {
         printer.info("no service reads its README from a registry; nothing to pull");
     }
