@@ -186,7 +186,14 @@ async fn oneoff(
         journal: crate::observe::journal::Journal::for_ecosystem(&eco.name),
         services: None,
     };
-    let tty = !args.no_tty && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    // Docker 20.10's attached TTY stream loses output (bollard reads a raw TTY chunk that
+    // starts with a byte below 3 as a frame header): there the one-off gets pipes, no TTY.
+    let terminal =
+        !args.no_tty && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let tty = terminal && engine.kind() != crate::engine::EngineKind::Docker;
+    if terminal && !tty {
+        printer.debug("Docker: the one-off command gets pipes, not a TTY");
+    }
     let job = crate::deploy::oneoff::OneOff {
         service,
         command: args.command,

@@ -27,7 +27,8 @@ pub struct OneOff {
     pub env: BTreeMap<String, String>,
     /// Do not bring up the services it depends on.
     pub no_deps: bool,
-    /// Give the command a pseudo-terminal.
+    /// Give the command a pseudo-terminal (not on Docker 20.10, whose attached TTY stream
+    /// bollard misreads: `pactown run` gives it pipes there).
     pub tty: bool,
 }
 
@@ -111,17 +112,25 @@ pub async fn run_oneoff(
     let cspec = oneoff_spec(at, &desired, &name, command, &job.env);
     super::isolation::prepare_volumes(engine.as_ref(), &cspec).await?;
     printer.debug(&format!("one-off container {name} (tty: {})", job.tty));
-    let attached = engine.run_attached(&cspec, job.tty).await?;
+    let tty = job.tty;
+    let attached = engine.run_attached(&cspec, tty).await?;
     let id = attached.id.clone();
     let interrupt = async {
-        if job.tty {
+        if tty {
             std::future::pending::<()>().await;
         }
         let _ = tokio::signal::ctrl_c().await;
     };
+    let size = async {
+        if tty {
+            crate::ui::terminal::follow_size(engine.as_ref(), &id, true).await;
+        }
+        std::future::pending::<()>().await;
+    };
     let pumped = tokio::select! {
         r = crate::observe::exec::pump(attached, stdin, on_output) => Some(r),
         () = interrupt => None,
+        () = size => None,
     };
     let result = match pumped {
         None => {

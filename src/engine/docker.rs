@@ -1151,6 +1151,29 @@ impl Engine for DockerEngine {
         })
     }
 
+    async fn resize_tty(
+        &self,
+        id: &str,
+        container: bool,
+        rows: u16,
+        cols: u16,
+    ) -> EngineResult<()> {
+        let result = if container {
+            let options = bollard::query_parameters::ResizeContainerTTYOptions {
+                h: i32::from(rows),
+                w: i32::from(cols),
+            };
+            self.client.resize_container_tty(id, options).await
+        } else {
+            let options = bollard::query_parameters::ResizeExecOptions {
+                h: i32::from(rows),
+                w: i32::from(cols),
+            };
+            self.client.resize_exec(id, options).await
+        };
+        result.map_err(|e| self.api(format!("resize the terminal of {id}"), &e))
+    }
+
     async fn exec_exit_code(&self, exec_id: &str) -> EngineResult<Option<i64>> {
         let info = self
             .client

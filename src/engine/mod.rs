@@ -423,6 +423,19 @@ pub trait Engine: Send + Sync {
         })
     }
 
+    /// Sets the TTY size (`rows` × `cols`) of an attached exec ([`Engine::exec_attach`]) or, with
+    /// `container`, of a container ([`Engine::run_attached`]). The default does nothing.
+    async fn resize_tty(
+        &self,
+        id: &str,
+        container: bool,
+        rows: u16,
+        cols: u16,
+    ) -> EngineResult<()> {
+        let _ = (id, container, rows, cols);
+        Ok(())
+    }
+
     /// Names of volumes carrying all the given labels.
     async fn list_volumes(&self, labels: &LabelFilter) -> EngineResult<Vec<String>>;
 

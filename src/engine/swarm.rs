@@ -868,6 +868,16 @@ impl Engine for SwarmEngine {
         self.docker.run_attached(spec, tty).await
     }
 
+    async fn resize_tty(
+        &self,
+        id: &str,
+        container: bool,
+        rows: u16,
+        cols: u16,
+    ) -> EngineResult<()> {
+        self.docker.resize_tty(id, container, rows, cols).await
+    }
+
     /// This node's volumes: Swarm creates a task's volume on the node that runs it.
     async fn list_volumes(&self, labels: &LabelFilter) -> EngineResult<Vec<String>> {
         self.docker.list_volumes(labels).await

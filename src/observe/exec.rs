@@ -59,7 +59,15 @@ pub async fn exec(
         });
     };
     let attached = engine.exec_attach(&container.id, command, tty).await?;
-    let id = pump(attached, stdin, on_output).await?;
+    let id = attached.id.clone();
+    if tty {
+        tokio::select! {
+            r = pump(attached, stdin, on_output) => r?,
+            () = crate::ui::terminal::follow_size(engine, &id, false) => id.clone(),
+        };
+    } else {
+        pump(attached, stdin, on_output).await?;
+    }
     // the exit code may lag the end of the output by a moment
     for _ in 0..100 {
         if let Some(code) = engine.exec_exit_code(&id).await? {

@@ -26,6 +26,33 @@ impl RawMode {
     }
 }
 
+/// The size of stdout's terminal as (rows, columns), when it is one.
+#[must_use]
+pub fn size() -> Option<(u16, u16)> {
+    let ws = rustix::termios::tcgetwinsize(std::io::stdout()).ok()?;
+    (ws.ws_row > 0 && ws.ws_col > 0).then_some((ws.ws_row, ws.ws_col))
+}
+
+/// Keeps the TTY of the attached exec (or, with `container`, container) `id` the size of
+/// stdout's terminal: once now, then on every SIGWINCH. Never returns (run it beside the
+/// output, e.g. in `tokio::select!`); resize errors are ignored (the command may be gone).
+pub async fn follow_size(engine: &dyn crate::engine::Engine, id: &str, container: bool) {
+    if let Some((rows, cols)) = size() {
+        let _ = engine.resize_tty(id, container, rows, cols).await;
+    }
+    let Ok(mut changes) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
+    else {
+        return std::future::pending().await;
+    };
+    while changes.recv().await.is_some() {
+        if let Some((rows, cols)) = size() {
+            let _ = engine.resize_tty(id, container, rows, cols).await;
+        }
+    }
+    std::future::pending().await
+}
+
 impl Drop for RawMode {
     fn drop(&mut self) {
         if let Some(saved) = &self.saved {
