@@ -154,7 +154,16 @@ async fn wait_until_exited(engine: &dyn Engine, id: &str, limit: Duration) -> i6
 }
 
 async fn collect_logs(engine: &dyn Engine, id: &str, tail: Option<usize>) -> Vec<LogLine> {
-    let stream = engine.logs(id, tail, false).await.unwrap();
+    let stream = engine
+        .logs(
+            id,
+            &pactown::engine::LogQuery {
+                tail,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     tokio::time::timeout(Duration::from_secs(20), stream.collect::<Vec<_>>())
         .await
         .expect("logs without follow must end")
@@ -724,7 +733,16 @@ async fn published_port_logs_events_and_lifecycle() {
 
         // A follow stream delivers new lines as they come.
         // (The request is sent when the stream is first polled, so keep asking until one shows.)
-        let mut follow = engine.logs(&id, Some(0), true).await.unwrap();
+        let mut follow = engine
+            .logs(
+                &id,
+                &pactown::engine::LogQuery {
+                    tail: Some(0),
+                    ..pactown::engine::LogQuery::following()
+                },
+            )
+            .await
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         let line = loop {
             http_get(binding.host_port).await.unwrap();
@@ -793,7 +811,9 @@ async fn published_port_logs_events_and_lifecycle() {
             "{kind}"
         );
         assert!(matches!(
-            engine.logs(&id, None, false).await,
+            engine
+                .logs(&id, &pactown::engine::LogQuery::default())
+                .await,
             Err(EngineError::NotFound { .. })
         ));
         assert!(matches!(

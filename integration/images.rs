@@ -112,7 +112,10 @@ async fn run_and_probe(engine: &dyn Engine, image: &ServiceImage, path: &str) {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     if last != Some(200) {
-        let mut logs = engine.logs(&id, Some(50), false).await.unwrap();
+        let mut logs = engine
+            .logs(&id, &pactown::engine::LogQuery::last(50))
+            .await
+            .unwrap();
         let mut text = String::new();
         while let Some(Ok(line)) = futures_util::StreamExt::next(&mut logs).await {
             text.push_str(&line.text);

@@ -295,8 +295,143 @@ fn replicas_share_one_alias_and_all_get_probed(kind: EngineKind) {
     assert_eq!(api["replicas"][0]["health"]["healthy"], true, "{api}");
 }
 
+/// `ticker`: a worker without a port printing `tick N` every half second.
+const TICKER: &str = r#"# ticker
+
+```python markpact:file path=ticker.py
+import time
+
+i = 0
+while True:
+    print("tick %d" % i, flush=True)
+    i += 1
+    time.sleep(0.5)
+```
+
+```bash markpact:run
+python3 ticker.py
+```
+"#;
+
+fn unix_now() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(d.as_secs()).unwrap()
+}
+
+/// `pactown logs -t …` of the ticker: each line's timestamp (Unix seconds, fraction dropped)
+/// and tick number, checking every line is `ticker | <RFC 3339> tick N`.
+fn ticks(f: &str, engine: &str, extra: &[&str]) -> Vec<(i64, u64)> {
+    let mut args = vec!["logs", f, "ticker", "--engine", engine, "-t"];
+    args.extend_from_slice(extra);
+    let o = pactown(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let rest = l.strip_prefix("ticker | ").unwrap_or_else(|| panic!("{l}"));
+            let (stamp, tick) = rest.split_once(' ').unwrap_or_else(|| panic!("{l}"));
+            let at = pactown::engine::log_time::parse_rfc3339(stamp)
+                .unwrap_or_else(|| panic!("not RFC 3339: {stamp} in {l}"));
+            let n = tick.strip_prefix("tick ").unwrap_or_else(|| panic!("{l}"));
+            (at, n.parse().unwrap_or_else(|e| panic!("{l}: {e}")))
+        })
+        .collect()
+}
+
+/// `logs --since/--until` select by the engine's timestamps (Unix seconds, RFC 3339 and
+/// durations), and `-t` prefixes each line with an RFC 3339 timestamp after `service |`.
+fn logs_since_until_and_timestamps(kind: EngineKind) {
+    if !common::available(kind) {
+        return;
+    }
+    let engine = common::cli(kind);
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("ticks");
+    std::fs::write(tmp.path().join("ticker.md"), TICKER).unwrap();
+    let file = tmp.path().join(format!("{name}.pactown.yaml"));
+    std::fs::write(
+        &file,
+        format!("name: {name}\nservices:\n  ticker:\n    readme: ticker.md\n    port: null\n"),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let _guard = Down::new(&file, kind).name(&name).timeout(1);
+    let o = pactown(&["up", f, "-d", "--engine", engine, "--timeout", "300"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // lines before `mid` (a whole second, ≥ 2 s after the first tick) and after it
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ticks(f, engine, &[]).is_empty() {
+        assert!(Instant::now() < deadline, "the ticker printed nothing");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let mid = unix_now() + 2;
+    while unix_now() < mid + 3 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let all = ticks(f, engine, &[]);
+    let first = all.first().unwrap().1;
+    let last = all.last().unwrap().1;
+    assert!(all.iter().any(|(at, _)| *at < mid), "{all:?}");
+    assert!(all.iter().any(|(at, _)| *at > mid), "{all:?}");
+
+    // --since (Unix seconds): nothing older, and the newest line is there
+    let since = ticks(f, engine, &["--since", &mid.to_string()]);
+    assert!(!since.is_empty(), "{all:?}");
+    assert!(since.iter().all(|(at, _)| *at >= mid), "{since:?}");
+    assert!(since.iter().all(|(_, n)| *n > first), "{since:?}");
+    assert!(since.iter().any(|(_, n)| *n >= last), "{since:?}");
+
+    // --until (RFC 3339, with an offset): nothing newer, and the first line is there
+    let until = ticks(f, engine, &["--until", &rfc3339_at_plus_two(mid)]);
+    assert!(!until.is_empty(), "{all:?}");
+    assert!(until.iter().all(|(at, _)| *at <= mid), "{until:?}");
+    assert!(until.iter().all(|(_, n)| *n < last), "{until:?}");
+    assert_eq!(until.first().unwrap().1, first, "{until:?}");
+
+    // both, with durations and the tail of the window
+    let window = ticks(
+        f,
+        engine,
+        &["--since", "1h", "--until", &mid.to_string(), "--tail", "2"],
+    );
+    assert_eq!(window.len(), 2, "{window:?}");
+    assert_eq!(window.last(), until.last(), "{window:?} vs {until:?}");
+
+    // without -t the lines have no timestamp; a bad time is a usage error naming the forms
+    let o = pactown(&["logs", f, "ticker", "--engine", engine, "--since", "10m"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let plain = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        plain.lines().all(|l| l.starts_with("ticker | tick ")),
+        "{plain}"
+    );
+    let o = pactown(&["logs", f, "--engine", engine, "--since", "last week"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("RFC 3339"), "{}", text(&o));
+}
+
+/// `secs` as RFC 3339 at UTC+02:00 (`YYYY-MM-DDTHH:MM:SS+02:00`), from `date`.
+fn rfc3339_at_plus_two(secs: i64) -> String {
+    let o = std::process::Command::new("date")
+        .env("TZ", "Etc/GMT-2")
+        .args(["-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%S+02:00"])
+        .output()
+        .unwrap();
+    let t = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    assert_eq!(
+        pactown::engine::log_time::parse_rfc3339(&t),
+        Some(secs),
+        "{t}"
+    );
+    t
+}
+
 crate::per_engine!(sync:
     polyglot_comes_up_talks_restarts_is_idempotent_and_goes_down,
     a_cycle_or_a_bad_readme_fails_before_anything_starts,
     replicas_share_one_alias_and_all_get_probed,
+    logs_since_until_and_timestamps,
 );

@@ -481,7 +481,10 @@ async fn both_engines_apply_and_report_hardening_and_limits() {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let stream = engine.logs(&id, None, false).await.unwrap();
+        let stream = engine
+            .logs(&id, &pactown::engine::LogQuery::default())
+            .await
+            .unwrap();
         use futures_util::StreamExt;
         let lines: Vec<String> = stream.map(|l| l.unwrap().text).collect().await;
         engine.remove_container(&id).await.unwrap();

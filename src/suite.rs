@@ -18,7 +18,7 @@ use crate::config::labels;
 use crate::deploy::plan::{host_port_of, DesiredService};
 use crate::deploy::scheduler::DeployOptions;
 use crate::deploy::spec::{container_spec, Placement};
-use crate::engine::{ContainerInfo, Engine, EngineError};
+use crate::engine::{ContainerInfo, Engine, EngineError, LogQuery};
 use crate::markpact::{parse_http_line, Markpact, TestBlock, TestMode};
 use crate::project::Project;
 use futures_util::StreamExt;
@@ -504,7 +504,7 @@ async fn run_to_end(engine: &dyn Engine, id: &str, lines: usize) -> Result<(), R
 }
 
 async fn collect_log(engine: &dyn Engine, id: &str) -> Vec<String> {
-    let Ok(stream) = engine.logs(id, None, false).await else {
+    let Ok(stream) = engine.logs(id, &LogQuery::default()).await else {
         return Vec::new();
     };
     tokio::time::timeout(

@@ -1,6 +1,7 @@
 //! `pactown logs`: the services' output, multiplexed with `service |` prefixes.
+use crate::engine::LogQuery;
 use crate::error::Error;
-use crate::observe::logs::{show_logs, LogOptions};
+use crate::observe::logs::{parse_time_now, show_logs, LogOptions};
 use crate::ui::Printer;
 use std::process::ExitCode;
 
@@ -17,6 +18,16 @@ pub struct Args {
     /// Show only the last N lines of each container first.
     #[arg(long, value_name = "N")]
     pub tail: Option<usize>,
+    /// Only lines logged since T: a duration before now (`10s`, `5m`, `2h`, `1d`, `1h30m`),
+    /// Unix seconds or an RFC 3339 time (`2026-12-02T15:04:05Z`).
+    #[arg(long, value_name = "T", value_parser = parse_time_now)]
+    pub since: Option<i64>,
+    /// Only lines logged until T (the forms of `--since`).
+    #[arg(long, value_name = "T", value_parser = parse_time_now)]
+    pub until: Option<i64>,
+    /// Prefix each line with the engine's timestamp (after `service |`).
+    #[arg(short, long)]
+    pub timestamps: bool,
 }
 
 /// Runs `pactown logs`.
@@ -35,8 +46,13 @@ pub async fn run(
     let (target, engine) = args.target.connect(globals).await?;
     let opts = LogOptions {
         services: args.services,
-        tail: args.tail,
-        follow: args.follow,
+        query: LogQuery {
+            tail: args.tail,
+            follow: args.follow,
+            since: args.since,
+            until: args.until,
+            timestamps: args.timestamps,
+        },
         color: super::up::stdout_color(),
     };
     let stop = async {

@@ -436,6 +436,59 @@ mod tests {
         assert!(Cli::try_parse_from(["pactown", "status", "-p", "demo"]).is_err());
     }
 
+    /// `logs --since/--until/-t` parse to Unix seconds and a flag; a bad time is a usage
+    /// error that names the accepted forms.
+    #[test]
+    fn logs_time_window_and_timestamps() {
+        let cli = Cli::try_parse_from([
+            "pactown",
+            "logs",
+            "x.yaml",
+            "api",
+            "--since",
+            "2026-12-02T15:04:05Z",
+            "--until",
+            "1796227445",
+            "-t",
+            "--tail",
+            "3",
+        ])
+        .unwrap();
+        let Command::Logs(logs) = &cli.command else {
+            panic!("not logs")
+        };
+        assert_eq!(logs.since, Some(1_796_223_845));
+        assert_eq!(logs.until, Some(1_796_227_445));
+        assert!(logs.timestamps && !logs.follow);
+        assert_eq!(logs.tail, Some(3));
+        assert_eq!(logs.services, ["api"]);
+
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let cli =
+            Cli::try_parse_from(["pactown", "logs", "--since", "1h30m", "--timestamps"]).unwrap();
+        let Command::Logs(logs) = &cli.command else {
+            panic!("not logs")
+        };
+        let since = u64::try_from(logs.since.unwrap()).unwrap();
+        assert!(
+            (before - 5400..=before - 5400 + 5).contains(&since),
+            "{since}"
+        );
+        assert!(logs.timestamps && logs.until.is_none());
+
+        let err = Cli::try_parse_from(["pactown", "logs", "--until", "yesterday"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("--until") && msg.contains("yesterday"),
+            "{msg}"
+        );
+        assert!(msg.contains("RFC 3339") && msg.contains("1h30m"), "{msg}");
+    }
+
     #[test]
     fn file_argument_and_flag() {
         let from_flag = Globals {

@@ -515,7 +515,7 @@ fn status_reason(status: &ServiceStatus) -> String {
 
 /// The last `n` lines a container printed (empty on any error; at most 5 s).
 pub async fn last_log_lines(engine: &dyn Engine, id: &str, n: usize) -> Vec<String> {
-    let Ok(stream) = engine.logs(id, Some(n), false).await else {
+    let Ok(stream) = engine.logs(id, &crate::engine::LogQuery::last(n)).await else {
         return Vec::new();
     };
     let collected = tokio::time::timeout(

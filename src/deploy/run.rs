@@ -10,7 +10,7 @@ use super::error::DeployError;
 use super::health::HealthProbe;
 use super::up::{check, deploy_project, UpOptions};
 use super::{container_name, ServiceStatus};
-use crate::engine::Engine;
+use crate::engine::{Engine, LogQuery};
 use crate::error::Error;
 use crate::project::Project;
 use crate::ui::Printer;
@@ -170,7 +170,7 @@ async fn stream_output(engine: Arc<dyn Engine>, container: String, printer: Prin
             _ => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
-    if let Ok(mut lines) = engine.logs(&container, None, true).await {
+    if let Ok(mut lines) = engine.logs(&container, &LogQuery::following()).await {
         while let Some(Ok(line)) = lines.next().await {
             printer.out(&line.text);
         }
@@ -182,7 +182,11 @@ async fn stream_output(engine: Arc<dyn Engine>, container: String, printer: Prin
 async fn follow_until_exit(engine: Arc<dyn Engine>, container: &str, printer: &Printer) -> i64 {
     let mut tail = None;
     loop {
-        if let Ok(mut lines) = engine.logs(container, tail, true).await {
+        let query = LogQuery {
+            tail,
+            ..LogQuery::following()
+        };
+        if let Ok(mut lines) = engine.logs(container, &query).await {
             while let Some(Ok(line)) = lines.next().await {
                 printer.out(&line.text);
             }

@@ -10,8 +10,8 @@ use super::push::PushStatus;
 use super::{
     BuildFailure, BuildOutcome, BuildProgress, BuildRequest, ContainerDetails, ContainerInfo,
     ContainerSpec, Engine, EngineError, EngineEvent, EngineInfo, EngineKind, EngineResult,
-    ExecOutcome, Hardening, ImageInfo, LabelFilter, LogLine, PortBinding, PushError, PushReport,
-    PushRequest, ResourceLimits, VolumeMount,
+    ExecOutcome, Hardening, ImageInfo, LabelFilter, LogLine, LogQuery, PortBinding, PushError,
+    PushReport, PushRequest, ResourceLimits, VolumeMount,
 };
 use async_trait::async_trait;
 use bollard::auth::DockerCredentials;
@@ -316,24 +316,72 @@ fn read_hardening(
 
 struct LogState {
     inner: BoxStream<'static, Result<LogOutput, BollardError>>,
-    stdout: LineBuffer,
-    stderr: LineBuffer,
+    stdout: LogChannel,
+    stderr: LogChannel,
+    /// The engine was asked for timestamps: each frame starts with one.
+    timestamps: bool,
     queue: VecDeque<EngineResult<LogLine>>,
     done: bool,
     operation: String,
     engine: String,
 }
 
+/// One output stream's unfinished line and the timestamp of its first frame.
+#[derive(Default)]
+struct LogChannel {
+    buffer: LineBuffer,
+    timestamp: Option<String>,
+}
+
+impl LogChannel {
+    /// Adds a frame (its timestamp split off); returns the lines it completed, each with the
+    /// timestamp of the frame that began it (Podman sends a partial line's pieces as frames of
+    /// their own, each with a timestamp; Docker joins them).
+    fn push(&mut self, bytes: &[u8], stamp: Option<String>) -> Vec<(String, Option<String>)> {
+        let mut begun = self.timestamp.take();
+        let lines = self
+            .buffer
+            .push_bytes(bytes)
+            .into_iter()
+            .map(|text| (text, begun.take().or_else(|| stamp.clone())))
+            .collect();
+        if !bytes.ends_with(b"\n") {
+            self.timestamp = begun.or(stamp);
+        }
+        lines
+    }
+
+    fn finish(&mut self) -> Option<(String, Option<String>)> {
+        let stamp = self.timestamp.take();
+        self.buffer.finish().map(|text| (text, stamp))
+    }
+}
+
+/// A frame of a log asked for with timestamps: its leading `<RFC 3339> ` and the rest; no
+/// timestamp when it does not start with one (a TTY's raw chunk may not).
+fn split_timestamp(bytes: &[u8]) -> (Option<String>, &[u8]) {
+    let Some(space) = bytes.iter().take(48).position(|b| *b == b' ') else {
+        return (None, bytes);
+    };
+    let (head, rest) = bytes.split_at(space);
+    match std::str::from_utf8(head) {
+        Ok(t) if super::log_time::parse_rfc3339(t).is_some() => {
+            (Some(t.to_string()), rest.get(1..).unwrap_or_default())
+        }
+        _ => (None, bytes),
+    }
+}
+
 impl LogState {
     fn flush(&mut self) {
-        if let Some(text) = self.stdout.finish() {
-            self.queue.push_back(Ok(LogLine {
-                stderr: false,
-                text,
-            }));
-        }
-        if let Some(text) = self.stderr.finish() {
-            self.queue.push_back(Ok(LogLine { stderr: true, text }));
+        for (stderr, channel) in [(false, &mut self.stdout), (true, &mut self.stderr)] {
+            if let Some((text, timestamp)) = channel.finish() {
+                self.queue.push_back(Ok(LogLine {
+                    stderr,
+                    text,
+                    timestamp,
+                }));
+            }
         }
     }
 }
@@ -355,15 +403,21 @@ async fn next_log_line(mut st: LogState) -> Option<(EngineResult<LogLine>, LogSt
                     }
                     LogOutput::StdIn { .. } => continue,
                 };
-                let buffer = if is_err {
+                let (stamp, bytes) = if st.timestamps {
+                    split_timestamp(&bytes)
+                } else {
+                    (None, &bytes[..])
+                };
+                let channel = if is_err {
                     &mut st.stderr
                 } else {
                     &mut st.stdout
                 };
-                for text in buffer.push_bytes(&bytes) {
+                for (text, timestamp) in channel.push(bytes, stamp) {
                     st.queue.push_back(Ok(LogLine {
                         stderr: is_err,
                         text,
+                        timestamp,
                     }));
                 }
             }
@@ -519,37 +573,40 @@ impl DockerEngine {
     }
 
     /// The engine's log stream of `id` split into lines (`tail` as the engine counts it).
-    fn log_lines(
-        &self,
-        id: &str,
-        tail: Option<usize>,
-        follow: bool,
-    ) -> BoxStream<'static, EngineResult<LogLine>> {
-        self.lines_of(id, tail, follow, false)
+    fn log_lines(&self, id: &str, query: &LogQuery) -> BoxStream<'static, EngineResult<LogLine>> {
+        self.lines_of(id, query, false)
     }
 
     /// The log stream of the Swarm task `id` (from whichever node runs it) split into lines.
     pub(crate) fn task_log_lines(
         &self,
         id: &str,
-        tail: Option<usize>,
-        follow: bool,
+        query: &LogQuery,
     ) -> BoxStream<'static, EngineResult<LogLine>> {
-        self.lines_of(id, tail, follow, true)
+        self.lines_of(id, query, true)
     }
 
     fn lines_of(
         &self,
         id: &str,
-        tail: Option<usize>,
-        follow: bool,
+        query: &LogQuery,
         task: bool,
     ) -> BoxStream<'static, EngineResult<LogLine>> {
-        let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
+        let tail = query
+            .tail
+            .map_or_else(|| "all".to_string(), |n| n.to_string());
+        // the APIs take Unix seconds as i32 (0: no limit)
+        let secs = |t: Option<i64>| t.map_or(0, |t| i32::try_from(t.max(0)).unwrap_or(i32::MAX));
+        // Swarm's task logs ignore `until`: it is applied here, on the engine's timestamps
+        let until_here = if task { query.until } else { None };
+        let timestamps = query.timestamps || until_here.is_some();
         let options = LogsOptionsBuilder::default()
             .stdout(true)
             .stderr(true)
-            .follow(follow)
+            .follow(query.follow)
+            .since(secs(query.since))
+            .until(secs(query.until))
+            .timestamps(timestamps)
             .tail(&tail)
             .build();
         let inner = if task {
@@ -559,14 +616,41 @@ impl DockerEngine {
         };
         let state = LogState {
             inner,
-            stdout: LineBuffer::new(),
-            stderr: LineBuffer::new(),
+            stdout: LogChannel::default(),
+            stderr: LogChannel::default(),
+            timestamps,
             queue: VecDeque::new(),
             done: false,
             operation: format!("read logs of {id}"),
             engine: format!("{} at {}", self.kind, self.endpoint),
         };
-        stream::unfold(state, next_log_line).boxed()
+        let lines = stream::unfold(state, next_log_line);
+        let Some(until) = until_here else {
+            return lines.boxed();
+        };
+        let keep_stamp = query.timestamps;
+        lines
+            .filter_map(move |line| {
+                let line = match line {
+                    Ok(mut l) => {
+                        let at = l
+                            .timestamp
+                            .as_deref()
+                            .and_then(super::log_time::parse_rfc3339);
+                        if at.is_some_and(|at| at > until) {
+                            None
+                        } else {
+                            if !keep_stamp {
+                                l.timestamp = None;
+                            }
+                            Some(Ok(l))
+                        }
+                    }
+                    Err(e) => Some(Err(e)),
+                };
+                std::future::ready(line)
+            })
+            .boxed()
     }
 
     /// One build attempt; see [`Engine::build`].
@@ -1296,8 +1380,7 @@ impl Engine for DockerEngine {
     async fn logs(
         &self,
         id: &str,
-        tail: Option<usize>,
-        follow: bool,
+        query: &LogQuery,
     ) -> EngineResult<BoxStream<'static, EngineResult<LogLine>>> {
         // A follow stream yields nothing until output arrives, so check the container first.
         match self.inspect_container(id).await {
@@ -1311,19 +1394,31 @@ impl Engine for DockerEngine {
             Err(other) => return Err(other),
         }
         // Podman's own `tail` miscounts partial lines (a line written in two pieces comes back
-        // joined to its neighbour or as an extra empty line), so on Podman the whole log is read
-        // and the tail is taken here, keeping at most `n` lines in memory.
-        if let (Some(n), EngineKind::Podman) = (tail, self.kind) {
-            let history = self.log_lines(id, None, false);
+        // joined to its neighbour or as an extra empty line), so on Podman the whole log (of the
+        // `since`..`until` window) is read and the tail is taken here, keeping at most `n` lines
+        // in memory. Docker takes its tail of the whole log before it applies the window
+        // (`--tail 2 --until <an hour ago>` gives nothing), so with a window it is done here too.
+        let window = query.since.is_some() || query.until.is_some();
+        if let (Some(n), true) = (query.tail, self.kind == EngineKind::Podman || window) {
+            let all = LogQuery {
+                tail: None,
+                follow: false,
+                ..*query
+            };
+            let history = self.log_lines(id, &all);
             let (last, total) = keep_last(history, n).await?;
-            let rest = if follow {
-                self.log_lines(id, None, true).skip(total).boxed()
+            let rest = if query.follow {
+                let follow = LogQuery {
+                    follow: true,
+                    ..all
+                };
+                self.log_lines(id, &follow).skip(total).boxed()
             } else {
                 stream::empty().boxed()
             };
             return Ok(stream::iter(last.into_iter().map(Ok)).chain(rest).boxed());
         }
-        Ok(self.log_lines(id, tail, follow))
+        Ok(self.log_lines(id, query))
     }
 
     async fn events_window(
@@ -1431,6 +1526,39 @@ fn exec_chunks(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Docker sends one frame per line (`<ts> text\n`, partial pieces joined); Podman sends a
+    /// partial line's pieces as frames of their own, each with a timestamp: the line keeps the
+    /// timestamp of its first piece, and the later pieces' timestamps are dropped.
+    #[test]
+    fn log_frames_lose_their_timestamps_to_the_line() {
+        let mut ch = LogChannel::default();
+        let mut push = |frame: &[u8]| {
+            let (stamp, rest) = split_timestamp(frame);
+            ch.push(rest, stamp)
+        };
+        let some = |t: &str| Some(t.to_string());
+        assert_eq!(
+            push(b"2026-12-02T15:37:28.825866957Z line0\n"),
+            [("line0".into(), some("2026-12-02T15:37:28.825866957Z"))]
+        );
+        assert!(push(b"2026-12-02T15:37:29Z part").is_empty());
+        assert_eq!(
+            push(b"2026-12-02T15:37:30Z ial0\n"),
+            [("partial0".into(), some("2026-12-02T15:37:29Z"))]
+        );
+        // a frame without a timestamp (a TTY chunk) is text as it is
+        assert_eq!(
+            push(b"no stamp here\n"),
+            [("no stamp here".into(), None::<String>)]
+        );
+        assert_eq!(split_timestamp(b"12:00 lunch").0, None);
+        let (stamp, rest) = split_timestamp(b"2026-12-02T15:37:29Z ");
+        assert_eq!(
+            (stamp.as_deref(), rest),
+            (Some("2026-12-02T15:37:29Z"), &b""[..])
+        );
+    }
 
     #[test]
     fn port_map_is_read() {

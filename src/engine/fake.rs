@@ -5,7 +5,7 @@
 use super::{
     BuildFailure, BuildOutcome, BuildProgress, BuildRequest, ContainerDetails, ContainerInfo,
     ContainerSpec, Engine, EngineError, EngineEvent, EngineInfo, EngineKind, EngineResult,
-    ExecOutcome, ImageInfo, LabelFilter, LogLine, PushError, PushReport, PushRequest,
+    ExecOutcome, ImageInfo, LabelFilter, LogLine, LogQuery, PushError, PushReport, PushRequest,
 };
 use async_trait::async_trait;
 use futures_util::stream::{self, BoxStream, StreamExt};
@@ -532,8 +532,7 @@ impl Engine for FakeEngine {
     async fn logs(
         &self,
         id: &str,
-        tail: Option<usize>,
-        _follow: bool,
+        query: &LogQuery,
     ) -> EngineResult<BoxStream<'static, EngineResult<LogLine>>> {
         let st = self.lock();
         let c = st.containers.get(id).ok_or_else(|| Self::not_found(id))?;
@@ -541,7 +540,7 @@ impl Engine for FakeEngine {
         if let Some(b) = st.behaviours.get(&c.spec.image) {
             lines.extend(b.log.iter().cloned());
         }
-        let skip = tail.map_or(0, |t| lines.len().saturating_sub(t));
+        let skip = query.tail.map_or(0, |t| lines.len().saturating_sub(t));
         let lines: Vec<EngineResult<LogLine>> = lines
             .into_iter()
             .skip(skip)
@@ -549,6 +548,7 @@ impl Engine for FakeEngine {
                 Ok(LogLine {
                     stderr: false,
                     text,
+                    timestamp: None,
                 })
             })
             .collect();

@@ -7,6 +7,7 @@ pub mod build_log;
 pub mod connect;
 pub mod docker;
 pub mod fake;
+pub mod log_time;
 pub mod podman;
 pub mod push;
 pub mod swarm;
@@ -288,6 +289,44 @@ pub struct LogLine {
     pub stderr: bool,
     /// The line without its newline.
     pub text: String,
+    /// When the engine logged it (RFC 3339 as the engine gives it), when
+    /// [`LogQuery::timestamps`] asked for it.
+    pub timestamp: Option<String>,
+}
+
+/// Which output [`Engine::logs`] reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogQuery {
+    /// The last N lines (of those in the time window) first; all when `None`.
+    pub tail: Option<usize>,
+    /// Keep following new lines.
+    pub follow: bool,
+    /// Only lines logged at or after this Unix second.
+    pub since: Option<i64>,
+    /// Only lines logged at or before this Unix second.
+    pub until: Option<i64>,
+    /// Give each line the engine's timestamp ([`LogLine::timestamp`]).
+    pub timestamps: bool,
+}
+
+impl LogQuery {
+    /// The whole log, then new lines as they come.
+    #[must_use]
+    pub fn following() -> Self {
+        Self {
+            follow: true,
+            ..Self::default()
+        }
+    }
+
+    /// The last `n` lines.
+    #[must_use]
+    pub fn last(n: usize) -> Self {
+        Self {
+            tail: Some(n),
+            ..Self::default()
+        }
+    }
 }
 
 /// A lifecycle event from the engine.
@@ -496,12 +535,12 @@ pub trait Engine: Send + Sync {
     /// Inspects one container.
     async fn inspect_container(&self, id: &str) -> EngineResult<ContainerDetails>;
 
-    /// Output of a container: the last `tail` lines (all when `None`), then new ones if `follow`.
+    /// Output of a container as `query` selects it: the last `tail` lines of the `since`..`until`
+    /// window (all when `None`), then new ones if `follow`.
     async fn logs(
         &self,
         id: &str,
-        tail: Option<usize>,
-        follow: bool,
+        query: &LogQuery,
     ) -> EngineResult<BoxStream<'static, EngineResult<LogLine>>>;
 
     /// Lifecycle events of objects carrying all the given labels, from now on.

@@ -21,8 +21,8 @@ use super::docker::{label_filters, status, to_btree, to_hash, volume_mount, Dock
 use super::{
     BuildFailure, BuildOutcome, BuildProgress, BuildRequest, ContainerDetails, ContainerInfo,
     ContainerSpec, Engine, EngineError, EngineEvent, EngineInfo, EngineKind, EngineResult,
-    ExecOutcome, ImageInfo, LabelFilter, LogLine, PortBinding, PushError, PushReport, PushRequest,
-    ResourceLimits,
+    ExecOutcome, ImageInfo, LabelFilter, LogLine, LogQuery, PortBinding, PushError, PushReport,
+    PushRequest, ResourceLimits,
 };
 use async_trait::async_trait;
 use bollard::models::{
@@ -995,17 +995,16 @@ impl Engine for SwarmEngine {
     async fn logs(
         &self,
         id: &str,
-        tail: Option<usize>,
-        follow: bool,
+        query: &LogQuery,
     ) -> EngineResult<BoxStream<'static, EngineResult<LogLine>>> {
         match self.task(id).await? {
             Some(t) => match self.local_container(&t).await {
                 // the local container's log is complete at once; the task log API goes
                 // through the node's agent
-                Some(c) => self.docker.logs(&c, tail, follow).await,
-                None => Ok(self.docker.task_log_lines(id, tail, follow)),
+                Some(c) => self.docker.logs(&c, query).await,
+                None => Ok(self.docker.task_log_lines(id, query)),
             },
-            None => self.docker.logs(id, tail, follow).await,
+            None => self.docker.logs(id, query).await,
         }
     }
 

@@ -7,7 +7,7 @@
 //! is not shown again at every rescan.
 use super::logs::container_prefix;
 use crate::config::labels;
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, LogQuery};
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -109,7 +109,7 @@ impl Follower {
                 let Ok(seen) = seen else {
                     continue;
                 };
-                let Ok(stream) = engine.logs(&c.id, None, true).await else {
+                let Ok(stream) = engine.logs(&c.id, &LogQuery::following()).await else {
                     continue;
                 };
                 let mut stream = stream.skip(seen);
@@ -151,7 +151,7 @@ struct Task {
 
 /// How many log lines `id` has now (its history, not shown when it was there at the start).
 async fn history_lines(engine: &dyn Engine, id: &str) -> Result<usize, EngineError> {
-    let mut lines = engine.logs(id, None, false).await?;
+    let mut lines = engine.logs(id, &LogQuery::default()).await?;
     let mut n = 0;
     while let Some(line) = lines.next().await {
         line?;

@@ -1,7 +1,8 @@
 //! Multiplexed logs: every container's lines with a `service |` prefix (coloured per service
 //! when the output is a terminal), merged as they arrive.
 use crate::config::labels;
-use crate::engine::{Engine, EngineError};
+pub use crate::engine::log_time::{parse_time, TimeError};
+use crate::engine::{Engine, EngineError, LogLine, LogQuery};
 use crate::ui::Printer;
 use futures_util::stream::{self, StreamExt};
 use std::future::Future;
@@ -21,10 +22,8 @@ const PALETTE: [console::Color; 6] = [
 pub struct LogOptions {
     /// Only these services (all when empty).
     pub services: Vec<String>,
-    /// Last N lines per container first (all when `None`).
-    pub tail: Option<usize>,
-    /// Keep following new lines.
-    pub follow: bool,
+    /// Which lines of each container (tail, follow, time window, timestamps).
+    pub query: LogQuery,
     /// Colour the prefixes.
     pub color: bool,
 }
@@ -74,6 +73,27 @@ pub fn container_prefix<S: AsRef<str>>(
             .unwrap_or(console::Color::Cyan)
     });
     prefix(&service, replica, width, col)
+}
+
+/// One output line: `prefix text`, or `prefix timestamp text` when the line has a timestamp
+/// (as `docker compose logs -t` prints it).
+#[must_use]
+pub fn line(prefix: &str, l: &LogLine) -> String {
+    match &l.timestamp {
+        Some(t) => format!("{prefix} {t} {}", l.text),
+        None => format!("{prefix} {}", l.text),
+    }
+}
+
+/// A `--since`/`--until` value as Unix seconds, durations counting back from now.
+///
+/// # Errors
+/// A [`TimeError`] naming the accepted forms.
+pub fn parse_time_now(text: &str) -> Result<i64, TimeError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    parse_time(text, now)
 }
 
 /// Prints the logs of the ecosystem's containers to stdout (through `printer`) until the
@@ -131,8 +151,8 @@ pub async fn show_logs(
     let mut streams = Vec::new();
     for c in &containers {
         let p = container_prefix(c, &services, width, opts.color);
-        let s = engine.logs(&c.id, opts.tail, opts.follow).await?;
-        streams.push(s.map(move |l| l.map(|l| format!("{p} {}", l.text))).boxed());
+        let s = engine.logs(&c.id, &opts.query).await?;
+        streams.push(s.map(move |l| l.map(|l| line(&p, &l))).boxed());
     }
     let mut merged = stream::select_all(streams);
     tokio::pin!(stop);
@@ -145,5 +165,26 @@ pub async fn show_logs(
                 None => return Ok(()),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line;
+    use crate::engine::LogLine;
+
+    #[test]
+    fn a_timestamp_goes_after_the_prefix() {
+        let mut l = LogLine {
+            stderr: false,
+            text: "GET /health".into(),
+            timestamp: None,
+        };
+        assert_eq!(line("api |", &l), "api | GET /health");
+        l.timestamp = Some("2026-12-02T15:04:05.123456789Z".into());
+        assert_eq!(
+            line("api |", &l),
+            "api | 2026-12-02T15:04:05.123456789Z GET /health"
+        );
     }
 }
