@@ -411,6 +411,32 @@ fn logs_since_until_and_timestamps(kind: EngineKind) {
     let o = pactown(&["logs", f, "--engine", engine, "--since", "last week"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("RFC 3339"), "{}", text(&o));
+
+    // --json: one object per line, the same lines as the text
+    let o = pactown(&[
+        "logs",
+        f,
+        "ticker",
+        "--engine",
+        engine,
+        "--until",
+        &mid.to_string(),
+        "--json",
+        "-t",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let objects: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert_eq!(objects.len(), until.len(), "{objects:?}");
+    for (v, (_, n)) in objects.iter().zip(&until) {
+        assert_eq!(v["service"], "ticker", "{v}");
+        assert_eq!(v["replica"], 1, "{v}");
+        assert_eq!(v["stream"], "stdout", "{v}");
+        assert_eq!(v["text"], format!("tick {n}"), "{v}");
+        assert!(v["timestamp"].is_string(), "{v}");
+    }
 }
 
 /// `secs` as RFC 3339 at UTC+02:00 (`YYYY-MM-DDTHH:MM:SS+02:00`), from `date`.

@@ -28,6 +28,10 @@ pub struct Args {
     /// Prefix each line with the engine's timestamp (after `service |`).
     #[arg(short, long)]
     pub timestamps: bool,
+    /// One JSON object per line (`service`, `replica`, `container`, `stream`, `timestamp` with
+    /// `-t`, `text`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `pactown logs`.
@@ -53,6 +57,7 @@ pub async fn run(
             until: args.until,
             timestamps: args.timestamps,
         },
+        json: args.json,
         color: super::up::stdout_color(),
     };
     let stop = async {

@@ -26,6 +26,8 @@ pub struct LogOptions {
     pub query: LogQuery,
     /// Colour the prefixes.
     pub color: bool,
+    /// One JSON object per line instead of `service |` text ([`json_line`]).
+    pub json: bool,
 }
 
 /// The prefix of a replica's lines: `api` for replica 1, `api.2` for the others, padded.
@@ -83,6 +85,30 @@ pub fn line(prefix: &str, l: &LogLine) -> String {
         Some(t) => format!("{prefix} {t} {}", l.text),
         None => format!("{prefix} {}", l.text),
     }
+}
+
+/// One output line as a JSON object (`logs --json`): `service`, `replica`, `container`,
+/// `stream` (`stdout`/`stderr`), `timestamp` (with `--timestamps`) and `text`.
+#[must_use]
+pub fn json_line(c: &crate::engine::ContainerInfo, l: &LogLine) -> String {
+    let replica: u32 = c
+        .labels
+        .get(labels::REPLICA)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    let mut v = serde_json::json!({
+        "service": c.labels.get(labels::SERVICE).cloned().unwrap_or_default(),
+        "replica": replica,
+        "container": c.name,
+        "stream": if l.stderr { "stderr" } else { "stdout" },
+    });
+    if let (Some(t), Some(o)) = (&l.timestamp, v.as_object_mut()) {
+        o.insert("timestamp".into(), serde_json::Value::String(t.clone()));
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.insert("text".into(), serde_json::Value::String(l.text.clone()));
+    }
+    v.to_string()
 }
 
 /// A `--since`/`--until` value as Unix seconds, durations counting back from now.
@@ -150,9 +176,14 @@ pub async fn show_logs(
 
     let mut streams = Vec::new();
     for c in &containers {
-        let p = container_prefix(c, &services, width, opts.color);
         let s = engine.logs(&c.id, &opts.query).await?;
-        streams.push(s.map(move |l| l.map(|l| line(&p, &l))).boxed());
+        if opts.json {
+            let info = c.clone();
+            streams.push(s.map(move |l| l.map(|l| json_line(&info, &l))).boxed());
+        } else {
+            let p = container_prefix(c, &services, width, opts.color);
+            streams.push(s.map(move |l| l.map(|l| line(&p, &l))).boxed());
+        }
     }
     let mut merged = stream::select_all(streams);
     tokio::pin!(stop);
@@ -170,8 +201,40 @@ pub async fn show_logs(
 
 #[cfg(test)]
 mod tests {
-    use super::line;
+    use super::{json_line, line};
     use crate::engine::LogLine;
+
+    #[test]
+    fn a_json_line_names_service_replica_stream_and_text() {
+        let c = crate::engine::ContainerInfo {
+            id: "1".into(),
+            name: "shop-api-2".into(),
+            image: String::new(),
+            state: "running".into(),
+            status: String::new(),
+            labels: [
+                (
+                    crate::config::labels::SERVICE.to_string(),
+                    "api".to_string(),
+                ),
+                (crate::config::labels::REPLICA.to_string(), "2".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            ports: Vec::new(),
+        };
+        let l = LogLine {
+            stderr: true,
+            text: "say \"hi\"".into(),
+            timestamp: Some("2026-12-02T15:04:05Z".into()),
+        };
+        let v: serde_json::Value = serde_json::from_str(&json_line(&c, &l)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"service": "api", "replica": 2, "container": "shop-api-2",
+                "stream": "stderr", "timestamp": "2026-12-02T15:04:05Z", "text": "say \"hi\""})
+        );
+    }
 
     #[test]
     fn a_timestamp_goes_after_the_prefix() {
