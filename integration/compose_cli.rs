@@ -307,6 +307,24 @@ fn stop_and_start_keep_the_containers(kind: EngineKind) {
     );
 }
 
+/// Runs `cmd` with `input` on its stdin; its output.
+fn with_input(cmd: &mut std::process::Command, input: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// `pactown_service` (a pactown command line up to the service) running `stty size` on a
 /// terminal of 33 rows × 101 columns (script(1) gives it one).
 fn sized_pty(pactown_service: &str) -> std::process::Output {
@@ -334,22 +352,12 @@ fn exec_passes_output_input_and_exit_code(kind: EngineKind) {
     let o = common::pactown(&["-f", f, "up", "-d", "--engine", engine]);
     assert!(o.status.success(), "{}", text(&o));
     let exec = |args: &[&str], input: &str| {
-        use std::io::Write as _;
-        let mut child = pactown_cmd()
-            .args(["-f", f, "exec", "--engine", engine])
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        with_input(
+            pactown_cmd()
+                .args(["-f", f, "exec", "--engine", engine])
+                .args(args),
+            input,
+        )
     };
     // stdout and stderr apart, the exit code passed through, the service's environment
     let o = exec(
@@ -537,22 +545,12 @@ fn run_service_command_in_a_oneoff_container(kind: EngineKind) {
     let _down = common::Down::new(&file, kind).timeout(1);
     let engine = common::cli(kind);
     let run = |args: &[&str], input: &str| {
-        use std::io::Write as _;
-        let mut child = pactown_cmd()
-            .args(["-f", f, "run", "--engine", engine])
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        with_input(
+            pactown_cmd()
+                .args(["-f", f, "run", "--engine", engine])
+                .args(args),
+            input,
+        )
     };
     let stdout = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
     let oneoffs = || {

@@ -115,11 +115,10 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    #[test]
-    fn spec_of_a_replica() {
-        let mut env = BTreeMap::new();
-        env.insert("DB_URL".to_string(), "http://db:5432".to_string());
-        let d = DesiredService::new(
+    /// Two replicas of `api` on 8001, depending on `db`, with `DB_URL`.
+    fn api() -> DesiredService {
+        let env = BTreeMap::from([("DB_URL".to_string(), "http://db:5432".to_string())]);
+        DesiredService::new(
             "api",
             "pactown/python-api:abc",
             "sha256:1",
@@ -130,7 +129,12 @@ mod tests {
             Some("/health".into()),
             Duration::from_secs(30),
             vec!["db".into()],
-        );
+        )
+    }
+
+    #[test]
+    fn spec_of_a_replica() {
+        let d = api();
         let at = Placement {
             ecosystem: "shop",
             network: "pactown-shop",
@@ -150,19 +154,7 @@ mod tests {
 
     #[test]
     fn oneoff_spec_keeps_image_env_and_isolation_but_nothing_a_deploy_counts() {
-        let env = BTreeMap::from([("DB_URL".to_string(), "http://db:5432".to_string())]);
-        let d = DesiredService::new(
-            "api",
-            "pactown/python-api:abc",
-            "sha256:1",
-            env,
-            8001,
-            2,
-            true,
-            Some("/health".into()),
-            Duration::from_secs(30),
-            vec!["db".into()],
-        );
+        let d = api();
         let at = Placement {
             ecosystem: "shop",
             network: "pactown-shop",

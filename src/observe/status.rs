@@ -413,42 +413,11 @@ fn now_unix() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Seconds since the epoch of an RFC 3339 time (`2024-05-01T10:00:00.123Z`, `…+02:00`).
+/// Seconds since the epoch of an RFC 3339 time (`2024-05-01T10:00:00.123Z`, `…+02:00`);
+/// `None` before 1970 or when it is not one.
 #[must_use]
 pub fn parse_rfc3339(s: &str) -> Option<u64> {
-    let (date, rest) = s.split_once('T')?;
-    let mut d = date.split('-');
-    let year: i64 = d.next()?.parse().ok()?;
-    let month: i64 = d.next()?.parse().ok()?;
-    let day: i64 = d.next()?.parse().ok()?;
-    let time_end = rest.find(['Z', '+', '-']).unwrap_or(rest.len());
-    let (time, zone) = rest.split_at(time_end);
-    let mut t = time.split(':');
-    let hour: i64 = t.next()?.parse().ok()?;
-    let minute: i64 = t.next()?.parse().ok()?;
-    let second: i64 = t.next()?.split('.').next()?.parse().ok()?;
-    let offset = match zone.chars().next() {
-        Some(sign @ ('+' | '-')) => {
-            let (h, m) = zone.get(1..)?.split_once(':')?;
-            let o = h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60;
-            if sign == '+' {
-                o
-            } else {
-                -o
-            }
-        }
-        _ => 0,
-    };
-    // days from civil (Howard Hinnant)
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    u64::try_from(secs).ok()
+    crate::engine::log_time::parse_rfc3339(s).and_then(|t| u64::try_from(t).ok())
 }
 
 #[cfg(test)]
