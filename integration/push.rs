@@ -322,7 +322,7 @@ async fn tls_registry_with_auth(kind: EngineKind) {
             "--registry-auth-file",
             auth.to_str().unwrap(),
             "--json",
-            "-v",
+            "--verbose",
         ],
     );
     assert!(o.status.success(), "{}", text(&o));
