@@ -221,11 +221,20 @@ fn up_some_services_with_and_without_deps(kind: EngineKind) {
 
 /// `State.Status` of each of the ecosystem's containers by service (`running`, `exited`…).
 fn states(kind: EngineKind, name: &str) -> std::collections::BTreeMap<String, String> {
+    inspected(kind, name, "{{.State.Status}}")
+}
+
+/// `service -> inspect -f FORMAT` of the ecosystem's containers.
+fn inspected(
+    kind: EngineKind,
+    name: &str,
+    format: &str,
+) -> std::collections::BTreeMap<String, String> {
     ids_by_service(kind, name)
         .into_iter()
         .map(|(service, id)| {
-            let state = common::cli_output(kind, &["inspect", "-f", "{{.State.Status}}", &id]);
-            (service, state)
+            let value = common::cli_output(kind, &["inspect", "-f", format, &id]);
+            (service, value)
         })
         .collect()
 }
@@ -683,13 +692,7 @@ fn run_service_command_in_a_oneoff_container(kind: EngineKind) {
 
 /// `service -> StartedAt` of the ecosystem's containers.
 fn started_at(kind: EngineKind, name: &str) -> std::collections::BTreeMap<String, String> {
-    ids_by_service(kind, name)
-        .into_iter()
-        .map(|(service, id)| {
-            let at = common::cli_output(kind, &["inspect", "-f", "{{.State.StartedAt}}", &id]);
-            (service, at)
-        })
-        .collect()
+    inspected(kind, name, "{{.State.StartedAt}}")
 }
 
 fn restart_takes_the_file_from_the_folder_and_every_service_by_default(kind: EngineKind) {
