@@ -1242,6 +1242,12 @@ impl Engine for DockerEngine {
         rows: u16,
         cols: u16,
     ) -> EngineResult<()> {
+        // Docker 20.10 answers a resize with a NUL byte on the TTY stream, which bollard then
+        // reads as a frame header and the rest of the output is lost: Docker keeps its default
+        // size.
+        if self.kind == EngineKind::Docker {
+            return Ok(());
+        }
         let result = if container {
             let options = bollard::query_parameters::ResizeContainerTTYOptions {
                 h: i32::from(rows),
