@@ -45,7 +45,7 @@ pub async fn run(
     let target = target.with_tenant(args.tenant.as_deref(), None)?;
     let engine = crate::deploy::connect(args.engine, target.ecosystem.as_ref()).await?;
     let eco = target.ecosystem.as_ref();
-    let mut timeout = 0;
+    let mut timeout: Option<u64> = None;
     let mut ports = std::collections::BTreeMap::new();
     let named: Vec<String> = match eco {
         // no names: every service (those without containers are skipped by the restart)
@@ -54,7 +54,7 @@ pub async fn run(
     };
     for s in &named {
         if let Some(spec) = eco.and_then(|e| e.service(s)) {
-            timeout = timeout.max(spec.timeout);
+            timeout = Some(timeout.map_or(spec.timeout, |t| t.max(spec.timeout)));
             if let Some(p) = spec.port {
                 ports.insert(s.clone(), p);
             }
@@ -70,11 +70,7 @@ pub async fn run(
     }
     let opts = RestartOptions {
         stop_timeout: Duration::from_secs(10),
-        timeout: Duration::from_secs(args.timeout.unwrap_or(if timeout == 0 {
-            60
-        } else {
-            timeout
-        })),
+        timeout: Duration::from_secs(args.timeout.or(timeout).unwrap_or(60)),
         ports,
     };
     crate::deploy::restart::restart(

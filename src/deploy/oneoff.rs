@@ -62,7 +62,6 @@ pub async fn run_oneoff(
     printer: &Printer,
 ) -> Result<Option<i64>, Error> {
     let eco = &project.ecosystem;
-    let wanted = selection(project, std::slice::from_ref(&job.service), true)?;
     let Some(spec) = eco.service(&job.service) else {
         return Err(super::error::DeployError::UnknownService {
             service: job.service.clone(),
@@ -89,7 +88,7 @@ pub async fn run_oneoff(
     let images = build_images_of(
         engine.as_ref(),
         project,
-        Some(&wanted),
+        Some(&std::collections::BTreeSet::from([job.service.clone()])),
         &opts.build,
         opts.journal.as_ref(),
         sink,
@@ -112,17 +111,16 @@ pub async fn run_oneoff(
     let cspec = oneoff_spec(at, &desired, &name, command, &job.env);
     super::isolation::prepare_volumes(engine.as_ref(), &cspec).await?;
     printer.debug(&format!("one-off container {name} (tty: {})", job.tty));
-    let tty = job.tty;
-    let attached = engine.run_attached(&cspec, tty).await?;
+    let attached = engine.run_attached(&cspec, job.tty).await?;
     let id = attached.id.clone();
     let interrupt = async {
-        if tty {
+        if job.tty {
             std::future::pending::<()>().await;
         }
         let _ = tokio::signal::ctrl_c().await;
     };
     let size = async {
-        if tty {
+        if job.tty {
             crate::ui::terminal::follow_size(engine.as_ref(), &id, true).await;
         }
         std::future::pending::<()>().await;
@@ -163,14 +161,12 @@ async fn exit_code(engine: &dyn Engine, id: &str) -> Result<Option<i64>, Error> 
 pub async fn remove_leftovers(
     engine: &dyn Engine,
     ecosystem: &str,
-) -> Result<Vec<String>, crate::engine::EngineError> {
+) -> Result<(), crate::engine::EngineError> {
     let filter = vec![format!("{}={ecosystem}", crate::config::labels::ONEOFF)];
-    let mut removed = Vec::new();
     for c in engine.list_containers(&filter).await? {
         engine.remove_container(&c.id).await?;
-        removed.push(c.name);
     }
-    Ok(removed)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -532,6 +532,8 @@ impl DockerEngine {
             start_period: None,
             start_interval: None,
         });
+        // an interactive container keeps stdin open for one attach of all three streams
+        let attach = interactive.map(|_| true);
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
@@ -546,11 +548,11 @@ impl DockerEngine {
             host_config: Some(host_config),
             networking_config,
             tty: interactive,
-            open_stdin: interactive.map(|_| true),
-            stdin_once: interactive.map(|_| true),
-            attach_stdin: interactive.map(|_| true),
-            attach_stdout: interactive.map(|_| true),
-            attach_stderr: interactive.map(|_| true),
+            open_stdin: attach,
+            stdin_once: attach,
+            attach_stdin: attach,
+            attach_stdout: attach,
+            attach_stderr: attach,
             ..Default::default()
         };
         let options = CreateContainerOptionsBuilder::default()
