@@ -18,6 +18,7 @@ mod engine_docker;
 mod events;
 mod export;
 mod images;
+mod ingress_up;
 mod inventory;
 mod jobs;
 mod microservices;

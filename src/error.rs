@@ -244,6 +244,17 @@ pub enum RequestError {
         .0.display()
     )]
     LocalCaRootOnly(std::path::PathBuf),
+    /// `ingress ca --engine` without an ingress container of `up`.
+    #[error("ecosystem {0} has no ingress container on this engine: run `pactown up` first (or pass --user/--system for Quadlet units)")]
+    NoIngressContainer(String),
+    /// The ingress container has no local CA (yet).
+    #[error("no local CA at {at}: {message}. Caddy creates it when the ingress starts; is it running (`pactown status`, `pactown logs`)?")]
+    ContainerCaMissing {
+        /// Path and container.
+        at: String,
+        /// What `cat` said.
+        message: String,
+    },
     /// The local CA file is not a PEM certificate.
     #[error("{} is not a PEM certificate; remove it and restart {unit} to make a new CA", path.display())]
     LocalCaNotPem {

@@ -37,6 +37,16 @@ pub enum IngressError {
     },
 }
 
+/// The ports Caddy listens on when they differ from the public `http_port`/`https_port`: in a
+/// container, which publishes its listeners on the public ports (non-root, so above 1024).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    /// Plain HTTP listener.
+    pub http: u16,
+    /// HTTPS listener.
+    pub https: u16,
+}
+
 /// Caddy's data folder below its `XDG_DATA_HOME`, and the root certificate of its local CA in
 /// it (`tls internal`).
 pub const LOCAL_CA_ROOT: &str = "caddy/pki/authorities/local/root.crt";
@@ -132,6 +142,7 @@ fn check(eco: &Ecosystem, ing: &Ingress) -> Result<(), IngressError> {
 pub fn caddyfile(
     eco: &Ecosystem,
     upstream: &dyn Fn(&ServiceSpec) -> Option<String>,
+    listen: Option<Listen>,
 ) -> Result<Option<String>, IngressError> {
     let Some(ing) = &eco.ingress else {
         return Ok(None);
@@ -150,9 +161,13 @@ pub fn caddyfile(
             |f| f.to_string_lossy().escape_debug().to_string()
         )
     );
+    let listen = listen.unwrap_or(Listen {
+        http: ing.http_port,
+        https: ing.https_port,
+    });
     out.push_str("{\n\tadmin off\n");
-    let _ = writeln!(out, "\thttp_port {}", ing.http_port);
-    let _ = writeln!(out, "\thttps_port {}", ing.https_port);
+    let _ = writeln!(out, "\thttp_port {}", listen.http);
+    let _ = writeln!(out, "\thttps_port {}", listen.https);
     match ing.tls {
         TlsMode::Internal => out.push_str("\tskip_install_trust\n"),
         TlsMode::Acme => {
@@ -233,12 +248,17 @@ pub fn caddyfile(
             out.push_str("\thandle {\n\t\trespond 404\n\t}\n");
         }
         out.push_str("}\n");
-        if ing.tls != TlsMode::Off && ing.https_port != 443 {
-            // Caddy's own HTTP→HTTPS redirect drops a non-default HTTPS port
+        if ing.tls != TlsMode::Off && (ing.https_port != 443 || listen.https != ing.https_port) {
+            // Caddy's own HTTP→HTTPS redirect drops a non-default HTTPS port, and names the
+            // port it listens on, not the one clients reach
+            let port = if ing.https_port == 443 {
+                String::new()
+            } else {
+                format!(":{}", ing.https_port)
+            };
             let _ = writeln!(
                 out,
-                "\nhttp://{host} {{\n\tredir https://{host}:{}{{uri}} 308\n}}",
-                ing.https_port
+                "\nhttp://{host} {{\n\tredir https://{host}{port}{{uri}} 308\n}}"
             );
         }
     }
@@ -266,9 +286,9 @@ mod tests {
     #[test]
     fn no_ingress_no_file() {
         let e = eco("name: t\nservices:\n  api:\n    port: 8100\n");
-        assert_eq!(caddyfile(&e, &local).unwrap(), None);
+        assert_eq!(caddyfile(&e, &local, None).unwrap(), None);
         let e = eco("name: t\ningress: {tls: internal}\nservices:\n  api:\n    port: 8100\n");
-        assert_eq!(caddyfile(&e, &local).unwrap(), None);
+        assert_eq!(caddyfile(&e, &local, None).unwrap(), None);
     }
 
     #[test]
@@ -279,7 +299,7 @@ mod tests {
         if let Some(x) = e.services[0].expose.as_mut() {
             x.host = "api.example.com {\n}\nevil.example.com".into();
         }
-        let err = caddyfile(&e, &local).unwrap_err();
+        let err = caddyfile(&e, &local, None).unwrap_err();
         assert!(
             err.to_string().contains("services.api.expose.host"),
             "{err}"
@@ -288,6 +308,6 @@ mod tests {
             x.host = "api.example.com".into();
             x.path = "/x {\n\trespond 200\n}".into();
         }
-        assert!(caddyfile(&e, &local).is_err());
+        assert!(caddyfile(&e, &local, None).is_err());
     }
 }

@@ -181,7 +181,7 @@ fn acme_and_plain_http_caddyfiles() {
         line: 1,
     });
     let upstream = |s: &pactown::config::ServiceSpec| s.port.map(|p| format!("127.0.0.1:{p}"));
-    let acme = pactown::ingress::caddyfile(&eco, &upstream)
+    let acme = pactown::ingress::caddyfile(&eco, &upstream, None)
         .unwrap()
         .unwrap();
     insta::assert_snapshot!("ingress_acme_caddyfile", acme);
@@ -190,7 +190,7 @@ fn acme_and_plain_http_caddyfiles() {
         tls: TlsMode::Off,
         ..Ingress::default()
     });
-    let off = pactown::ingress::caddyfile(&eco, &upstream)
+    let off = pactown::ingress::caddyfile(&eco, &upstream, None)
         .unwrap()
         .unwrap();
     insta::assert_snapshot!("ingress_off_caddyfile", off);

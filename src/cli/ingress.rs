@@ -1,6 +1,6 @@
 //! `pactown ingress ca`: the root certificate of the ingress's local CA (`tls: internal`), for
 //! clients to trust (`curl --cacert`, a browser's or system's trust store).
-use crate::config::ingress::TlsMode;
+use crate::config::ingress::{TlsMode, INGRESS_SERVICE};
 use crate::error::{Error, RequestError};
 use crate::quadlet::Scope;
 use crate::ui::Printer;
@@ -37,6 +37,54 @@ pub struct CaArgs {
     /// Write the certificate to FILE instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// The engine of `pactown up`'s ingress container. Without `--user`/`--system` that
+    /// container is looked for first (on `PACTOWN_ENGINE` or the first engine that answers),
+    /// then the rootless units' CA.
+    #[arg(long, env = "PACTOWN_ENGINE", value_enum, conflicts_with_all = ["user", "system"])]
+    pub engine: Option<crate::config::EngineChoice>,
+}
+
+/// The root certificate in `pactown up`'s ingress container of `eco`: `Ok(None)` when there is no
+/// such container (or, without an explicit `--engine`, no engine answers).
+async fn from_container(
+    eco: &crate::config::Ecosystem,
+    choice: Option<crate::config::EngineChoice>,
+) -> Result<Option<(String, String)>, Error> {
+    let engine = match crate::deploy::connect(choice, Some(eco)).await {
+        Ok(e) => e,
+        Err(e) if choice.is_some() => return Err(e.into()),
+        Err(_) => return Ok(None),
+    };
+    let mut filter = crate::deploy::ecosystem_filter(&eco.name);
+    filter.push(format!(
+        "{}={}",
+        crate::config::labels::SERVICE,
+        INGRESS_SERVICE
+    ));
+    let Some(c) = engine.list_containers(&filter).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    let path = format!(
+        "{}/{}",
+        crate::deploy::ingress::DATA_DIR,
+        crate::ingress::LOCAL_CA_ROOT
+    );
+    let out = engine
+        .exec(
+            &c.id,
+            &["cat".to_string(), path.clone()],
+            std::time::Duration::from_secs(10),
+        )
+        .await?;
+    let source = format!("{path} in container {}", c.name);
+    if out.exit_code != Some(0) {
+        return Err(RequestError::ContainerCaMissing {
+            at: source,
+            message: out.output.trim().to_string(),
+        }
+        .into());
+    }
+    Ok(Some((out.output, source)))
 }
 
 /// Largest root certificate read (Caddy's is about 700 bytes).
@@ -62,7 +110,11 @@ fn data_home(eco: &crate::config::Ecosystem, scope: Scope) -> Result<PathBuf, Er
 ///
 /// # Errors
 /// An invalid ecosystem file, an ecosystem without `tls: internal`, a missing or unreadable CA.
-pub fn run(args: Args, globals: &super::Globals, printer: &Printer) -> Result<ExitCode, Error> {
+pub async fn run(
+    args: Args,
+    globals: &super::Globals,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
     let Action::Ca(a) = args.action;
     let file = globals.resolved_file(a.file.as_deref())?;
     let eco = globals.ecosystem(&file)?;
@@ -80,6 +132,21 @@ pub fn run(args: Args, globals: &super::Globals, printer: &Printer) -> Result<Ex
             },
         }
         .into());
+    }
+    if !a.user && !a.system {
+        if let Some((text, source)) = from_container(&eco, a.engine).await? {
+            let unit = crate::deploy::container_name(&eco.name, INGRESS_SERVICE, 1);
+            return write_pem(text.trim(), &source, a.output.as_deref(), printer, || {
+                RequestError::LocalCaNotPem {
+                    path: PathBuf::from(&source),
+                    unit,
+                }
+                .into()
+            });
+        }
+        if a.engine.is_some() {
+            return Err(RequestError::NoIngressContainer(eco.name.clone()).into());
+        }
     }
     let scope = if a.system { Scope::System } else { Scope::User };
     let path = crate::ingress::local_ca_path(&data_home(&eco, scope)?);
@@ -114,20 +181,30 @@ pub fn run(args: Args, globals: &super::Globals, printer: &Printer) -> Result<Ex
             })
         }
     };
-    let pem = text.trim();
+    let source = path.display().to_string();
+    write_pem(text.trim(), &source, a.output.as_deref(), printer, || {
+        RequestError::LocalCaNotPem { path, unit }.into()
+    })
+}
+
+/// Prints `pem` (or writes it to `output`); `not_pem` is the error when it is not one PEM
+/// certificate.
+fn write_pem(
+    pem: &str,
+    source: &str,
+    output: Option<&Path>,
+    printer: &Printer,
+    not_pem: impl FnOnce() -> Error,
+) -> Result<ExitCode, Error> {
     if !(pem.starts_with("-----BEGIN CERTIFICATE-----")
         && pem.ends_with("-----END CERTIFICATE-----"))
     {
-        return Err(RequestError::LocalCaNotPem { path, unit }.into());
+        return Err(not_pem());
     }
-    match &a.output {
+    match output {
         Some(out) => {
             crate::export::write_file_atomically(out, &format!("{pem}\n"))?;
-            printer.info(&format!(
-                "wrote {} (from {})",
-                out.display(),
-                path.display()
-            ));
+            printer.info(&format!("wrote {} (from {source})", out.display()));
         }
         None => printer.out(pem),
     }

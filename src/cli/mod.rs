@@ -340,7 +340,7 @@ async fn dispatch(
         Command::Restart(args) => restart::run(args, globals, printer).await,
         Command::Export(args) => export::run(args, globals, printer),
         Command::Quadlet(args) => quadlet::run(args, globals, printer).await,
-        Command::Ingress(args) => ingress::run(args, globals, printer),
+        Command::Ingress(args) => ingress::run(args, globals, printer).await,
         Command::Registry(args) => registry::run(args, printer).await,
         Command::Publish(args) => publish::run(args, globals, printer).await,
         Command::Pull(args) => pull::run(args, globals, printer).await,

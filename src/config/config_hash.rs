@@ -34,6 +34,12 @@ pub struct HashInput<'a> {
     /// Isolation and limits; `None` (left out of the hash) for the engine's defaults.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub isolation: Option<&'a crate::deploy::isolation::Isolation>,
+    /// Host port of replica 1 when it is not the container port (left out otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_port: Option<u16>,
+    /// Further published `(container, host)` ports (left out when there are none).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub extra_ports: &'a [(u16, u16)],
 }
 
 #[derive(Serialize)]
@@ -75,6 +81,8 @@ mod tests {
             restart: true,
             health_path: Some("/health"),
             isolation: None,
+            host_port: None,
+            extra_ports: &[],
         }
     }
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod gate;
 pub mod health;
+pub mod ingress;
 pub mod isolation;
 pub mod oneoff;
 pub mod plan;

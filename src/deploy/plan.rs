@@ -42,6 +42,12 @@ pub struct DesiredService {
     pub isolation: Isolation,
     /// Hash of the fields above that shape the containers.
     pub config_hash: String,
+    /// Host port asked for replica 1 instead of `port` (the ingress publishes its listener on
+    /// its public port); `None`: the same number as `port`.
+    pub host_port: Option<u16>,
+    /// Further `(container port, host port)` pairs published on 127.0.0.1 exactly as given (the
+    /// ingress's plain-HTTP port).
+    pub extra_ports: Vec<(u16, u16)>,
     /// The containers' start script waits for the dependencies itself (the env holds the
     /// generated [`WAIT_FOR_VAR`] list), so they may be started before the dependencies are
     /// healthy ([`super::scheduler`]).
@@ -119,7 +125,28 @@ impl DesiredService {
             restart: self.restart,
             health_path: self.health_path.as_deref(),
             isolation: (self.isolation != default).then_some(&self.isolation),
+            host_port: self.host_port,
+            extra_ports: &self.extra_ports,
         })
+    }
+
+    /// Publishes the port on `host_port` (replica 1) and `extra` as they are, and recomputes the
+    /// config hash.
+    #[must_use]
+    pub fn with_host_ports(mut self, host_port: u16, extra: Vec<(u16, u16)>) -> Self {
+        self.host_port = Some(host_port);
+        self.extra_ports = extra;
+        self.config_hash = self.hash();
+        self
+    }
+
+    /// The host port replica `replica` asks for.
+    #[must_use]
+    pub fn wanted_host_port(&self, replica: u32) -> Option<u16> {
+        match self.host_port {
+            Some(p) if replica <= 1 && self.port.is_some() => Some(p),
+            _ => super::ports::replica_port(self.port, replica),
+        }
     }
 
     /// Builds a desired service from its parts and computes the config hash.
@@ -153,6 +180,8 @@ impl DesiredService {
             dependencies,
             isolation: Isolation::default(),
             config_hash: String::new(),
+            host_port: None,
+            extra_ports: Vec::new(),
             gated: false,
         };
         d.config_hash = d.hash();

@@ -14,7 +14,6 @@
 use super::event::{millis, DeployEvent};
 use super::health::{wait_completed, wait_ready, ProbeOutcome, ProbeTarget, Readiness, WaitError};
 use super::plan::{DesiredService, ReplicaAction};
-use super::ports::replica_port;
 use super::scheduler::{ServiceOutcome, ServiceStatus, Shared};
 use super::spec::container_spec;
 use crate::engine::{Engine, EngineError};
@@ -102,7 +101,7 @@ fn existing(d: &DesiredService, replica: u32, id: &str, host_port: Option<u16>) 
     ReplicaState {
         replica,
         id: id.to_string(),
-        host_port: host_port.or_else(|| replica_port(d.port, replica)),
+        host_port: host_port.or_else(|| d.wanted_host_port(replica)),
         host: None,
     }
 }
@@ -146,7 +145,7 @@ pub(crate) async fn create(
     prefer: Option<u16>,
     outcome: &mut ServiceOutcome,
 ) -> Result<ReplicaState, EngineError> {
-    let host_port = match prefer.or_else(|| replica_port(d.port, replica)) {
+    let host_port = match prefer.or_else(|| d.wanted_host_port(replica)) {
         Some(wanted) if d.port.is_some() => {
             let used = shared
                 .ports

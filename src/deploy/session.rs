@@ -233,6 +233,23 @@ fn summary(project: &Project, report: &DeployReport, started: Instant, printer: 
             ));
         }
     }
+    if let Some(ing) = &eco.ingress {
+        for (spec, e) in crate::ingress::exposed(eco) {
+            let (scheme, port) = if ing.tls == crate::config::ingress::TlsMode::Off {
+                ("http", ing.http_port)
+            } else {
+                ("https", ing.https_port)
+            };
+            let port = match (scheme, port) {
+                ("https", 443) | ("http", 80) => String::new(),
+                (_, p) => format!(":{p}"),
+            };
+            printer.info(&format!(
+                "  {:<12} {scheme}://{}{port}{} (ingress, on 127.0.0.1)",
+                spec.name, e.host, e.path
+            ));
+        }
+    }
 }
 
 /// The foreground until Ctrl+C (logs and the live view; with `--watch` the watch loop), then

@@ -63,6 +63,15 @@ pub fn container_spec(
                 host_port,
             })
             .into_iter()
+            .chain(
+                d.extra_ports
+                    .iter()
+                    .map(|&(container_port, host_port)| PortBinding {
+                        container_port,
+                        host_ip: "127.0.0.1".to_string(),
+                        host_port,
+                    }),
+            )
             .collect(),
         restart: d.restart && !d.job,
         init: true,

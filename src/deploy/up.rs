@@ -6,6 +6,7 @@ use super::event::{DeployEvent, Sink};
 use super::health::HealthProbe;
 use super::plan::DesiredService;
 use super::scheduler::{deploy, DeployOptions, DeployReport, ServiceStatus};
+use crate::config::ingress::INGRESS_SERVICE;
 use crate::config::labels;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -208,7 +209,13 @@ pub async fn deploy_project(
         sink,
     )
     .await?;
-    let desired = desired_services(eco, &images, opts.services.as_ref())?;
+    let mut desired = desired_services(eco, &images, opts.services.as_ref())?;
+    // the ingress comes with a whole-ecosystem `up` (a selection leaves it as it is)
+    if opts.services.is_none() && engine.services().is_none() {
+        if let Some(ingress) = ingress_service(engine.as_ref(), eco, &opts.build, sink).await? {
+            desired.push(ingress);
+        }
+    }
     let network = ensure_network(engine.as_ref(), eco).await?;
 
     let mut deploy_opts = opts.deploy;
@@ -222,6 +229,7 @@ pub async fn deploy_project(
             .iter()
             .map(|s| s.name.clone())
             .filter(|s| !only.contains(s))
+            .chain(std::iter::once(INGRESS_SERVICE.to_string()))
             .collect();
     }
     if deploy_opts.ecosystem_file.is_none() {
@@ -242,6 +250,30 @@ pub async fn deploy_project(
         &health_events(&eco.name, eco.tenant.as_deref(), &report),
     );
     Ok(report)
+}
+
+/// The ingress of `eco` (its image built when missing), when the file has an `ingress:` with
+/// exposed services.
+async fn ingress_service(
+    engine: &dyn Engine,
+    eco: &crate::config::Ecosystem,
+    build: &BuildOptions,
+    sink: &Sink,
+) -> Result<Option<DesiredService>, crate::image::BuildError> {
+    if !crate::ingress::wanted(eco) {
+        return Ok(None);
+    }
+    let log = |line: String| {
+        sink(&DeployEvent::BuildLine {
+            service: INGRESS_SERVICE.to_string(),
+            line,
+        });
+    };
+    let Some(image) = crate::image::ingress::ensure(engine, eco, build.no_cache, &log).await?
+    else {
+        return Ok(None);
+    };
+    Ok(super::ingress::desired(eco, &image))
 }
 
 /// The health results of a deploy as journal events: `health-passed` for every replica of a

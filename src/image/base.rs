@@ -31,6 +31,18 @@ pub fn base_tag(runtime: Runtime) -> String {
     )
 }
 
+/// The recipe of the ingress's base image (Debian's Caddy).
+pub const CADDY_RECIPE: &str = include_str!("../../images/caddy.Containerfile");
+
+/// `pactown/base-caddy:<12 hex of sha256(recipe)>`.
+#[must_use]
+pub fn caddy_tag() -> String {
+    format!(
+        "pactown/base-caddy:{}",
+        cache_key::short(&cache_key::digest(CADDY_RECIPE.as_bytes()))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

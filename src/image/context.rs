@@ -96,6 +96,14 @@ pub fn containerfile_only(text: &str) -> Result<Vec<u8>, ContextError> {
     Ok(write_tar(&files)?)
 }
 
+/// A context of just `files` (path → content), with the fixed metadata of every context.
+///
+/// # Errors
+/// I/O errors writing the archive.
+pub fn files_only(files: &BTreeMap<String, &[u8]>) -> Result<Vec<u8>, ContextError> {
+    Ok(write_tar(files)?)
+}
+
 /// Writes files (and their parent directories) in path order with fixed metadata.
 fn write_tar(files: &BTreeMap<String, &[u8]>) -> std::io::Result<Vec<u8>> {
     let mut dirs = BTreeSet::new();

@@ -11,6 +11,7 @@ pub mod bootstrap;
 pub mod cache_key;
 pub mod containerfile;
 pub mod context;
+pub mod ingress;
 pub mod lock;
 pub mod provider;
 pub mod push;
@@ -380,7 +381,29 @@ pub async fn ensure_base(
     runtime: Runtime,
     log: &(dyn Fn(String) + Send + Sync),
 ) -> Result<bool, BuildError> {
-    let tag = base::base_tag(runtime);
+    ensure_recipe(
+        engine,
+        &base::base_tag(runtime),
+        base::recipe(runtime),
+        &runtime.to_string(),
+        log,
+    )
+    .await
+}
+
+/// [`ensure_base`] of any base recipe: builds `recipe` as `tag` (labelled with `kind`) when the
+/// tag is missing. Returns true when it was built.
+///
+/// # Errors
+/// As [`ensure_base`].
+pub async fn ensure_recipe(
+    engine: &dyn Engine,
+    tag: &str,
+    recipe: &str,
+    kind: &str,
+    log: &(dyn Fn(String) + Send + Sync),
+) -> Result<bool, BuildError> {
+    let tag = tag.to_string();
     if engine.image(&tag).await?.is_some() {
         return Ok(false);
     }
@@ -390,7 +413,7 @@ pub async fn ensure_base(
         });
     }
     log(format!("building base image {tag}"));
-    let tar = context::containerfile_only(base::recipe(runtime)).map_err(|e| BuildError::Base {
+    let tar = context::containerfile_only(recipe).map_err(|e| BuildError::Base {
         tag: tag.clone(),
         message: e.to_string(),
         log_tail: Vec::new(),
@@ -401,7 +424,7 @@ pub async fn ensure_base(
         containerfile: context::CONTAINERFILE.to_string(),
         labels: BTreeMap::from([
             (labels::MANAGED.to_string(), "true".to_string()),
-            (labels::RUNTIME.to_string(), runtime.to_string()),
+            (labels::RUNTIME.to_string(), kind.to_string()),
         ]),
         no_cache: false,
     };

@@ -1,5 +1,6 @@
 //! `status`: the ecosystem as the engine sees it (found by labels, so it works from any shell
 //! and after a crash), with a health probe of every service made now.
+use crate::config::ingress::INGRESS_SERVICE;
 use crate::config::labels;
 use crate::config::Ecosystem;
 use crate::deploy::health::{check_once, HealthProbe, ProbeOutcome, Readiness};
@@ -131,7 +132,13 @@ pub async fn status(
         if !order.contains(&service) {
             order.push(service.clone());
         }
-        let port = file.and_then(|e| e.service(&service)).and_then(|s| s.port);
+        let port = file.and_then(|e| {
+            e.service(&service).and_then(|s| s.port).or_else(|| {
+                (service == INGRESS_SERVICE)
+                    .then(|| crate::deploy::ingress::listener(e).map(|(p, _)| p))
+                    .flatten()
+            })
+        });
         let running = d.as_ref().map_or(c.state == "running", |d| d.running);
         let uptime = d
             .as_ref()
@@ -235,10 +242,13 @@ pub async fn status(
                 a
             },
             hardening: first_details.map(|d| d.hardening.clone()),
-            url: replicas
-                .first()
-                .and_then(|r| r.host_port)
-                .map(|p| format!("http://127.0.0.1:{p}")),
+            url: replicas.first().and_then(|r| r.host_port).map(|p| {
+                let scheme = file
+                    .filter(|_| service == INGRESS_SERVICE)
+                    .and_then(crate::deploy::ingress::listener)
+                    .map_or("http", |(_, s)| s);
+                format!("{scheme}://127.0.0.1:{p}")
+            }),
             image: first_idx
                 .and_then(|i| containers.get(i))
                 .map(|c| c.image.clone()),

@@ -442,7 +442,7 @@ fn ingress_units(
     target: &str,
 ) -> Result<Vec<UnitFile>, ExportError> {
     let upstream = |svc: &ServiceSpec| svc.port.map(|p| format!("127.0.0.1:{p}"));
-    let caddyfile = crate::ingress::caddyfile(eco, &upstream).map_err(|e| {
+    let caddyfile = crate::ingress::caddyfile(eco, &upstream, None).map_err(|e| {
         ExportError::unsafe_value(
             crate::config::ingress::INGRESS_SERVICE,
             "ingress",

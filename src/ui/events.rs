@@ -55,9 +55,15 @@ fn say(p: &Printer, level: Level, text: &str, e: &DeployEvent) {
     }
 }
 
-fn url(host_port: Option<u16>) -> String {
+fn url(service: &str, host_port: Option<u16>) -> String {
+    // the ingress's scheme is the file's (`tls:`); its host names follow in the summary
+    let scheme = if service == crate::config::ingress::INGRESS_SERVICE {
+        ""
+    } else {
+        "http://"
+    };
     host_port
-        .map(|h| format!(" at http://127.0.0.1:{h}"))
+        .map(|h| format!(" at {scheme}127.0.0.1:{h}"))
         .unwrap_or_default()
 }
 
@@ -144,7 +150,7 @@ pub fn show(p: &Printer, output: EventOutput, e: &DeployEvent) {
         } => say(
             p,
             Level::Debug,
-            &format!("{service}: started {id:.12}{}", url(*host_port)),
+            &format!("{service}: started {id:.12}{}", url(service, *host_port)),
             e,
         ),
         DeployEvent::Replaced {
@@ -157,7 +163,7 @@ pub fn show(p: &Printer, output: EventOutput, e: &DeployEvent) {
             Level::Info,
             &format!(
                 "{ok} {service} replaced, serving again after {downtime_ms}ms{}",
-                url(*host_port)
+                url(service, *host_port)
             ),
             e,
         ),
@@ -172,9 +178,14 @@ pub fn show(p: &Printer, output: EventOutput, e: &DeployEvent) {
                 (true, true) => format!("{ok} {service} completed in {seconds:.2}s"),
                 (true, false) => format!("  {service} unchanged, completed before"),
                 (false, true) => {
-                    format!("{ok} {service} healthy in {seconds:.2}s{}", url(*host_port))
+                    format!(
+                        "{ok} {service} healthy in {seconds:.2}s{}",
+                        url(service, *host_port)
+                    )
                 }
-                (false, false) => format!("  {service} unchanged, healthy{}", url(*host_port)),
+                (false, false) => {
+                    format!("  {service} unchanged, healthy{}", url(service, *host_port))
+                }
             };
             say(p, Level::Info, &text, e);
         }
@@ -189,7 +200,7 @@ pub fn show(p: &Printer, output: EventOutput, e: &DeployEvent) {
             } else {
                 format!(
                     "{ok} {service} restarted, healthy in {seconds:.2}s{}",
-                    url(*host_port)
+                    url(service, *host_port)
                 )
             };
             say(p, Level::Info, &text, e);

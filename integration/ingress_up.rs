@@ -1,0 +1,209 @@
+//! `ingress:` under `pactown up` on real engines (#18 item 3): one Caddy container per ecosystem
+//! (Debian's Caddy in a pactown base image, nothing pulled) routes host names and path prefixes
+//! to the exposed services by their DNS names; with `tls: internal` a client trusting only the
+//! PEM that `pactown ingress ca` prints reaches them over HTTPS, plain HTTP redirects, a name that
+//! is not exposed gets no certificate, a replaced service fails no request of a loop through the
+//! proxy, and the CA survives `down` (not `down -v`).
+use crate::common::{self, pactown, row, status_json, text};
+use pactown::engine::EngineKind;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+const HOST: &str = "shop.ing.test";
+
+fn service(title: &str) -> String {
+    common::python_service(
+        title,
+        "",
+        &format!(
+            r#"        self.reply(200, "{title} " + os.environ.get("VERSION", "v1") + " " + self.path)"#
+        ),
+    )
+}
+
+fn write_eco(dir: &Path, name: &str, base: u16, http: u16, https: u16, version: &str) {
+    std::fs::write(
+        dir.join("eco.pactown.yaml"),
+        format!(
+            "name: {name}
+ingress: {{tls: internal, http_port: {http}, https_port: {https}}}
+services:
+  web:
+    readme: web.md
+    port: {base}
+    expose: {{host: {HOST}}}
+  api:
+    readme: api.md
+    port: {api}
+    env: {{VERSION: {version}}}
+    expose: {{host: {HOST}, path: /api}}
+  db:
+    readme: db.md
+    port: {db}
+",
+            api = base + 1,
+            db = base + 2,
+        ),
+    )
+    .unwrap();
+}
+
+/// `curl` through the proxy on 127.0.0.1 for `host`: exit code and body.
+fn curl(host: &str, port: u16, path: &str, extra: &[&str]) -> (i32, String) {
+    let o = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--resolve"])
+        .arg(format!("{host}:{port}:127.0.0.1"))
+        .args(extra)
+        .arg(format!("https://{host}:{port}{path}"))
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+fn ingress_routes_tls_internal_and_survives_replacement(kind: EngineKind) {
+    if !common::available(kind) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for (file, title) in [("web.md", "web"), ("api.md", "api"), ("db.md", "db")] {
+        std::fs::write(dir.join(file), service(title)).unwrap();
+    }
+    let name = common::unique("ing");
+    let base = common::free_base_for(kind);
+    let (http, https) = (common::free_port(), common::free_port());
+    write_eco(dir, &name, base, http, https, "v1");
+    let file = dir.join("eco.pactown.yaml");
+    let f = file.to_str().unwrap();
+    let engine = common::cli(kind);
+    let _down = common::Down::new(&file, kind);
+
+    let o = pactown(&["up", "-d", f, "--engine", engine]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("https://{HOST}:{https}/api (ingress")),
+        "{}",
+        text(&o)
+    );
+    let status = status_json(kind, f, &[]);
+    let ing = row(&status, "ingress");
+    assert_eq!(
+        ing["url"],
+        format!("https://127.0.0.1:{https}"),
+        "{status:#}"
+    );
+    assert_eq!(ing["hardening"]["read_only"], true, "{status:#}");
+
+    let pem = dir.join("ca.pem");
+    let o = pactown(&[
+        "ingress",
+        "ca",
+        f,
+        "--engine",
+        engine,
+        "-o",
+        pem.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let ca = ["--cacert", pem.to_str().unwrap()];
+    // Caddy issues the certificate on the first handshake: allow it a few tries
+    let mut answer = (0, String::new());
+    for _ in 0..40 {
+        answer = curl(HOST, https, "/api/items", &ca);
+        if answer.0 == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert_eq!(answer, (0, "api v1 /api/items".to_string()));
+    assert_eq!(curl(HOST, https, "/", &ca), (0, "web v1 /".to_string()));
+    assert_eq!(curl(HOST, https, "/apis", &ca).1, "web v1 /apis");
+    // the system roots do not trust the local CA; a name nobody exposed gets no certificate
+    assert_eq!(curl(HOST, https, "/", &[]).0, 60);
+    assert_ne!(curl("db.ing.test", https, "/", &ca).0, 0);
+    // plain HTTP redirects to the HTTPS port
+    let o = Command::new("curl")
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{redirect_url}",
+        ])
+        .arg("--resolve")
+        .arg(format!("{HOST}:{http}:127.0.0.1"))
+        .arg(format!("http://{HOST}:{http}/api/x"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("308 https://{HOST}:{https}/api/x")
+    );
+
+    // a changed api is replaced while a client loops through the proxy: no request fails
+    write_eco(dir, &name, base, http, https, "v2");
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let looper = {
+        let (stop, ok, failed) = (Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&failed));
+        let pem = pem.to_str().unwrap().to_string();
+        std::thread::spawn(move || {
+            let mut errors = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let (code, body) = curl(HOST, https, "/api/x", &["--cacert", &pem]);
+                if code == 0 && body.starts_with("api v") {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    errors.push(format!("{code} {body}"));
+                }
+            }
+            errors
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let o = pactown(&["up", "-d", f, "--engine", engine]);
+    // a few more requests after the switch
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    let errors = looper.join().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        ok.load(Ordering::Relaxed) > 5,
+        "too few requests ran: {} ok, {errors:?}; up: {}",
+        ok.load(Ordering::Relaxed),
+        text(&o)
+    );
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "{errors:?}");
+    eprintln!(
+        "{} requests through the proxy while api was replaced, none failed",
+        ok.load(Ordering::Relaxed)
+    );
+    assert_eq!(
+        curl(HOST, https, "/api/x", &ca),
+        (0, "api v2 /api/x".to_string())
+    );
+
+    // `down` keeps the CA (the data volume); `down -v` removes it
+    let o = pactown(&["down", f, "--engine", engine, "--timeout", "1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = pactown(&["up", "-d", f, "--engine", engine]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = pactown(&["ingress", "ca", f, "--engine", engine]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        std::fs::read_to_string(&pem).unwrap().trim()
+    );
+    let o = pactown(&["down", "-v", f, "--engine", engine, "--timeout", "1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let volumes = common::cli_output(kind, &["volume", "ls", "--format", "{{.Name}}"]);
+    assert!(!volumes.lines().any(|v| v.starts_with(&name)), "{volumes}");
+}
+
+crate::per_engine!(sync: ingress_routes_tls_internal_and_survives_replacement);

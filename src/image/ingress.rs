@@ -1,0 +1,162 @@
+//! The ingress image of an ecosystem run by `up`: `pactown/base-caddy` (Debian's Caddy, built
+//! from `images/caddy.Containerfile` like the runtime bases) plus the ecosystem's Caddyfile, which
+//! routes each exposed host name to its service's DNS name and container port on the ecosystem
+//! network. Tagged `pactown/ingress-<ecosystem>:<12 hex of sha256(Containerfile, Caddyfile)>`, so
+//! a changed `ingress:`/`expose:` gives a new image and the ingress container is replaced.
+use super::{base, cache_key, context, ensure_recipe, failing_step_log, BuildError};
+use crate::config::ingress::INGRESS_SERVICE;
+use crate::config::Ecosystem;
+use crate::engine::{BuildProgress, BuildRequest, Engine};
+use crate::ingress::Listen;
+use std::collections::BTreeMap;
+
+/// The ports Caddy listens on in the ingress container (it runs as a non-root user, so above
+/// 1024); the container publishes them on the ingress's `http_port` and `https_port`.
+pub const LISTEN: Listen = Listen {
+    http: 8080,
+    https: 8443,
+};
+
+/// A built (or found) ingress image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngressImage {
+    /// `pactown/ingress-<ecosystem>:<hash>`.
+    pub tag: String,
+    /// The engine's image id.
+    pub image_id: String,
+    /// Found by its tag, not built.
+    pub cached: bool,
+}
+
+/// The Caddyfile of `eco`'s ingress container (`Ok(None)` when it has no ingress or nothing is
+/// exposed): upstreams are `SERVICE:PORT` on the ecosystem network.
+///
+/// # Errors
+/// [`BuildError::Plan`] for a value the Caddyfile may not hold.
+pub fn caddyfile(eco: &Ecosystem) -> Result<Option<String>, BuildError> {
+    let upstream = |s: &crate::config::ServiceSpec| s.port.map(|p| format!("{}:{p}", s.name));
+    crate::ingress::caddyfile(eco, &upstream, Some(LISTEN)).map_err(|e| BuildError::Plan {
+        service: INGRESS_SERVICE.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// The Containerfile of an ingress image.
+#[must_use]
+pub fn containerfile() -> String {
+    format!(
+        "FROM {}\nCOPY Caddyfile /etc/caddy/Caddyfile\n",
+        base::caddy_tag()
+    )
+}
+
+/// The tag of the ingress image of `ecosystem` with `caddyfile`.
+#[must_use]
+pub fn tag(ecosystem: &str, caddyfile: &str) -> String {
+    let mut input = containerfile().into_bytes();
+    input.push(0);
+    input.extend_from_slice(caddyfile.as_bytes());
+    format!(
+        "pactown/ingress-{}:{}",
+        cache_key::repository_component(ecosystem),
+        cache_key::short(&cache_key::digest(&input))
+    )
+}
+
+/// Makes sure the ingress image of `eco` exists (building the Caddy base first when missing);
+/// `Ok(None)` when the ecosystem has no ingress.
+///
+/// # Errors
+/// [`BuildError`] when the Caddyfile cannot be written or a build fails.
+pub async fn ensure(
+    engine: &dyn Engine,
+    eco: &Ecosystem,
+    no_cache: bool,
+    log: &(dyn Fn(String) + Send + Sync),
+) -> Result<Option<IngressImage>, BuildError> {
+    let Some(caddyfile) = caddyfile(eco)? else {
+        return Ok(None);
+    };
+    let tag = tag(&eco.name, &caddyfile);
+    if !no_cache {
+        if let Some(info) = engine.image(&tag).await? {
+            return Ok(Some(IngressImage {
+                tag,
+                image_id: info.id,
+                cached: true,
+            }));
+        }
+    }
+    ensure_recipe(engine, &base::caddy_tag(), base::CADDY_RECIPE, "caddy", log).await?;
+    let containerfile = containerfile();
+    let files = BTreeMap::from([
+        (context::CONTAINERFILE.to_string(), containerfile.as_bytes()),
+        ("Caddyfile".to_string(), caddyfile.as_bytes()),
+    ]);
+    let plan_error = |message: String| BuildError::Plan {
+        service: INGRESS_SERVICE.to_string(),
+        message,
+    };
+    let tar = context::files_only(&files).map_err(|e| plan_error(e.to_string()))?;
+    let request = BuildRequest {
+        tag: tag.clone(),
+        context: tar,
+        containerfile: context::CONTAINERFILE.to_string(),
+        labels: BTreeMap::from([
+            (
+                crate::config::labels::MANAGED.to_string(),
+                "true".to_string(),
+            ),
+            (
+                crate::config::labels::ECOSYSTEM.to_string(),
+                eco.name.clone(),
+            ),
+        ]),
+        no_cache,
+    };
+    let progress = |p: BuildProgress| log(p.line);
+    if let Err(failure) = engine.build(request, &progress).await? {
+        return Err(BuildError::Failed {
+            service: INGRESS_SERVICE.to_string(),
+            step: None,
+            message: failure.message.clone(),
+            log_tail: failing_step_log(&failure),
+            hint: None,
+        });
+    }
+    let info = engine
+        .image(&tag)
+        .await?
+        .ok_or_else(|| plan_error(format!("the engine built {tag} but does not list it")))?;
+    Ok(Some(IngressImage {
+        tag,
+        image_id: info.id,
+        cached: false,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn upstreams_are_service_names_and_listeners_are_unprivileged() {
+        let eco = crate::config::parse(
+            Path::new("t.pactown.yaml"),
+            "name: t\ningress: {tls: internal, https_port: 443}\nservices:\n  api:\n    port: 8100\n    expose: {host: api.example.test}\n",
+        )
+        .unwrap();
+        let file = caddyfile(&eco).unwrap().unwrap();
+        assert!(file.contains("reverse_proxy api:8100 {"), "{file}");
+        assert!(file.contains("\thttps_port 8443\n"), "{file}");
+        // clients reach 443: the redirect names no port
+        assert!(
+            file.contains("redir https://api.example.test{uri} 308"),
+            "{file}"
+        );
+        let t = tag("t", &file);
+        assert!(t.starts_with("pactown/ingress-t:"), "{t}");
+        assert_ne!(t, tag("t", "other"));
+    }
+}
