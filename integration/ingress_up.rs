@@ -3,7 +3,7 @@
 //! to the exposed services by their DNS names; with `tls: internal` a client trusting only the
 //! PEM that `pactown ingress ca` prints reaches them over HTTPS, plain HTTP redirects, a name that
 //! is not exposed gets no certificate, a replaced service fails no request of a loop through the
-//! proxy, and the CA survives `down` (not `down -v`).
+//! proxy, watch mode keeps the proxy, and the CA survives `down` (not `down -v`).
 use crate::common::{self, pactown, row, status_json, text};
 use pactown::engine::EngineKind;
 use std::path::Path;
@@ -188,6 +188,57 @@ fn ingress_routes_tls_internal_and_survives_replacement(kind: EngineKind) {
         curl(HOST, https, "/api/x", &ca),
         (0, "api v2 /api/x".to_string())
     );
+
+    // watch mode deploys the ingress with the services: its first round keeps the proxy's
+    // container (it is no orphan) and the proxy keeps answering
+    let ingress_before = common::container_ids(kind, &name);
+    let mut watch = common::pactown_cmd()
+        .args(["watch", f, "--json", "--engine", engine, "--timeout", "120"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let events = watch.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(events)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !seen
+        .iter()
+        .any(|l: &String| l.contains(r#""event":"watching""#))
+    {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    let answer = curl(HOST, https, "/api/w", &ca);
+    let after = common::container_ids(kind, &name);
+    common::stop_child(&mut watch);
+    assert!(
+        seen.iter().any(|l| l.contains(r#""event":"watching""#)),
+        "{seen:#?}"
+    );
+    assert!(
+        !seen.iter().any(|l| l.contains(r#""event":"removed""#)),
+        "{seen:#?}"
+    );
+    assert_eq!(
+        after, ingress_before,
+        "watch replaced or removed containers"
+    );
+    assert_eq!(answer, (0, "api v2 /api/w".to_string()), "{seen:#?}");
 
     // `down` keeps the CA (the data volume); `down -v` removes it
     let o = pactown(&["down", f, "--engine", engine, "--timeout", "1"]);

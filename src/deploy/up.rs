@@ -209,13 +209,15 @@ pub async fn deploy_project(
         sink,
     )
     .await?;
-    let mut desired = desired_services(eco, &images, opts.services.as_ref())?;
-    // the ingress comes with a whole-ecosystem `up` (a selection leaves it as it is)
-    if opts.services.is_none() && engine.services().is_none() {
-        if let Some(ingress) = ingress_service(engine.as_ref(), eco, &opts.build, sink).await? {
-            desired.push(ingress);
-        }
-    }
+    let desired = desired_state(
+        engine.as_ref(),
+        eco,
+        &images,
+        opts.services.as_ref(),
+        &opts.build,
+        sink,
+    )
+    .await?;
     let network = ensure_network(engine.as_ref(), eco).await?;
 
     let mut deploy_opts = opts.deploy;
@@ -250,6 +252,29 @@ pub async fn deploy_project(
         &health_events(&eco.name, eco.tenant.as_deref(), &report),
     );
     Ok(report)
+}
+
+/// What `up` (and each watch-mode round) deploys: the services of `eco` (the `only` ones when
+/// given) running the built `images`, plus the ecosystem's ingress for a whole-ecosystem deploy on
+/// a container engine (a selection leaves the ingress as it is; Swarm has none).
+///
+/// # Errors
+/// [`DeployError::NoImage`] and the ingress image's build errors.
+pub(crate) async fn desired_state(
+    engine: &dyn Engine,
+    eco: &crate::config::Ecosystem,
+    images: &BTreeMap<String, ServiceImage>,
+    only: Option<&BTreeSet<String>>,
+    build: &BuildOptions,
+    sink: &Sink,
+) -> Result<Vec<DesiredService>, Error> {
+    let mut desired = desired_services(eco, images, only)?;
+    if only.is_none() && engine.services().is_none() {
+        if let Some(ingress) = ingress_service(engine, eco, build, sink).await? {
+            desired.push(ingress);
+        }
+    }
+    Ok(desired)
 }
 
 /// The ingress of `eco` (its image built when missing), when the file has an `ingress:` with

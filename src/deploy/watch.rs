@@ -26,7 +26,7 @@ use super::event::{millis, DeployEvent, Sink};
 use super::health::HealthProbe;
 use super::plan::{DesiredService, ReplicaAction};
 use super::scheduler::{deploy, DeployOptions, Replacement, ServiceStatus};
-use super::up::{build_images, desired_services, ensure_network, health_events};
+use super::up::{build_images, desired_state, ensure_network, health_events};
 use crate::config::ReadmeSource;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -218,7 +218,15 @@ impl Session {
                 return Ok(report);
             }
         };
-        let desired = desired_services(eco, &images, None)?;
+        let desired = desired_state(
+            self.engine.as_ref(),
+            eco,
+            &images,
+            None,
+            &self.opts.build,
+            sink,
+        )
+        .await?;
         let network = ensure_network(self.engine.as_ref(), eco).await?;
         let check: BTreeSet<String> = if self.first {
             desired.iter().map(|d| d.name.clone()).collect()
