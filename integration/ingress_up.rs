@@ -258,3 +258,92 @@ fn ingress_routes_tls_internal_and_survives_replacement(kind: EngineKind) {
 }
 
 crate::per_engine!(sync: ingress_routes_tls_internal_and_survives_replacement);
+
+/// The Compose export runs the same proxy: `pactown build` makes the ingress image,
+/// `docker-compose up` of `export compose` starts it after the exposed services, and a client
+/// trusting only the proxy's local CA (copied out of its data volume) reaches them over HTTPS.
+#[test]
+fn compose_export_runs_the_ingress() {
+    let Some(dc) = ["/usr/bin/docker-compose", "/usr/local/bin/docker-compose"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        return;
+    };
+    if !common::docker_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for (file, title) in [("web.md", "web"), ("api.md", "api"), ("db.md", "db")] {
+        std::fs::write(dir.join(file), service(title)).unwrap();
+    }
+    let name = common::unique("ingc");
+    let base = common::free_base_for(EngineKind::Docker);
+    let (http, https) = (common::free_port(), common::free_port());
+    write_eco(dir, &name, base, http, https, "v1");
+    let file = dir.join("eco.pactown.yaml");
+    let f = file.to_str().unwrap();
+    let o = pactown(&["build", f, "--engine", "docker"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("ingress: pactown/ingress-{name}:")),
+        "{}",
+        text(&o)
+    );
+    let compose_file = dir.join("compose.yaml");
+    let o = pactown(&["export", "compose", f, "-o", compose_file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let compose = |args: &[&str]| {
+        Command::new(dc)
+            .arg("-f")
+            .arg(&compose_file)
+            .args(["-p", &name])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let up = compose(&["up", "-d"]);
+    let result = std::panic::catch_unwind(|| {
+        assert!(up.status.success(), "{}", text(&up));
+        let id = String::from_utf8_lossy(&compose(&["ps", "-q", "ingress"]).stdout)
+            .trim()
+            .to_string();
+        assert!(!id.is_empty(), "no ingress container");
+        let pem = dir.join("ca.pem");
+        let source = format!("{id}:/data/{}", pactown::ingress::LOCAL_CA_ROOT);
+        let mut answer = (0, String::new());
+        for _ in 0..60 {
+            let copied = Command::new("docker")
+                .args(["cp", &source])
+                .arg(&pem)
+                .output()
+                .unwrap();
+            if copied.status.success() {
+                answer = curl(HOST, https, "/api/c", &["--cacert", pem.to_str().unwrap()]);
+                if answer.0 == 0 {
+                    break;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        assert_eq!(answer, (0, "api v1 /api/c".to_string()));
+        let ca = ["--cacert", pem.to_str().unwrap()];
+        assert_eq!(curl(HOST, https, "/", &ca), (0, "web v1 /".to_string()));
+        let inspect = common::cli_output(
+            EngineKind::Docker,
+            &[
+                "inspect",
+                "-f",
+                "{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}}",
+                &id,
+            ],
+        );
+        assert_eq!(inspect, "true [ALL]");
+    });
+    let down = compose(&["down", "-v", "--timeout", "1"]);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+    assert!(down.status.success(), "{}", text(&down));
+}

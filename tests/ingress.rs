@@ -206,6 +206,26 @@ fn no_ingress_no_extra_files() {
         .all(|u| !matches!(u.kind, UnitKind::Config | UnitKind::Service)));
 }
 
+#[test]
+fn compose_export_runs_the_proxy_after_the_exposed_services() {
+    let (eco, images) = shop_with(Ingress {
+        tls: TlsMode::Internal,
+        http_port: 8080,
+        https_port: 8443,
+        ..Ingress::default()
+    });
+    let file = pactown::export::compose::to_compose(&eco, &images).unwrap();
+    let proxy = &file.services["ingress"];
+    let yaml = serde_yaml::to_string(proxy).unwrap();
+    insta::assert_snapshot!("ingress_compose_service", yaml);
+    assert!(proxy.image.starts_with("pactown/ingress-shop:"), "{yaml}");
+    assert!(file.volumes.contains_key("shop-ingress-data"), "{yaml}");
+    // the other exports and plain Compose files are unchanged without ingress
+    let (plain, images) = fixtures::shop();
+    let file = pactown::export::compose::to_compose(&plain, &images).unwrap();
+    assert!(!file.services.contains_key("ingress"));
+}
+
 /// Parses `yaml` as `t.pactown.yaml`; the error text.
 fn refused(yaml: &str) -> String {
     match pactown::config::parse(Path::new("t.pactown.yaml"), yaml) {

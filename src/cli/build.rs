@@ -159,6 +159,21 @@ pub async fn run(
             return Err(Error::Build(err));
         }
     };
+    // a whole-ecosystem build makes the ingress image too (the Compose export runs it)
+    if args.services.is_empty() {
+        let log = |line: String| printer.debug(&format!("ingress | {line}"));
+        if let Some(ingress) =
+            crate::image::ingress::ensure(engine.as_ref(), eco, opts.no_cache, &log)
+                .await
+                .map_err(Error::Build)?
+        {
+            printer.info(&format!(
+                "ingress: {} ({})",
+                ingress.tag,
+                if ingress.cached { "cached" } else { "built" }
+            ));
+        }
+    }
     if let Some(push_opts) = push {
         let on_push = |event: PushEvent| match event {
             PushEvent::Started { service, image } => {

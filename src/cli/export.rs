@@ -263,24 +263,37 @@ pub fn run(args: Args, globals: &super::Globals, printer: &Printer) -> Result<Ex
             }
             Ok(ExitCode::SUCCESS)
         }
-        Format::Compose(a) => write_one(a, globals, printer, &export::compose::render),
+        Format::Compose(a) => {
+            let ingress = write_one(a, globals, printer, &export::compose::render)?;
+            if let Some(tag) = ingress {
+                printer.info(&format!(
+                    "ingress: the proxy runs {tag}, which `pactown build` makes on the Compose host (it is not pushed)"
+                ));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Format::Kube(a) => {
             let opts = export::kube::KubeOptions {
                 podman_play: a.podman_play,
             };
-            write_one(a.file, globals, printer, &|eco, images| {
+            let ingress = write_one(a.file, globals, printer, &|eco, images| {
                 export::kube::render_with(eco, images, &opts)
-            })
+            })?;
+            if ingress.is_some() {
+                printer.warn("`ingress:` is not part of this export: only `up` and the Quadlet and Compose exports run the proxy so far; the exposed services keep their 127.0.0.1 ports");
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
 
+/// Writes one export file; returns the ingress image's tag when the ecosystem has a proxy.
 fn write_one(
     a: FileArgs,
     globals: &super::Globals,
     printer: &Printer,
     render: &dyn Fn(&crate::config::Ecosystem, &ImageMap) -> Result<String, export::ExportError>,
-) -> Result<ExitCode, Error> {
+) -> Result<Option<String>, Error> {
     let project = load(a.common.file.as_deref(), globals)?;
     let ca = ca_bytes(&project, a.common.ca_bundle.as_deref())?;
     let base = match &a.common.images_file {
@@ -288,9 +301,10 @@ fn write_one(
         None => ImageMap::new(),
     };
     let images = planned_images_from(&project, ca.as_deref(), &a.common.images, base)?;
-    if crate::ingress::wanted(&project.ecosystem) {
-        printer.warn("`ingress:` is not part of this export: only `export quadlet` and `quadlet install` run the proxy so far; the exposed services keep their 127.0.0.1 ports");
-    }
+    let ingress = crate::image::ingress::caddyfile(&project.ecosystem)
+        .ok()
+        .flatten()
+        .map(|file| crate::image::ingress::tag(&project.ecosystem.name, &file));
     let text = render(&project.ecosystem, &images)?;
     match &a.output {
         Some(path) => {
@@ -299,5 +313,5 @@ fn write_one(
         }
         None => printer.out(text.trim_end_matches('\n')),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ingress)
 }

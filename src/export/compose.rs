@@ -282,6 +282,10 @@ pub fn to_compose(eco: &Ecosystem, images: &ImageMap) -> Result<ComposeFile, Exp
             },
         );
     }
+    if let Some((name, service, volume)) = ingress_service(eco)? {
+        volumes.insert(volume.name.clone(), volume);
+        services.insert(name, service);
+    }
     let networks = IndexMap::from([(
         NETWORK_KEY.to_string(),
         Network {
@@ -297,6 +301,89 @@ pub fn to_compose(eco: &Ecosystem, images: &ImageMap) -> Result<ComposeFile, Exp
         networks,
         volumes,
     })
+}
+
+/// The ecosystem's ingress as a Compose service, when it has `ingress:` and exposed services:
+/// `pactown/ingress-<ecosystem>:<hash>` (the image `pactown build` and `pactown up` make: Debian's
+/// Caddy plus the Caddyfile routing each exposed host to `SERVICE:PORT`), hardened like under
+/// `up`, started after the exposed services, publishing Caddy's listeners on the ingress's ports
+/// on 127.0.0.1 and keeping certificates and the local CA in the volume
+/// `<ecosystem>-ingress-data` (the one `up` uses, so `pactown ingress ca` and the trust of
+/// clients carry over).
+fn ingress_service(eco: &Ecosystem) -> Result<Option<(String, Service, Volume)>, ExportError> {
+    use crate::config::ingress::{TlsMode, INGRESS_SERVICE};
+    use crate::image::ingress::{caddyfile, tag, LISTEN};
+    let Some(ing) = eco.ingress.as_ref() else {
+        return Ok(None);
+    };
+    let file = caddyfile(eco).map_err(|e| ExportError::Unsafe {
+        service: INGRESS_SERVICE.to_string(),
+        key: "ingress".to_string(),
+        reason: e.to_string(),
+    })?;
+    let Some(file) = file else {
+        return Ok(None);
+    };
+    let mut ports = vec![format!("127.0.0.1:{}:{}", ing.http_port, LISTEN.http)];
+    if ing.tls != TlsMode::Off {
+        ports.insert(0, format!("127.0.0.1:{}:{}", ing.https_port, LISTEN.https));
+    }
+    let labels = BTreeMap::from([
+        (labels::MANAGED.to_string(), "true".to_string()),
+        (labels::ECOSYSTEM.to_string(), literal(&eco.name)),
+        (labels::SERVICE.to_string(), INGRESS_SERVICE.to_string()),
+    ]);
+    let data = crate::deploy::ingress::data_volume(&eco.name);
+    let volume = Volume {
+        name: literal(&data),
+        labels: labels.clone(),
+    };
+    let service = Service {
+        image: tag(&eco.name, &file),
+        scale: 1,
+        init: true,
+        environment: BTreeMap::new(),
+        env_file: Vec::new(),
+        ports,
+        networks: IndexMap::from([(
+            NETWORK_KEY.to_string(),
+            ServiceNetwork {
+                aliases: vec![INGRESS_SERVICE.to_string()],
+            },
+        )]),
+        depends_on: crate::ingress::exposed(eco)
+            .map(|(svc, _)| {
+                let condition = match super::readiness(svc) {
+                    Readiness::Started | Readiness::Completed => "service_started",
+                    Readiness::Healthy => "service_healthy",
+                };
+                (
+                    svc.name.clone(),
+                    DependsOn {
+                        condition: condition.into(),
+                    },
+                )
+            })
+            .collect(),
+        healthcheck: None,
+        restart: Some("always".to_string()),
+        cap_drop: vec!["ALL".to_string()],
+        cap_add: Vec::new(),
+        security_opt: vec!["no-new-privileges:true".into()],
+        read_only: true,
+        tmpfs: vec![format!("/tmp:{}", crate::config::TMP_OPTIONS)],
+        user: None,
+        volumes: vec![format!(
+            "{}:{}",
+            literal(&data),
+            crate::deploy::ingress::DATA_DIR
+        )],
+        cpus: None,
+        mem_limit: None,
+        pids_limit: crate::config::DEFAULT_PIDS_LIMIT,
+        labels,
+    };
+    Ok(Some((INGRESS_SERVICE.to_string(), service, volume)))
 }
 
 /// Renders the Compose file text (pure).
