@@ -264,11 +264,8 @@ pub fn run(args: Args, globals: &super::Globals, printer: &Printer) -> Result<Ex
             Ok(ExitCode::SUCCESS)
         }
         Format::Compose(a) => {
-            let ingress = write_one(a, globals, printer, &export::compose::render)?;
-            if let Some(tag) = ingress {
-                printer.info(&format!(
-                    "ingress: the proxy runs {tag}, which `pactown build` makes on the Compose host (it is not pushed)"
-                ));
+            if write_one(a, globals, printer, &export::compose::render)? {
+                printer.info("ingress: the proxy's image (pactown/ingress-ECO:HASH, named in the file) is made by `pactown build` on the Compose host; it is not pushed");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -279,7 +276,7 @@ pub fn run(args: Args, globals: &super::Globals, printer: &Printer) -> Result<Ex
             let ingress = write_one(a.file, globals, printer, &|eco, images| {
                 export::kube::render_with(eco, images, &opts)
             })?;
-            if ingress.is_some() {
+            if ingress {
                 printer.warn("`ingress:` is not part of this export: only `up` and the Quadlet and Compose exports run the proxy so far; the exposed services keep their 127.0.0.1 ports");
             }
             Ok(ExitCode::SUCCESS)
@@ -287,13 +284,14 @@ pub fn run(args: Args, globals: &super::Globals, printer: &Printer) -> Result<Ex
     }
 }
 
-/// Writes one export file; returns the ingress image's tag when the ecosystem has a proxy.
+/// Writes one export file; returns whether the ecosystem has a proxy (`ingress:` with exposed
+/// services).
 fn write_one(
     a: FileArgs,
     globals: &super::Globals,
     printer: &Printer,
     render: &dyn Fn(&crate::config::Ecosystem, &ImageMap) -> Result<String, export::ExportError>,
-) -> Result<Option<String>, Error> {
+) -> Result<bool, Error> {
     let project = load(a.common.file.as_deref(), globals)?;
     let ca = ca_bytes(&project, a.common.ca_bundle.as_deref())?;
     let base = match &a.common.images_file {
@@ -301,10 +299,6 @@ fn write_one(
         None => ImageMap::new(),
     };
     let images = planned_images_from(&project, ca.as_deref(), &a.common.images, base)?;
-    let ingress = crate::image::ingress::caddyfile(&project.ecosystem)
-        .ok()
-        .flatten()
-        .map(|file| crate::image::ingress::tag(&project.ecosystem.name, &file));
     let text = render(&project.ecosystem, &images)?;
     match &a.output {
         Some(path) => {
@@ -313,5 +307,5 @@ fn write_one(
         }
         None => printer.out(text.trim_end_matches('\n')),
     }
-    Ok(ingress)
+    Ok(crate::ingress::wanted(&project.ecosystem))
 }

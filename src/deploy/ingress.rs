@@ -7,7 +7,7 @@
 //! trusting the root of `tls: internal` across restarts.
 use super::isolation::Isolation;
 use super::plan::DesiredService;
-use crate::config::ingress::{TlsMode, INGRESS_SERVICE};
+use crate::config::ingress::{Ingress, TlsMode, INGRESS_SERVICE};
 use crate::config::{labels, Ecosystem, DEFAULT_PIDS_LIMIT, TMP_OPTIONS};
 use crate::engine::{Hardening, ResourceLimits, VolumeMount};
 use crate::image::ingress::{IngressImage, LISTEN};
@@ -34,47 +34,58 @@ pub fn listener(eco: &Ecosystem) -> Option<(u16, &'static str)> {
     })
 }
 
-/// The desired ingress of `eco` running `image` (`None` without an `ingress:`).
+/// Caddy's listeners and the host ports they are published on, `(container, host)`: the probed
+/// one first (HTTPS, or HTTP with `tls: off`), then HTTP beside HTTPS.
 #[must_use]
-pub fn desired(eco: &Ecosystem, image: &IngressImage) -> Option<DesiredService> {
-    let ing = eco.ingress.as_ref()?;
-    let plain = ing.tls == TlsMode::Off;
-    let (port, public) = if plain {
-        (LISTEN.http, ing.http_port)
-    } else {
-        (LISTEN.https, ing.https_port)
-    };
-    let extra = if plain {
-        Vec::new()
-    } else {
+pub fn published(ing: &Ingress) -> Vec<(u16, u16)> {
+    if ing.tls == TlsMode::Off {
         vec![(LISTEN.http, ing.http_port)]
-    };
-    let dependencies = crate::ingress::exposed(eco)
-        .map(|(s, _)| s.name.clone())
-        .collect();
+    } else {
+        vec![(LISTEN.https, ing.https_port), (LISTEN.http, ing.http_port)]
+    }
+}
+
+/// The ingress container's hardening, wherever it runs (`up`, the Compose export): read-only
+/// root, every capability dropped, no-new-privileges, the image's unprivileged user, `/tmp` as
+/// tmpfs and the data volume on [`DATA_DIR`].
+#[must_use]
+pub fn hardening(eco: &Ecosystem) -> Hardening {
     let volume_labels = BTreeMap::from([
         (labels::ECOSYSTEM.to_string(), eco.name.clone()),
         (labels::SERVICE.to_string(), INGRESS_SERVICE.to_string()),
         (labels::MANAGED.to_string(), "true".to_string()),
     ]);
+    Hardening {
+        read_only: true,
+        no_new_privileges: true,
+        cap_drop: vec!["ALL".to_string()],
+        cap_add: Vec::new(),
+        tmpfs: BTreeMap::from([("/tmp".to_string(), TMP_OPTIONS.to_string())]),
+        volumes: vec![VolumeMount {
+            source: Some(data_volume(&eco.name)),
+            target: DATA_DIR.to_string(),
+            labels: volume_labels,
+        }],
+        user: None,
+    }
+}
+
+/// The desired ingress of `eco` running `image` (`None` without an `ingress:`).
+#[must_use]
+pub fn desired(eco: &Ecosystem, image: &IngressImage) -> Option<DesiredService> {
+    let ing = eco.ingress.as_ref()?;
+    let mut ports = published(ing).into_iter();
+    let (port, public) = ports.next()?;
+    let extra = ports.collect();
+    let dependencies = crate::ingress::exposed(eco)
+        .map(|(s, _)| s.name.clone())
+        .collect();
     let mut extra_labels = BTreeMap::new();
     if let Some(t) = &eco.tenant {
         extra_labels.insert(labels::TENANT.to_string(), t.clone());
     }
     let isolation = Isolation {
-        hardening: Hardening {
-            read_only: true,
-            no_new_privileges: true,
-            cap_drop: vec!["ALL".to_string()],
-            cap_add: Vec::new(),
-            tmpfs: BTreeMap::from([("/tmp".to_string(), TMP_OPTIONS.to_string())]),
-            volumes: vec![VolumeMount {
-                source: Some(data_volume(&eco.name)),
-                target: DATA_DIR.to_string(),
-                labels: volume_labels,
-            }],
-            user: None,
-        },
+        hardening: hardening(eco),
         limits: ResourceLimits {
             nano_cpus: None,
             memory: None,

@@ -248,12 +248,7 @@ pub fn to_compose(eco: &Ecosystem, images: &ImageMap) -> Result<ComposeFile, Exp
                         (
                             d.name.clone(),
                             DependsOn {
-                                condition: match eco.service(&d.name).map(super::readiness) {
-                                    Some(Readiness::Completed) => "service_completed_successfully",
-                                    Some(Readiness::Started) => "service_started",
-                                    _ => "service_healthy",
-                                }
-                                .into(),
+                                condition: condition(eco.service(&d.name)).into(),
                             },
                         )
                     })
@@ -311,8 +306,8 @@ pub fn to_compose(eco: &Ecosystem, images: &ImageMap) -> Result<ComposeFile, Exp
 /// `<ecosystem>-ingress-data` (the one `up` uses, so `pactown ingress ca` and the trust of
 /// clients carry over).
 fn ingress_service(eco: &Ecosystem) -> Result<Option<(String, Service, Volume)>, ExportError> {
-    use crate::config::ingress::{TlsMode, INGRESS_SERVICE};
-    use crate::image::ingress::{caddyfile, tag, LISTEN};
+    use crate::config::ingress::INGRESS_SERVICE;
+    use crate::image::ingress::{caddyfile, tag};
     let Some(ing) = eco.ingress.as_ref() else {
         return Ok(None);
     };
@@ -324,10 +319,11 @@ fn ingress_service(eco: &Ecosystem) -> Result<Option<(String, Service, Volume)>,
     let Some(file) = file else {
         return Ok(None);
     };
-    let mut ports = vec![format!("127.0.0.1:{}:{}", ing.http_port, LISTEN.http)];
-    if ing.tls != TlsMode::Off {
-        ports.insert(0, format!("127.0.0.1:{}:{}", ing.https_port, LISTEN.https));
-    }
+    let ports = crate::deploy::ingress::published(ing)
+        .into_iter()
+        .map(|(container, host)| format!("127.0.0.1:{host}:{container}"))
+        .collect();
+    let hardening = crate::deploy::ingress::hardening(eco);
     let labels = BTreeMap::from([
         (labels::MANAGED.to_string(), "true".to_string()),
         (labels::ECOSYSTEM.to_string(), literal(&eco.name)),
@@ -353,37 +349,54 @@ fn ingress_service(eco: &Ecosystem) -> Result<Option<(String, Service, Volume)>,
         )]),
         depends_on: crate::ingress::exposed(eco)
             .map(|(svc, _)| {
-                let condition = match super::readiness(svc) {
-                    Readiness::Started | Readiness::Completed => "service_started",
-                    Readiness::Healthy => "service_healthy",
-                };
                 (
                     svc.name.clone(),
                     DependsOn {
-                        condition: condition.into(),
+                        condition: condition(Some(svc)).into(),
                     },
                 )
             })
             .collect(),
         healthcheck: None,
         restart: Some("always".to_string()),
-        cap_drop: vec!["ALL".to_string()],
-        cap_add: Vec::new(),
-        security_opt: vec!["no-new-privileges:true".into()],
-        read_only: true,
-        tmpfs: vec![format!("/tmp:{}", crate::config::TMP_OPTIONS)],
-        user: None,
-        volumes: vec![format!(
-            "{}:{}",
-            literal(&data),
-            crate::deploy::ingress::DATA_DIR
-        )],
+        cap_drop: hardening.cap_drop,
+        cap_add: hardening.cap_add,
+        security_opt: if hardening.no_new_privileges {
+            vec!["no-new-privileges:true".into()]
+        } else {
+            Vec::new()
+        },
+        read_only: hardening.read_only,
+        tmpfs: hardening
+            .tmpfs
+            .iter()
+            .map(|(path, options)| format!("{path}:{options}"))
+            .collect(),
+        user: hardening.user,
+        volumes: hardening
+            .volumes
+            .iter()
+            .filter_map(|v| {
+                let source = v.source.as_deref()?;
+                Some(format!("{}:{}", literal(source), v.target))
+            })
+            .collect(),
         cpus: None,
         mem_limit: None,
         pids_limit: crate::config::DEFAULT_PIDS_LIMIT,
         labels,
     };
     Ok(Some((INGRESS_SERVICE.to_string(), service, volume)))
+}
+
+/// The `depends_on` condition for a dependency `svc` (a name the file does not define waits for
+/// health, as `pactown up` would).
+fn condition(svc: Option<&ServiceSpec>) -> &'static str {
+    match svc.map(super::readiness) {
+        Some(Readiness::Completed) => "service_completed_successfully",
+        Some(Readiness::Started) => "service_started",
+        Some(Readiness::Healthy) | None => "service_healthy",
+    }
 }
 
 /// Renders the Compose file text (pure).
