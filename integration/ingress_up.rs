@@ -50,6 +50,20 @@ services:
     .unwrap();
 }
 
+/// A folder with the three READMEs and `eco.pactown.yaml` (version v1) of a fresh ecosystem
+/// named after `prefix`: the folder, the name, the base port, the proxy's HTTP and HTTPS ports.
+fn fixture(kind: EngineKind, prefix: &str) -> (tempfile::TempDir, String, u16, u16, u16) {
+    let tmp = tempfile::tempdir().unwrap();
+    for (file, title) in [("web.md", "web"), ("api.md", "api"), ("db.md", "db")] {
+        std::fs::write(tmp.path().join(file), service(title)).unwrap();
+    }
+    let name = common::unique(prefix);
+    let base = common::free_base_for(kind);
+    let (http, https) = (common::free_port(), common::free_port());
+    write_eco(tmp.path(), &name, base, http, https, "v1");
+    (tmp, name, base, http, https)
+}
+
 /// `curl` through the proxy on 127.0.0.1 for `host`: exit code and body.
 fn curl(host: &str, port: u16, path: &str, extra: &[&str]) -> (i32, String) {
     let o = Command::new("curl")
@@ -69,15 +83,8 @@ fn ingress_routes_tls_internal_and_survives_replacement(kind: EngineKind) {
     if !common::available(kind) {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, name, base, http, https) = fixture(kind, "ing");
     let dir = tmp.path();
-    for (file, title) in [("web.md", "web"), ("api.md", "api"), ("db.md", "db")] {
-        std::fs::write(dir.join(file), service(title)).unwrap();
-    }
-    let name = common::unique("ing");
-    let base = common::free_base_for(kind);
-    let (http, https) = (common::free_port(), common::free_port());
-    write_eco(dir, &name, base, http, https, "v1");
     let file = dir.join("eco.pactown.yaml");
     let f = file.to_str().unwrap();
     let engine = common::cli(kind);
@@ -273,15 +280,8 @@ fn compose_export_runs_the_ingress() {
     if !common::docker_available() {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, name, _, _, https) = fixture(EngineKind::Docker, "ingc");
     let dir = tmp.path();
-    for (file, title) in [("web.md", "web"), ("api.md", "api"), ("db.md", "db")] {
-        std::fs::write(dir.join(file), service(title)).unwrap();
-    }
-    let name = common::unique("ingc");
-    let base = common::free_base_for(EngineKind::Docker);
-    let (http, https) = (common::free_port(), common::free_port());
-    write_eco(dir, &name, base, http, https, "v1");
     let file = dir.join("eco.pactown.yaml");
     let f = file.to_str().unwrap();
     let o = pactown(&["build", f, "--engine", "docker"]);
