@@ -195,7 +195,16 @@ impl Vps {
     fn wait_for(&self, what: &str, limit: Duration, mut check: impl FnMut() -> bool) -> Duration {
         let t0 = Instant::now();
         while !check() {
-            assert!(t0.elapsed() < limit, "{what}: not within {limit:?}");
+            if t0.elapsed() >= limit {
+                // what systemd was doing, for the log of a failed run
+                let state = self
+                    .try_sh(
+                        "systemctl --no-pager --failed; systemctl --no-pager list-jobs; \
+                         journalctl --no-pager -n 80",
+                    )
+                    .unwrap_or_default();
+                panic!("{what}: not within {limit:?}\n--- systemd\n{state}");
+            }
             std::thread::sleep(Duration::from_millis(300));
         }
         t0.elapsed()
@@ -940,6 +949,15 @@ fn vps_ingress_https_from_the_host_with_the_exported_local_ca() {
     );
     // a measurement, not an assertion: the number of failed requests and the slowest one
     eprintln!("BENCH replace: the loop saw v2: {v2_seen}");
+    if !failed.is_empty() {
+        eprintln!(
+            "--- the proxy's and the api's journal around the failure\n{}",
+            vps.try_sh(&format!(
+                "journalctl --no-pager -o short-precise -n 60 -u {name}-ingress.service -u {name}-api.service"
+            ))
+            .unwrap_or_default()
+        );
+    }
     assert_eq!(
         curl_host(&["--resolve", &resolve_s, "--cacert", &ca_s, &url]).unwrap(),
         "api v2 <- db v1 <- none"
