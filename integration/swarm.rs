@@ -219,6 +219,34 @@ fn swarm_up_status_logs_down_with_dependencies() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("is up to date"), "{}", text(&o));
 
+    // `endpoint_mode: vip` on api updates it to a virtual IP; db keeps DNS round robin, and
+    // each api replica still answers on its host-mode port
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    let yaml = yaml.replacen(
+        "    replicas: 2\n",
+        "    replicas: 2\n    endpoint_mode: vip\n",
+        1,
+    );
+    std::fs::write(&file, yaml).unwrap();
+    let o = pactown(&["up", f, "-d", "--engine", "swarm", "--timeout", "180"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mode = |svc: &str| {
+        let o = common::docker(&[
+            "service",
+            "inspect",
+            &format!("{name}-{svc}"),
+            "--format",
+            "{{.Spec.EndpointSpec.Mode}}",
+        ]);
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert_eq!(
+        (mode("api").as_str(), mode("db").as_str()),
+        ("vip", "dnsrr")
+    );
+    let answers = sums(&status(f));
+    assert_eq!(answers, vec!["api-1 got db-1"; 2]);
+
     let o = pactown(&["down", f, "--engine", "swarm"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(swarm_services(&name).is_empty());

@@ -463,3 +463,17 @@ fn job_and_portless_rules() {
     let d = errors("services:\n  w:\n    health_cmd: \"a\\nb\"\n");
     assert_eq!(codes(&d), vec![(Code::InvalidValue, 3)]);
 }
+
+#[test]
+fn endpoint_mode_is_dnsrr_or_vip() {
+    let eco = parse("services:\n  api:\n    endpoint_mode: vip\n  web: {}\n").unwrap();
+    assert_eq!(eco.services[0].endpoint_mode, config::EndpointMode::Vip);
+    assert_eq!(eco.services[1].endpoint_mode, config::EndpointMode::Dnsrr);
+    let d = errors("services:\n  api:\n    port: 8001\n    endpoint_mode: ipvs\n");
+    assert_eq!(codes(&d), [(Code::InvalidValue, 4)]);
+    let e = d.0[0].to_string();
+    assert!(
+        e.contains("unknown endpoint_mode `ipvs`") && e.contains("`vip`"),
+        "{e}"
+    );
+}

@@ -40,6 +40,9 @@ pub struct HashInput<'a> {
     /// Further published `(container, host)` ports (left out when there are none).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub extra_ports: &'a [(u16, u16)],
+    /// A Swarm endpoint mode other than the default DNS round robin (left out otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_mode: Option<super::EndpointMode>,
 }
 
 #[derive(Serialize)]
@@ -83,6 +86,7 @@ mod tests {
             isolation: None,
             host_port: None,
             extra_ports: &[],
+            endpoint_mode: None,
         }
     }
 

@@ -18,8 +18,8 @@ mod yaml;
 
 pub use model::{
     shell_argv, volume_name, writable_image_paths, BuildSettings, DependsOn, Ecosystem,
-    EngineChoice, ReadmeSource, RegistryConfig, Resources, Security, ServiceKind, ServiceSpec,
-    DEFAULT_PIDS_LIMIT, TMP_OPTIONS,
+    EndpointMode, EngineChoice, ReadmeSource, RegistryConfig, Resources, Security, ServiceKind,
+    ServiceSpec, DEFAULT_PIDS_LIMIT, TMP_OPTIONS,
 };
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};

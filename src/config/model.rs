@@ -22,6 +22,20 @@ pub enum EngineChoice {
     Swarm,
 }
 
+/// How the replicas of a service are reached on Docker Swarm (`endpoint_mode:`, as in Compose's
+/// `deploy.endpoint_mode`); containers on one host ignore it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointMode {
+    /// DNS round robin: the service name resolves to the tasks' addresses on the overlay, and
+    /// each replica publishes its port in host mode (works without IPVS).
+    #[default]
+    Dnsrr,
+    /// A virtual IP per service (needs IPVS in the kernel); the port is still published in host
+    /// mode, per replica.
+    Vip,
+}
+
 /// Where a service's README comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase", tag = "kind")]
@@ -109,6 +123,8 @@ pub struct ServiceSpec {
     pub timeout: u64,
     /// Number of containers behind the service's DNS alias.
     pub replicas: u32,
+    /// `endpoint_mode:` — how a Swarm service's replicas are reached.
+    pub endpoint_mode: EndpointMode,
     /// Restart the container when it exits.
     pub auto_restart: bool,
     /// Service environment, applied last.
@@ -182,6 +198,7 @@ impl ServiceSpec {
             health_cmd: None,
             timeout: 60,
             replicas: 1,
+            endpoint_mode: EndpointMode::Dnsrr,
             auto_restart: true,
             env: BTreeMap::new(),
             depends_on: Vec::new(),

@@ -2,8 +2,8 @@
 //! problem (spec §12) instead of stopping at the first.
 use super::ingress::{self, Expose, Ingress, TlsMode, INGRESS_SERVICE};
 use super::model::{
-    BuildSettings, DependsOn, Ecosystem, EngineChoice, ReadmeSource, RegistryConfig, Resources,
-    Security, ServiceKind, ServiceSpec,
+    BuildSettings, DependsOn, Ecosystem, EndpointMode, EngineChoice, ReadmeSource, RegistryConfig,
+    Resources, Security, ServiceKind, ServiceSpec,
 };
 use super::rules;
 use super::yaml::{self, Kind, Node};
@@ -53,6 +53,7 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "health_cmd",
     "timeout",
     "replicas",
+    "endpoint_mode",
     "auto_restart",
     "env",
     "depends_on",
@@ -909,6 +910,20 @@ fn read_service(
                 } else {
                     cx.port(&what, value)
                 };
+            }
+            "endpoint_mode" => {
+                if let Some(m) = cx.nonempty(&what, value) {
+                    match m.as_str() {
+                        "dnsrr" => svc.endpoint_mode = EndpointMode::Dnsrr,
+                        "vip" => svc.endpoint_mode = EndpointMode::Vip,
+                        other => cx.hint(
+                            Code::InvalidValue,
+                            value,
+                            format!("unknown endpoint_mode `{other}`"),
+                            "use `dnsrr` (DNS round robin over the tasks, the default; works without IPVS) or `vip` (a virtual IP per Swarm service; needs IPVS in the nodes' kernels)",
+                        ),
+                    }
+                }
             }
             "kind" => {
                 if let Some(k) = cx.nonempty(&what, value) {

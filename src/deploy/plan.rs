@@ -48,6 +48,8 @@ pub struct DesiredService {
     /// Further `(container port, host port)` pairs published on 127.0.0.1 exactly as given (the
     /// ingress's plain-HTTP port).
     pub extra_ports: Vec<(u16, u16)>,
+    /// How a Swarm service's replicas are reached (containers on one host ignore it).
+    pub endpoint_mode: crate::config::EndpointMode,
     /// The containers' start script waits for the dependencies itself (the env holds the
     /// generated [`WAIT_FOR_VAR`] list), so they may be started before the dependencies are
     /// healthy ([`super::scheduler`]).
@@ -88,7 +90,15 @@ impl DesiredService {
         .with_shape(spec.is_job(), spec.health_cmd.clone())
         .with_isolation(iso);
         d.gated = gated;
-        d
+        d.with_endpoint_mode(spec.endpoint_mode)
+    }
+
+    /// Sets the Swarm endpoint mode and recomputes the config hash.
+    #[must_use]
+    pub fn with_endpoint_mode(mut self, mode: crate::config::EndpointMode) -> Self {
+        self.endpoint_mode = mode;
+        self.config_hash = self.hash();
+        self
     }
 
     /// Makes it a job (or not) with `health_cmd` as its probe, and recomputes the config hash.
@@ -127,6 +137,8 @@ impl DesiredService {
             isolation: (self.isolation != default).then_some(&self.isolation),
             host_port: self.host_port,
             extra_ports: &self.extra_ports,
+            endpoint_mode: (self.endpoint_mode != crate::config::EndpointMode::Dnsrr)
+                .then_some(self.endpoint_mode),
         })
     }
 
@@ -182,6 +194,7 @@ impl DesiredService {
             config_hash: String::new(),
             host_port: None,
             extra_ports: Vec::new(),
+            endpoint_mode: crate::config::EndpointMode::Dnsrr,
             gated: false,
         };
         d.config_hash = d.hash();

@@ -65,8 +65,6 @@ pub struct DeployOptions {
     pub check: BTreeSet<String>,
     /// Time a removed container gets to stop after SIGTERM; `None`: killed and removed at once.
     pub stop_timeout: Option<Duration>,
-    /// How the services of a Swarm deploy are reached ([`super::swarm`]).
-    pub endpoint_mode: crate::engine::swarm::EndpointMode,
     /// Image references to run instead of the local tags, by service (pushed images, for the
     /// nodes of a swarm to pull).
     pub images: BTreeMap<String, String>,
@@ -86,7 +84,6 @@ impl Default for DeployOptions {
             previous: BTreeMap::new(),
             check: BTreeSet::new(),
             stop_timeout: None,
-            endpoint_mode: crate::engine::swarm::EndpointMode::default(),
             images: BTreeMap::new(),
             leave: BTreeSet::new(),
         }

@@ -20,7 +20,7 @@ use super::replica::ReplicaState;
 use super::scheduler::{ServiceOutcome, ServiceStatus, Shared};
 use super::spec::container_spec;
 use crate::config::labels;
-use crate::engine::swarm::{EndpointMode, ServiceRequest, Services, TaskInfo};
+use crate::engine::swarm::{ServiceRequest, Services, TaskInfo};
 use crate::engine::{ContainerInfo, EngineError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -41,7 +41,6 @@ pub fn service_name(ecosystem: &str, service: &str) -> String {
 pub fn request(
     at: super::spec::Placement<'_>,
     d: &DesiredService,
-    endpoint_mode: EndpointMode,
     image: Option<&str>,
 ) -> ServiceRequest {
     let mut container = container_spec(at, d, 1, None);
@@ -55,7 +54,7 @@ pub fn request(
         container,
         replicas: d.replicas,
         port: d.port,
-        endpoint_mode,
+        endpoint_mode: d.endpoint_mode,
         job: d.job,
         spread: true,
     }
@@ -197,7 +196,6 @@ pub(crate) async fn apply(
     let req = request(
         shared.placement(),
         d,
-        shared.opts.endpoint_mode,
         shared.opts.images.get(&d.name).map(String::as_str),
     );
     let applied = match actions.first().map(|(_, a)| a) {
@@ -548,7 +546,7 @@ mod tests {
             network: "pactown-shop",
             ecosystem_file: Some(Path::new("/srv/shop.pactown.yaml")),
         };
-        let r = request(at, &d, EndpointMode::Dnsrr, None);
+        let r = request(at, &d, None);
         assert_eq!(r.name, "shop-api");
         assert_eq!(r.container.aliases, vec!["api".to_string()]);
         assert!(!r.labels.contains_key(labels::REPLICA));
@@ -564,5 +562,15 @@ mod tests {
         assert_eq!(json["TaskTemplate"]["Networks"][0]["Aliases"][0], "api");
         assert_eq!(json["TaskTemplate"]["ContainerSpec"]["Init"], true);
         assert_eq!(json["TaskTemplate"]["RestartPolicy"]["Condition"], "any");
+
+        // `endpoint_mode: vip` reaches the spec, and changes the config hash (an update)
+        let vip = d
+            .clone()
+            .with_endpoint_mode(crate::config::EndpointMode::Vip);
+        assert_ne!(vip.config_hash, d.config_hash);
+        let spec = crate::engine::swarm::service_spec(&request(at, &vip, None));
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["EndpointSpec"]["Mode"], "vip");
+        assert_eq!(json["EndpointSpec"]["Ports"][0]["PublishMode"], "host");
     }
 }

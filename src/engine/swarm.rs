@@ -44,18 +44,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-/// How a service's replicas are reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EndpointMode {
-    /// DNS round robin: the service name resolves to the tasks' addresses on the overlay, and
-    /// each replica publishes its port in host mode (works without IPVS).
-    #[default]
-    Dnsrr,
-    /// A virtual IP per service and the ingress routing mesh (needs IPVS in the kernel); the
-    /// port is still published in host mode, per replica.
-    Vip,
-}
+pub use crate::config::EndpointMode;
 
 /// One Swarm service pactown wants.
 #[derive(Debug, Clone)]
