@@ -247,6 +247,27 @@ fn swarm_up_status_logs_down_with_dependencies() {
     let answers = sums(&status(f));
     assert_eq!(answers, vec!["api-1 got db-1"; 2]);
 
+    // restart replaces every task of api (new task ids), waits until they answer; db stays
+    let tasks = |st: &serde_json::Value, svc: &str| -> Vec<String> {
+        row(st, svc)["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["state"] == "running")
+            .map(|r| r["id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let before = status(f);
+    let o = pactown(&["restart", f, "api", "--engine", "swarm", "--timeout", "120"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("api"), "{}", text(&o));
+    let after = status(f);
+    let (old, new) = (tasks(&before, "api"), tasks(&after, "api"));
+    assert_eq!(new.len(), 2, "{after}");
+    assert!(new.iter().all(|t| !old.contains(t)), "{old:?} -> {new:?}");
+    assert_eq!(tasks(&before, "db"), tasks(&after, "db"));
+    assert_eq!(sums(&after), vec!["api-1 got db-1"; 2]);
+
     let o = pactown(&["down", f, "--engine", "swarm"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(swarm_services(&name).is_empty());

@@ -1,12 +1,13 @@
 //! `restart`: stop and start the named services' containers in place (found by label, like
-//! `down`: no rebuild, no config change), then wait until they are healthy through the one
+//! `down`: no rebuild, no config change; on Swarm, new tasks replace the service's tasks, see
+//! [`super::swarm::restart`]), then wait until they are healthy through the one
 //! health gate ([`super::gate`]), each reported as [`DeployEvent::Restarted`] on the deploy stream.
 use super::error::DeployError;
 use super::event::{DeployEvent, Sink};
 use super::health::{wait_completed, wait_ready, HealthProbe, Readiness, WaitError};
 use super::plan::host_port_of;
 use crate::config::labels;
-use crate::engine::Engine;
+use crate::engine::{ContainerInfo, Engine};
 use crate::error::Error;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -59,10 +60,9 @@ pub async fn restart(
     };
     let mut jobs = Vec::new();
     for service in services {
-        let containers: Vec<_> = all
-            .iter()
-            .filter(|c| c.labels.get(labels::SERVICE) == Some(service))
-            .collect();
+        let of_service = |c: &ContainerInfo| c.labels.get(labels::SERVICE) == Some(service);
+        let containers: Vec<ContainerInfo> =
+            all.iter().filter(|c| of_service(c)).cloned().collect();
         if containers.is_empty() {
             return Err(DeployError::NotRunning {
                 service: service.clone(),
@@ -71,20 +71,38 @@ pub async fn restart(
             .into());
         }
         jobs.push(async move {
+            let containers = match engine.services() {
+                // Swarm replaces the tasks (a forced update); its new tasks are probed
+                Some(services) => {
+                    super::swarm::restart(services, ecosystem, service, opts.timeout).await?;
+                    let filter = super::ecosystem_filter(ecosystem);
+                    let now = engine.list_containers(&filter).await?;
+                    now.into_iter().filter(|c| of_service(c)).collect()
+                }
+                None => {
+                    for c in &containers {
+                        engine.stop_container(&c.id, opts.stop_timeout).await?;
+                        engine.start_container(&c.id).await?;
+                    }
+                    containers
+                }
+            };
             let mut targets = Vec::new();
             let mut job = None;
             for c in &containers {
-                engine.stop_container(&c.id, opts.stop_timeout).await?;
-                engine.start_container(&c.id).await?;
                 if c.labels.get(labels::KIND).is_some_and(|k| k == "job") {
                     job = Some(c.id.clone());
                 }
                 let port = opts.ports.get(service).copied();
-                targets.push(Readiness::of_container(
-                    &c.id,
-                    &c.labels,
-                    host_port_of(c, port),
-                ));
+                // a task on another node publishes its port there
+                let host = c
+                    .ports
+                    .iter()
+                    .filter_map(|p| p.host_ip.parse::<std::net::IpAddr>().ok())
+                    .find(|ip| !ip.is_loopback() && !ip.is_unspecified());
+                targets.push(
+                    Readiness::of_container(&c.id, &c.labels, host_port_of(c, port)).at(host),
+                );
             }
             // a job is run again, to completion
             let waited = match &job {

@@ -443,6 +443,93 @@ async fn update_done(
     }
 }
 
+/// `restart` of a Swarm service: a forced update (every task replaced by a new one of the same
+/// spec, start-first on the update config), then waits up to `timeout` until a new task runs in
+/// every slot and Swarm has finished. A job's new task may also have completed.
+///
+/// # Errors
+/// [`DeployError::Restart`] when the service is gone, Swarm rolls back or pauses the update, a
+/// new task fails, or the time runs out (the failing task named); engine errors.
+pub async fn restart(
+    services: &dyn Services,
+    ecosystem: &str,
+    service: &str,
+    timeout: Duration,
+) -> Result<(), crate::error::Error> {
+    let failed = |reason: String| super::error::DeployError::Restart {
+        service: service.to_string(),
+        reason,
+    };
+    let filter = service_filter(ecosystem, service);
+    let Some(svc) = services.list_services(&filter).await?.into_iter().next() else {
+        return Err(super::error::DeployError::NotRunning {
+            service: service.to_string(),
+            ecosystem: ecosystem.to_string(),
+        }
+        .into());
+    };
+    let old: BTreeSet<String> = services
+        .tasks(&filter)
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    services.force_update(&svc.id).await?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let tasks = services.tasks(&filter).await?;
+        let fresh: Vec<&TaskInfo> = tasks
+            .iter()
+            .filter(|t| !old.contains(&t.id) && t.is_current())
+            .collect();
+        if let Some(bad) = tasks
+            .iter()
+            .find(|t| !old.contains(&t.id) && matches!(t.state.as_str(), "failed" | "rejected"))
+        {
+            return Err(failed(format!("a new task failed: {}", bad.describe())).into());
+        }
+        let update = services
+            .list_services(&filter)
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|s| s.update);
+        if let Some(u) = update
+            .as_ref()
+            .filter(|u| u.state.starts_with("rollback") || u.state == "paused")
+        {
+            return Err(failed(format!(
+                "Swarm stopped the restart ({}): {}",
+                u.state,
+                u.message.as_deref().unwrap_or("")
+            ))
+            .into());
+        }
+        let done = fresh
+            .iter()
+            .filter(|t| t.is_running() || t.state == "complete")
+            .count();
+        if update.as_ref().is_none_or(|u| u.state != "updating")
+            && done >= usize::try_from(svc.replicas).unwrap_or(usize::MAX)
+        {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let waiting = fresh
+                .iter()
+                .find(|t| !t.is_running())
+                .map(|t| format!(" [{}]", t.describe()))
+                .unwrap_or_default();
+            return Err(failed(format!(
+                "new tasks not running {}s after the restart{waiting}",
+                timeout.as_secs()
+            ))
+            .into());
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 /// The label filter of one service's tasks.
 fn service_filter(ecosystem: &str, service: &str) -> Vec<String> {
     vec![

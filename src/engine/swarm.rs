@@ -221,6 +221,9 @@ pub trait Services: Send + Sync {
     async fn update_service(&self, id: &str, request: &ServiceRequest) -> EngineResult<()>;
     /// Rolls service `id` back to its previous spec.
     async fn rollback_service(&self, id: &str) -> EngineResult<()>;
+    /// Replaces every task of service `id` with a new one of the same spec, on its update
+    /// config (`docker service update --force`).
+    async fn force_update(&self, id: &str) -> EngineResult<()>;
     /// Removes a service and with it its tasks (no error if it is gone).
     async fn remove_service(&self, id: &str) -> EngineResult<()>;
     /// Tasks (current and past) of the services carrying all the labels.
@@ -685,6 +688,22 @@ impl Services for SwarmEngine {
             .update_service(id, previous, options, None)
             .await
             .map_err(|e| self.docker.api(format!("roll back swarm service {id}"), &e))?;
+        Ok(())
+    }
+
+    async fn force_update(&self, id: &str) -> EngineResult<()> {
+        let (current, version) = self.current_service(id).await?;
+        let mut spec = current.spec.unwrap_or_default();
+        let mut template = spec.task_template.unwrap_or_default();
+        template.force_update = Some(template.force_update.unwrap_or(0).wrapping_add(1));
+        spec.task_template = Some(template);
+        let options = UpdateServiceOptionsBuilder::default()
+            .version(version)
+            .build();
+        self.client()
+            .update_service(id, spec, options, None)
+            .await
+            .map_err(|e| self.docker.api(format!("restart swarm service {id}"), &e))?;
         Ok(())
     }
 
