@@ -81,7 +81,7 @@ runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 # podman 4.3 deletes the whole events file when it passes the limit (default 1m, reached within
-# one test run): events a moment old vanish from `pactown events`; rotate at 256m instead
+# one test run): events a moment old vanish from pactown events; rotate at 256m instead
 events_logfile_max_size = "256m"
 EOF
 )
