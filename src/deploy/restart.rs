@@ -5,7 +5,7 @@
 use super::error::DeployError;
 use super::event::{DeployEvent, Sink};
 use super::health::{wait_completed, wait_ready, HealthProbe, Readiness, WaitError};
-use super::plan::host_port_of;
+use super::plan::{host_of, host_port_of};
 use crate::config::labels;
 use crate::engine::{ContainerInfo, Engine};
 use crate::error::Error;
@@ -95,13 +95,8 @@ pub async fn restart(
                 }
                 let port = opts.ports.get(service).copied();
                 // a task on another node publishes its port there
-                let host = c
-                    .ports
-                    .iter()
-                    .filter_map(|p| p.host_ip.parse::<std::net::IpAddr>().ok())
-                    .find(|ip| !ip.is_loopback() && !ip.is_unspecified());
                 targets.push(
-                    Readiness::of_container(&c.id, &c.labels, host_port_of(c, port)).at(host),
+                    Readiness::of_container(&c.id, &c.labels, host_port_of(c, port)).at(host_of(c)),
                 );
             }
             // a job is run again, to completion
