@@ -13,6 +13,7 @@ mod bootstrap;
 #[allow(dead_code)]
 mod common;
 mod compose_cli;
+mod deps;
 mod devloop;
 mod engine_docker;
 mod events;

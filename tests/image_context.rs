@@ -74,10 +74,19 @@ fn code_change_changes_digest_but_not_dependency_layer() {
 fn two_services_with_same_deps_share_the_dependency_layer() {
     let a = image::prepare(&parse(&node_readme("console.log('a')")), "alpha", None).unwrap();
     let b = image::prepare(&parse(&node_readme("console.log('b')")), "beta", None).unwrap();
+    // one dependency image for both: same tag, same context
+    let (da, db) = (a.context.deps.unwrap(), b.context.deps.unwrap());
+    assert_eq!(da.tag, db.tag);
+    assert_eq!(da.tar, db.tar);
+    assert!(da.tag.starts_with("pactown/deps-node:"));
     assert_eq!(
-        deps_layers(&a.context.containerfile),
-        deps_layers(&b.context.containerfile)
+        deps_layers(&da.containerfile),
+        deps_layers(&db.containerfile)
     );
+    assert!(a
+        .context
+        .containerfile
+        .contains(&format!("FROM {}\n", da.tag)));
     // the deps-only manifest has a fixed name; the real one (with the service name) is code
     assert_eq!(a.plan.deps_files, b.plan.deps_files);
     let deps_manifest = String::from_utf8(a.plan.deps_files[0].contents.clone()).unwrap();
@@ -212,8 +221,10 @@ fn ca_bundle_changes_digest() {
     let plain = image::prepare(&parse(&text), "web", None).unwrap();
     let with_ca = image::prepare(&parse(&text), "web", Some(b"CA")).unwrap();
     assert_ne!(plain.context.digest, with_ca.context.digest);
-    assert!(with_ca
-        .context
+    // the CA is installed in the dependency image, whose tag the service image names
+    let (deps_plain, deps_ca) = (plain.context.deps.unwrap(), with_ca.context.deps.unwrap());
+    assert_ne!(deps_plain.tag, deps_ca.tag);
+    assert!(deps_ca
         .containerfile
         .contains("NODE_EXTRA_CA_CERTS=/etc/pactown/ca.crt"));
 }
@@ -282,11 +293,20 @@ fn rust_dependencies_get_a_stub_layer_before_the_code() {
     let stub = String::from_utf8(p.plan.deps_files[2].contents.clone()).unwrap();
     assert!(stub.contains("fn main() {}"), "{stub}");
     assert_eq!(p.plan.install, ["cargo build --release"]);
-    // the dependency build comes before the code, the crate's own build after it
+    // the dependency build is in the dependency image, the crate's own build after the code
+    let deps = p.context.deps.as_ref().unwrap();
+    assert!(
+        deps.containerfile.contains("RUN cargo build --release"),
+        "{}",
+        deps.containerfile
+    );
     let cf = &p.context.containerfile;
-    let deps_at = cf.find("RUN cargo build --release").unwrap();
+    assert!(
+        cf.starts_with("# Generated") && cf.contains(&format!("FROM {}\n", deps.tag)),
+        "{cf}"
+    );
+    assert!(!cf.contains("RUN cargo build --release\n"), "{cf}");
     let code_at = cf.find("COPY --chown=10001:10001 [\"code/\"").unwrap();
-    assert!(deps_at < code_at, "{cf}");
     assert!(cf.find("prepare.sh").unwrap() > code_at, "{cf}");
     // the deps layer does not change with the code
     let edited = parse(&text.replace("println!(\"real\")", "println!(\"edited\")"));

@@ -54,11 +54,27 @@ fn containerfile_snapshots() {
             .iter()
             .map(|f| (f.path.clone(), f.contents.clone()))
             .collect();
-        let text = format!(
+        let mut text = format!(
             "tag: {}\n\n{}",
             prepared.tag.split(':').next().unwrap(),
             describe(&prepared.context.tar, &verbatim)
         );
+        if let Some(deps) = &prepared.context.deps {
+            write!(
+                text,
+                "\n\n==== dependency image {}\n\n{}",
+                deps.tag.split(':').next().unwrap(),
+                describe(&deps.tar, &verbatim)
+            )
+            .unwrap();
+            assert!(
+                prepared
+                    .context
+                    .containerfile
+                    .contains(&format!("FROM {}\n", deps.tag)),
+                "{service}: the service image does not start from its dependency image"
+            );
+        }
         insta::assert_snapshot!(text);
     });
 }
@@ -68,5 +84,9 @@ fn containerfile_with_ca_bundle() {
     let bytes = std::fs::read("tests/fixtures/build/python-fastapi/README.md").unwrap();
     let doc = pactown::markpact::parse(Path::new("README.md"), &bytes).unwrap();
     let prepared = image::prepare(&doc, "api", Some(b"-----BEGIN CERTIFICATE-----\n")).unwrap();
-    insta::assert_snapshot!(prepared.context.containerfile);
+    let deps = prepared.context.deps.as_ref().unwrap();
+    insta::assert_snapshot!(format!(
+        "{}\n==== dependency image\n{}",
+        prepared.context.containerfile, deps.containerfile
+    ));
 }

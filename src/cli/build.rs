@@ -243,6 +243,7 @@ fn json_row(image: &ServiceImage) -> serde_json::Value {
         "runtime": image.runtime,
         "tag": image.tag,
         "digest": image.context_digest,
+        "deps_image": image.deps_image,
         "image_id": image.image_id,
         "size": image.size,
         "seconds": (image.seconds * 1000.0).round() / 1000.0,

@@ -43,6 +43,10 @@ pub enum ImagesCommand {
         /// Container engine.
         #[arg(long, value_enum, env = "PACTOWN_ENGINE", default_value = "auto")]
         engine: EngineChoice,
+        /// CA bundle for HTTPS while building (the Python base fetches uv from PyPI); it does
+        /// not end up in the images.
+        #[arg(long, value_name = "FILE", env = "PACTOWN_CA_BUNDLE")]
+        ca_bundle: Option<PathBuf>,
     },
     /// Show the base images and whether they exist in the engine.
     List {
@@ -109,7 +113,22 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             printer.info(&format!("imported {tag} into {}", engine.kind()));
             Ok(ExitCode::SUCCESS)
         }
-        ImagesCommand::Build { runtimes, engine } => {
+        ImagesCommand::Build {
+            runtimes,
+            engine,
+            ca_bundle,
+        } => {
+            let ca = match ca_bundle.filter(|p| !p.as_os_str().is_empty()) {
+                Some(path) => Some(
+                    crate::input::read_capped(&path, crate::input::MAX_CA_BUNDLE_BYTES).map_err(
+                        |source| crate::image::BuildError::Io {
+                            context: format!("cannot read CA bundle {}", path.display()),
+                            source,
+                        },
+                    )?,
+                ),
+                None => None,
+            };
             let engine = crate::deploy::connect(Some(engine), None).await?;
             let runtimes: Vec<Runtime> = if runtimes.is_empty() {
                 Runtime::ALL.to_vec()
@@ -118,7 +137,8 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
             };
             for rt in runtimes {
                 let log = |line: String| printer.debug(&format!("base-{rt} | {line}"));
-                let built = crate::image::ensure_base(engine.as_ref(), rt, &log).await?;
+                let built =
+                    crate::image::ensure_base(engine.as_ref(), rt, ca.as_deref(), &log).await?;
                 let state = if built { "built" } else { "present" };
                 printer.info(&format!("{}: {state}", base::base_tag(rt)));
             }

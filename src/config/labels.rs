@@ -27,5 +27,10 @@ pub const KIND: &str = "io.pactown.kind";
 /// no [`ECOSYSTEM`] label, so deploys and `status` never count or replace it; `down` removes
 /// it.
 pub const ONEOFF: &str = "io.pactown.oneoff";
+/// Base image a dependency image was installed on (`pactown/base-<runtime>:<hash>`).
+pub const DEPS_BASE: &str = "io.pactown.deps-base";
+/// How many dependency installs a dependency image stacks on its base image (0: one, from the
+/// base image itself).
+pub const DEPS_DEPTH: &str = "io.pactown.deps-depth";
 /// Path of the ecosystem file the container was started from.
 pub const ECOSYSTEM_FILE: &str = "io.pactown.ecosystem-file";

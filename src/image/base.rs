@@ -51,7 +51,11 @@ mod tests {
     fn recipes_start_from_debian_and_create_app_user() {
         for rt in Runtime::ALL {
             let text = recipe(rt);
-            assert!(text.contains(&format!("FROM {DEBIAN_IMAGE}\n")), "{rt}");
+            assert!(
+                text.contains(&format!("FROM {DEBIAN_IMAGE}\n"))
+                    || text.contains(&format!("FROM {DEBIAN_IMAGE} AS ")),
+                "{rt}"
+            );
             assert!(text.contains("--uid 10001"), "{rt}");
             assert!(text.contains("WORKDIR /app"), "{rt}");
             assert!(text.contains(&format!("io.pactown.base=\"{rt}\"")), "{rt}");

@@ -29,6 +29,22 @@ pub fn image_tag(runtime: Runtime, service: &str, context_digest: &str) -> Strin
     )
 }
 
+/// `pactown/deps-<runtime>:<12 hex of the dependency context digest>`.
+#[must_use]
+pub fn deps_tag(runtime: Runtime, deps_digest: &str) -> String {
+    format!("pactown/deps-{runtime}:{}", short(deps_digest))
+}
+
+/// `pactown/deps-<runtime>-<service>:latest`: the dependency image a service's last build used,
+/// the starting point of its next dependency install.
+#[must_use]
+pub fn deps_seed_tag(runtime: Runtime, service: &str) -> String {
+    format!(
+        "pactown/deps-{runtime}-{}:latest",
+        repository_component(service)
+    )
+}
+
 /// A service name made valid as one component of an image repository name: lowercase
 /// `[a-z0-9]` runs joined by single `-`, `.` or `_`.
 #[must_use]

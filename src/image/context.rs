@@ -31,6 +31,23 @@ pub struct BuildContext {
     pub digest: String,
     /// The rendered Containerfile (also inside the tar).
     pub containerfile: String,
+    /// The dependency image the service image starts from, when the plan has dependencies.
+    pub deps: Option<DepsContext>,
+}
+
+/// The context of a service's dependency image: the manifests, the install commands and the CA
+/// bundle, `FROM` the base image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepsContext {
+    /// `pactown/deps-<runtime>:<12 hex of the digest>`: equal dependencies (and CA bundle) give
+    /// the same tag across services.
+    pub tag: String,
+    /// The uncompressed tar (`FROM` the base image).
+    pub tar: Vec<u8>,
+    /// `sha256:<hex>` of [`DepsContext::tar`].
+    pub digest: String,
+    /// The rendered Containerfile (also inside the tar).
+    pub containerfile: String,
 }
 
 /// Why a context could not be packed.
@@ -44,17 +61,32 @@ pub enum ContextError {
     Tar(#[from] std::io::Error),
 }
 
-/// Packs a plan (and the CA bundle when the plan uses one) into a context.
+/// Packs a plan (and the CA bundle when the plan uses one) into a context: with dependencies,
+/// two of them (the dependency image's, [`pack_deps`], and the service's `FROM` its tag).
 ///
 /// # Errors
 /// [`ContextError::MissingCa`] when `plan.ca_bundle` is set without `ca`.
 pub fn pack(plan: &BuildPlan, ca: Option<&[u8]>) -> Result<BuildContext, ContextError> {
-    let containerfile = containerfile::render(plan);
+    let ca = if plan.ca_bundle {
+        Some(ca.ok_or(ContextError::MissingCa)?)
+    } else {
+        None
+    };
+    let deps = if plan.deps_files.is_empty() {
+        None
+    } else {
+        let (tar, containerfile) = pack_deps(plan, ca, &plan.base_image)?;
+        let digest = cache_key::digest(&tar);
+        Some(DepsContext {
+            tag: cache_key::deps_tag(plan.runtime, &digest),
+            tar,
+            digest,
+            containerfile,
+        })
+    };
+    let containerfile = containerfile::render(plan, deps.as_ref().map(|d| d.tag.as_str()));
     let mut files: BTreeMap<String, &[u8]> = BTreeMap::new();
     files.insert(CONTAINERFILE.to_string(), containerfile.as_bytes());
-    for f in &plan.deps_files {
-        files.insert(format!("{CONTEXT_DEPS}/{}", f.path), &f.contents);
-    }
     for f in &plan.app_files {
         files.insert(format!("{CONTEXT_APP}/{}", f.path), &f.contents);
     }
@@ -75,15 +107,39 @@ pub fn pack(plan: &BuildPlan, ca: Option<&[u8]>) -> Result<BuildContext, Context
             shim::SHIM.as_bytes(),
         );
     }
-    if plan.ca_bundle {
-        files.insert(CONTEXT_CA.to_string(), ca.ok_or(ContextError::MissingCa)?);
+    if let (Some(ca), None) = (ca, &deps) {
+        files.insert(CONTEXT_CA.to_string(), ca);
     }
     let tar = write_tar(&files)?;
     Ok(BuildContext {
         digest: cache_key::digest(&tar),
         tar,
         containerfile,
+        deps,
     })
+}
+
+/// The dependency image's context `FROM` `from` (the base image, or a previous dependency
+/// image of the service, see [`crate::image`]): its tar and Containerfile.
+///
+/// # Errors
+/// [`ContextError::MissingCa`] when `plan.ca_bundle` is set without `ca`.
+pub fn pack_deps(
+    plan: &BuildPlan,
+    ca: Option<&[u8]>,
+    from: &str,
+) -> Result<(Vec<u8>, String), ContextError> {
+    let containerfile = containerfile::render_deps(plan, from);
+    let mut files: BTreeMap<String, &[u8]> = BTreeMap::new();
+    files.insert(CONTAINERFILE.to_string(), containerfile.as_bytes());
+    for f in &plan.deps_files {
+        files.insert(format!("{CONTEXT_DEPS}/{}", f.path), &f.contents);
+    }
+    if plan.ca_bundle {
+        files.insert(CONTEXT_CA.to_string(), ca.ok_or(ContextError::MissingCa)?);
+    }
+    let tar = write_tar(&files)?;
+    Ok((tar, containerfile))
 }
 
 /// A tar holding just a Containerfile (base images).
@@ -102,6 +158,21 @@ pub fn containerfile_only(text: &str) -> Result<Vec<u8>, ContextError> {
 /// I/O errors writing the archive.
 pub fn files_only(files: &BTreeMap<String, &[u8]>) -> Result<Vec<u8>, ContextError> {
     Ok(write_tar(files)?)
+}
+
+/// Name of the CA bundle file in a base image's context (empty without a bundle): the Python
+/// recipe installs uv from PyPI through it in a build stage that does not end up in the image.
+pub const BASE_CA: &str = "pactown-ca.crt";
+
+/// The context of a base image: its recipe and [`BASE_CA`].
+///
+/// # Errors
+/// Only if writing to memory fails.
+pub fn base_context(recipe: &str, ca: Option<&[u8]>) -> Result<Vec<u8>, ContextError> {
+    let mut files: BTreeMap<String, &[u8]> = BTreeMap::new();
+    files.insert(CONTAINERFILE.to_string(), recipe.as_bytes());
+    files.insert(BASE_CA.to_string(), ca.unwrap_or_default());
+    Ok(write_tar(&files)?)
 }
 
 /// Writes files (and their parent directories) in path order with fixed metadata.

@@ -162,6 +162,9 @@ pub struct ServiceImage {
     pub image_id: String,
     /// sha256 of the build-context tar (`sha256:<hex>`).
     pub context_digest: String,
+    /// The dependency image the service image starts from (`pactown/deps-<runtime>:<hash>`),
+    /// when it has dependencies.
+    pub deps_image: Option<String>,
     /// Image size in bytes.
     pub size: u64,
     /// True when the tag existed and no build ran.
@@ -183,7 +186,14 @@ pub struct PreparedService {
     pub context: BuildContext,
     /// Target tag.
     pub tag: String,
+    /// The CA bundle the context was packed with (a seeded dependency build packs again).
+    pub ca: Option<Vec<u8>>,
 }
+
+/// Deepest stack of seeded dependency installs: a dependency image whose depth label reached
+/// this is not used as a seed, so the next install starts from the base image again (each
+/// seeded install adds its layers on top of the previous image's).
+pub const MAX_SEED_DEPTH: u32 = 8;
 
 /// Plans and packs one service (pure apart from the bytes given).
 ///
@@ -213,6 +223,7 @@ pub fn prepare(
         plan,
         context,
         tag,
+        ca: ca.map(<[u8]>::to_vec),
     })
 }
 
@@ -295,9 +306,10 @@ pub async fn build_services(
             .entry(p.plan.runtime)
             .or_insert_with(|| p.service.clone());
     }
+    let ca_bytes = ca.as_deref();
     futures_util::stream::iter(runtimes)
         .map(|(runtime, service)| async move {
-            ensure_base(engine, runtime, &|line| {
+            ensure_base(engine, runtime, ca_bytes, &|line| {
                 events(BuildEvent::Line {
                     service: service.clone(),
                     line,
@@ -363,6 +375,7 @@ fn service_image(
         tag: prepared.tag.clone(),
         image_id,
         context_digest: prepared.context.digest.clone(),
+        deps_image: prepared.context.deps.as_ref().map(|d| d.tag.clone()),
         size,
         cached,
         seconds: start.elapsed().as_secs_f64(),
@@ -371,7 +384,8 @@ fn service_image(
 }
 
 /// Makes sure the base image of a runtime exists, building it from its recipe when missing.
-/// Returns true when it was built.
+/// Returns true when it was built. `ca` is the CA bundle for HTTPS during the build (the Python
+/// recipe fetches uv from PyPI); it does not end up in the image, so the tag does not depend on it.
 ///
 /// # Errors
 /// [`BuildError::MissingDebian`] when `debian:bookworm-slim` is absent, [`BuildError::Base`] when
@@ -379,6 +393,7 @@ fn service_image(
 pub async fn ensure_base(
     engine: &dyn Engine,
     runtime: Runtime,
+    ca: Option<&[u8]>,
     log: &(dyn Fn(String) + Send + Sync),
 ) -> Result<bool, BuildError> {
     ensure_recipe(
@@ -386,6 +401,7 @@ pub async fn ensure_base(
         &base::base_tag(runtime),
         base::recipe(runtime),
         &runtime.to_string(),
+        ca,
         log,
     )
     .await
@@ -401,6 +417,7 @@ pub async fn ensure_recipe(
     tag: &str,
     recipe: &str,
     kind: &str,
+    ca: Option<&[u8]>,
     log: &(dyn Fn(String) + Send + Sync),
 ) -> Result<bool, BuildError> {
     let tag = tag.to_string();
@@ -413,7 +430,7 @@ pub async fn ensure_recipe(
         });
     }
     log(format!("building base image {tag}"));
-    let tar = context::containerfile_only(recipe).map_err(|e| BuildError::Base {
+    let tar = context::base_context(recipe, ca).map_err(|e| BuildError::Base {
         tag: tag.clone(),
         message: e.to_string(),
         log_tail: Vec::new(),
@@ -471,6 +488,10 @@ async fn build_one(
     events(BuildEvent::Building {
         service: service.clone(),
     });
+    let mut steps = match &prepared.context.deps {
+        Some(deps) => ensure_deps(engine, prepared, deps, opts, events).await?,
+        None => Vec::new(),
+    };
     let request = BuildRequest {
         tag: prepared.tag.clone(),
         context: prepared.context.tar.clone(),
@@ -499,22 +520,106 @@ async fn build_one(
                 service: service.clone(),
                 cached: false,
             });
-            Ok(image(image_id, size, false, outcome.steps))
+            steps.extend(outcome.steps);
+            Ok(image(image_id, size, false, steps))
         }
-        Err(failure) => {
-            let log_tail = failing_step_log(&failure);
-            let hint = tls_hint(
-                log_tail.iter().chain([&failure.message]),
-                opts.ca_bundle.as_deref(),
-            );
-            Err(BuildError::Failed {
-                service: service.clone(),
-                step: failure.step.clone(),
-                message: failure.message.clone(),
-                log_tail,
-                hint,
-            })
+        Err(failure) => Err(failed(&service, &failure, opts)),
+    }
+}
+
+fn failed(service: &str, failure: &BuildFailure, opts: &BuildOptions) -> BuildError {
+    let log_tail = failing_step_log(failure);
+    let hint = tls_hint(
+        log_tail.iter().chain([&failure.message]),
+        opts.ca_bundle.as_deref(),
+    );
+    BuildError::Failed {
+        service: service.to_string(),
+        step: failure.step.clone(),
+        message: failure.message.clone(),
+        log_tail,
+        hint,
+    }
+}
+
+/// Makes sure the dependency image of a service exists; the steps of the build that made it
+/// (empty when its tag existed).
+///
+/// The tag names the dependency inputs (manifests, install commands, base image, CA bundle), so
+/// an existing tag is reused as is (unless `no_cache`). Otherwise, when the plan's install ends
+/// with exactly the listed dependencies ([`BuildPlan::deps_seed`]), the build starts from the
+/// service's previous dependency image ([`cache_key::deps_seed_tag`]) if that one was installed
+/// on the same base image and stacks fewer than [`MAX_SEED_DEPTH`] installs: only the added or
+/// removed packages are fetched or deleted. `no_cache` always installs from the base image. The
+/// image used becomes the service's next seed.
+async fn ensure_deps(
+    engine: &dyn Engine,
+    prepared: &PreparedService,
+    deps: &context::DepsContext,
+    opts: &BuildOptions,
+    events: &(dyn Fn(BuildEvent) + Send + Sync),
+) -> Result<Vec<BuildStep>, BuildError> {
+    let plan = &prepared.plan;
+    let service = &prepared.service;
+    let seed_tag = cache_key::deps_seed_tag(plan.runtime, service);
+    let _lock = lock::acquire(engine.kind(), &deps.tag).await;
+    if !opts.no_cache && engine.image(&deps.tag).await?.is_some() {
+        engine.tag_image(&deps.tag, &seed_tag).await?;
+        return Ok(Vec::new());
+    }
+    let seed = if opts.no_cache || !plan.deps_seed {
+        None
+    } else {
+        engine.image(&seed_tag).await?.and_then(|info| {
+            let depth: u32 = info.labels.get(labels::DEPS_DEPTH)?.parse().ok()?;
+            (info.labels.get(labels::DEPS_BASE) == Some(&plan.base_image)
+                && depth + 1 < MAX_SEED_DEPTH)
+                .then_some(depth + 1)
+        })
+    };
+    let (tar, depth) =
+        match seed {
+            Some(depth) => {
+                let (tar, _) = context::pack_deps(plan, prepared.ca.as_deref(), &seed_tag)
+                    .map_err(|e| BuildError::Plan {
+                        service: service.clone(),
+                        message: e.to_string(),
+                    })?;
+                events(BuildEvent::Line {
+                    service: service.clone(),
+                    line: format!(
+                        "dependencies {}: installing on top of {seed_tag} (stack {depth})",
+                        deps.tag
+                    ),
+                });
+                (tar, depth)
+            }
+            None => (deps.tar.clone(), 0),
+        };
+    let request = BuildRequest {
+        tag: deps.tag.clone(),
+        context: tar,
+        containerfile: context::CONTAINERFILE.to_string(),
+        labels: BTreeMap::from([
+            (labels::MANAGED.to_string(), "true".to_string()),
+            (labels::RUNTIME.to_string(), plan.runtime.to_string()),
+            (labels::DEPS_BASE.to_string(), plan.base_image.clone()),
+            (labels::DEPS_DEPTH.to_string(), depth.to_string()),
+        ]),
+        no_cache: opts.no_cache,
+    };
+    let progress = |p: BuildProgress| {
+        events(BuildEvent::Line {
+            service: service.clone(),
+            line: p.line,
+        });
+    };
+    match engine.build(request, &progress).await? {
+        Ok(outcome) => {
+            engine.tag_image(&deps.tag, &seed_tag).await?;
+            Ok(outcome.steps)
         }
+        Err(failure) => Err(failed(service, &failure, opts)),
     }
 }
 

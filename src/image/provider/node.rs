@@ -91,6 +91,8 @@ fn push_install(plan: &mut BuildPlan, tables: Map<String, Value>) {
     ));
     plan.install
         .push("npm install --no-audit --no-fund && rm -rf /home/app/.npm".to_string());
+    // npm install reconciles an existing node_modules with the manifest (adds, removes extras)
+    plan.deps_seed = true;
 }
 
 /// `{"dependencies": {NAME: RANGE-or-"latest"}}` from the deps entries, names sorted.
