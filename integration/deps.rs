@@ -269,4 +269,118 @@ async fn node_dependency_added_and_removed(kind: EngineKind) {
     );
 }
 
-crate::per_engine!(async: python_dependency_added_and_removed, node_dependency_added_and_removed);
+const PNPM_LOCK: &str = "lockfileVersion: '9.0'
+
+settings:
+  autoInstallPeers: true
+  excludeLinksFromLockfile: false
+
+importers:
+
+  .:
+    dependencies:
+      dayjs:
+        specifier: 1.11.10
+        version: 1.11.10
+      left-pad:
+        specifier: 1.3.0
+        version: 1.3.0
+
+packages:
+
+  dayjs@1.11.10:
+    resolution: {integrity: sha512-vjAczensTgRcqDERK0SR2XMwsF/tSvnvlv6VcF2GIhg6Sx4yOIt/irsr1RDJsKiIyBzJDpCoXiWWq28MqH2cnQ==}
+
+  left-pad@1.3.0:
+    resolution: {integrity: sha512-XI5MPzVNApjAyhQzphX8BkmKsKUxD4LdyK24iZeQGinBN9yTQT3bFlCBy/aVx2HrNcqQGsdot8ghrjyrvMCoEA==}
+
+snapshots:
+
+  dayjs@1.11.10: {}
+
+  left-pad@1.3.0: {}
+";
+
+/// A README that asks for pnpm: a `package.json` whose `packageManager` names pnpm, with a
+/// `pnpm-lock.yaml` file block (installed `--frozen-lockfile`) or without (plain `pnpm install`).
+fn pnpm_readme(deps: &[&str], lock: bool) -> String {
+    let deps: Vec<String> = deps
+        .iter()
+        .map(|d| {
+            let (name, version) = d.rsplit_once('@').unwrap();
+            format!("\"{name}\": \"{version}\"")
+        })
+        .collect();
+    let mut text = format!(
+        "```json markpact:file path=package.json\n{{\"name\": \"lockdemo\", \"private\": true, \
+         \"packageManager\": \"pnpm@10.34.9\", \"dependencies\": {{{}}}}}\n```\n\n",
+        deps.join(", ")
+    );
+    if lock {
+        text.push_str(&format!(
+            "```yaml markpact:file path=pnpm-lock.yaml\n{PNPM_LOCK}```\n\n"
+        ));
+    }
+    text.push_str("```bash markpact:run\nexec sleep 600\n```\n");
+    text
+}
+
+/// pnpm where the README asks for it: the lock file is installed frozen, a later manifest
+/// without the lock is installed on top of that dependency image (pnpm reconciles
+/// `node_modules`), the packages resolve from the service's `node_modules` (pnpm's layout:
+/// `.pnpm/`), and pnpm's store is not in the image.
+async fn pnpm_lockfile_then_added_dependency(kind: EngineKind) {
+    let Some(engine) = common::connect(kind).await else {
+        return;
+    };
+    let service = common::unique("it-deps-pnpm");
+    let readmes = [
+        pnpm_readme(&["left-pad@1.3.0", "dayjs@1.11.10"], true),
+        pnpm_readme(&["left-pad@1.3.0", "dayjs@1.11.10", "zod@3.22.4"], false),
+    ];
+    let stale: Vec<String> = readmes.iter().map(|r| deps_tag_of(&service, r)).collect();
+    remove_images(kind, &stale.iter().map(String::as_str).collect::<Vec<_>>());
+    let resolves = |names: &[&str]| {
+        let list: Vec<String> = names
+            .iter()
+            .map(|n| {
+                format!(
+                    "require('{n}'); if (!require.resolve('{n}').startsWith('/app/node_modules/')) \
+                     process.exit(3);"
+                )
+            })
+            .collect();
+        format!("cd /app && node -e \"{}\"", list.join(""))
+    };
+    let locked = build(engine.as_ref(), &service, &readmes[0]).await;
+    assert_eq!(deps_depth(engine.as_ref(), &locked).await, 0);
+    check_in_container(
+        engine.as_ref(),
+        &locked,
+        &[
+            (&resolves(&["left-pad", "dayjs"]), true),
+            (&resolves(&["zod"]), false),
+            ("test -d /app/node_modules/.pnpm/left-pad@1.3.0", true),
+            (
+                "test ! -e /tmp/pnpm-store && test ! -e /home/app/.local/share/pnpm",
+                true,
+            ),
+        ],
+    )
+    .await;
+    let added = build(engine.as_ref(), &service, &readmes[1]).await;
+    assert_eq!(deps_depth(engine.as_ref(), &added).await, 1);
+    check_in_container(
+        engine.as_ref(),
+        &added,
+        &[(&resolves(&["left-pad", "dayjs", "zod"]), true)],
+    )
+    .await;
+    cleanup(kind, pactown::markpact::Runtime::Node, &[&locked, &added]);
+}
+
+crate::per_engine!(async:
+    python_dependency_added_and_removed,
+    node_dependency_added_and_removed,
+    pnpm_lockfile_then_added_dependency,
+);

@@ -286,7 +286,8 @@ async fn failing_install_reports_service_step_and_log(kind: EngineKind) {
             ..
         } => {
             assert_eq!(failed, service);
-            assert!(step.unwrap_or_default().contains("pip install"));
+            let step = step.unwrap_or_default();
+            assert!(step.contains("uv pip compile"), "{step}");
             assert!(
                 log_tail
                     .iter()

@@ -21,26 +21,39 @@ const DEP_TABLES: [&str; 5] = [
     "overrides",
 ];
 
+/// npm's install with a lock file (`npm ci` always starts from an empty `node_modules`).
+pub const NPM_CI: &str = "npm ci --no-audit --no-fund && rm -rf /home/app/.npm";
+/// npm's install from a deps-only manifest.
+pub const NPM_INSTALL: &str = "npm install --no-audit --no-fund && rm -rf /home/app/.npm";
+/// pnpm's install with a `pnpm-lock.yaml` (the store lives in `/tmp` for the one `RUN`).
+pub const PNPM_FROZEN: &str = "pnpm install --frozen-lockfile --store-dir /tmp/pnpm-store \
+     && rm -rf /tmp/pnpm-store";
+/// pnpm's install from a deps-only manifest.
+pub const PNPM_INSTALL: &str = "pnpm install --store-dir /tmp/pnpm-store && rm -rf /tmp/pnpm-store";
+
+/// Which package manager a README asks for: pnpm with a `pnpm-lock.yaml` file block, or with a
+/// `package.json` file block whose `packageManager` names pnpm (`"pnpm@10.2.0"`); else npm.
+fn wants_pnpm(doc: &Markpact, manifest: Option<&Value>) -> bool {
+    doc.file("pnpm-lock.yaml").is_some()
+        || manifest
+            .and_then(|m| m.get("packageManager"))
+            .and_then(Value::as_str)
+            .is_some_and(|pm| pm.starts_with("pnpm@") || pm == "pnpm")
+}
+
 pub(super) fn plan(doc: &Markpact, service: &str, plan: &mut BuildPlan) -> Result<(), PlanError> {
     let user_manifest = doc.file("package.json");
-    let lock = doc.file("package-lock.json");
-    match (user_manifest, lock) {
-        (Some(manifest), _) if !doc.deps.is_empty() => Err(PlanError::new(format!(
+    if let (Some(manifest), false) = (user_manifest, doc.deps.is_empty()) {
+        return Err(PlanError::new(format!(
             "{}:{}: both a node deps block and a `package.json` file block (ManifestConflict); \
              list the dependencies in package.json only",
             doc.path.display(),
             manifest.line
-        ))),
-        (Some(manifest), Some(lock)) => {
-            plan.deps_files
-                .push(PlanFile::text("package.json", manifest.contents.clone()));
-            plan.deps_files
-                .push(PlanFile::text("package-lock.json", lock.contents.clone()));
-            plan.install
-                .push("npm ci --no-audit --no-fund && rm -rf /home/app/.npm".to_string());
-            Ok(())
-        }
-        (Some(manifest), None) => {
+        )));
+    }
+    let parsed = match user_manifest {
+        None => None,
+        Some(manifest) => {
             let value: Value = serde_json::from_str(&manifest.contents).map_err(|e| {
                 PlanError::new(format!(
                     "{}:{}: package.json is not valid JSON: {e}",
@@ -48,27 +61,59 @@ pub(super) fn plan(doc: &Markpact, service: &str, plan: &mut BuildPlan) -> Resul
                     manifest.line
                 ))
             })?;
-            let Value::Object(obj) = value else {
+            if !value.is_object() {
                 return Err(PlanError::new(format!(
                     "{}:{}: package.json must be a JSON object",
                     doc.path.display(),
                     manifest.line
                 )));
-            };
-            let mut deps = Map::new();
-            for table in DEP_TABLES {
-                if let Some(v) = obj.get(table) {
-                    deps.insert(table.to_string(), v.clone());
-                }
             }
-            if deps.is_empty() {
-                return Ok(());
-            }
-            push_install(plan, deps);
+            Some(value)
+        }
+    };
+    let pnpm = wants_pnpm(doc, parsed.as_ref());
+    let lock_name = if pnpm {
+        "pnpm-lock.yaml"
+    } else {
+        "package-lock.json"
+    };
+    match (user_manifest, doc.file(lock_name), parsed) {
+        (Some(manifest), Some(lock), _) => {
+            plan.deps_files
+                .push(PlanFile::text("package.json", manifest.contents.clone()));
+            plan.deps_files
+                .push(PlanFile::text(lock_name, lock.contents.clone()));
+            plan.install
+                .push(if pnpm { PNPM_FROZEN } else { NPM_CI }.to_string());
+            // pnpm installs into an existing node_modules incrementally; npm ci empties it
+            plan.deps_seed = pnpm;
             Ok(())
         }
-        (None, _) if doc.deps.is_empty() => Ok(()),
-        (None, _) => {
+        (None, Some(lock), _) if pnpm => Err(PlanError::new(format!(
+            "{}:{}: a `pnpm-lock.yaml` file block without a `package.json` file block \
+             (MissingManifest); add the package.json the lock file was made from",
+            doc.path.display(),
+            lock.line
+        ))),
+        (Some(_), None, Some(Value::Object(obj))) => {
+            let mut deps = Map::new();
+            for table in DEP_TABLES
+                .iter()
+                .chain(if pnpm { &["pnpm"][..] } else { &[] })
+            {
+                if let Some(v) = obj.get(*table) {
+                    deps.insert((*table).to_string(), v.clone());
+                }
+            }
+            if deps.keys().all(|k| k == "pnpm") {
+                return Ok(());
+            }
+            push_install(plan, deps, pnpm);
+            Ok(())
+        }
+        (Some(_), None, _) => Ok(()),
+        (None, _, _) if doc.deps.is_empty() => Ok(()),
+        (None, _, _) => {
             let deps = dependency_table(doc)?;
             let mut real = Map::new();
             real.insert("dependencies".into(), Value::Object(deps.clone()));
@@ -78,20 +123,20 @@ pub(super) fn plan(doc: &Markpact, service: &str, plan: &mut BuildPlan) -> Resul
             ));
             let mut only = Map::new();
             only.insert("dependencies".into(), Value::Object(deps));
-            push_install(plan, only);
+            push_install(plan, only, false);
             Ok(())
         }
     }
 }
 
-fn push_install(plan: &mut BuildPlan, tables: Map<String, Value>) {
+fn push_install(plan: &mut BuildPlan, tables: Map<String, Value>, pnpm: bool) {
     plan.deps_files.push(PlanFile::text(
         "package.json",
         manifest_text(&tables, DEPS_PACKAGE_NAME),
     ));
     plan.install
-        .push("npm install --no-audit --no-fund && rm -rf /home/app/.npm".to_string());
-    // npm install reconciles an existing node_modules with the manifest (adds, removes extras)
+        .push(if pnpm { PNPM_INSTALL } else { NPM_INSTALL }.to_string());
+    // both reconcile an existing node_modules with the manifest (add, remove extras)
     plan.deps_seed = true;
 }
 
@@ -162,6 +207,69 @@ fn sort_value(v: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(text: &str) -> Markpact {
+        crate::markpact::parse(std::path::Path::new("README.md"), text.as_bytes())
+            .unwrap_or_else(|d| panic!("{d}"))
+    }
+
+    fn planned(text: &str) -> Result<BuildPlan, PlanError> {
+        super::super::plan(&parse(text), "web", &super::super::PlanOptions::default())
+    }
+
+    const RUN: &str = "```bash markpact:run\nnode server.js\n```\n";
+
+    #[test]
+    fn package_manager_and_lock_files_choose_the_install() {
+        let manifest = |extra: &str| {
+            format!(
+                "```json markpact:file path=package.json\n{{\"dependencies\": {{\"a\": \"1\"}}{extra}}}\n```\n\n"
+            )
+        };
+        let npm_lock = "```json markpact:file path=package-lock.json\n{}\n```\n\n";
+        let pnpm_lock =
+            "```yaml markpact:file path=pnpm-lock.yaml\nlockfileVersion: '9.0'\n```\n\n";
+        let pm = ", \"packageManager\": \"pnpm@10.34.9\"";
+        let cases: [(String, &str, bool); 5] = [
+            (manifest(""), NPM_INSTALL, true),
+            (format!("{}{npm_lock}", manifest("")), NPM_CI, false),
+            (manifest(pm), PNPM_INSTALL, true),
+            (format!("{}{pnpm_lock}", manifest(pm)), PNPM_FROZEN, true),
+            // a pnpm lock file alone asks for pnpm; an npm lock is then not used
+            (
+                format!("{}{pnpm_lock}{npm_lock}", manifest("")),
+                PNPM_FROZEN,
+                true,
+            ),
+        ];
+        for (readme, install, seed) in cases {
+            let plan = planned(&format!("{readme}{RUN}")).unwrap();
+            assert_eq!(plan.install, [install], "{readme}");
+            assert_eq!(plan.deps_seed, seed, "{readme}");
+        }
+        let plan = planned(&format!("{}{pnpm_lock}{RUN}", manifest(pm))).unwrap();
+        let files: Vec<&str> = plan.deps_files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(files, ["package.json", "pnpm-lock.yaml"]);
+        // the deps-only manifest keeps pnpm's own table (onlyBuiltDependencies, …)
+        let plan = planned(&format!(
+            "{}{RUN}",
+            manifest(&format!(
+                "{pm}, \"pnpm\": {{\"onlyBuiltDependencies\": [\"a\"]}}, \"scripts\": {{}}"
+            ))
+        ))
+        .unwrap();
+        let deps_only = String::from_utf8(plan.deps_files[0].contents.clone()).unwrap();
+        assert!(deps_only.contains("onlyBuiltDependencies"), "{deps_only}");
+        assert!(!deps_only.contains("scripts"), "{deps_only}");
+        let err = planned(&format!(
+            "{pnpm_lock}```javascript markpact:file path=server.js\n1\n```\n\n{RUN}"
+        ))
+        .unwrap_err();
+        assert!(
+            err.message.contains("MissingManifest") && err.message.contains("README.md:1"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn splits_specs() {
