@@ -29,9 +29,8 @@ BEFORE_BIN=${BEFORE_BIN:?set BEFORE_BIN to the pactown binary to compare with}
 cli=docker
 for a in "${ENGINE_ARGS[@]}"; do [ "$a" = podman ] && cli=podman; done
 work=$(mktemp -d)
-made=()
-cleanup() {
-  [ ${#made[@]} -gt 0 ] && $cli rmi --force "${made[@]}" >/dev/null 2>&1 || true
+cleanup() { # the service and dependency images this run made (timed runs in a subshell)
+  [ -s "$work/made.txt" ] && xargs $cli rmi --force <"$work/made.txt" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -62,12 +61,13 @@ timed() {
   local bin=$1 svc=$2 variant=$3; shift 3
   local t0 t1 out
   t0=$(now)
-  out=$("$bin" -q build "$work/$variant/eco.pactown.yaml" "${ENGINE_ARGS[@]}" --json "$svc" "$@")
+  out=$("$bin" -q build "$work/$variant/eco.pactown.yaml" "${ENGINE_ARGS[@]}" --json "$svc" "$@") \
+    || { echo "build of $svc ($variant) failed" >&2; exit 1; }
   t1=$(now)
-  made+=($(echo "$out" | python3 -c 'import json,sys
+  echo "$out" | python3 -c 'import json,sys
 for r in json.load(sys.stdin):
     print(r["tag"])
-    if r.get("deps_image"): print(r["deps_image"])'))
+    if r.get("deps_image"): print(r["deps_image"])' >>"$work/made.txt"
   echo "$t1 - $t0" | bc -l
 }
 
@@ -86,22 +86,25 @@ services:
     port: 8212
 YAML
   "$bin" -q images build python node "${ENGINE_ARGS[@]}" >/dev/null
+  # build reads every README of the file: both exist from the start
+  python_readme "$variant 0" pandas >"$work/$variant/py.md"
+  node_readme "$variant 0" lodash >"$work/$variant/node.md"
   for svc in heavy-py heavy-node; do
     f=$work/$variant/py.md; [ $svc = heavy-node ] && f=$work/$variant/node.md
     if [ $svc = heavy-py ]; then
       python_readme "$variant 1" pandas numpy fastapi uvicorn >"$f"
-      cold=$(timed "$bin" $svc $variant --no-cache)
+      cold=$(timed "$bin" $svc $variant --no-cache) || exit 1
       python_readme "$variant 2" pandas numpy fastapi uvicorn httpx >"$f"
-      add=$(timed "$bin" $svc $variant)
+      add=$(timed "$bin" $svc $variant) || exit 1
       python_readme "$variant 3" pandas numpy uvicorn httpx >"$f"
-      remove=$(timed "$bin" $svc $variant)
+      remove=$(timed "$bin" $svc $variant) || exit 1
     else
       node_readme "$variant 1" next react react-dom lodash >"$f"
-      cold=$(timed "$bin" $svc $variant --no-cache)
+      cold=$(timed "$bin" $svc $variant --no-cache) || exit 1
       node_readme "$variant 2" next react react-dom lodash zod >"$f"
-      add=$(timed "$bin" $svc $variant)
+      add=$(timed "$bin" $svc $variant) || exit 1
       node_readme "$variant 3" next react react-dom zod >"$f"
-      remove=$(timed "$bin" $svc $variant)
+      remove=$(timed "$bin" $svc $variant) || exit 1
     fi
     eval "cold_${variant}_${svc//-/_}=$cold"
     rows+=("$(printf '| %s | %s | %.2f s | %.2f s | %.2f s | %.0f %% | %.0f %% |' "$svc" "$variant" "$cold" "$add" "$remove" "$(echo "100 * $add / $cold" | bc -l)" "$(echo "100 * $remove / $cold" | bc -l)")")
