@@ -87,7 +87,15 @@ pub async fn ensure(
             }));
         }
     }
-    ensure_recipe(engine, &base::caddy_tag(), base::CADDY_RECIPE, "caddy", None, log).await?;
+    ensure_recipe(
+        engine,
+        &base::caddy_tag(),
+        base::CADDY_RECIPE,
+        "caddy",
+        None,
+        log,
+    )
+    .await?;
     let containerfile = containerfile();
     let files = BTreeMap::from([
         (context::CONTAINERFILE.to_string(), containerfile.as_bytes()),
