@@ -138,6 +138,75 @@ fn status(file: &str) -> serde_json::Value {
     stdout_json(&pactown(&["status", file, "--json", "--engine", "swarm"]))
 }
 
+/// `pactown events FILE --engine swarm --json` of the last 15 minutes, one value per event.
+pub(crate) fn events(file: &str) -> Vec<serde_json::Value> {
+    let o = pactown(&[
+        "events", file, "--engine", "swarm", "--json", "--since", "900",
+    ]);
+    assert!(o.status.success(), "events: {}", text(&o));
+    parse_lines(&String::from_utf8_lossy(&o.stdout))
+}
+
+fn parse_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// The distinct containers with an event of `kind` whose name starts with `prefix`.
+pub(crate) fn containers_with(
+    events: &[serde_json::Value],
+    kind: &str,
+    prefix: &str,
+) -> std::collections::BTreeSet<String> {
+    events
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .filter_map(|e| e["container"].as_str())
+        .filter(|c| c.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `pactown events -f FILE --engine swarm --json` running in the background (no history, no
+/// probes), its output going to a file; [`Following::stop`] ends it and reads the events.
+pub(crate) struct Following {
+    child: std::process::Child,
+    out: PathBuf,
+}
+
+impl Following {
+    pub(crate) fn start(file: &str, dir: &Path) -> Self {
+        let out = dir.join("events.jsonl");
+        let child = common::pactown_cmd()
+            .args([
+                "events",
+                file,
+                "--engine",
+                "swarm",
+                "--json",
+                "-f",
+                "--since",
+                "0",
+                "--health-interval",
+                "0",
+            ])
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("run pactown events -f");
+        // the stream is open once the history (none) is out
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        Self { child, out }
+    }
+
+    pub(crate) fn stop(mut self) -> Vec<serde_json::Value> {
+        common::stop_child(&mut self.child);
+        parse_lines(&std::fs::read_to_string(&self.out).unwrap_or_default())
+    }
+}
+
 #[test]
 fn swarm_up_status_logs_down_with_dependencies() {
     let Some(_swarm) = SwarmGuard::join() else {
@@ -328,4 +397,176 @@ fn swarm_rolling_update_and_roll_back_of_a_failing_version() {
     for a in sums(&st) {
         assert_eq!(a, "api-2 got db-1", "the previous version serves again");
     }
+
+    // `events` tells it on Swarm: the services' creation, the update, the roll-back (flagged),
+    // and the tasks' containers
+    let ev = events(f);
+    let of = |kind: &str, svc: &str| -> Vec<&serde_json::Value> {
+        ev.iter()
+            .filter(|e| e["kind"] == kind && e["service"] == svc)
+            .collect()
+    };
+    assert!(!of("service-created", "db").is_empty(), "{ev:#?}");
+    let updates = of("service-updated", "api");
+    let detail = |e: &&serde_json::Value| e["detail"].as_str().unwrap_or_default().to_string();
+    assert!(
+        updates
+            .iter()
+            .any(|e| detail(e).contains("update: completed")),
+        "{updates:#?}"
+    );
+    assert!(
+        updates.iter().any(
+            |e| detail(e).contains("update: rollback_started") && e["anomaly"] == "rolled-back"
+        ),
+        "{updates:#?}"
+    );
+    // two replicas of three versions (v3's tasks were started, then rolled back)
+    let started = containers_with(&ev, "started", &format!("{name}-api."));
+    assert!(started.len() >= 5, "{started:?}");
+}
+
+#[test]
+fn swarm_watch_rolls_out_a_readme_edit_and_leaves_the_rest() {
+    let Some(_swarm) = SwarmGuard::join() else {
+        return;
+    };
+    if !crate::oci_registry::registry_available() {
+        return;
+    }
+    // watch mode pushes each rebuilt image and the update runs it by digest, as `up` does
+    let registry = crate::oci_registry::OciRegistry::plain();
+    let tmp = tempfile::tempdir().unwrap();
+    let name = common::unique("swwatch");
+    let file = write_eco(
+        tmp.path(),
+        &name,
+        common::free_base(),
+        "      API_VERSION: \"1\"\n",
+    );
+    let mut yaml = std::fs::read_to_string(&file).unwrap();
+    yaml.push_str(&format!("images:\n  repo: {}/pt\n", registry.host));
+    std::fs::write(&file, yaml).unwrap();
+    let f = file.to_str().unwrap();
+    let image_of = || {
+        let o = common::docker(&[
+            "service",
+            "inspect",
+            &format!("{name}-api"),
+            "--format",
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+        ]);
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let _down = SwarmDown(file.clone());
+    let log = tmp.path().join("watch.log");
+    let mut watch = common::pactown_cmd()
+        .args([
+            "watch",
+            f,
+            "--engine",
+            "swarm",
+            "--json",
+            "--timeout",
+            "180",
+        ])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run pactown watch");
+    let wait = |what: &str, secs: u64, check: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while !check() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what} within {secs} s; watch said:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    };
+    let serving = |body: &'static str| {
+        move || {
+            let o = pactown(&["status", f, "--json", "--engine", "swarm"]);
+            let Ok(st) = serde_json::from_slice::<serde_json::Value>(&o.stdout) else {
+                return false;
+            };
+            let Some(r) = st["services"]
+                .as_array()
+                .and_then(|rows| rows.iter().find(|r| r["service"] == "api"))
+            else {
+                return false;
+            };
+            r["running"] == 2
+                && r["health"]["healthy"] == true
+                && r["replicas"].as_array().is_some_and(|rs| {
+                    rs.iter().filter(|r| r["state"] == "running").all(|r| {
+                        r["host_port"].as_u64().is_some_and(|p| {
+                            http_get(&format!("http://127.0.0.1:{p}/sum")).1 == body
+                        })
+                    })
+                })
+        }
+    };
+    wait("the first deploy", 300, &serving("api-1 got db-1"));
+    let tasks = |svc: &str| -> Vec<String> {
+        let st = status(f);
+        let mut v: Vec<String> = row(&st, svc)["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["state"] == "running")
+            .map(|r| r["id"].as_str().unwrap_or_default().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let (api_before, db_before) = (tasks("api"), tasks("db"));
+    let pushed = format!("{}/pt/{name}-api", registry.host);
+    let image_before = image_of();
+    assert!(
+        image_before.starts_with(&pushed) && image_before.contains("@sha256:"),
+        "{image_before}"
+    );
+
+    // a code edit in api's README: rebuilt and rolled out as a Swarm update; db is untouched
+    let readme = tmp.path().join("api.md");
+    let code = std::fs::read_to_string(&readme).unwrap();
+    assert!(code.contains("\"api-\""), "{code}");
+    std::fs::write(&readme, code.replace("\"api-\"", "\"edited-\"")).unwrap();
+    wait(
+        "the edit served by both replicas",
+        240,
+        &serving("edited-1 got db-1"),
+    );
+    let api_after = tasks("api");
+    assert_eq!(api_after.len(), 2);
+    assert!(
+        api_after.iter().all(|t| !api_before.contains(t)),
+        "new tasks: {api_before:?} -> {api_after:?}"
+    );
+    assert_eq!(tasks("db"), db_before, "db keeps its task");
+    // the reconcile returns once Swarm finished the update
+    let reconciled = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("\"reconciled\"")
+            .count()
+            >= 2
+    };
+    wait("the second reconcile", 120, &reconciled);
+    let state = common::docker(&[
+        "service",
+        "inspect",
+        &format!("{name}-api"),
+        "--format",
+        "{{.UpdateStatus.State}}",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&state.stdout).trim(), "completed");
+    let image_after = image_of();
+    assert!(
+        image_after.starts_with(&pushed) && image_after != image_before,
+        "the edit was pushed and runs by its new digest: {image_before} -> {image_after}"
+    );
+    common::stop_child(&mut watch);
 }

@@ -349,9 +349,30 @@ fn swarm_two_nodes_spread_cross_node_dns_and_drain() {
         assert_eq!(a, "api-1 got db-1");
     }
 
+    // `events` shows the tasks of both nodes, though this daemon sees only its own containers
+    let started =
+        crate::swarm::containers_with(&crate::swarm::events(f), "started", &format!("{api}."));
+    assert_eq!(started.len(), 2, "one start per node: {started:?}");
+
     // drain the worker: its tasks move to the manager and the ecosystem stays healthy
     let worker = cluster.worker_docker(&["info", "--format", "{{.Swarm.NodeID}}"]);
     let worker = String::from_utf8_lossy(&worker.stdout).trim().to_string();
+    let on_worker = common::docker(&[
+        "node",
+        "ps",
+        &worker,
+        "--no-trunc",
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.ID}}",
+    ]);
+    let worker_tasks: Vec<String> = String::from_utf8_lossy(&on_worker.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(!worker_tasks.is_empty(), "{}", text(&on_worker));
+    let following = crate::swarm::Following::start(f, tmp.path());
     let o = common::docker(&["node", "update", "--availability", "drain", &worker]);
     assert!(o.status.success(), "{}", text(&o));
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -375,6 +396,21 @@ fn swarm_two_nodes_spread_cross_node_dns_and_drain() {
         std::thread::sleep(Duration::from_millis(500));
     };
     let st = settled.expect("the worker's tasks were rescheduled on the manager and healthy");
+    // followed live: the worker's tasks stopped (seen in the task list) and their
+    // replacements started
+    std::thread::sleep(Duration::from_secs(2));
+    let live = following.stop();
+    let stopped = crate::swarm::containers_with(&live, "stopped", &format!("{name}-"));
+    for t in &worker_tasks {
+        assert!(
+            stopped.iter().any(|c| c.ends_with(&format!(".{t}"))),
+            "the worker's task {t} stopped: {live:#?}"
+        );
+    }
+    assert!(
+        !crate::swarm::containers_with(&live, "started", &format!("{name}-")).is_empty(),
+        "{live:#?}"
+    );
     for a in sums(&st) {
         assert_eq!(a, "api-1 got db-1");
     }

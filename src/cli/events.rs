@@ -1,7 +1,8 @@
 //! `pactown events`: the ecosystem's lifecycle events — container events from the engine
 //! (created, started, died, restarted, OOM-killed, stopped, removed) and pactown's own from its
 //! journal (builds, health checks) — in time order, with anomalies flagged; with `-f`, also live,
-//! probing every running service's health meanwhile.
+//! probing every running service's health meanwhile. On Swarm the engine's part also holds the
+//! service events and the tasks of other nodes (`crate::engine::swarm`'s events module).
 use crate::deploy::HttpProbe;
 use crate::error::Error;
 use crate::observe::events::LifecycleEvent;

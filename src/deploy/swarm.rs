@@ -448,7 +448,7 @@ async fn update_done(
 /// every slot and Swarm has finished. A job's new task may also have completed.
 ///
 /// # Errors
-/// [`DeployError::Restart`] when the service is gone, Swarm rolls back or pauses the update, a
+/// [`DeployError::Restart`](super::error::DeployError::Restart) when the service is gone, Swarm rolls back or pauses the update, a
 /// new task fails, or the time runs out (the failing task named); engine errors.
 pub async fn restart(
     services: &dyn Services,

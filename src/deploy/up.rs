@@ -221,10 +221,7 @@ pub async fn deploy_project(
     let network = ensure_network(engine.as_ref(), eco).await?;
 
     let mut deploy_opts = opts.deploy;
-    if let Some(services) = engine.services() {
-        deploy_opts.images =
-            super::swarm::images(engine.as_ref(), services, eco, &images, sink).await?;
-    }
+    deploy_opts.images = run_images(engine.as_ref(), eco, &images, sink).await?;
     if let Some(only) = &opts.services {
         deploy_opts.leave = eco
             .services
@@ -252,6 +249,23 @@ pub async fn deploy_project(
         &health_events(&eco.name, eco.tenant.as_deref(), &report),
     );
     Ok(report)
+}
+
+/// The image reference each service runs when it is not the local tag (`DeployOptions::images`):
+/// on Swarm the pushed images by digest ([`super::swarm::images`]); empty on a container engine.
+///
+/// # Errors
+/// Push and engine errors, a swarm of several nodes without `images: {repo: …}`.
+pub(crate) async fn run_images(
+    engine: &dyn Engine,
+    eco: &crate::config::Ecosystem,
+    images: &BTreeMap<String, ServiceImage>,
+    sink: &Sink,
+) -> Result<BTreeMap<String, String>, Error> {
+    match engine.services() {
+        Some(services) => super::swarm::images(engine, services, eco, images, sink).await,
+        None => Ok(BTreeMap::new()),
+    }
 }
 
 /// What `up` (and each watch-mode round) deploys: the services of `eco` (the `only` ones when

@@ -26,7 +26,7 @@ use super::event::{millis, DeployEvent, Sink};
 use super::health::HealthProbe;
 use super::plan::{DesiredService, ReplicaAction};
 use super::scheduler::{deploy, DeployOptions, Replacement, ServiceStatus};
-use super::up::{build_images, desired_state, ensure_network, health_events};
+use super::up::{build_images, desired_state, ensure_network, health_events, run_images};
 use crate::config::ReadmeSource;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -228,6 +228,13 @@ impl Session {
         )
         .await?;
         let network = ensure_network(self.engine.as_ref(), eco).await?;
+        let references = match run_images(self.engine.as_ref(), eco, &images, sink).await {
+            Ok(i) => i,
+            Err(e) => {
+                give_up(&mut report, None, e.to_string());
+                return Ok(report);
+            }
+        };
         let check: BTreeSet<String> = if self.first {
             desired.iter().map(|d| d.name.clone()).collect()
         } else {
@@ -243,6 +250,7 @@ impl Session {
                 .collect(),
             check: check.clone(),
             stop_timeout: Some(self.opts.stop_timeout),
+            images: references,
             ..self.opts.deploy.clone()
         };
         let by_name: BTreeMap<String, DesiredService> = desired

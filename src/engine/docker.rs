@@ -55,6 +55,18 @@ impl std::fmt::Debug for DockerEngine {
 }
 
 impl DockerEngine {
+    /// A second handle on the same daemon (same client and endpoint), for a stream that outlives
+    /// the borrow of this one.
+    pub(crate) fn duplicate(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            kind: self.kind,
+            endpoint: self.endpoint.clone(),
+            server_version: self.server_version.clone(),
+            network_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
     /// Creates the named volumes of `spec` that do not exist yet, with their labels: Podman's
     /// compat API ignores a mount's volume labels when the mount creates the volume, and
     /// `down -v` finds the volumes by label.
@@ -1435,7 +1447,12 @@ impl Engine for DockerEngine {
         since: i64,
         until: Option<i64>,
     ) -> EngineResult<BoxStream<'static, EngineResult<EngineEvent>>> {
-        self.event_stream(labels, since.to_string(), until.map(|u| u.to_string()))
+        self.event_stream(
+            "container",
+            label_filters(labels),
+            since.to_string(),
+            until.map(|u| u.to_string()),
+        )
     }
 
     async fn events(
@@ -1448,20 +1465,21 @@ impl Engine for DockerEngine {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         let since = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
-        self.event_stream(labels, since, None)
+        self.event_stream("container", label_filters(labels), since, None)
     }
 }
 
 impl DockerEngine {
-    /// Container events carrying `labels` from `since`, up to `until` when given.
-    fn event_stream(
+    /// Events of objects of type `typ` (`container`, `service`…) that pass `filters`, from
+    /// `since`, up to `until` when given.
+    pub(crate) fn event_stream(
         &self,
-        labels: &LabelFilter,
+        typ: &str,
+        mut filters: HashMap<String, Vec<String>>,
         since: String,
         until: Option<String>,
     ) -> EngineResult<BoxStream<'static, EngineResult<EngineEvent>>> {
-        let mut filters = label_filters(labels);
-        filters.insert("type".to_string(), vec!["container".to_string()]);
+        filters.insert("type".to_string(), vec![typ.to_string()]);
         let mut builder = EventsOptionsBuilder::default()
             .since(&since)
             .filters(&filters);

@@ -46,6 +46,9 @@ use std::time::Duration;
 
 pub use crate::config::EndpointMode;
 
+mod events;
+pub use events::TASK_POLL;
+
 /// One Swarm service pactown wants.
 #[derive(Debug, Clone)]
 pub struct ServiceRequest {
@@ -136,6 +139,8 @@ pub struct TaskInfo {
     pub image: String,
     /// RFC 3339 time of its last state change.
     pub since: Option<String>,
+    /// RFC 3339 time it was created.
+    pub created: Option<String>,
 }
 
 impl TaskInfo {
@@ -512,6 +517,7 @@ impl SwarmEngine {
             labels,
             image: container.image.unwrap_or_default(),
             since: status.timestamp,
+            created: t.created_at,
         }
     }
 
@@ -1029,7 +1035,7 @@ impl Engine for SwarmEngine {
         since: i64,
         until: Option<i64>,
     ) -> EngineResult<BoxStream<'static, EngineResult<EngineEvent>>> {
-        self.docker.events_window(labels, since, until).await
+        self.swarm_events(labels, since, until).await
     }
 }
 

@@ -42,6 +42,13 @@ pub enum EventKind {
     Stopped,
     /// A container was removed.
     Removed,
+    /// A Swarm service was created.
+    ServiceCreated,
+    /// A Swarm service was updated: its spec changed, or its update (or roll-back) moved on
+    /// (the detail says which: `update: rollback_started`, `image: …`, `replicas: 1 → 2`).
+    ServiceUpdated,
+    /// A Swarm service was removed.
+    ServiceRemoved,
     /// An image build began (the tag was not present).
     BuildStarted,
     /// A service's image is ready: built, or found by its tag (`cached`).
@@ -64,6 +71,9 @@ impl EventKind {
             EventKind::HealthFailed => "health-failed",
             EventKind::Stopped => "stopped",
             EventKind::Removed => "removed",
+            EventKind::ServiceCreated => "service-created",
+            EventKind::ServiceUpdated => "service-updated",
+            EventKind::ServiceRemoved => "service-removed",
             EventKind::BuildStarted => "build-started",
             EventKind::BuildFinished => "build-finished",
             EventKind::BuildFailed => "build-failed",
@@ -216,16 +226,16 @@ pub fn merge(a: Vec<LifecycleEvent>, b: Vec<LifecycleEvent>) -> Vec<LifecycleEve
 pub fn classify(e: &EngineEvent) -> Option<LifecycleEvent> {
     let service = e.attributes.get(labels::SERVICE)?.clone();
     let action = e.action.as_str();
-    let kind = match action {
-        "create" => EventKind::Created,
-        "start" => EventKind::Started,
-        "die" => EventKind::Died,
-        "oom" => EventKind::OomKilled,
-        "stop" => EventKind::Stopped,
-        "destroy" | "remove" => EventKind::Removed,
-        a if a.starts_with("health_status") && a.ends_with("unhealthy") => EventKind::HealthFailed,
-        a if a.starts_with("health_status") && a.ends_with("healthy") => EventKind::HealthPassed,
-        _ => return None,
+    let mut detail = None;
+    let kind = match (e.kind.as_str(), action) {
+        ("service", "create") => EventKind::ServiceCreated,
+        ("service", "remove") => EventKind::ServiceRemoved,
+        ("service", "update") => {
+            detail = service_change(&e.attributes);
+            EventKind::ServiceUpdated
+        }
+        ("service", _) => return None,
+        _ => container_kind(action)?,
     };
     Some(LifecycleEvent {
         time: e.time,
@@ -245,8 +255,39 @@ pub fn classify(e: &EngineEvent) -> Option<LifecycleEvent> {
         image: None,
         cached: None,
         duration_ms: None,
-        detail: None,
+        detail,
         anomaly: None,
+    })
+}
+
+/// What a Swarm service update changed, from the event's `*.new`/`*.old` attributes.
+fn service_change(a: &BTreeMap<String, String>) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(state) = a.get("updatestate.new").filter(|s| !s.is_empty()) {
+        parts.push(format!("update: {state}"));
+    }
+    if let Some(image) = a.get("image.new").filter(|s| !s.is_empty()) {
+        parts.push(format!("image: {image}"));
+    }
+    if let Some(n) = a.get("replicas.new").filter(|s| !s.is_empty()) {
+        let old = a.get("replicas.old").map_or("?", String::as_str);
+        parts.push(format!("replicas: {old} → {n}"));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// The lifecycle kind of a container event's action.
+fn container_kind(action: &str) -> Option<EventKind> {
+    Some(match action {
+        "create" => EventKind::Created,
+        "start" => EventKind::Started,
+        "die" => EventKind::Died,
+        "oom" => EventKind::OomKilled,
+        "stop" => EventKind::Stopped,
+        "destroy" | "remove" => EventKind::Removed,
+        a if a.starts_with("health_status") && a.ends_with("unhealthy") => EventKind::HealthFailed,
+        a if a.starts_with("health_status") && a.ends_with("healthy") => EventKind::HealthPassed,
+        _ => return None,
     })
 }
 
@@ -261,7 +302,7 @@ pub struct AnomalyTracker {
 impl AnomalyTracker {
     /// Turns a `start` after a `die` into `restarted` and sets `anomaly` when a rule fires.
     pub fn observe(&mut self, mut e: LifecycleEvent) -> LifecycleEvent {
-        let key = e.container.clone();
+        let key = slot_of(&e.container).to_string();
         match e.kind {
             EventKind::Died => {
                 self.died.insert(key, true);
@@ -294,9 +335,36 @@ impl AnomalyTracker {
             EventKind::HealthPassed => {
                 self.health_failures.insert(key, 0);
             }
+            EventKind::ServiceUpdated => {
+                let state = e.detail.as_deref().unwrap_or_default();
+                if state.contains("update: rollback_started") {
+                    e.anomaly = Some("rolled-back".into());
+                } else if state.contains("update: paused") {
+                    e.anomaly = Some("update-paused".into());
+                }
+            }
             _ => {}
         }
         e
+    }
+}
+
+/// The replica a container stands for: a Swarm task's container (`SERVICE.SLOT.TASK`, a new
+/// task for each restart) counts as its slot `SERVICE.SLOT`, any other container as itself.
+fn slot_of(container: &str) -> &str {
+    match container.rsplit_once('.') {
+        Some((slot, task))
+            if task.len() == 25
+                && task
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                && slot.rsplit_once('.').is_some_and(|(_, n)| {
+                    !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+                }) =>
+        {
+            slot
+        }
+        _ => container,
     }
 }
 
@@ -434,5 +502,46 @@ mod tests {
         assert_eq!(container_anomalies(false, 3, Some(5)), ["restart-loop"]);
         assert!(container_anomalies(false, 3, Some(600)).is_empty());
         assert!(container_anomalies(false, 1, None).is_empty());
+    }
+
+    #[test]
+    fn swarm_service_events_and_task_slots() {
+        let mut update = ev("update", 5);
+        update.kind = "service".into();
+        update
+            .attributes
+            .insert("updatestate.new".into(), "rollback_started".into());
+        update
+            .attributes
+            .insert("image.new".into(), "r/a@sha256:1".into());
+        let e = AnomalyTracker::default().observe(classify(&update).unwrap());
+        assert_eq!(e.kind, EventKind::ServiceUpdated);
+        assert_eq!(
+            e.detail.as_deref(),
+            Some("update: rollback_started, image: r/a@sha256:1")
+        );
+        assert_eq!(e.anomaly.as_deref(), Some("rolled-back"));
+        let mut other = update.clone();
+        other.action = "exec_start".into();
+        assert!(classify(&other).is_none());
+        other.action = "remove".into();
+        assert_eq!(classify(&other).unwrap().kind, EventKind::ServiceRemoved);
+
+        // a task that died and a new task in its slot: a restart of the slot
+        let mut t = AnomalyTracker::default();
+        let mut kinds = Vec::new();
+        for (action, id) in [("start", "a1"), ("die", "a1"), ("start", "b2")] {
+            let mut e = ev(action, 1);
+            e.attributes
+                .insert("name".into(), format!("shop-api.2.{id:0>25}"));
+            kinds.push(t.observe(classify(&e).unwrap()).kind);
+        }
+        assert_eq!(
+            kinds,
+            [EventKind::Started, EventKind::Died, EventKind::Restarted]
+        );
+        assert_eq!(slot_of(&format!("shop-api.2.{:0>25}", "a1")), "shop-api.2");
+        assert_eq!(slot_of("shop-api-1"), "shop-api-1");
+        assert_eq!(slot_of("a.b.c"), "a.b.c");
     }
 }
