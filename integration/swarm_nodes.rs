@@ -305,7 +305,14 @@ fn swarm_two_nodes_spread_cross_node_dns_and_drain() {
         common::free_base(),
         "      API_VERSION: \"1\"\n",
     );
-    let mut yaml = std::fs::read_to_string(&file).unwrap();
+    // api is judged by a `health_cmd`: on the worker Swarm runs it as the task's health check
+    // (pactown can run commands only in tasks on the manager)
+    let mut yaml = std::fs::read_to_string(&file).unwrap().replacen(
+        "    replicas: 2\n    health_check: /health\n",
+        "    replicas: 2\n    health_cmd: >-\n      python3 -c \"import os, urllib.request as u; u.urlopen('http://127.0.0.1:' + os.environ['PORT'] + '/health', timeout=3)\"\n",
+        1,
+    );
+    assert!(yaml.contains("health_cmd"), "{yaml}");
     yaml.push_str(&format!("images:\n  repo: 127.0.0.1:{port}/pt\n"));
     std::fs::write(&file, yaml).unwrap();
     let f = file.to_str().unwrap();
@@ -337,6 +344,18 @@ fn swarm_two_nodes_spread_cross_node_dns_and_drain() {
     assert!(
         image.starts_with(&format!("127.0.0.1:{port}/pt/")) && image.contains("@sha256:"),
         "{image}"
+    );
+    let check = common::docker(&[
+        "service",
+        "inspect",
+        &api,
+        "--format",
+        "{{json .Spec.TaskTemplate.ContainerSpec.Healthcheck}}",
+    ]);
+    let check = String::from_utf8_lossy(&check.stdout).to_string();
+    assert!(
+        check.contains("\"CMD\",\"/bin/sh\",\"-c\"") && check.contains("urlopen"),
+        "the health_cmd is the tasks' health check: {check}"
     );
 
     // db runs on one node; api on both: one of them reaches db across nodes by its name

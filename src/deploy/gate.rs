@@ -191,6 +191,17 @@ pub async fn check_once(
     match target {
         Readiness::Probe(t) => probe.probe(t, timeout).await,
         Readiness::Command { container_id, argv } => {
+            match engine.health_verdict(container_id).await {
+                Ok(Some(Ok(()))) => {
+                    return ProbeOutcome::Healthy {
+                        latency: started.elapsed(),
+                        status: None,
+                    }
+                }
+                Ok(Some(Err(why))) => return ProbeOutcome::Unhealthy(why),
+                Ok(None) => {}
+                Err(e) => return ProbeOutcome::Unhealthy(format!("health_cmd: {e}")),
+            }
             match engine.exec(container_id, argv, timeout).await {
                 Ok(out) if out.exit_code == Some(0) => ProbeOutcome::Healthy {
                     latency: started.elapsed(),

@@ -57,6 +57,10 @@ pub fn request(
         endpoint_mode: d.endpoint_mode,
         job: d.job,
         spread: true,
+        health: d
+            .health_cmd
+            .as_deref()
+            .map(|c| (crate::config::shell_argv(c), d.timeout)),
     }
 }
 
@@ -659,5 +663,19 @@ mod tests {
         let json = serde_json::to_value(&spec).unwrap();
         assert_eq!(json["EndpointSpec"]["Mode"], "vip");
         assert_eq!(json["EndpointSpec"]["Ports"][0]["PublishMode"], "host");
+
+        // no health check without a `health_cmd`; with one, the tasks run it, with the
+        // service's time-out as the start period
+        assert!(json["TaskTemplate"]["ContainerSpec"]["HealthCheck"].is_null());
+        let cmd = d.clone().with_shape(false, Some("test -f /tmp/ok".into()));
+        let spec = crate::engine::swarm::service_spec(&request(at, &cmd, None));
+        let json = serde_json::to_value(&spec).unwrap();
+        let check = &json["TaskTemplate"]["ContainerSpec"]["HealthCheck"];
+        assert_eq!(
+            check["Test"],
+            serde_json::json!(["CMD", "/bin/sh", "-c", "test -f /tmp/ok"])
+        );
+        assert_eq!(check["StartPeriod"], 30_000_000_000_i64);
+        assert_eq!(check["Retries"], 3);
     }
 }

@@ -27,7 +27,7 @@ use super::{
 use async_trait::async_trait;
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
-    EndpointSpec, EndpointSpecModeEnum, Limit, Mount, MountTmpfsOptions, MountType,
+    EndpointSpec, EndpointSpecModeEnum, HealthConfig, Limit, Mount, MountTmpfsOptions, MountType,
     NetworkAttachmentConfig, NetworkCreateRequest, ServiceSpec, ServiceSpecMode,
     ServiceSpecModeReplicated, ServiceSpecRollbackConfig, ServiceSpecRollbackConfigOrderEnum,
     ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
@@ -67,6 +67,10 @@ pub struct ServiceRequest {
     pub endpoint_mode: EndpointMode,
     /// A job: never restarted once it exited.
     pub job: bool,
+    /// The `health_cmd` (exec form) as the tasks' health check, with the time a task may take
+    /// to pass it first: Swarm keeps a task `starting` until it passes and replaces one that
+    /// turns unhealthy, on whichever node it runs.
+    pub health: Option<(Vec<String>, Duration)>,
     /// Spread the replicas over the nodes (at most one per node while there are enough).
     pub spread: bool,
 }
@@ -333,6 +337,18 @@ pub fn service_spec(request: &ServiceRequest) -> ServiceSpec {
             .stop_timeout
             .and_then(|s| i64::try_from(s).ok())
             .map(|s| s.saturating_mul(1_000_000_000)),
+        health_check: request.health.as_ref().map(|(argv, start)| HealthConfig {
+            test: Some(
+                std::iter::once("CMD".to_string())
+                    .chain(argv.iter().cloned())
+                    .collect(),
+            ),
+            interval: Some(1_000_000_000),
+            timeout: Some(5_000_000_000),
+            retries: Some(3),
+            start_period: Some(i64::try_from(start.as_nanos()).unwrap_or(i64::MAX)),
+            start_interval: None,
+        }),
         ..Default::default()
     };
     let limits = (c.limits != ResourceLimits::default()).then_some(Limit {
@@ -941,6 +957,31 @@ impl Engine for SwarmEngine {
         }
     }
 
+    async fn health_verdict(&self, id: &str) -> EngineResult<Option<Result<(), String>>> {
+        let Some(t) = self.task(id).await? else {
+            return Ok(None);
+        };
+        if self.local_container(&t).await.is_some() {
+            return Ok(None);
+        }
+        // the node ran the health check: a task with one turns `running` only once it passed
+        Ok(Some(if t.state == "running" {
+            Ok(())
+        } else {
+            Err(format!(
+                "task {} on node {} is {} (its health check runs there){}",
+                t.id,
+                t.node,
+                t.state,
+                if t.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", t.message)
+                }
+            ))
+        }))
+    }
+
     async fn exec(
         &self,
         id: &str,
@@ -953,8 +994,8 @@ impl Engine for SwarmEngine {
                 None => Err(EngineError::Api {
                     operation: format!("run a command in task {id}"),
                     message: format!(
-                        "it runs on node {}; a `health_cmd` on Swarm needs the task on the \
-                         manager pactown talks to (use a port and `health_check` instead)",
+                        "it runs on node {}, and a command can run only in a task on the \
+                         manager pactown talks to",
                         t.node
                     ),
                 }),
