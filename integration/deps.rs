@@ -218,24 +218,12 @@ async fn node_dependency_added_and_removed(kind: EngineKind) {
     assert_eq!(deps_depth(engine.as_ref(), &first).await, 0);
     // Debian's npm brings modules of its own (/usr/share/nodejs): the check is that the
     // service's node_modules resolves them (and that `require` works)
-    let require = |names: &[&str]| {
-        let list: Vec<String> = names
-            .iter()
-            .map(|n| {
-                format!(
-                    "require('{n}'); if (!require.resolve('{n}').startsWith('/app/node_modules/')) \
-                     process.exit(3);"
-                )
-            })
-            .collect();
-        format!("cd /app && node -e \"{}\"", list.join(""))
-    };
     check_in_container(
         engine.as_ref(),
         &first,
         &[
-            (&require(&["left-pad", "dayjs"]), true),
-            (&require(&["zod"]), false),
+            (&node_resolves(&["left-pad", "dayjs"]), true),
+            (&node_resolves(&["zod"]), false),
         ],
     )
     .await;
@@ -244,7 +232,7 @@ async fn node_dependency_added_and_removed(kind: EngineKind) {
     check_in_container(
         engine.as_ref(),
         &added,
-        &[(&require(&["left-pad", "dayjs", "zod"]), true)],
+        &[(&node_resolves(&["left-pad", "dayjs", "zod"]), true)],
     )
     .await;
     let removed = build(engine.as_ref(), &service, &readmes[2]).await;
@@ -253,8 +241,8 @@ async fn node_dependency_added_and_removed(kind: EngineKind) {
         engine.as_ref(),
         &removed,
         &[
-            (&require(&["dayjs", "zod"]), true),
-            (&require(&["left-pad"]), false),
+            (&node_resolves(&["dayjs", "zod"]), true),
+            (&node_resolves(&["left-pad"]), false),
             (
                 "test ! -e /app/node_modules/left-pad && test ! -e /home/app/.npm",
                 true,
@@ -340,26 +328,14 @@ async fn pnpm_lockfile_then_added_dependency(kind: EngineKind) {
     ];
     let stale: Vec<String> = readmes.iter().map(|r| deps_tag_of(&service, r)).collect();
     remove_images(kind, &stale.iter().map(String::as_str).collect::<Vec<_>>());
-    let resolves = |names: &[&str]| {
-        let list: Vec<String> = names
-            .iter()
-            .map(|n| {
-                format!(
-                    "require('{n}'); if (!require.resolve('{n}').startsWith('/app/node_modules/')) \
-                     process.exit(3);"
-                )
-            })
-            .collect();
-        format!("cd /app && node -e \"{}\"", list.join(""))
-    };
     let locked = build(engine.as_ref(), &service, &readmes[0]).await;
     assert_eq!(deps_depth(engine.as_ref(), &locked).await, 0);
     check_in_container(
         engine.as_ref(),
         &locked,
         &[
-            (&resolves(&["left-pad", "dayjs"]), true),
-            (&resolves(&["zod"]), false),
+            (&node_resolves(&["left-pad", "dayjs"]), true),
+            (&node_resolves(&["zod"]), false),
             ("test -d /app/node_modules/.pnpm/left-pad@1.3.0", true),
             (
                 "test ! -e /tmp/pnpm-store && test ! -e /home/app/.local/share/pnpm",
@@ -373,7 +349,7 @@ async fn pnpm_lockfile_then_added_dependency(kind: EngineKind) {
     check_in_container(
         engine.as_ref(),
         &added,
-        &[(&resolves(&["left-pad", "dayjs", "zod"]), true)],
+        &[(&node_resolves(&["left-pad", "dayjs", "zod"]), true)],
     )
     .await;
     cleanup(kind, pactown::markpact::Runtime::Node, &[&locked, &added]);
@@ -384,3 +360,18 @@ crate::per_engine!(async:
     node_dependency_added_and_removed,
     pnpm_lockfile_then_added_dependency,
 );
+
+/// A shell command that exits 0 when each of `names` can be required in /app and resolves to
+/// the service's own node_modules (Debian's npm brings modules of its own).
+fn node_resolves(names: &[&str]) -> String {
+    let list: Vec<String> = names
+        .iter()
+        .map(|n| {
+            format!(
+                "require('{n}'); if (!require.resolve('{n}').startsWith('/app/node_modules/')) \
+                 process.exit(3);"
+            )
+        })
+        .collect();
+    format!("cd /app && node -e \"{}\"", list.join(""))
+}
