@@ -8,12 +8,14 @@
 # Every service is the same tiny static README (served by `python3 -m http.server` in pactown's
 # static base image), so all images share one layer set and the numbers measure orchestration,
 # not builds. Reported: warm `up -d` (images present, no containers) → all healthy, its time per
-# container, and `down`; for wide50 also a baseline of the same 50 containers started one by one
-# with `docker run -d` (no health wait) on the same image and network kind.
+# container, and `down`; for wide50 also two baselines on the same images: the same 50 containers
+# started one by one with `docker run -d` (no health wait), and `docker-compose up -d` of
+# pactown's own Compose export of wide50 (same images, env, hardening and ports) plus polling
+# every published port until it answers (what "all healthy" means for pactown).
 #
 #   bash benches/width-bench.sh [RUNS]        (default 3 runs, median reported)
 #
-# Needs: Docker, bc; a release build of pactown.
+# Needs: Docker, docker-compose (1.29, Debian's package), bc, curl; a release build of pactown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
@@ -65,7 +67,21 @@ raw_cleanup() {
   [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
   docker network rm "$BASE_NET" >/dev/null 2>&1 || true
 }
-trap 'down "$WORK/wide.pactown.yaml"; down "$WORK/chain.pactown.yaml"; raw_cleanup; rm -rf "$WORK"' EXIT
+COMPOSE_PROJECT="bench-wide-compose-$TAG"
+compose_down() { docker-compose -p "$COMPOSE_PROJECT" -f "$WORK/wide.compose.yaml" down -t 2 >/dev/null 2>&1 || true; }
+trap 'down "$WORK/wide.pactown.yaml"; down "$WORK/chain.pactown.yaml"; raw_cleanup; compose_down; rm -rf "$WORK"' EXIT
+
+# until every port 8700-8749 on 127.0.0.1 answers (at most 120 s)
+all_answer() {
+  local deadline=$(( $(date +%s) + 120 )) p
+  for p in $(seq 8700 8749); do
+    until curl -fs -o /dev/null --max-time 2 "http://127.0.0.1:$p/"; do
+      [ "$(date +%s)" -lt "$deadline" ] || { echo "port $p does not answer" >&2; return 1; }
+      sleep 0.05
+    done
+  done
+}
+compose_up() { docker-compose -p "$COMPOSE_PROJECT" -f "$WORK/wide.compose.yaml" up -d && all_answer; }
 
 log "first runs (build the 60 image tags on one shared layer set; not in the medians)…"
 FIRST_W=$(secs "$PACTOWN" up "$WORK/wide.pactown.yaml" -d --engine docker --timeout 120)
@@ -73,8 +89,10 @@ down "$WORK/wide.pactown.yaml"
 FIRST_C=$(secs "$PACTOWN" up "$WORK/chain.pactown.yaml" -d --engine docker --timeout 120)
 down "$WORK/chain.pactown.yaml"
 IMAGE=$("$PACTOWN" build "$WORK/wide.pactown.yaml" s00 --json --engine docker | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["tag"])')
+"$PACTOWN" export compose "$WORK/wide.pactown.yaml" -o "$WORK/wide.compose.yaml"
+grep -q '8749' "$WORK/wide.compose.yaml" || { echo "the Compose export publishes no ports" >&2; exit 1; }
 
-declare -a WU WD CU CD RAW
+declare -a WU WD CU CD RAW CMP CMPD
 for i in $(seq "$RUNS"); do
   log "run $i/$RUNS"
   WU+=("$(secs "$PACTOWN" up "$WORK/wide.pactown.yaml" -d --engine docker --timeout 120)")
@@ -90,10 +108,14 @@ for i in $(seq "$RUNS"); do
   done
   RAW+=("$(echo "$(now) - $s" | bc -l)")
   raw_cleanup
+  # baseline: docker-compose up -d of the Compose export, then every port answers
+  CMP+=("$(secs compose_up)")
+  CMPD+=("$(secs compose_down)")
 done
 
 m() { printf '%s\n' "$@" | median; }
 wu=$(m "${WU[@]}"); wd=$(m "${WD[@]}"); cu=$(m "${CU[@]}"); cd_=$(m "${CD[@]}"); raw=$(m "${RAW[@]}")
+cmp=$(m "${CMP[@]}"); cmpd=$(m "${CMPD[@]}")
 echo
 echo "$("$PACTOWN" --version), Docker $(docker version -f '{{.Server.Version}}'), $(nproc) cores, median of $RUNS; concurrency ${PACTOWN_CONCURRENCY:-default}"
 echo
@@ -102,4 +124,7 @@ echo "|---|---|---|---|---|"
 printf '| wide50 (50 × 1 level) | %.2f s | %.0f ms | %.2f s | %.1f s |\n' "$wu" "$(echo "$wu * 1000 / 50" | bc -l)" "$wd" "$FIRST_W"
 printf '| chain10 (10 deep) | %.2f s | %.0f ms | %.2f s | %.1f s |\n' "$cu" "$(echo "$cu * 1000 / 10" | bc -l)" "$cd_" "$FIRST_C"
 printf '| baseline: 50 × `docker run -d` serially, no health wait | %.2f s | %.0f ms | – | – |\n' "$raw" "$(echo "$raw * 1000 / 50" | bc -l)"
-log "wide up: ${WU[*]} | chain up: ${CU[*]} | raw: ${RAW[*]}"
+printf '| baseline: `docker-compose up -d` of the export of wide50 + every port answers | %.2f s | %.0f ms | %.2f s | – |\n' "$cmp" "$(echo "$cmp * 1000 / 50" | bc -l)" "$cmpd"
+echo
+printf 'wide50: pactown ÷ docker-compose = %.2f× (up), %.2f× (down)\n' "$(echo "$wu / $cmp" | bc -l)" "$(echo "$wd / $cmpd" | bc -l)"
+log "wide up: ${WU[*]} | chain up: ${CU[*]} | raw: ${RAW[*]} | compose: ${CMP[*]}"
