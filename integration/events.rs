@@ -183,7 +183,45 @@ fn journal_records_builds_health_and_flags_repeated_failures(kind: EngineKind) {
         .join(format!("{}.jsonl", eco.name));
     assert!(journal.exists(), "no journal at {}", journal.display());
 
-    let events = json_lines(&eco.run(&["events", eco.f(), "--json", "--since", "600"]));
+    // Podman 4.3 has twice (in CI, never by hand) answered this first query with no container
+    // events at all while the journal's were there: ask again for a while before judging
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let events = loop {
+        let events = json_lines(&eco.run(&["events", eco.f(), "--json", "--since", "600"]));
+        let started = events.iter().filter(|e| e["kind"] == "started").count();
+        if started >= 2 {
+            break events;
+        }
+        if std::time::Instant::now() > deadline {
+            // what the engine's own CLI says, for the failure below
+            eprintln!(
+                "the engine's CLI: {}",
+                common::cli_output(
+                    kind,
+                    &[
+                        "events",
+                        "--since",
+                        "10m",
+                        "--until",
+                        &(std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap()
+                            .as_secs()
+                            + 1)
+                        .to_string(),
+                        "--filter",
+                        &format!("label=io.pactown.ecosystem={}", eco.name),
+                    ]
+                )
+            );
+            break events;
+        }
+        eprintln!(
+            "no container events yet ({} events): asking again",
+            events.len()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
     for service in ["flaky", "steady"] {
         let container = format!("{}-{service}-1", eco.name);
         let of = |k: &str| {
