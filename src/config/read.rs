@@ -165,6 +165,31 @@ impl Ctx<'_> {
     }
 
     /// Any non-null scalar as text (numbers and booleans keep their spelling).
+    /// The value of `options` named by `text` (read from `node`); otherwise an error
+    /// `unknown LABEL `TEXT`` with `hint` at the node, and `None`.
+    fn choose<T: Copy>(
+        &mut self,
+        node: &Node,
+        text: &str,
+        options: &[(&str, T)],
+        label: &str,
+        hint: &str,
+    ) -> Option<T> {
+        let found = options
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, v)| *v);
+        if found.is_none() {
+            self.hint(
+                Code::InvalidValue,
+                node,
+                format!("unknown {label} `{}`", text.escape_debug()),
+                hint,
+            );
+        }
+        found
+    }
+
     fn string(&mut self, what: &str, node: &Node) -> Option<String> {
         match &node.kind {
             Kind::Scalar { text, .. } => Some(text.clone()),
@@ -391,17 +416,15 @@ pub(crate) fn read(path: &Path, text: &str, vars: &super::interpolate::Variables
             "images" => eco.build.image_repo = read_images(&mut cx, value),
             "engine" => {
                 if let Some(s) = cx.string("engine", value) {
-                    match s.as_str() {
-                        "auto" => eco.engine = Some(EngineChoice::Auto),
-                        "docker" => eco.engine = Some(EngineChoice::Docker),
-                        "podman" => eco.engine = Some(EngineChoice::Podman),
-                        "swarm" => eco.engine = Some(EngineChoice::Swarm),
-                        other => cx.hint(
-                            Code::InvalidValue,
-                            value,
-                            format!("unknown engine `{other}`"),
-                            "use `auto`, `docker`, `podman` or `swarm`",
-                        ),
+                    let options = [
+                        ("auto", EngineChoice::Auto),
+                        ("docker", EngineChoice::Docker),
+                        ("podman", EngineChoice::Podman),
+                        ("swarm", EngineChoice::Swarm),
+                    ];
+                    let hint = "use `auto`, `docker`, `podman` or `swarm`";
+                    if let Some(e) = cx.choose(value, &s, &options, "engine", hint) {
+                        eco.engine = Some(e);
                     }
                 }
             }
@@ -913,29 +936,19 @@ fn read_service(
             }
             "endpoint_mode" => {
                 if let Some(m) = cx.nonempty(&what, value) {
-                    match m.as_str() {
-                        "dnsrr" => svc.endpoint_mode = EndpointMode::Dnsrr,
-                        "vip" => svc.endpoint_mode = EndpointMode::Vip,
-                        other => cx.hint(
-                            Code::InvalidValue,
-                            value,
-                            format!("unknown endpoint_mode `{other}`"),
-                            "use `dnsrr` (DNS round robin over the tasks, the default; works without IPVS) or `vip` (a virtual IP per Swarm service; needs IPVS in the nodes' kernels)",
-                        ),
+                    let options = [("dnsrr", EndpointMode::Dnsrr), ("vip", EndpointMode::Vip)];
+                    let hint = "use `dnsrr` (DNS round robin over the tasks, the default; works without IPVS) or `vip` (a virtual IP per Swarm service; needs IPVS in the nodes' kernels)";
+                    if let Some(mode) = cx.choose(value, &m, &options, "endpoint_mode", hint) {
+                        svc.endpoint_mode = mode;
                     }
                 }
             }
             "kind" => {
                 if let Some(k) = cx.nonempty(&what, value) {
-                    match k.as_str() {
-                        "service" => svc.kind = ServiceKind::Service,
-                        "job" => svc.kind = ServiceKind::Job,
-                        other => cx.hint(
-                            Code::InvalidValue,
-                            value,
-                            format!("unknown kind `{other}`"),
-                            "use `service` (runs until stopped, the default) or `job` (runs once to completion, e.g. a migration)",
-                        ),
+                    let options = [("service", ServiceKind::Service), ("job", ServiceKind::Job)];
+                    let hint = "use `service` (runs until stopped, the default) or `job` (runs once to completion, e.g. a migration)";
+                    if let Some(kind) = cx.choose(value, &k, &options, "kind", hint) {
+                        svc.kind = kind;
                     }
                 }
             }
@@ -1499,16 +1512,15 @@ fn read_ingress(cx: &mut Ctx<'_>, key: &Node, node: &Node) -> Option<Ingress> {
         match k {
             "tls" => {
                 if let Some(t) = cx.nonempty(&what, value) {
-                    match t.as_str() {
-                        "acme" => ing.tls = TlsMode::Acme,
-                        "internal" => ing.tls = TlsMode::Internal,
-                        "off" | "false" => ing.tls = TlsMode::Off,
-                        other => cx.hint(
-                            Code::InvalidValue,
-                            value,
-                            format!("unknown TLS mode `{}`", other.escape_debug()),
-                            "use `acme` (certificates from Let's Encrypt or `acme_ca`), `internal` (the proxy's own CA, see `pactown ingress ca`) or `off` (plain HTTP)",
-                        ),
+                    let options = [
+                        ("acme", TlsMode::Acme),
+                        ("internal", TlsMode::Internal),
+                        ("off", TlsMode::Off),
+                        ("false", TlsMode::Off),
+                    ];
+                    let hint = "use `acme` (certificates from Let's Encrypt or `acme_ca`), `internal` (the proxy's own CA, see `pactown ingress ca`) or `off` (plain HTTP)";
+                    if let Some(mode) = cx.choose(value, &t, &options, "TLS mode", hint) {
+                        ing.tls = mode;
                     }
                 }
             }
