@@ -262,6 +262,27 @@ fn matches(labels: &BTreeMap<String, String>, filter: &LabelFilter) -> bool {
     })
 }
 
+/// The host port each container port of a task is published on, `(container, host)`, in the
+/// order Swarm lists them. A task's status can list a port twice: Docker 20.10 binds an
+/// engine-chosen host port for IPv4 (`0.0.0.0`) and picks a different one for IPv6 (`[::]`),
+/// listed after it; only the first answers on the node's IPv4 address, so it is the one kept.
+/// (Keeping the lower of the two made a healthy task look refused, at random.)
+fn published_ports(ports: Vec<EndpointPortConfig>) -> Vec<(u16, u16)> {
+    let mut out: Vec<(u16, u16)> = Vec::new();
+    for p in ports {
+        let (Some(target), Some(published)) = (
+            p.target_port.and_then(|t| u16::try_from(t).ok()),
+            p.published_port.and_then(|t| u16::try_from(t).ok()),
+        ) else {
+            continue;
+        };
+        if out.iter().all(|(t, _)| *t != target) {
+            out.push((target, published));
+        }
+    }
+    out
+}
+
 /// Parses a size such as `64m`, `1g`, `512k` or `1048576` into bytes.
 fn size_bytes(v: &str) -> Option<i64> {
     let v = v.trim().to_ascii_lowercase();
@@ -516,20 +537,7 @@ impl SwarmEngine {
                 .as_ref()
                 .and_then(|c| c.container_id.clone()),
             exit_code: status.container_status.and_then(|c| c.exit_code),
-            ports: status
-                .port_status
-                .and_then(|p| p.ports)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|p| {
-                    Some((
-                        u16::try_from(p.target_port?).ok()?,
-                        u16::try_from(p.published_port?).ok()?,
-                    ))
-                })
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect(),
+            ports: published_ports(status.port_status.and_then(|p| p.ports).unwrap_or_default()),
             labels,
             image: container.image.unwrap_or_default(),
             since: status.timestamp,
@@ -1093,6 +1101,25 @@ mod tests {
         let o = m.tmpfs_options.unwrap();
         assert_eq!(o.size_bytes, Some(64 << 20));
         assert_eq!(o.mode, Some(0o1777));
+    }
+
+    #[test]
+    fn the_ipv4_binding_of_a_port_listed_twice_is_kept() {
+        let port = |target: i64, published: i64| EndpointPortConfig {
+            target_port: Some(target),
+            published_port: Some(published),
+            ..Default::default()
+        };
+        // as a task's status listed them: 0.0.0.0:32928 first, then [::]:32926
+        assert_eq!(
+            published_ports(vec![
+                port(8000, 32928),
+                port(8000, 32926),
+                port(9000, 31000)
+            ]),
+            [(8000, 32928), (9000, 31000)]
+        );
+        assert!(published_ports(vec![EndpointPortConfig::default()]).is_empty());
     }
 
     #[test]
