@@ -191,17 +191,6 @@ pub async fn check_once(
     match target {
         Readiness::Probe(t) => probe.probe(t, timeout).await,
         Readiness::Command { container_id, argv } => {
-            match engine.health_verdict(container_id).await {
-                Ok(Some(Ok(()))) => {
-                    return ProbeOutcome::Healthy {
-                        latency: started.elapsed(),
-                        status: None,
-                    }
-                }
-                Ok(Some(Err(why))) => return ProbeOutcome::Unhealthy(why),
-                Ok(None) => {}
-                Err(e) => return ProbeOutcome::Unhealthy(format!("health_cmd: {e}")),
-            }
             match engine.exec(container_id, argv, timeout).await {
                 Ok(out) if out.exit_code == Some(0) => ProbeOutcome::Healthy {
                     latency: started.elapsed(),
@@ -221,7 +210,16 @@ pub async fn check_once(
                         (false, None) => format!("health_cmd ended without an exit code{last}"),
                     })
                 }
-                Err(e) => ProbeOutcome::Unhealthy(format!("health_cmd could not run: {e}")),
+                // where pactown cannot run it (a Swarm task on another node), the engine's own
+                // health check may tell
+                Err(e) => match engine.health_verdict(container_id).await {
+                    Ok(Some(Ok(()))) => ProbeOutcome::Healthy {
+                        latency: started.elapsed(),
+                        status: None,
+                    },
+                    Ok(Some(Err(why))) => ProbeOutcome::Unhealthy(why),
+                    _ => ProbeOutcome::Unhealthy(format!("health_cmd could not run: {e}")),
+                },
             }
         }
         Readiness::Running { container_id } => match engine.inspect_container(container_id).await {

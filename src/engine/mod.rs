@@ -506,9 +506,9 @@ pub trait Engine: Send + Sync {
         timeout: Duration,
     ) -> EngineResult<ExecOutcome>;
 
-    /// The engine's own verdict on the `health_cmd` of container `id` when pactown cannot run
-    /// the command itself: `Some(Ok(()))` healthy, `Some(Err(why))` not (yet). `None` (the
-    /// default): pactown runs it with [`Engine::exec`]. On Swarm, for a task on another node,
+    /// The engine's own verdict on the `health_cmd` of container `id` when [`Engine::exec`]
+    /// could not run it: `Some(Ok(()))` healthy, `Some(Err(why))` not (yet), `None` (the
+    /// default) when the engine has none. On Swarm, for a task on another node,
     /// the node runs the command as the task's health check and the task only turns `running`
     /// once it passed.
     async fn health_verdict(&self, _id: &str) -> EngineResult<Option<Result<(), String>>> {

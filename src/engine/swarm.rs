@@ -747,6 +747,18 @@ impl Services for SwarmEngine {
 
     async fn tasks(&self, labels: &LabelFilter) -> EngineResult<Vec<TaskInfo>> {
         let services = self.list_services(labels).await?;
+        self.tasks_of(&services, labels).await
+    }
+}
+
+impl SwarmEngine {
+    /// The tasks of `services` whose container carries `labels`, by service and slot, the
+    /// newest task of a slot first.
+    async fn tasks_of(
+        &self,
+        services: &[ServiceInfo],
+        labels: &LabelFilter,
+    ) -> EngineResult<Vec<TaskInfo>> {
         if services.is_empty() {
             return Ok(Vec::new());
         }

@@ -36,12 +36,10 @@ impl SwarmEngine {
         until: Option<i64>,
     ) -> EngineResult<BoxStream<'static, EngineResult<EngineEvent>>> {
         let containers = self.docker.events_window(filter, since, until).await?;
+        let services = self.list_services(filter).await?;
+        let tasks = self.tasks_of(&services, filter).await?;
         let known: Known = Arc::new(Mutex::new(
-            self.list_services(filter)
-                .await?
-                .into_iter()
-                .map(|s| (s.name, s.labels))
-                .collect(),
+            services.into_iter().map(|s| (s.name, s.labels)).collect(),
         ));
         let raw = self.docker.event_stream(
             "service",
@@ -63,7 +61,6 @@ impl SwarmEngine {
             })
             .filter_map(|item| async move { item.transpose() });
         let local = self.local_node().await;
-        let tasks = self.tasks(filter).await?;
         let mut history: Vec<EngineEvent> = tasks
             .iter()
             .filter(|t| Some(&t.node_id) != local.as_ref())
