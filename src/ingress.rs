@@ -45,11 +45,21 @@ pub struct Listen {
     pub http: u16,
     /// HTTPS listener.
     pub https: u16,
+    /// Caddy's admin API on this Unix socket (inside the container, so only a command run there
+    /// can reach it: [`crate::deploy::surge`] switches upstreams through it); `None`: `admin off`.
+    pub admin: Option<&'static str>,
 }
 
 /// Caddy's data folder below its `XDG_DATA_HOME`, and the root certificate of its local CA in
 /// it (`tls internal`).
 pub const LOCAL_CA_ROOT: &str = "caddy/pki/authorities/local/root.crt";
+
+/// The most of a request body the proxy buffers so that it can retry the request on another
+/// dial (a larger body is streamed, and not retried once sent).
+pub const REQUEST_BUFFER: &str = "1MB";
+
+/// How long the proxy skips an upstream whose dial failed, beside another one.
+pub const FAIL_DURATION: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The services with `expose:`, in YAML order.
 pub fn exposed(eco: &Ecosystem) -> impl Iterator<Item = (&ServiceSpec, &Expose)> {
@@ -127,13 +137,14 @@ fn check(eco: &Ecosystem, ing: &Ingress) -> Result<(), IngressError> {
 /// `upstream` gives the address (`HOST:PORT`) the proxy dials for a service.
 ///
 /// Layout: a global block (`admin off` — each ecosystem runs its own Caddy, so none may hold the
-/// shared admin port —, the ports, `skip_install_trust`, the ACME e-mail and directory), then one
+/// shared admin port — or the admin socket of [`Listen::admin`], the ports, `skip_install_trust`, the ACME e-mail and directory), then one
 /// site block per host name in sorted order. A host with one service at `/` is a plain
 /// `reverse_proxy`; with path prefixes each gets a named matcher `@NAME path /P /P/*` and a
 /// `handle`, longest prefix first, `/` last. `tls: internal` adds `tls internal` to each site,
 /// `tls: off` writes the sites as `http://HOST`. With an `https_port` other than 443 each host
 /// also gets an explicit `http://HOST` site redirecting to `https://HOST:PORT` (Caddy's automatic
-/// redirect would drop the port). The proxy retries a refused connection for the
+/// redirect would drop the port). The proxy retries a refused connection (a request body of up
+/// to [`REQUEST_BUFFER`] is buffered for that) for the
 /// service's `timeout` (at least 30 s, at most 120 s: a restart under load took over 8 s), with a 2 s dial time-out and no kept-alive upstream
 /// connections, so a request that arrives while its service restarts waits instead of failing.
 ///
@@ -142,6 +153,21 @@ fn check(eco: &Ecosystem, ing: &Ingress) -> Result<(), IngressError> {
 pub fn caddyfile(
     eco: &Ecosystem,
     upstream: &dyn Fn(&ServiceSpec) -> Option<String>,
+    listen: Option<Listen>,
+) -> Result<Option<String>, IngressError> {
+    caddyfile_routed(eco, &|s| upstream(s).map(|a| vec![a]), listen)
+}
+
+/// [`caddyfile`] with any number of upstream addresses per service: with more than one, the
+/// proxy sends every request to the first that is up (`lb_policy first`), skips one whose dial
+/// failed for 2 s (passive health) and retries a failed dial after 50 ms, so an address that
+/// stops resolving costs one retried dial, not an error.
+///
+/// # Errors
+/// As [`caddyfile`]; an empty list is "no address".
+pub fn caddyfile_routed(
+    eco: &Ecosystem,
+    upstream: &dyn Fn(&ServiceSpec) -> Option<Vec<String>>,
     listen: Option<Listen>,
 ) -> Result<Option<String>, IngressError> {
     let Some(ing) = &eco.ingress else {
@@ -164,8 +190,14 @@ pub fn caddyfile(
     let listen = listen.unwrap_or(Listen {
         http: ing.http_port,
         https: ing.https_port,
+        admin: None,
     });
-    out.push_str("{\n\tadmin off\n");
+    match listen.admin {
+        Some(socket) => {
+            let _ = writeln!(out, "{{\n\tadmin unix/{socket}");
+        }
+        None => out.push_str("{\n\tadmin off\n"),
+    }
     let _ = writeln!(out, "\thttp_port {}", listen.http);
     let _ = writeln!(out, "\thttps_port {}", listen.https);
     match ing.tls {
@@ -206,7 +238,7 @@ pub fn caddyfile(
         }
         let single = routes.len() == 1 && routes.first().is_some_and(|(_, e)| e.path == "/");
         for (svc, e) in &routes {
-            let Some(addr) = upstream(svc) else {
+            let Some(addrs) = upstream(svc).filter(|a| !a.is_empty()) else {
                 return Err(IngressError::NoUpstream {
                     service: svc.name.clone(),
                     why: "has no address the proxy can reach",
@@ -226,13 +258,28 @@ pub fn caddyfile(
                 let _ = writeln!(out, "\thandle @{} {{", svc.name);
                 "\t\t"
             };
-            let _ = writeln!(out, "{indent}reverse_proxy {addr} {{");
+            let _ = writeln!(out, "{indent}reverse_proxy {} {{", addrs.join(" "));
+            if addrs.len() > 1 {
+                let _ = writeln!(
+                    out,
+                    "{indent}\tlb_policy first\n{indent}\tfail_duration {}s",
+                    FAIL_DURATION.as_secs()
+                );
+            }
             let _ = writeln!(
                 out,
                 "{indent}\tlb_try_duration {}s",
                 svc.timeout.clamp(30, 120)
             );
-            let _ = writeln!(out, "{indent}\tlb_try_interval 250ms");
+            // beside another upstream a failed dial is retried on it at once
+            let interval = if addrs.len() > 1 { "50ms" } else { "250ms" };
+            let _ = writeln!(out, "{indent}\tlb_try_interval {interval}");
+            // a request with a body is retried only from a buffer (else a POST that meets a
+            // restart fails at once); bounded, so a large upload streams as before
+            let _ = writeln!(
+                out,
+                "{indent}\tbuffer_requests\n{indent}\tmax_buffer_size {REQUEST_BUFFER}"
+            );
             // a fresh connection per request: a kept-alive one may lead to a container that is
             // gone (its address no longer answers, nothing refuses), which is not retried
             let _ = writeln!(

@@ -162,10 +162,15 @@ pub async fn run(
     // a whole-ecosystem build makes the ingress image too (the Compose export runs it)
     if args.services.is_empty() {
         let log = |line: String| printer.debug(&format!("ingress | {line}"));
-        if let Some(ingress) =
-            crate::image::ingress::ensure(engine.as_ref(), eco, opts.no_cache, &log)
-                .await
-                .map_err(Error::Build)?
+        if let Some(ingress) = crate::image::ingress::ensure(
+            engine.as_ref(),
+            eco,
+            crate::image::ingress::Upstreams::Alias,
+            opts.no_cache,
+            &log,
+        )
+        .await
+        .map_err(Error::Build)?
         {
             printer.info(&format!(
                 "ingress: {} ({})",

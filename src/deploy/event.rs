@@ -89,6 +89,9 @@ pub enum DeployEvent {
         host_port: Option<u16>,
         /// From removing the old container until the new one answered its health probe.
         downtime_ms: u64,
+        /// Replaced behind the ingress ([`super::surge`]): requests through the proxy had no
+        /// gap; `downtime_ms` is the host port's.
+        proxied: bool,
     },
     /// Every replica of a service answered its health probe (or the job completed).
     Ready {

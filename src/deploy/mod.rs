@@ -23,6 +23,7 @@ pub mod scheduler;
 pub mod session;
 pub mod spec;
 pub mod stop;
+pub mod surge;
 pub mod swarm;
 pub mod up;
 pub mod watch;

@@ -299,6 +299,16 @@ pub fn host_of(info: &ContainerInfo) -> Option<std::net::IpAddr> {
         .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
 }
 
+/// A replica container left under a name of its own (`<eco>-<svc>-<n>-…`) by an interrupted
+/// replacement behind the ingress ([`super::surge`]): it is recreated under its name.
+fn renamed_away(c: &ContainerInfo, service: &str, replica: u32) -> bool {
+    c.labels.get(labels::ECOSYSTEM).is_some_and(|eco| {
+        c.name
+            .strip_prefix(&super::container_name(eco, service, replica))
+            .is_some_and(|rest| rest.starts_with('-'))
+    })
+}
+
 /// Compares `desired` with the `existing` containers of the ecosystem (as listed by its labels).
 #[must_use]
 pub fn plan(desired: &[DesiredService], existing: &[ContainerInfo]) -> Plan {
@@ -336,7 +346,10 @@ pub fn plan(desired: &[DesiredService], existing: &[ContainerInfo]) -> Plan {
                 .map(|n| {
                     let action = match by_replica.get(&n) {
                         None => ReplicaAction::Create,
-                        Some(c) if c.labels.get(labels::CONFIG_HASH) != Some(&d.config_hash) => {
+                        Some(c)
+                            if c.labels.get(labels::CONFIG_HASH) != Some(&d.config_hash)
+                                || renamed_away(c, &d.name, n) =>
+                        {
                             ReplicaAction::Recreate {
                                 old_id: c.id.clone(),
                                 host_port: c
@@ -406,6 +419,35 @@ mod tests {
                 host_port: 8105,
             }],
         }
+    }
+
+    #[test]
+    fn a_replica_left_renamed_away_is_recreated_and_a_surge_container_removed() {
+        let d = desired("api", 1);
+        let h = d.config_hash.clone();
+        let mut away = container("a1", "api", 1, &h, "running");
+        away.labels
+            .insert(labels::ECOSYSTEM.to_string(), "eco".to_string());
+        away.name = "eco-api-1-0123456789ab".to_string();
+        let mut surge = container("s1", "api", 1, &h, "running");
+        surge.labels.insert(
+            labels::REPLICA.to_string(),
+            super::super::surge::SURGE_REPLICA.to_string(),
+        );
+        let p = plan(std::slice::from_ref(&d), &[away.clone(), surge]);
+        let svc = &p.services[0];
+        assert!(matches!(
+            svc.replicas[0].1,
+            ReplicaAction::Recreate { ref old_id, .. } if old_id == "a1"
+        ));
+        assert!(svc.remove.contains(&"s1".to_string()), "{svc:?}");
+        // under its own name it is kept
+        away.name = "eco-api-1".to_string();
+        let p = plan(std::slice::from_ref(&d), &[away]);
+        assert!(matches!(
+            p.services[0].replicas[0].1,
+            ReplicaAction::Keep { .. }
+        ));
     }
 
     #[test]

@@ -331,7 +331,9 @@ pub(crate) async fn roll(
                 Err(e) => outcome.fail(ServiceStatus::Failed(e.to_string())),
             },
             ReplicaAction::Recreate { old_id, host_port } => {
-                replace(shared, d, replica, &old_id, host_port, outcome).await;
+                if !super::surge::replace(shared, d, replica, &old_id, host_port, outcome).await {
+                    replace(shared, d, replica, &old_id, host_port, outcome).await;
+                }
             }
         }
     }
@@ -380,7 +382,7 @@ async fn settle_new(
 
 /// Creates and starts replica `replica` of `version` (the desired one or the previous one)
 /// on `prefer` or its own port; removed again when it cannot start.
-async fn run(
+pub(crate) async fn run(
     shared: &Shared,
     d: &DesiredService,
     version: &DesiredService,
@@ -447,6 +449,7 @@ async fn replace(
                 new_id: state.id.clone(),
                 host_port: state.host_port,
                 downtime_ms: millis(t0.elapsed()),
+                proxied: false,
             });
             outcome.replicas.push(state);
             return;
@@ -502,7 +505,8 @@ async fn replace(
     }
 }
 
-fn status_reason(status: &ServiceStatus) -> String {
+/// The reason a status carries.
+pub(crate) fn status_reason(status: &ServiceStatus) -> String {
     match status {
         ServiceStatus::Failed(r) | ServiceStatus::TimedOut(r) | ServiceStatus::RolledBack(r) => {
             r.clone()

@@ -71,6 +71,9 @@ pub struct DeployOptions {
     /// Services of the ecosystem outside this deploy (`up SERVICE…`): their containers are left
     /// as they are — neither planned nor removed as orphans.
     pub leave: BTreeSet<String>,
+    /// The ingress's routes: a changed exposed service is replaced behind the running ingress
+    /// with no gap ([`super::surge`]).
+    pub proxy: Option<Arc<super::surge::ProxyRoutes>>,
 }
 
 impl Default for DeployOptions {
@@ -86,6 +89,7 @@ impl Default for DeployOptions {
             stop_timeout: None,
             images: BTreeMap::new(),
             leave: BTreeSet::new(),
+            proxy: None,
         }
     }
 }
@@ -467,7 +471,17 @@ async fn run_service(
     // Swarm replaces a service's tasks itself (start-first, parallelism 1): in place here
     let swarm = shared.engine.services();
     let look = same_config && shared.opts.check.contains(&d.name) && swarm.is_none();
-    let rolling = shared.opts.replacement == Replacement::Rolling && swarm.is_none();
+    // a changed exposed service is replaced behind the ingress (`up` too), one replica after
+    // the other once its dependencies are healthy
+    let surge = shared
+        .opts
+        .proxy
+        .as_ref()
+        .is_some_and(|p| p.steers(shared.engine.kind(), &d.name))
+        && actions
+            .iter()
+            .any(|(_, a)| matches!(a, ReplicaAction::Recreate { .. }));
+    let rolling = (shared.opts.replacement == Replacement::Rolling || surge) && swarm.is_none();
 
     // in place: create (or recreate) the containers right away, while the dependencies are
     // still starting; only the start has to wait for them

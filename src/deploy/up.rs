@@ -222,6 +222,9 @@ pub async fn deploy_project(
 
     let mut deploy_opts = opts.deploy;
     deploy_opts.images = run_images(engine.as_ref(), eco, &images, sink).await?;
+    if engine.services().is_none() {
+        deploy_opts.proxy = super::surge::ProxyRoutes::of(eco);
+    }
     if let Some(only) = &opts.services {
         deploy_opts.leave = eco
             .services
@@ -308,7 +311,14 @@ async fn ingress_service(
             line,
         });
     };
-    let Some(image) = crate::image::ingress::ensure(engine, eco, build.no_cache, &log).await?
+    let Some(image) = crate::image::ingress::ensure(
+        engine,
+        eco,
+        crate::image::ingress::Upstreams::for_engine(engine.kind()),
+        build.no_cache,
+        &log,
+    )
+    .await?
     else {
         return Ok(None);
     };

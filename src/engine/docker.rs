@@ -1105,6 +1105,23 @@ impl Engine for DockerEngine {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(id = %short(id)))]
+    async fn rename_container(&self, id: &str, name: &str) -> EngineResult<bool> {
+        if self.kind != EngineKind::Docker {
+            return Ok(false);
+        }
+        let options = bollard::query_parameters::RenameContainerOptions {
+            name: name.to_string(),
+        };
+        match self.client.rename_container(id, options).await {
+            Ok(()) => Ok(true),
+            // it has that name already
+            Err(err) if status(&err) == Some(409) && self.message(&err).contains("same name") => {
+                Ok(true)
+            }
+            Err(err) => Err(self.api(format!("rename container {id} to {name}"), &err)),
+        }
+    }
+
     async fn remove_container(&self, id: &str) -> EngineResult<()> {
         let options = RemoveContainerOptionsBuilder::default()
             .force(true)

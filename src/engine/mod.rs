@@ -496,6 +496,14 @@ pub trait Engine: Send + Sync {
     /// Kills a container with a signal (tests, `restart`).
     async fn kill_container(&self, id: &str, signal: &str) -> EngineResult<()>;
 
+    /// Renames a container. `Ok(false)` when its DNS name on its networks does not follow the
+    /// rename while it runs (Podman 4 keeps the old name until a restart; the default: not
+    /// supported), so nothing was renamed.
+    async fn rename_container(&self, id: &str, name: &str) -> EngineResult<bool> {
+        let _ = (id, name);
+        Ok(false)
+    }
+
     /// Runs `command` (exec form) inside the running container `id` as its user, in its working
     /// directory and environment, and waits for it at most `timeout` (then
     /// [`ExecOutcome::timed_out`] says so).

@@ -311,10 +311,12 @@ fn ingress_service(eco: &Ecosystem) -> Result<Option<(String, Service, Volume)>,
     let Some(ing) = eco.ingress.as_ref() else {
         return Ok(None);
     };
-    let file = caddyfile(eco).map_err(|e| ExportError::Unsafe {
-        service: INGRESS_SERVICE.to_string(),
-        key: "ingress".to_string(),
-        reason: e.to_string(),
+    let file = caddyfile(eco, crate::image::ingress::Upstreams::Alias).map_err(|e| {
+        ExportError::Unsafe {
+            service: INGRESS_SERVICE.to_string(),
+            key: "ingress".to_string(),
+            reason: e.to_string(),
+        }
     })?;
     let Some(file) = file else {
         return Ok(None);

@@ -15,7 +15,11 @@ use std::collections::BTreeMap;
 pub const LISTEN: Listen = Listen {
     http: 8080,
     https: 8443,
+    admin: Some(ADMIN_SOCKET),
 };
+
+/// Caddy's admin socket in the ingress container (on its `/tmp` tmpfs).
+pub const ADMIN_SOCKET: &str = "/tmp/caddy-admin.sock";
 
 /// A built (or found) ingress image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,14 +32,58 @@ pub struct IngressImage {
     pub cached: bool,
 }
 
+/// How the ingress container addresses a service on the ecosystem network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upstreams {
+    /// `SERVICE:PORT`, the network alias (the Compose export, where pactown names no
+    /// containers; Podman, whose DNS names do not follow a rename).
+    Alias,
+    /// `up` on Docker: a single-replica service by its container name first, then by its surge
+    /// container's ([`crate::deploy::surge`]), so a rename steers the proxy with no reload; the
+    /// others by alias.
+    Containers,
+}
+
+impl Upstreams {
+    /// What `up` on `kind` uses.
+    #[must_use]
+    pub fn for_engine(kind: crate::engine::EngineKind) -> Self {
+        if kind == crate::engine::EngineKind::Docker {
+            Upstreams::Containers
+        } else {
+            Upstreams::Alias
+        }
+    }
+}
+
+/// The upstream addresses of `s` in the ingress container.
+#[must_use]
+pub fn upstreams(
+    eco: &Ecosystem,
+    s: &crate::config::ServiceSpec,
+    how: Upstreams,
+) -> Option<Vec<String>> {
+    let port = s.port?;
+    Some(match how {
+        Upstreams::Containers if s.replicas == 1 && !s.is_job() => {
+            let name = crate::deploy::container_name(&eco.name, &s.name, 1);
+            vec![
+                format!("{name}:{port}"),
+                format!("{}:{port}", crate::deploy::surge::surge_name(&name)),
+            ]
+        }
+        _ => vec![format!("{}:{port}", s.name)],
+    })
+}
+
 /// The Caddyfile of `eco`'s ingress container (`Ok(None)` when it has no ingress or nothing is
-/// exposed): upstreams are `SERVICE:PORT` on the ecosystem network.
+/// exposed), with the services addressed `how`.
 ///
 /// # Errors
 /// [`BuildError::Plan`] for a value the Caddyfile may not hold.
-pub fn caddyfile(eco: &Ecosystem) -> Result<Option<String>, BuildError> {
-    let upstream = |s: &crate::config::ServiceSpec| s.port.map(|p| format!("{}:{p}", s.name));
-    crate::ingress::caddyfile(eco, &upstream, Some(LISTEN)).map_err(|e| BuildError::Plan {
+pub fn caddyfile(eco: &Ecosystem, how: Upstreams) -> Result<Option<String>, BuildError> {
+    let upstream = |s: &crate::config::ServiceSpec| upstreams(eco, s, how);
+    crate::ingress::caddyfile_routed(eco, &upstream, Some(LISTEN)).map_err(|e| BuildError::Plan {
         service: INGRESS_SERVICE.to_string(),
         message: e.to_string(),
     })
@@ -63,7 +111,7 @@ pub fn tag(ecosystem: &str, caddyfile: &str) -> String {
     )
 }
 
-/// Makes sure the ingress image of `eco` exists (building the Caddy base first when missing);
+/// Makes sure the ingress image of `eco` (services addressed `how`) exists (building the Caddy base first when missing);
 /// `Ok(None)` when the ecosystem has no ingress.
 ///
 /// # Errors
@@ -71,10 +119,11 @@ pub fn tag(ecosystem: &str, caddyfile: &str) -> String {
 pub async fn ensure(
     engine: &dyn Engine,
     eco: &Ecosystem,
+    how: Upstreams,
     no_cache: bool,
     log: &(dyn Fn(String) + Send + Sync),
 ) -> Result<Option<IngressImage>, BuildError> {
-    let Some(caddyfile) = caddyfile(eco)? else {
+    let Some(caddyfile) = caddyfile(eco, how)? else {
         return Ok(None);
     };
     let tag = tag(&eco.name, &caddyfile);
@@ -155,7 +204,7 @@ mod tests {
             "name: t\ningress: {tls: internal, https_port: 443}\nservices:\n  api:\n    port: 8100\n    expose: {host: api.example.test}\n",
         )
         .unwrap();
-        let file = caddyfile(&eco).unwrap().unwrap();
+        let file = caddyfile(&eco, Upstreams::Alias).unwrap().unwrap();
         assert!(file.contains("reverse_proxy api:8100 {"), "{file}");
         assert!(file.contains("\thttps_port 8443\n"), "{file}");
         // clients reach 443: the redirect names no port
@@ -166,5 +215,27 @@ mod tests {
         let t = tag("t", &file);
         assert!(t.starts_with("pactown/ingress-t:"), "{t}");
         assert_ne!(t, tag("t", "other"));
+    }
+
+    #[test]
+    fn under_up_on_docker_a_single_replica_is_reached_by_container_name_then_its_surge() {
+        let eco = crate::config::parse(
+            Path::new("t.pactown.yaml"),
+            "name: t\ningress: {tls: internal}\nservices:\n  api:\n    port: 8100\n    expose: {host: api.example.test}\n  web:\n    port: 8101\n    replicas: 2\n    expose: {host: web.example.test}\n",
+        )
+        .unwrap();
+        let file = caddyfile(&eco, Upstreams::Containers).unwrap().unwrap();
+        assert!(
+            file.contains("reverse_proxy t-api-1:8100 t-api-1-surge:8100 {\n\t\tlb_policy first\n\t\tfail_duration 2s\n"),
+            "{file}"
+        );
+        assert!(file.contains("\t\tlb_try_interval 50ms\n"), "{file}");
+        // several replicas: by alias (DNS spreads them), no surge
+        assert!(file.contains("reverse_proxy web:8101 {"), "{file}");
+        assert!(file.contains("admin unix//tmp/caddy-admin.sock"), "{file}");
+        assert_eq!(
+            Upstreams::for_engine(crate::engine::EngineKind::Podman),
+            Upstreams::Alias
+        );
     }
 }

@@ -157,14 +157,22 @@ pub fn show(p: &Printer, output: EventOutput, e: &DeployEvent) {
             service,
             host_port,
             downtime_ms,
+            proxied,
             ..
         } => say(
             p,
             Level::Info,
-            &format!(
-                "{ok} {service} replaced, serving again after {downtime_ms}ms{}",
-                url(service, *host_port)
-            ),
+            &if *proxied {
+                format!(
+                    "{ok} {service} replaced with no gap through the ingress (its own port: {downtime_ms}ms){}",
+                    url(service, *host_port)
+                )
+            } else {
+                format!(
+                    "{ok} {service} replaced, serving again after {downtime_ms}ms{}",
+                    url(service, *host_port)
+                )
+            },
             e,
         ),
         DeployEvent::Ready {
