@@ -246,6 +246,29 @@ fn ingress_routes_tls_internal_and_survives_replacement(kind: EngineKind) {
     // the surge container is gone
     let names = common::cli_output(kind, &["ps", "-a", "--format", "{{.Names}}"]);
     assert!(!names.contains("-surge"), "{names}");
+
+    if steered {
+        // a new version that fails its health check never replaces the serving one: its surge
+        // container is removed, the old container never stopped
+        let before = common::container_ids(kind, &name);
+        let broken =
+            common::python_service("api", "raise SystemExit('boom: no config')", "        pass");
+        std::fs::write(dir.join("api.md"), broken).unwrap();
+        let o = pactown(&["up", "-d", f, "--engine", engine, "--timeout", "5"]);
+        assert!(!o.status.success(), "{}", text(&o));
+        assert!(
+            text(&o).contains("new version of api failed"),
+            "{}",
+            text(&o)
+        );
+        assert!(text(&o).contains("boom: no config"), "{}", text(&o));
+        assert_eq!(
+            curl(HOST, https, "/api/still", &ca),
+            (0, "api v2 /api/still".to_string())
+        );
+        assert_eq!(common::container_ids(kind, &name), before);
+        std::fs::write(dir.join("api.md"), service("api")).unwrap();
+    }
     assert_eq!(
         curl(HOST, https, "/api/x", &ca),
         (0, "api v2 /api/x".to_string())
