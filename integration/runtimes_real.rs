@@ -414,8 +414,71 @@ fn cargo_run_with_crates_works_hardened(kind: EngineKind) {
     assert_eq!(row(&st, "rust")["hardening"]["read_only"], true);
 }
 
+/// Services with no `health_check` and no `/health` (404 everywhere but `/`): each is judged by
+/// a connection to its port, and a dependant starts only once its dependency accepts one — a Go
+/// server that listens 2 s after `go run .` starts, a plain `python3 -m http.server`, and a
+/// dependant whose start-up fetches from the Go service (it exits when that fails, so `up`
+/// would fail).
+fn services_without_a_health_check_start_in_order(kind: EngineKind) {
+    if !common::available(kind) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: String| std::fs::write(tmp.path().join(name), text).unwrap();
+    let late = r#"package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+)
+
+func main() {
+	time.Sleep(2 * time.Second)
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, "go ok")
+	})
+	http.ListenAndServe(":"+os.Getenv("PORT"), nil)
+}"#;
+    write("late.md", md(&[("main.go", late)], "go run ."));
+    write(
+        "plain.md",
+        md(
+            &[("index.html", "plain ok")],
+            "python3 -m http.server $PORT",
+        ),
+    );
+    let after = r#"import http.server, os, urllib.request
+body = urllib.request.urlopen(os.environ["LATE_URL"] + "/", timeout=5).read()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body) + 7))
+        self.end_headers()
+        self.wfile.write(b"after: " + body)
+http.server.HTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()"#;
+    write("after.md", md(&[("server.py", after)], "python3 server.py"));
+    let name = common::unique("rt-nohealth");
+    let services = "  late:\n    readme: late.md\n  plain:\n    readme: plain.md\n  \
+                    after:\n    readme: after.md\n    depends_on: [late]\n";
+    let (_f, _guard, st) = up(kind, tmp.path(), &name, services);
+    assert_eq!(get_ok(&url(&st, "late")), "go ok");
+    assert_eq!(http_get(&format!("{}/health", url(&st, "late"))).0, 404);
+    assert_eq!(get_ok(&url(&st, "plain")).trim(), "plain ok");
+    assert_eq!(get_ok(&url(&st, "after")), "after: go ok");
+    for svc in ["late", "plain", "after"] {
+        assert_eq!(row(&st, svc)["health"]["healthy"], true, "{st:#}");
+    }
+}
+
 crate::per_engine!(
     sync: go_run_patterns_work_hardened,
     cargo_run_with_crates_works_hardened,
-    install_in_run_block_patterns_work_hardened
+    install_in_run_block_patterns_work_hardened,
+    services_without_a_health_check_start_in_order
 );

@@ -184,6 +184,11 @@ pub(crate) async fn replace(
         return false;
     };
     let engine = shared.engine.as_ref();
+    // an ingress started by an older pactown has no admin socket to count requests on: it is
+    // replaced after its services in this deploy, so this once the replacement is plain
+    if in_flight(engine, &ingress, "").await.is_err() {
+        return false;
+    }
     let name = super::container_name(&shared.ecosystem, &d.name, replica);
     let surge_at = surge_name(&name);
     let old = ReplicaState {
