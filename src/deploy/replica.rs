@@ -442,16 +442,7 @@ async fn replace(
     };
     let (reason, failed) = match attempt {
         Ok(state) => {
-            shared.emit(&DeployEvent::Replaced {
-                service: d.name.clone(),
-                replica,
-                old_id: old_id.to_string(),
-                new_id: state.id.clone(),
-                host_port: state.host_port,
-                downtime_ms: millis(t0.elapsed()),
-                proxied: false,
-            });
-            outcome.replicas.push(state);
+            replaced(shared, d, old_id, state, t0, false, outcome);
             return;
         }
         Err(e) => e,
@@ -503,6 +494,29 @@ async fn replace(
             "{message}; the previous version did not come back: {e}"
         ))),
     }
+}
+
+/// Records replica `state` of `d` as the healthy replacement of `old_id` (`t0`: when the old
+/// one went from its port; `proxied`: behind the ingress, with no gap there).
+pub(crate) fn replaced(
+    shared: &Shared,
+    d: &DesiredService,
+    old_id: &str,
+    state: ReplicaState,
+    t0: Instant,
+    proxied: bool,
+    outcome: &mut ServiceOutcome,
+) {
+    shared.emit(&DeployEvent::Replaced {
+        service: d.name.clone(),
+        replica: state.replica,
+        old_id: old_id.to_string(),
+        new_id: state.id.clone(),
+        host_port: state.host_port,
+        downtime_ms: millis(t0.elapsed()),
+        proxied,
+    });
+    outcome.replicas.push(state);
 }
 
 /// The reason a status carries.

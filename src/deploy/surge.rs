@@ -24,7 +24,7 @@
 //! the host, dependants on the network) has the plain replacement's gap. A surge container left
 //! by an interrupted deploy is removed by the next deploy's plan (its replica label is not a
 //! number), and a replica left under another name is recreated ([`super::plan`]).
-use super::event::{millis, DeployEvent};
+use super::event::DeployEvent;
 use super::plan::DesiredService;
 use super::replica::{gate, last_log_lines, status_reason, ReplicaState, FAILED_LOG_LINES};
 use super::scheduler::{ServiceOutcome, ServiceStatus, Shared};
@@ -235,16 +235,7 @@ pub(crate) async fn replace(
             tokio::time::sleep(crate::ingress::FAIL_DURATION + Duration::from_millis(250)).await;
             let drained = step_aside(engine, &ingress, &surge.id, &surge_at, port).await;
             let _ = engine.remove_container(&surge.id).await;
-            shared.emit(&DeployEvent::Replaced {
-                service: d.name.clone(),
-                replica,
-                old_id: old_id.to_string(),
-                new_id: state.id.clone(),
-                host_port: state.host_port,
-                downtime_ms: millis(t0.elapsed()),
-                proxied: true,
-            });
-            outcome.replicas.push(state);
+            super::replica::replaced(shared, d, old_id, state, t0, true, outcome);
             if let Err(e) = drained {
                 outcome.fail(ServiceStatus::Failed(format!(
                     "`{}` was replaced, but its surge container did not drain: {e}",
