@@ -71,13 +71,13 @@ impl ProxyRoutes {
     }
 }
 
-/// Why the proxy could not be switched.
+/// Why the proxy could not be steered away from a container.
 #[derive(Debug, thiserror::Error)]
-enum SwitchError {
+enum SteerError {
     #[error("{0}")]
     Engine(#[from] EngineError),
     #[error("{0}")]
-    Caddy(String),
+    Failed(String),
 }
 
 /// The running ingress container of the deploy's ecosystem.
@@ -98,13 +98,13 @@ async fn in_ingress(
     engine: &dyn Engine,
     ingress: &str,
     command: &[&str],
-) -> Result<String, SwitchError> {
+) -> Result<String, SteerError> {
     let argv: Vec<String> = command.iter().map(|s| (*s).to_string()).collect();
     let out = engine.exec(ingress, &argv, Duration::from_secs(10)).await?;
     if out.exit_code == Some(0) {
         Ok(out.output)
     } else {
-        Err(SwitchError::Caddy(format!(
+        Err(SteerError::Failed(format!(
             "`{}` in the ingress container {}: {}",
             command.first().copied().unwrap_or_default(),
             if out.timed_out { "timed out" } else { "failed" },
@@ -121,7 +121,7 @@ struct Upstream {
 }
 
 /// Requests the proxy has in flight to `address`.
-async fn in_flight(engine: &dyn Engine, ingress: &str, address: &str) -> Result<u64, SwitchError> {
+async fn in_flight(engine: &dyn Engine, ingress: &str, address: &str) -> Result<u64, SteerError> {
     let out = in_ingress(
         engine,
         ingress,
@@ -139,7 +139,7 @@ async fn in_flight(engine: &dyn Engine, ingress: &str, address: &str) -> Result<
     )
     .await?;
     let upstreams: Vec<Upstream> = serde_json::from_str(out.trim())
-        .map_err(|e| SwitchError::Caddy(format!("Caddy's upstream list: {e}")))?;
+        .map_err(|e| SteerError::Failed(format!("Caddy's upstream list: {e}")))?;
     Ok(upstreams
         .iter()
         .filter(|u| u.address == address)
@@ -148,7 +148,7 @@ async fn in_flight(engine: &dyn Engine, ingress: &str, address: &str) -> Result<
 }
 
 /// Waits until the proxy has no request in flight to `address` (at most [`MAX_DRAIN`]).
-async fn drain(engine: &dyn Engine, ingress: &str, address: &str) -> Result<(), SwitchError> {
+async fn drain(engine: &dyn Engine, ingress: &str, address: &str) -> Result<(), SteerError> {
     let deadline = Instant::now() + MAX_DRAIN;
     while in_flight(engine, ingress, address).await? > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -268,10 +268,10 @@ async fn step_aside(
     id: &str,
     name: &str,
     port: u16,
-) -> Result<(), SwitchError> {
+) -> Result<(), SteerError> {
     let away = format!("{name}-{}", &id[..id.len().min(12)]);
     if !engine.rename_container(id, &away).await? {
-        return Err(SwitchError::Caddy(format!(
+        return Err(SteerError::Failed(format!(
             "the {} engine does not rename a running container's DNS name",
             engine.kind()
         )));
