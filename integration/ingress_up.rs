@@ -3,7 +3,9 @@
 //! to the exposed services by their DNS names; with `tls: internal` a client trusting only the
 //! PEM that `pactown ingress ca` prints reaches them over HTTPS, plain HTTP redirects, a name that
 //! is not exposed gets no certificate, a replaced service fails no request of a loop through the
-//! proxy, watch mode keeps the proxy, and the CA survives `down` (not `down -v`).
+//! proxy (on Docker also with slow POSTs in flight, and a failing version rolled back), watch
+//! mode keeps the proxy and (Docker) replaces an edited service behind it with no failed
+//! request, and the CA survives `down` (not `down -v`).
 use crate::common::{self, pactown, row, status_json, text};
 use pactown::engine::EngineKind;
 use std::path::Path;
@@ -310,7 +312,44 @@ fn ingress_routes_tls_internal_and_survives_replacement(kind: EngineKind) {
     }
     let answer = curl(HOST, https, "/api/w", &ca);
     let after = common::container_ids(kind, &name);
+    // on Docker an edit under watch mode is replaced behind the proxy too: a client looping
+    // GETs and slow POSTs through it until the `replaced` event sees no failure
+    let mut watch_errors = Vec::new();
+    let mut watch_requests = 0;
+    if steered {
+        write_eco(dir, &name, base, http, https, "v3");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+        while !seen.iter().any(|l| l.contains(r#""event":"replaced""#))
+            && std::time::Instant::now() < deadline
+        {
+            for (path, extra) in [("/api/w", vec![]), ("/api/slow", vec!["-d", "order"])] {
+                let mut args = vec!["--cacert", pem.to_str().unwrap()];
+                args.extend(extra);
+                let (code, body) = curl(HOST, https, path, &args);
+                watch_requests += 1;
+                if code != 0 || !body.starts_with("api v") {
+                    watch_errors.push(format!("{path}: {code} {body}"));
+                }
+            }
+            while let Ok(line) = rx.try_recv() {
+                seen.push(line);
+            }
+        }
+    }
+    let edited = curl(HOST, https, "/api/w", &ca);
     common::stop_child(&mut watch);
+    if steered {
+        let replaced = seen
+            .iter()
+            .find(|l| l.contains(r#""event":"replaced""#))
+            .unwrap_or_else(|| panic!("no replacement under watch: {seen:#?}"));
+        assert!(replaced.contains(r#""proxied":true"#), "{replaced}");
+        assert!(watch_requests > 4, "{watch_requests} requests");
+        assert!(watch_errors.is_empty(), "{watch_errors:?}");
+        eprintln!("{watch_requests} requests through the proxy during a watch-mode replacement, none failed");
+        assert_eq!(edited, (0, "api v3 /api/w".to_string()));
+        write_eco(dir, &name, base, http, https, "v2");
+    }
     assert!(
         seen.iter().any(|l| l.contains(r#""event":"watching""#)),
         "{seen:#?}"
