@@ -46,7 +46,8 @@ pub struct Listen {
     /// HTTPS listener.
     pub https: u16,
     /// Caddy's admin API on this Unix socket (inside the container, so only a command run there
-    /// can reach it: [`crate::deploy::surge`] switches upstreams through it); `None`: `admin off`.
+    /// can reach it: [`crate::deploy::surge`] reads the upstream counts there); `None`:
+    /// `admin off`.
     pub admin: Option<&'static str>,
 }
 
@@ -137,16 +138,18 @@ fn check(eco: &Ecosystem, ing: &Ingress) -> Result<(), IngressError> {
 /// `upstream` gives the address (`HOST:PORT`) the proxy dials for a service.
 ///
 /// Layout: a global block (`admin off` — each ecosystem runs its own Caddy, so none may hold the
-/// shared admin port — or the admin socket of [`Listen::admin`], the ports, `skip_install_trust`, the ACME e-mail and directory), then one
-/// site block per host name in sorted order. A host with one service at `/` is a plain
+/// shared admin port — or the admin socket of [`Listen::admin`], the ports,
+/// `skip_install_trust`, the ACME e-mail and directory), then one site block per host name in
+/// sorted order. A host with one service at `/` is a plain
 /// `reverse_proxy`; with path prefixes each gets a named matcher `@NAME path /P /P/*` and a
 /// `handle`, longest prefix first, `/` last. `tls: internal` adds `tls internal` to each site,
 /// `tls: off` writes the sites as `http://HOST`. With an `https_port` other than 443 each host
 /// also gets an explicit `http://HOST` site redirecting to `https://HOST:PORT` (Caddy's automatic
 /// redirect would drop the port). The proxy retries a refused connection (a request body of up
-/// to [`REQUEST_BUFFER`] is buffered for that) for the
-/// service's `timeout` (at least 30 s, at most 120 s: a restart under load took over 8 s), with a 2 s dial time-out and no kept-alive upstream
-/// connections, so a request that arrives while its service restarts waits instead of failing.
+/// to [`REQUEST_BUFFER`] is buffered for that) for the service's `timeout` (at least 30 s, at
+/// most 120 s: a restart under load took over 8 s), with a 2 s dial time-out and no kept-alive
+/// upstream connections, so a request that arrives while its service restarts waits instead of
+/// failing.
 ///
 /// # Errors
 /// [`IngressError`] for a value outside its grammar or an exposed service without a port.
@@ -160,8 +163,8 @@ pub fn caddyfile(
 
 /// [`caddyfile`] with any number of upstream addresses per service: with more than one, the
 /// proxy sends every request to the first that is up (`lb_policy first`), skips one whose dial
-/// failed for 2 s (passive health) and retries a failed dial after 50 ms, so an address that
-/// stops resolving costs one retried dial, not an error.
+/// failed for [`FAIL_DURATION`] (passive health) and retries a failed dial after 50 ms, so an
+/// address that stops resolving costs one retried dial, not an error.
 ///
 /// # Errors
 /// As [`caddyfile`]; an empty list is "no address".

@@ -55,12 +55,7 @@ async fn from_container(
         Err(e) if choice.is_some() => return Err(e.into()),
         Err(_) => return Ok(None),
     };
-    let mut filter = crate::deploy::ecosystem_filter(&eco.name);
-    filter.push(format!(
-        "{}={}",
-        crate::config::labels::SERVICE,
-        INGRESS_SERVICE
-    ));
+    let filter = crate::deploy::ingress::label_filter(&eco.name);
     let Some(c) = engine.list_containers(&filter).await?.into_iter().next() else {
         return Ok(None);
     };

@@ -164,7 +164,6 @@ impl Ctx<'_> {
         Some(out)
     }
 
-    /// Any non-null scalar as text (numbers and booleans keep their spelling).
     /// The value of `options` named by `text` (read from `node`); otherwise an error
     /// `unknown LABEL `TEXT`` with `hint` at the node, and `None`.
     fn choose<T: Copy>(
@@ -190,6 +189,7 @@ impl Ctx<'_> {
         found
     }
 
+    /// Any non-null scalar as text (numbers and booleans keep their spelling).
     fn string(&mut self, what: &str, node: &Node) -> Option<String> {
         match &node.kind {
             Kind::Scalar { text, .. } => Some(text.clone()),

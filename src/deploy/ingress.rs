@@ -17,6 +17,14 @@ use std::time::Duration;
 /// Where Caddy's data (certificates, the local CA) lives in the ingress container.
 pub const DATA_DIR: &str = "/data";
 
+/// The labels selecting the ingress container of `ecosystem`.
+#[must_use]
+pub fn label_filter(ecosystem: &str) -> crate::engine::LabelFilter {
+    let mut filter = super::ecosystem_filter(ecosystem);
+    filter.push(format!("{}={INGRESS_SERVICE}", labels::SERVICE));
+    filter
+}
+
 /// The ingress's data volume.
 #[must_use]
 pub fn data_volume(ecosystem: &str) -> String {

@@ -477,7 +477,7 @@ async fn run_service(
         .opts
         .proxy
         .as_ref()
-        .is_some_and(|p| p.steers(shared.engine.kind(), &d.name))
+        .is_some_and(|p| p.port_of(&d.name).is_some())
         && actions
             .iter()
             .any(|(_, a)| matches!(a, ReplicaAction::Recreate { .. }));

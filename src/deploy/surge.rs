@@ -29,10 +29,10 @@ use super::plan::DesiredService;
 use super::replica::{gate, last_log_lines, status_reason, ReplicaState, FAILED_LOG_LINES};
 use super::scheduler::{ServiceOutcome, ServiceStatus, Shared};
 use super::spec::container_spec;
-use crate::config::ingress::INGRESS_SERVICE;
 use crate::config::{labels, Ecosystem};
 use crate::engine::{Engine, EngineError, PortBinding};
 use crate::image::ingress::{Upstreams, ADMIN_SOCKET};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,32 +42,35 @@ pub const SURGE_REPLICA: &str = "surge";
 /// The longest a drain waits for in-flight requests.
 const MAX_DRAIN: Duration = Duration::from_secs(30);
 
-/// The exposed services of an ecosystem whose ingress `up` runs (a deploy option).
+/// The services whose replacement the ingress can be steered around (a deploy option): the
+/// single-replica, long-running, exposed services, by container port, when the engine's DNS
+/// follows a rename ([`Upstreams::Containers`]).
 #[derive(Debug, Clone)]
 pub struct ProxyRoutes {
-    eco: Ecosystem,
+    ports: BTreeMap<String, u16>,
 }
 
 impl ProxyRoutes {
-    /// The routes of `eco`, when it has an ingress with exposed services.
+    /// The routes of `eco` on `engine`: `None` without an ingress with exposed services, on
+    /// Swarm (no ingress there) and where the ingress reaches services by alias.
     #[must_use]
-    pub fn of(eco: &Ecosystem) -> Option<Arc<Self>> {
-        crate::ingress::wanted(eco).then(|| Arc::new(Self { eco: eco.clone() }))
+    pub fn of(eco: &Ecosystem, engine: &dyn Engine) -> Option<Arc<Self>> {
+        let steered = crate::ingress::wanted(eco)
+            && engine.services().is_none()
+            && Upstreams::for_engine(engine.kind()) == Upstreams::Containers;
+        steered.then(|| {
+            let ports = crate::ingress::exposed(eco)
+                .filter(|(s, _)| crate::image::ingress::by_container_name(s))
+                .filter_map(|(s, _)| Some((s.name.clone(), s.port?)))
+                .collect();
+            Arc::new(Self { ports })
+        })
     }
 
-    /// Whether the ingress on an engine of `kind` reaches `service` by its container name, so
-    /// its replacement can be steered (module docs).
+    /// The container port of `service` when its replacement is steered (module docs).
     #[must_use]
-    pub fn steers(&self, kind: crate::engine::EngineKind, service: &str) -> bool {
-        Upstreams::for_engine(kind) == Upstreams::Containers && self.port_of(service).is_some()
-    }
-
-    /// The container port of `service` when the ingress reaches it by container name (a
-    /// single-replica, long-running, exposed service).
-    fn port_of(&self, service: &str) -> Option<u16> {
-        crate::ingress::exposed(&self.eco)
-            .find(|(s, _)| s.name == service && !s.is_job() && s.replicas == 1)
-            .and_then(|(s, _)| s.port)
+    pub fn port_of(&self, service: &str) -> Option<u16> {
+        self.ports.get(service).copied()
     }
 }
 
@@ -82,10 +85,7 @@ enum SteerError {
 
 /// The running ingress container of the deploy's ecosystem.
 async fn running_ingress(shared: &Shared) -> Option<String> {
-    let filter = vec![
-        format!("{}={}", labels::ECOSYSTEM, shared.ecosystem),
-        format!("{}={INGRESS_SERVICE}", labels::SERVICE),
-    ];
+    let filter = super::ingress::label_filter(&shared.ecosystem);
     let found = shared.engine.list_containers(&filter).await.ok()?;
     found
         .into_iter()
@@ -176,8 +176,7 @@ pub(crate) async fn replace(
     let Some(routes) = shared.opts.proxy.as_deref() else {
         return false;
     };
-    let steered = routes.steers(shared.engine.kind(), &d.name);
-    let Some(port) = routes.port_of(&d.name).filter(|_| steered && replica == 1) else {
+    let Some(port) = routes.port_of(&d.name).filter(|_| replica == 1) else {
         return false;
     };
     let Some(ingress) = running_ingress(shared).await else {
@@ -269,7 +268,7 @@ async fn step_aside(
     name: &str,
     port: u16,
 ) -> Result<(), SteerError> {
-    let away = format!("{name}-{}", &id[..id.len().min(12)]);
+    let away = format!("{name}-{id:.12}");
     if !engine.rename_container(id, &away).await? {
         return Err(SteerError::Failed(format!(
             "the {} engine does not rename a running container's DNS name",

@@ -222,9 +222,7 @@ pub async fn deploy_project(
 
     let mut deploy_opts = opts.deploy;
     deploy_opts.images = run_images(engine.as_ref(), eco, &images, sink).await?;
-    if engine.services().is_none() {
-        deploy_opts.proxy = super::surge::ProxyRoutes::of(eco);
-    }
+    deploy_opts.proxy = super::surge::ProxyRoutes::of(eco, engine.as_ref());
     if let Some(only) = &opts.services {
         deploy_opts.leave = eco
             .services

@@ -251,7 +251,7 @@ impl Session {
             check: check.clone(),
             stop_timeout: Some(self.opts.stop_timeout),
             images: references,
-            proxy: super::surge::ProxyRoutes::of(eco).filter(|_| self.engine.services().is_none()),
+            proxy: super::surge::ProxyRoutes::of(eco, self.engine.as_ref()),
             ..self.opts.deploy.clone()
         };
         let by_name: BTreeMap<String, DesiredService> = desired

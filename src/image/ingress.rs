@@ -56,6 +56,13 @@ impl Upstreams {
     }
 }
 
+/// Whether [`Upstreams::Containers`] reaches `s` by its container name (and its surge
+/// container's): a single-replica, long-running service.
+#[must_use]
+pub fn by_container_name(s: &crate::config::ServiceSpec) -> bool {
+    s.replicas == 1 && !s.is_job()
+}
+
 /// The upstream addresses of `s` in the ingress container.
 #[must_use]
 pub fn upstreams(
@@ -65,7 +72,7 @@ pub fn upstreams(
 ) -> Option<Vec<String>> {
     let port = s.port?;
     Some(match how {
-        Upstreams::Containers if s.replicas == 1 && !s.is_job() => {
+        Upstreams::Containers if by_container_name(s) => {
             let name = crate::deploy::container_name(&eco.name, &s.name, 1);
             vec![
                 format!("{name}:{port}"),
@@ -111,8 +118,8 @@ pub fn tag(ecosystem: &str, caddyfile: &str) -> String {
     )
 }
 
-/// Makes sure the ingress image of `eco` (services addressed `how`) exists (building the Caddy base first when missing);
-/// `Ok(None)` when the ecosystem has no ingress.
+/// Makes sure the ingress image of `eco` (services addressed `how`) exists, building the Caddy
+/// base first when missing; `Ok(None)` when the ecosystem has no ingress.
 ///
 /// # Errors
 /// [`BuildError`] when the Caddyfile cannot be written or a build fails.
